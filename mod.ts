@@ -1,0 +1,49 @@
+/**
+ * Train, fine-tune and evaluate torchvision-compatible ResNets with WGSL compute shaders on WebGPU, in Deno.
+ *
+ * Load torchvision weights from a `.safetensors` file and get logits:
+ *
+ * ```ts
+ * import { Gpu, Inference, loadSafetensors, resnet18 } from "@denogpu/resnet";
+ *
+ * const gpu = await Gpu.create();
+ * const model = resnet18();
+ * model.loadStateDict((await loadSafetensors("resnet18.safetensors")).tensors);
+ * const inference = await Inference.compile(gpu, model, { batchSize: 2, inputShape: [3, 224, 224] });
+ * const logits = await inference.run(new Float32Array(2 * 3 * 224 * 224)); // [2, 1000], row-major
+ * ```
+ *
+ * Train a CIFAR ResNet one step at a time:
+ *
+ * ```ts
+ * import { Gpu, resnet20, TrainingStep } from "@denogpu/resnet";
+ *
+ * const gpu = await Gpu.create();
+ * const training = await TrainingStep.compile(gpu, resnet20(), {
+ *   batchSize: 8,
+ *   optimizer: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+ * });
+ * training.setBatch(new Float32Array(8 * 3 * 32 * 32), new Uint32Array(8));
+ * training.step();
+ * console.log(await training.readStats());
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/gpu/device.ts";
+export * from "./src/gpu/kernel.ts";
+export * from "./src/graph/graph.ts";
+export * from "./src/graph/module.ts";
+export * from "./src/graph/layers.ts";
+export * from "./src/graph/summary.ts";
+export * from "./src/models/resnet.ts";
+export * from "./src/train/gpu_model.ts";
+export * from "./src/train/inference.ts";
+export * from "./src/train/training.ts";
+export * from "./src/train/loss.ts";
+export * from "./src/optim/sgd.ts";
+export * from "./src/io/state_dict.ts";
+export * from "./src/io/safetensors.ts";
+export * from "./src/io/pth.ts";
+export * from "./src/io/atomic.ts";

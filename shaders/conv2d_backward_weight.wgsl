@@ -1,0 +1,111 @@
+// Convolution backward-weight as an implicit GEMM (appended to conv2d_tile.wgsl), split along its long
+// reduction. For group g and reduction slice s:
+// partial[s, g*CG_OUT + row, col] = sum over steps (n, oy, ox) in slice s of
+//   grad_output[n, g*CG_OUT + row, oy, ox] * input[n, g*CG_IN + c, oy*STRIDE_H - PAD_H + ky*DIL_H, ...]
+// with col = (c * K_H + ky) * K_W + kx, i.e. partial[s] has grad_weight's layout. Slice s covers the
+// output rows (n, oy) from s * ROWS_PER_SPLIT on. With SPLITS = 1 partial is grad_weight itself.
+// Rows are output channels, columns are weight entries of one output channel.
+// Grid: x = column tiles, y = slice, z = row tile + ROW_TILES * group.
+
+override BATCH: u32;
+override C_IN: u32;
+override IN_H: u32;
+override IN_W: u32;
+override C_OUT: u32;
+override OUT_H: u32;
+override OUT_W: u32;
+override K_H: u32;
+override K_W: u32;
+override STRIDE_H: i32;
+override STRIDE_W: i32;
+override PAD_H: i32;
+override PAD_W: i32;
+override DIL_H: i32;
+override DIL_W: i32;
+override GROUPS: u32;
+override CHECK_BOUNDS: bool = true; // false when no tap of any pixel reaches the padding
+override ROWS_PER_SPLIT: u32;
+
+override CG_IN: u32 = C_IN / GROUPS;
+override CG_OUT: u32 = C_OUT / GROUPS;
+override IN_HW: u32 = IN_H * IN_W;
+override OUT_HW: u32 = OUT_H * OUT_W;
+override KHW: u32 = K_H * K_W;
+override COLS: u32 = CG_IN * KHW;
+override ROWS: u32 = BATCH * OUT_H;
+override ROW_TILES: u32 = (CG_OUT + TILE_ROWS - 1u) / TILE_ROWS;
+
+@group(0) @binding(0) var<storage, read> input: array<f32>;
+@group(0) @binding(1) var<storage, read> grad_output: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+
+struct Tap {
+  offset: i32, // n * C_IN * IN_HW + oy * STRIDE_H * IN_W + ox * STRIDE_W
+  iy: i32, // oy * STRIDE_H
+  ix: i32, // ox * STRIDE_W
+}
+
+var<private> group: u32;
+var<private> channel: array<u32, 8>; // output channel of row i, clamped into the group
+var<private> row_valid: array<bool, 8>;
+var<private> dy: array<i32, 8>; // column j's tap offset ky*DIL_H - PAD_H
+var<private> dx: array<i32, 8>;
+var<private> input_at: array<i32, 8>; // input index of column j's tap for (n, oy, ox) = (0, 0, 0)
+var<private> col_index: array<u32, 8>;
+var<private> col_valid: array<bool, 8>;
+
+fn setup_row(i: u32, row: u32) {
+  row_valid[i] = row < CG_OUT;
+  channel[i] = group * CG_OUT + min(row, CG_OUT - 1u);
+}
+
+fn setup_col(j: u32, col: u32) {
+  col_valid[j] = col < COLS;
+  col_index[j] = min(col, COLS - 1u);
+  let c = col_index[j] / KHW;
+  let t = col_index[j] % KHW;
+  dy[j] = i32(t / K_W) * DIL_H - PAD_H;
+  dx[j] = i32(t % K_W) * DIL_W - PAD_W;
+  input_at[j] = i32((group * CG_IN + c) * IN_HW) + dy[j] * i32(IN_W) + dx[j];
+}
+
+fn row_value(i: u32, step: u32) -> f32 {
+  return grad_output[channel[i] * OUT_HW + step];
+}
+
+fn col_value(j: u32, tap: Tap) -> f32 {
+  if (!CHECK_BOUNDS) {
+    return input[u32(input_at[j] + tap.offset)];
+  }
+  let inside = u32(tap.iy + dy[j]) < IN_H && u32(tap.ix + dx[j]) < IN_W;
+  return select(0.0, input[u32(select(0, input_at[j] + tap.offset, inside))], inside);
+}
+
+var<private> slice_base: u32;
+
+fn store(i: u32, j: u32, value: f32) {
+  if (row_valid[i] && col_valid[j]) {
+    partial[slice_base + channel[i] * COLS + col_index[j]] = value;
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  group = wid.z / ROW_TILES;
+  slice_base = wid.y * C_OUT * COLS;
+  setup_tile((wid.z % ROW_TILES) * TILE_ROWS + lid.y, wid.x * TILE_COLS + lid.x);
+  let first = wid.y * ROWS_PER_SPLIT;
+  let last = min(first + ROWS_PER_SPLIT, ROWS);
+  for (var r = first; r < last; r++) {
+    let n = r / OUT_H;
+    let oy = r % OUT_H;
+    let iy = i32(oy) * STRIDE_H;
+    let row_offset = i32(n * C_IN * IN_HW) + iy * i32(IN_W);
+    let step = n * C_OUT * OUT_HW + oy * OUT_W;
+    for (var ox = 0u; ox < OUT_W; ox++) {
+      let ix = i32(ox) * STRIDE_W;
+      tile_step(step + ox, Tap(row_offset + ix, iy, ix));
+    }
+  }
+  store_tile();
+}

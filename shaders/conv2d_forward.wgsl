@@ -1,0 +1,117 @@
+// Convolution forward as an implicit GEMM (appended to conv2d_tile.wgsl). For group g the GEMM is
+// out[n, g*CG_OUT + row, pixel] = sum over steps (c, ky, kx) of weight[g*CG_OUT + row, c, ky, kx] * x
+// where x is what output pixel `pixel` (n, oy, ox) sees through tap (ky, kx) of input channel g*CG_IN + c,
+// zero in the padding. Rows are output channels, columns are output pixels of the whole batch.
+// The geometry comes as override constants so each shape compiles with constant loop bounds and divisors.
+// Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group.
+
+override BATCH: u32;
+override C_IN: u32;
+override IN_H: u32;
+override IN_W: u32;
+override C_OUT: u32;
+override OUT_H: u32;
+override OUT_W: u32;
+override K_H: u32;
+override K_W: u32;
+override STRIDE_H: i32;
+override STRIDE_W: i32;
+override PAD_H: i32;
+override PAD_W: i32;
+override DIL_H: i32;
+override DIL_W: i32;
+override GROUPS: u32;
+override CHECK_BOUNDS: bool = true; // false when no tap of any pixel reaches the padding
+
+override CG_IN: u32 = C_IN / GROUPS;
+override CG_OUT: u32 = C_OUT / GROUPS;
+override IN_HW: u32 = IN_H * IN_W;
+override OUT_HW: u32 = OUT_H * OUT_W;
+override KHW: u32 = K_H * K_W;
+override PIXELS: u32 = BATCH * OUT_HW;
+override ROW_TILES: u32 = (CG_OUT + TILE_ROWS - 1u) / TILE_ROWS;
+
+@group(0) @binding(0) var<storage, read> input: array<f32>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read_write> output: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+
+struct Tap {
+  offset: i32, // c * IN_HW + dy * IN_W + dx
+  dy: i32,
+  dx: i32,
+}
+
+var<private> channel: array<u32, 8>; // output channel of row i, clamped into the group
+var<private> row_valid: array<bool, 8>;
+var<private> row_bias: array<f32, 8>;
+var<private> group: u32;
+var<private> pixel_at: array<i32, 8>; // input index of column j's tap (0, 0) in the group's channel 0
+var<private> iy0: array<i32, 8>;
+var<private> ix0: array<i32, 8>;
+var<private> out_index: array<u32, 8>; // output index of column j in channel 0
+var<private> col_valid: array<bool, 8>;
+
+fn setup_row(i: u32, row: u32) {
+  row_valid[i] = row < CG_OUT;
+  channel[i] = group * CG_OUT + min(row, CG_OUT - 1u);
+}
+
+fn setup_col(j: u32, col: u32) {
+  col_valid[j] = col < PIXELS;
+  let p = min(col, PIXELS - 1u);
+  let n = p / OUT_HW;
+  let r = p % OUT_HW;
+  out_index[j] = n * C_OUT * OUT_HW + r;
+  iy0[j] = i32(r / OUT_W) * STRIDE_H - PAD_H;
+  ix0[j] = i32(r % OUT_W) * STRIDE_W - PAD_W;
+  pixel_at[j] = i32((n * C_IN + group * CG_IN) * IN_HW) + iy0[j] * i32(IN_W) + ix0[j];
+}
+
+fn row_value(i: u32, step: u32) -> f32 {
+  return weight[channel[i] * CG_IN * KHW + step];
+}
+
+fn col_value(j: u32, tap: Tap) -> f32 {
+  if (!CHECK_BOUNDS) {
+    return input[u32(pixel_at[j] + tap.offset)];
+  }
+  let inside = u32(iy0[j] + tap.dy) < IN_H && u32(ix0[j] + tap.dx) < IN_W;
+  return select(0.0, input[u32(select(0, pixel_at[j] + tap.offset, inside))], inside);
+}
+
+fn store(i: u32, j: u32, value: f32) {
+  if (row_valid[i] && col_valid[j]) {
+    output[out_index[j] + channel[i] * OUT_HW] = value + row_bias[i];
+  }
+}
+
+fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) {
+  group = wid.z / ROW_TILES;
+  setup_tile((wid.z % ROW_TILES) * TILE_ROWS + lid.y, (wid.x + wid.y * nwg.x) * TILE_COLS + lid.x);
+  for (var c = 0u; c < CG_IN; c++) {
+    for (var ky = 0u; ky < K_H; ky++) {
+      let dy = i32(ky) * DIL_H;
+      for (var kx = 0u; kx < K_W; kx++) {
+        let dx = i32(kx) * DIL_W;
+        tile_step((c * K_H + ky) * K_W + kx, Tap(i32(c * IN_HW) + dy * i32(IN_W) + dx, dy, dx));
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  accumulate(lid, wid, nwg);
+  store_tile();
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+             @builtin(num_workgroups) nwg: vec3u) {
+  accumulate(lid, wid, nwg);
+  row_bias = array<f32, 8>(bias[channel[0]], bias[channel[1]], bias[channel[2]], bias[channel[3]],
+    bias[channel[4]], bias[channel[5]], bias[channel[6]], bias[channel[7]]);
+  store_tile();
+}

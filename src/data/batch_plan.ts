@@ -1,0 +1,193 @@
+/**
+ * Batch options and what both input pipelines derive from them: the checked augmentation settings, the
+ * normalisation table, the number of batches per epoch and the samples (with their augmentation seeds) of
+ * each batch.
+ *
+ * @module
+ */
+
+import type { ImageDataset } from "./dataset.ts";
+import { CIFAR_LAYOUTS } from "./cifar_layout.ts";
+import { epochOrder, sampleSeed } from "./random.ts";
+
+/** Which augmentations a training batch gets. */
+export interface AugmentOptions {
+  /**
+   * Pixels added on every side before a random crop back to the image size (torchvision's
+   * `RandomCrop(32, padding=4)`); 0 turns cropping off. Default 4.
+   */
+  padding?: number;
+  /** `"zero"` pads with black pixels (torchvision's default), `"reflect"` mirrors the border. Default zero. */
+  paddingMode?: "zero" | "reflect";
+  /** Random horizontal flip with probability 1/2. Default true. */
+  flip?: boolean;
+  /** Side of the Cutout square (DeVries & Taylor), zeroed after normalisation; 0 (default) turns it off. */
+  cutout?: number;
+}
+
+/** How batches are drawn from a data set. */
+export interface BatchOptions {
+  /** Samples per batch. */
+  batchSize: number;
+  /** Visit the samples in a new seeded order every epoch. */
+  shuffle: boolean;
+  /** `true` for crop (padding 4) and flip, `false` for none (evaluation), or the details. */
+  augment: boolean | AugmentOptions;
+  /** Seed of the shuffle and the augmentations: the same seed gives the same batches. */
+  seed: number;
+  /** Drop the last batch when it is short, instead of padding it. */
+  dropLast: boolean;
+  /** Per-channel mean of pixels scaled to [0, 1]; the data set's own, else CIFAR-10's. */
+  mean?: readonly number[];
+  /** Per-channel standard deviation of pixels scaled to [0, 1]; the data set's own, else CIFAR-10's. */
+  std?: readonly number[];
+}
+
+/** Everything the pipelines need, checked once. */
+export interface BatchPlan {
+  /** Samples per batch. */
+  batchSize: number;
+  /** Whether epochs are shuffled. */
+  shuffle: boolean;
+  /** The seed. */
+  seed: number;
+  /** Batches per epoch after dropping or keeping the short last one. */
+  batchesPerEpoch: number;
+  /** Channels, rows and columns of each image. */
+  channels: number;
+  /** Rows of each image. */
+  height: number;
+  /** Columns of each image. */
+  width: number;
+  /** Crop padding in pixels (0: no crop). */
+  padding: number;
+  /** Reflect instead of zero padding. */
+  reflect: boolean;
+  /** Random horizontal flips. */
+  flip: boolean;
+  /** Cutout side (0: none). */
+  cutout: number;
+  /** `table[c * 256 + byte]`: the normalised value of `byte` in channel `c`. */
+  table: Float32Array;
+}
+
+/** The samples of one batch. */
+export interface BatchSelection {
+  /** Real samples in the batch (the rest of the slots are padding). */
+  count: number;
+  /** Data-set index of each slot (0 for padding). */
+  indices: Uint32Array;
+  /** Augmentation seed of each slot (0 for padding). */
+  seeds: Uint32Array;
+}
+
+/** Checks `options` against `dataset` and derives the {@linkcode BatchPlan}. */
+export function planBatches(dataset: ImageDataset, options: BatchOptions): BatchPlan {
+  const { batchSize, shuffle, seed, dropLast } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
+  }
+  const batchesPerEpoch = dropLast ? Math.floor(dataset.count / batchSize) : Math.ceil(dataset.count / batchSize);
+  if (batchesPerEpoch === 0) {
+    throw new RangeError(
+      `a data set of ${dataset.count} samples makes no batch of ${batchSize}` +
+        (dropLast && dataset.count > 0 ? " when the short last batch is dropped" : ""),
+    );
+  }
+  const augment = options.augment === true ? {} : options.augment === false ? undefined : options.augment;
+  const padding = augment ? augment.padding ?? 4 : 0;
+  const reflect = (augment?.paddingMode ?? "zero") === "reflect";
+  const flip = augment ? augment.flip ?? true : false;
+  const cutout = augment?.cutout ?? 0;
+  const { channels, height, width } = dataset;
+  if (!Number.isInteger(padding) || padding < 0) {
+    throw new RangeError(`augment.padding must be a non-negative integer, got ${padding}`);
+  }
+  if (augment?.paddingMode !== undefined && !["zero", "reflect"].includes(augment.paddingMode)) {
+    throw new RangeError(`augment.paddingMode must be "zero" or "reflect", got "${augment.paddingMode}"`);
+  }
+  if (reflect && padding >= Math.min(height, width)) {
+    throw new RangeError(
+      `reflect padding of ${padding} needs images larger than ${padding} pixels, got ${height}x${width}`,
+    );
+  }
+  if (!Number.isInteger(cutout) || cutout < 0) {
+    throw new RangeError(`augment.cutout must be a non-negative integer, got ${cutout}`);
+  }
+  const table = normalisationTable(channels, options.mean ?? dataset.mean, options.std ?? dataset.std);
+  return {
+    batchSize,
+    shuffle,
+    seed,
+    batchesPerEpoch,
+    channels,
+    height,
+    width,
+    padding,
+    reflect,
+    flip,
+    cutout,
+    table,
+  };
+}
+
+/**
+ * `table[c * 256 + byte] = (byte / 255 - mean[c]) / std[c]`, computed in float64 and rounded once to f32:
+ * both pipelines look values up here, so they normalise bit for bit alike.
+ */
+export function normalisationTable(
+  channels: number,
+  mean: readonly number[] | undefined,
+  std: readonly number[] | undefined,
+): Float32Array {
+  const cifar = CIFAR_LAYOUTS.cifar10;
+  if ((mean === undefined || std === undefined) && channels !== 3) {
+    throw new RangeError(`mean and std are needed for images of ${channels} channels`);
+  }
+  const m = mean ?? cifar.mean;
+  const s = std ?? cifar.std;
+  if (m.length !== channels || s.length !== channels) {
+    throw new RangeError(`mean and std need ${channels} values each, got [${m}] and [${s}]`);
+  }
+  if (s.some((v) => !(v > 0)) || m.some((v) => !Number.isFinite(v))) {
+    throw new RangeError(`std must be positive and mean finite, got mean [${m}], std [${s}]`);
+  }
+  const table = new Float32Array(channels * 256);
+  for (let c = 0; c < channels; c++) {
+    for (let byte = 0; byte < 256; byte++) table[c * 256 + byte] = (byte / 255 - m[c]) / s[c];
+  }
+  return table;
+}
+
+/** The samples of `batch` of an epoch visiting the data set in `order`. */
+export function selectBatch(plan: BatchPlan, order: Uint32Array, epoch: number, batch: number): BatchSelection {
+  checkEpoch(epoch);
+  if (!Number.isInteger(batch) || batch < 0 || batch >= plan.batchesPerEpoch) {
+    throw new RangeError(`batch must be an integer in 0..${plan.batchesPerEpoch - 1}, got ${batch}`);
+  }
+  const { batchSize, seed } = plan;
+  const first = batch * batchSize;
+  const count = Math.min(batchSize, order.length - first);
+  const indices = new Uint32Array(batchSize);
+  const seeds = new Uint32Array(batchSize);
+  for (let slot = 0; slot < count; slot++) {
+    indices[slot] = order[first + slot];
+    seeds[slot] = sampleSeed(seed, epoch, first + slot);
+  }
+  return { count, indices, seeds };
+}
+
+/** The order an epoch visits the plan's `count` samples in. */
+export function planOrder(plan: BatchPlan, count: number, epoch: number): Uint32Array {
+  checkEpoch(epoch);
+  return epochOrder(count, plan.shuffle, plan.seed, epoch);
+}
+
+function checkEpoch(epoch: number): void {
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) {
+    throw new RangeError(`epoch must be an integer in 0..2^32-1, got ${epoch}`);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Reads an official CIFAR-10 or CIFAR-100 binary release from its `.tar.gz` archive (streamed), from the
+ * extracted folder, or from a folder holding either, validating every file on the way.
+ *
+ * @module
+ */
+
+import { basename, join } from "node:path";
+import { readArchive } from "./archive.ts";
+import type { ImageDataset } from "./dataset.ts";
+import {
+  CIFAR_LAYOUTS,
+  type CifarLabelKind,
+  type CifarLayout,
+  type CifarName,
+  requiredFiles,
+} from "./cifar_layout.ts";
+import { assembleCifarSplit, type CifarFile, cifarRecordCount, parseClassNames } from "./cifar_records.ts";
+
+/** Both splits of a CIFAR data set. */
+export interface CifarSplits {
+  /** The training split (50,000 images in the official release). */
+  train: ImageDataset;
+  /** The test split (10,000 images in the official release). */
+  test: ImageDataset;
+  /** Which data set. */
+  name: CifarName;
+  /** The archive or folder the data was read from. */
+  source: string;
+  /** Things worth telling the user, e.g. that a split holds fewer records than the official release. */
+  warnings: string[];
+}
+
+/** Options of {@linkcode readCifar}. */
+export interface ReadCifarOptions {
+  /** Which data set, `"cifar10"` by default. */
+  dataset?: CifarName;
+  /** CIFAR-100 only: keep the 100 `"fine"` labels (default) or the 20 `"coarse"` ones. */
+  labels?: CifarLabelKind;
+}
+
+/**
+ * Reads both splits of CIFAR-10/100 from `path`: the official `.tar.gz` (or `.tar`), the extracted
+ * `cifar-10-batches-bin/` (`cifar-100-binary/`) folder, or a folder holding either. Throws an error naming
+ * the offending file for anything that is not in the official layout.
+ *
+ * @example
+ * ```ts
+ * import { readCifar } from "./cifar_reader.ts";
+ * const { train, test } = await readCifar("downloads/cifar-10-binary.tar.gz");
+ * console.log(train.count, test.count, train.classes[0]); // 50000 10000 airplane
+ * ```
+ */
+export async function readCifar(path: string, options: ReadCifarOptions = {}): Promise<CifarSplits> {
+  const name = options.dataset ?? "cifar10";
+  const layout = CIFAR_LAYOUTS[name];
+  if (!layout) throw new RangeError(`unknown data set "${name}", expected "cifar10" or "cifar100"`);
+  const kind = labelKind(layout, options.labels);
+  const info = await statOrUndefined(path);
+  if (!info) throw new Error(`${path}: does not exist; ${expectation(layout)}`);
+  let source = path;
+  let read: Promise<SplitFiles>;
+  if (info.isFile) read = filesFromArchive(layout, path);
+  else if (await isDataFolder(layout, path)) read = filesFromFolder(layout, path);
+  else if ((await statOrUndefined(join(path, layout.folder)))?.isDirectory) {
+    source = join(path, layout.folder);
+    read = filesFromFolder(layout, source);
+  } else if ((await statOrUndefined(join(path, layout.archive)))?.isFile) {
+    source = join(path, layout.archive);
+    read = filesFromArchive(layout, source);
+  } else {
+    throw new Error(`${path}: is neither a ${layout.title} archive nor a ${layout.title} folder; ` +
+      `${expectation(layout)}${await otherDatasetHint(layout, path)}`);
+  }
+  const files = await read;
+  const classNames: Record<string, string[]> = {};
+  for (const [labels, file] of Object.entries(layout.classFiles)) {
+    const { bytes, where } = files.classFiles[file];
+    classNames[labels] = parseClassNames(bytes, layout.classCounts[labels], where);
+  }
+  const train = assembleCifarSplit(layout, files.train, kind, classNames[kind]);
+  const test = assembleCifarSplit(layout, files.test, kind, classNames[kind]);
+  const warnings: string[] = [];
+  for (const [split, data, full] of [["training", train, layout.trainCount], ["test", test, layout.testCount]] as const) {
+    if (data.count !== full) {
+      warnings.push(
+        `${source}: the ${layout.title} ${split} split holds ${data.count} records; the official release ` +
+          `has ${full.toLocaleString("en-US")}`,
+      );
+    }
+  }
+  return { train, test, name, source, warnings };
+}
+
+interface SplitFiles {
+  train: CifarFile[];
+  test: CifarFile[];
+  classFiles: Record<string, CifarFile>;
+}
+
+function labelKind(layout: CifarLayout, wanted: CifarLabelKind | undefined): CifarLabelKind | "label" {
+  if (layout.labelBytes.length === 1) {
+    if (wanted === "coarse") throw new RangeError(`${layout.title} has no coarse labels (only CIFAR-100 does)`);
+    return "label";
+  }
+  const kind = wanted ?? "fine";
+  if (!layout.labelBytes.includes(kind)) {
+    throw new RangeError(`labels must be "fine" or "coarse", got "${kind}"`);
+  }
+  return kind;
+}
+
+function expectation(layout: CifarLayout): string {
+  return `expected the official ${layout.archive}, its extracted ${layout.folder}/ folder ` +
+    `(${requiredFiles(layout).join(", ")}), or a folder holding either`;
+}
+
+async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+async function isDataFolder(layout: CifarLayout, dir: string): Promise<boolean> {
+  if (basename(dir) === layout.folder) return true;
+  for (const file of requiredFiles(layout)) {
+    if (await statOrUndefined(join(dir, file))) return true;
+  }
+  return false;
+}
+
+async function otherDatasetHint(layout: CifarLayout, dir: string): Promise<string> {
+  for (const [name, other] of Object.entries(CIFAR_LAYOUTS)) {
+    if (other === layout) continue;
+    if (await statOrUndefined(join(dir, other.folder)) || await statOrUndefined(join(dir, other.archive))) {
+      return ` (it holds ${other.title}: pass dataset "${name}")`;
+    }
+  }
+  return "";
+}
+
+function archiveHint(layout: CifarLayout, names: readonly string[]): string {
+  for (const [name, other] of Object.entries(CIFAR_LAYOUTS)) {
+    if (other !== layout && names.some((entry) => entry.startsWith(`${other.folder}/`))) {
+      return `; it is a ${other.title} archive: pass dataset "${name}"`;
+    }
+  }
+  return "";
+}
+
+function missing(layout: CifarLayout, where: string, file: string, context: string): Error {
+  return new Error(
+    `${where}: ${file} is missing${context}; a ${layout.title} release holds ` +
+      `${requiredFiles(layout).join(", ")}`,
+  );
+}
+
+async function filesFromFolder(layout: CifarLayout, dir: string): Promise<SplitFiles> {
+  for (const file of requiredFiles(layout)) {
+    const info = await statOrUndefined(join(dir, file));
+    if (!info?.isFile) throw missing(layout, dir, file, "");
+  }
+  // Sizes are checked before anything is read so that a bad file fails fast.
+  for (const file of [...layout.trainFiles, ...layout.testFiles]) {
+    const where = join(dir, file);
+    cifarRecordCount(layout, (await Deno.stat(where)).size, where);
+  }
+  const load = async (file: string): Promise<CifarFile> => {
+    const where = join(dir, file);
+    return { where, bytes: await Deno.readFile(where) };
+  };
+  const classFiles: Record<string, CifarFile> = {};
+  for (const file of Object.values(layout.classFiles)) classFiles[file] = await load(file);
+  const train: CifarFile[] = [];
+  for (const file of layout.trainFiles) train.push(await load(file));
+  const test: CifarFile[] = [];
+  for (const file of layout.testFiles) test.push(await load(file));
+  return { train, test, classFiles };
+}
+
+async function filesFromArchive(layout: CifarLayout, path: string): Promise<SplitFiles> {
+  const wanted = new Set(requiredFiles(layout).map((file) => `${layout.folder}/${file}`));
+  const { files, names } = await readArchive(path, (name) => wanted.has(name));
+  const take = (file: string): CifarFile => {
+    const entry = `${layout.folder}/${file}`;
+    const bytes = files.get(entry);
+    if (!bytes) {
+      const shown = names.slice(0, 8).join(", ") + (names.length > 8 ? ", ..." : "");
+      const holds = ` from the archive (it holds ${names.length ? shown : "no files"})`;
+      throw missing(layout, path, entry, holds + archiveHint(layout, names));
+    }
+    return { where: `${path}: ${entry}`, bytes };
+  };
+  const classFiles: Record<string, CifarFile> = {};
+  for (const file of requiredFiles(layout)) take(file);
+  for (const file of Object.values(layout.classFiles)) classFiles[file] = take(file);
+  return { train: layout.trainFiles.map(take), test: layout.testFiles.map(take), classFiles };
+}

@@ -1,0 +1,80 @@
+/**
+ * The in-memory image data set every reader produces and the input pipeline consumes: images as bytes in
+ * CHW order, one label per image, and the class names.
+ *
+ * @module
+ */
+
+/** Images as bytes, CHW per image (R plane, G plane, B plane, each row-major), and labels. */
+export interface ImageDataset {
+  /** `count * channels * height * width` bytes, image after image. */
+  images: Uint8Array;
+  /** One class index per image, each below `classes.length`. */
+  labels: Uint8Array | Uint16Array;
+  /** Number of images. */
+  count: number;
+  /** Channels per image (3 for RGB). */
+  channels: number;
+  /** Rows per image. */
+  height: number;
+  /** Columns per image. */
+  width: number;
+  /** Class names, indexed by label. */
+  classes: string[];
+  /** Per-channel mean of the pixel values scaled to [0, 1], the pipeline's default normalisation. */
+  mean?: readonly number[];
+  /** Per-channel standard deviation of the pixel values scaled to [0, 1]. */
+  std?: readonly number[];
+}
+
+/** What {@linkcode imageDataset} needs: everything of an {@linkcode ImageDataset} but the count. */
+export type ImageDatasetInit = Omit<ImageDataset, "count">;
+
+/**
+ * Checks an in-memory data set (sizes agree, labels in range, statistics well formed) and returns it with
+ * its count, so that any small-image data set can feed {@linkcode GpuBatcher} and {@linkcode cpuBatch}.
+ *
+ * @example
+ * ```ts
+ * import { imageDataset } from "./dataset.ts";
+ * const data = imageDataset({
+ *   images: new Uint8Array(2 * 3 * 4 * 4),
+ *   labels: new Uint8Array([0, 1]),
+ *   channels: 3, height: 4, width: 4,
+ *   classes: ["cat", "dog"],
+ * });
+ * data.count; // 2
+ * ```
+ */
+export function imageDataset(init: ImageDatasetInit, name = "data set"): ImageDataset {
+  const { images, labels, channels, height, width, classes } = init;
+  for (const [what, value] of [["channels", channels], ["height", height], ["width", width]] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`${name}: ${what} must be a positive integer, got ${value}`);
+    }
+  }
+  if (classes.length < 1) throw new RangeError(`${name}: at least one class name is needed`);
+  const count = labels.length;
+  const imageBytes = channels * height * width;
+  if (images.length !== count * imageBytes) {
+    throw new RangeError(
+      `${name}: ${images.length} image bytes do not hold ${count} images of ${channels}x${height}x${width} ` +
+        `(expected ${count * imageBytes})`,
+    );
+  }
+  for (let i = 0; i < count; i++) {
+    if (labels[i] >= classes.length) {
+      throw new RangeError(
+        `${name}: image ${i} has label ${labels[i]}, expected 0..${classes.length - 1}`,
+      );
+    }
+  }
+  for (const [what, values] of [["mean", init.mean], ["std", init.std]] as const) {
+    if (values === undefined) continue;
+    if (values.length !== channels || values.some((v) => !Number.isFinite(v))) {
+      throw new RangeError(`${name}: ${what} must hold ${channels} finite numbers, got [${values}]`);
+    }
+  }
+  if (init.std?.some((v) => v <= 0)) throw new RangeError(`${name}: std must be positive, got [${init.std}]`);
+  return { ...init, count };
+}

@@ -1,0 +1,153 @@
+/**
+ * The GPU-resident input pipeline: the data set is uploaded once as bytes, and per step only the batch's
+ * sample indices and augmentation seeds cross to the GPU, where one kernel gathers, augments and
+ * normalises the batch.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, tensor, type Tensor } from "../gpu/kernel.ts";
+import { augmentBatchForward, type ImageChunk } from "./augment_op.ts";
+import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
+import { PADDING_LABEL } from "./cpu_batch.ts";
+import type { ImageDataset } from "./dataset.ts";
+
+/** Where and how {@linkcode GpuBatcher.create} stores the data set on the GPU. */
+export interface GpuDataOptions {
+  /** Prefix of buffer and dispatch labels, `"data"` by default. */
+  label?: string;
+  /**
+   * Largest chunk of image bytes per buffer; the adapter's storage-binding and buffer limits by default.
+   * The data set is split into as few equal chunks of whole images as fit.
+   */
+  maxChunkBytes?: number;
+}
+
+// Addresses inside a chunk are u32 in the shader.
+const MAX_ADDRESSABLE_BYTES = 2 ** 31;
+
+/**
+ * Shuffled, augmented, normalised batches made on the GPU, equal bit for bit to {@linkcode cpuBatch}.
+ *
+ * @example
+ * ```ts ignore
+ * const batcher = GpuBatcher.create(gpu, train, { batchSize: 128, shuffle: true, augment: true, seed: 0, dropLast: true });
+ * for (let batch = 0; batch < batcher.batchesPerEpoch; batch++) {
+ *   batcher.select(epoch, batch);
+ *   submit(gpu, [...batcher.dispatches, ...trainingStep]); // reads batcher.images and batcher.labels
+ * }
+ * ```
+ */
+export class GpuBatcher {
+  /** Batches per epoch (the short last batch counted unless `dropLast`). */
+  readonly batchesPerEpoch: number;
+  /** `[batchSize, C, H, W]` f32, written by {@linkcode dispatches}. */
+  readonly images: Tensor;
+  /** `[batchSize]` u32 labels, written by {@linkcode select}; padding slots hold 0xFFFFFFFF. */
+  readonly labels: Tensor;
+  /** Encode these at the start of each step's command buffer, after {@linkcode select}. */
+  readonly dispatches: Dispatch[];
+  /** Samples of the data set. */
+  readonly dataset: ImageDataset;
+  readonly #gpu: Gpu;
+  readonly #plan: BatchPlan;
+  readonly #selection: GPUBuffer;
+  readonly #buffers: GPUBuffer[];
+  #order: { epoch: number; order: Uint32Array } | undefined;
+
+  private constructor(
+    gpu: Gpu,
+    dataset: ImageDataset,
+    plan: BatchPlan,
+    buffers: { chunks: ImageChunk[]; table: GPUBuffer; selection: GPUBuffer; images: GPUBuffer; labels: GPUBuffer },
+    label: string,
+  ) {
+    this.#gpu = gpu;
+    this.dataset = dataset;
+    this.#plan = plan;
+    this.#selection = buffers.selection;
+    this.#buffers = [
+      ...buffers.chunks.map((chunk) => chunk.buffer),
+      buffers.table,
+      buffers.selection,
+      buffers.images,
+      buffers.labels,
+    ];
+    this.batchesPerEpoch = plan.batchesPerEpoch;
+    this.images = tensor(buffers.images, [plan.batchSize, plan.channels, plan.height, plan.width]);
+    this.labels = tensor(buffers.labels, [plan.batchSize]);
+    this.dispatches = augmentBatchForward(gpu, plan, {
+      chunks: buffers.chunks,
+      table: buffers.table,
+      selection: buffers.selection,
+      images: this.images,
+    }, `${label}: gather, augment and normalise`);
+  }
+
+  /** Uploads the data set's bytes once (in chunks that fit a storage binding) and builds the dispatches. */
+  static create(gpu: Gpu, dataset: ImageDataset, options: BatchOptions, storage: GpuDataOptions = {}): GpuBatcher {
+    const plan = planBatches(dataset, options);
+    const label = storage.label ?? "data";
+    const imageBytes = plan.channels * plan.height * plan.width;
+    const limit = Math.min(
+      gpu.limits.maxStorageBufferBindingSize,
+      gpu.limits.maxBufferSize,
+      storage.maxChunkBytes ?? Infinity,
+      MAX_ADDRESSABLE_BYTES,
+    );
+    const perChunkLimit = Math.floor(Math.floor(limit / 4) * 4 / imageBytes);
+    if (perChunkLimit < 1) {
+      throw new RangeError(`${label}: an image of ${imageBytes} bytes does not fit a chunk of ${limit} bytes`);
+    }
+    const outputBytes = plan.batchSize * imageBytes * 4;
+    if (outputBytes > gpu.limits.maxStorageBufferBindingSize) {
+      throw new RangeError(
+        `${label}: a batch of ${plan.batchSize} images takes ${outputBytes} bytes, more than this adapter's ` +
+          `storage binding limit of ${gpu.limits.maxStorageBufferBindingSize}`,
+      );
+    }
+    const chunkCount = Math.ceil(dataset.count / perChunkLimit);
+    const perChunk = Math.ceil(dataset.count / chunkCount);
+    const chunks: ImageChunk[] = [];
+    for (let first = 0; first < dataset.count; first += perChunk) {
+      const count = Math.min(perChunk, dataset.count - first);
+      const bytes = dataset.images.subarray(first * imageBytes, (first + count) * imageBytes);
+      chunks.push({ buffer: gpu.upload(`${label} images ${first}..${first + count - 1}`, bytes), first, count });
+    }
+    return new GpuBatcher(gpu, dataset, plan, {
+      chunks,
+      table: gpu.upload(`${label} normalisation table`, plan.table),
+      selection: gpu.buffer(`${label} selection`, (1 + 2 * plan.batchSize) * 4),
+      images: gpu.buffer(`${label} batch images`, outputBytes),
+      labels: gpu.buffer(`${label} batch labels`, plan.batchSize * 4),
+    }, label);
+  }
+
+  /**
+   * Writes the sample indices and augmentation seeds of (epoch, batch), and the batch's labels, with
+   * `queue.writeBuffer`; returns how many real samples the batch holds. The same (seed, epoch, batch)
+   * always gives the same batch.
+   */
+  select(epoch: number, batch: number): number {
+    if (this.#order?.epoch !== epoch) {
+      this.#order = { epoch, order: planOrder(this.#plan, this.dataset.count, epoch) };
+    }
+    const { count, indices, seeds } = selectBatch(this.#plan, this.#order.order, epoch, batch);
+    const words = new Uint32Array(1 + 2 * this.#plan.batchSize);
+    words[0] = count;
+    words.set(indices, 1);
+    words.set(seeds, 1 + this.#plan.batchSize);
+    const labels = new Uint32Array(this.#plan.batchSize).fill(PADDING_LABEL);
+    for (let slot = 0; slot < count; slot++) labels[slot] = this.dataset.labels[indices[slot]];
+    this.#gpu.write(this.#selection, words);
+    this.#gpu.write(this.labels.buffer, labels);
+    return count;
+  }
+
+  /** Releases every buffer of the pipeline, the uploaded data set included. */
+  destroy(): void {
+    for (const buffer of this.#buffers) this.#gpu.release(buffer);
+    this.#buffers.length = 0;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The dispatches of the convolution GEMMs (forward, backward-data, backward-weight with its split
+ * reduction, bias gradient), shared by {@link ./conv2d.ts} and {@link ./linear.ts}. Every geometry value
+ * goes to WGSL as an override constant, so each layer shape gets a kernel with constant loop bounds.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
+import { type GemmKind, gemmTiling, type GemmTiling, tileSize, tilingConstants } from "./_conv_strategy.ts";
+import type { Conv2dGeometry } from "./conv2d.ts";
+import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
+import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text" };
+import backwardDataSource from "../../shaders/conv2d_backward_data.wgsl" with { type: "text" };
+import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" with { type: "text" };
+import reduceSource from "../../shaders/conv2d_reduce.wgsl" with { type: "text" };
+import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "text" };
+
+const FORWARD = tileSource + forwardSource;
+const BACKWARD_DATA = tileSource + backwardDataSource;
+const BACKWARD_WEIGHT = tileSource + backwardWeightSource;
+
+/** Reduction steps a backward-weight slice should at least have, so that splitting stays worth it. */
+const MIN_STEPS_PER_SPLIT = 1024;
+/** Workgroups a backward-weight dispatch aims for, to fill a large GPU. */
+const TARGET_WORKGROUPS = 512;
+/** Largest split-K scratch buffer an op allocates. */
+const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
+
+/** Throws unless `t` holds exactly `count` floats and fits one storage binding. */
+export function checkTensor(gpu: Gpu, label: string, name: string, t: Tensor, count: number): void {
+  const actual = numel(t.shape);
+  if (actual !== count) {
+    throw new Error(`${label}: ${name} has ${actual} elements (shape [${t.shape}]), expected ${count}`);
+  }
+  if (count * 4 > gpu.limits.maxStorageBufferBindingSize) {
+    throw new Error(
+      `${label}: ${name} takes ${count * 4} bytes, more than this adapter's maxStorageBufferBindingSize ` +
+        `(${gpu.limits.maxStorageBufferBindingSize}); use a smaller batch`,
+    );
+  }
+}
+
+function geometryConstants(g: Conv2dGeometry): Record<string, number> {
+  return {
+    BATCH: g.batch,
+    C_IN: g.inChannels,
+    IN_H: g.inHeight,
+    IN_W: g.inWidth,
+    C_OUT: g.outChannels,
+    OUT_H: g.outHeight,
+    OUT_W: g.outWidth,
+    K_H: g.kernelHeight,
+    K_W: g.kernelWidth,
+    STRIDE_H: g.strideHeight,
+    STRIDE_W: g.strideWidth,
+    PAD_H: g.padHeight,
+    PAD_W: g.padWidth,
+    DIL_H: g.dilationHeight,
+    DIL_W: g.dilationWidth,
+    GROUPS: g.groups,
+  };
+}
+
+/** True when some tap of some output position reads the padding along one dimension. */
+function readsPadding(inSize: number, outSize: number, kernel: number, stride: number, pad: number, dil: number) {
+  return pad > 0 || (outSize - 1) * stride - pad + (kernel - 1) * dil >= inSize;
+}
+
+function forwardNeedsBounds(g: Conv2dGeometry): boolean {
+  return readsPadding(g.inHeight, g.outHeight, g.kernelHeight, g.strideHeight, g.padHeight, g.dilationHeight) ||
+    readsPadding(g.inWidth, g.outWidth, g.kernelWidth, g.strideWidth, g.padWidth, g.dilationWidth);
+}
+
+/** True when, in backward-data, some valid tap of some input position falls outside grad_output. */
+function backwardDataReadsOutside(inSize: number, outSize: number, kernel: number, stride: number, pad: number, dil: number) {
+  for (let phase = 0; phase < Math.min(stride, inSize); phase++) {
+    const positions = Math.ceil((inSize - phase) / stride);
+    for (let k = 0; k < kernel; k++) {
+      const t = phase + pad - k * dil;
+      if (t % stride !== 0) continue;
+      const shift = t / stride;
+      if (shift < 0 || positions - 1 + shift >= outSize) return true;
+    }
+  }
+  return false;
+}
+
+function backwardDataNeedsBounds(g: Conv2dGeometry): boolean {
+  return backwardDataReadsOutside(g.inHeight, g.outHeight, g.kernelHeight, g.strideHeight, g.padHeight, g.dilationHeight) ||
+    backwardDataReadsOutside(g.inWidth, g.outWidth, g.kernelWidth, g.strideWidth, g.padWidth, g.dilationWidth);
+}
+
+function gemmConstants(g: Conv2dGeometry, t: GemmTiling, checkBounds: boolean): Record<string, number> {
+  return { ...geometryConstants(g), ...tilingConstants(t), CHECK_BOUNDS: checkBounds ? 1 : 0 };
+}
+
+function tilingFor(gpu: Gpu, kind: GemmKind, tiling?: GemmTiling): GemmTiling {
+  return tiling ?? gemmTiling(gpu, kind);
+}
+
+/** Forward GEMM: `output = conv(input, weight) + bias`. */
+export function forwardDispatch(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
+  label: string,
+  tiling?: GemmTiling,
+): Dispatch {
+  const tl = tilingFor(gpu, "forward", tiling);
+  const size = tileSize(tl);
+  const columnTiles = Math.ceil((g.batch * g.outHeight * g.outWidth) / size.columns);
+  const rowTiles = Math.ceil(g.outChannels / g.groups / size.rows);
+  const [x, y] = grid(columnTiles, 1);
+  return kernel(gpu, {
+    label: `${label}: conv2d forward`,
+    code: FORWARD,
+    entryPoint: t.bias ? "main_bias" : "main",
+    constants: gemmConstants(g, tl, forwardNeedsBounds(g)),
+    tensors: t.bias ? [t.input, t.weight, t.output, t.bias] : [t.input, t.weight, t.output],
+    workgroups: [x, y, rowTiles * g.groups],
+  });
+}
+
+/** Backward-data GEMM: `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten. */
+export function backwardDataDispatch(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  label: string,
+  tiling?: GemmTiling,
+): Dispatch {
+  const tl = tilingFor(gpu, "backwardData", tiling);
+  const size = tileSize(tl);
+  const phasePixels = Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
+  const columnTiles = Math.ceil((g.batch * phasePixels) / size.columns);
+  const rowTiles = Math.ceil(g.inChannels / g.groups / size.rows);
+  const [x, y] = grid(columnTiles, 1);
+  return kernel(gpu, {
+    label: `${label}: conv2d backward-data`,
+    code: BACKWARD_DATA,
+    constants: gemmConstants(g, tl, backwardDataNeedsBounds(g)),
+    tensors: [t.gradOutput, t.weight, t.gradInput],
+    workgroups: [x, y, rowTiles * g.groups * g.strideHeight * g.strideWidth],
+  });
+}
+
+/** How a backward-weight reduction over `batch * outHeight` output rows is split. */
+export function weightSplit(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  tiling: GemmTiling,
+): { splits: number; rowsPerSplit: number } {
+  const size = tileSize(tiling);
+  const columns = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
+  const outputTiles = Math.ceil(columns / size.columns) * Math.ceil(g.outChannels / g.groups / size.rows) *
+    g.groups;
+  const rows = g.batch * g.outHeight;
+  const weightBytes = g.outChannels * columns * 4;
+  const scratchLimit = Math.min(MAX_SCRATCH_BYTES, gpu.limits.maxStorageBufferBindingSize);
+  const wanted = Math.min(
+    Math.ceil(TARGET_WORKGROUPS / outputTiles),
+    Math.floor((rows * g.outWidth) / MIN_STEPS_PER_SPLIT),
+    Math.floor(scratchLimit / weightBytes),
+    gpu.limits.maxComputeWorkgroupsPerDimension,
+  );
+  const rowsPerSplit = Math.ceil(rows / Math.max(1, wanted));
+  return { splits: Math.ceil(rows / rowsPerSplit), rowsPerSplit };
+}
+
+/** Backward-weight GEMM, split along the batch when that gives more parallel work, then summed. */
+export function backwardWeightDispatches(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  label: string,
+  tiling?: GemmTiling,
+): Dispatch[] {
+  const tl = tilingFor(gpu, "backwardWeight", tiling);
+  const size = tileSize(tl);
+  const { splits, rowsPerSplit } = weightSplit(gpu, g, tl);
+  const columns = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
+  const count = g.outChannels * columns;
+  const scratch = splits > 1 ? gpu.buffer(`${label}: conv2d backward-weight split partials`, splits * count * 4) : undefined;
+  const gemm = kernel(gpu, {
+    label: `${label}: conv2d backward-weight`,
+    code: BACKWARD_WEIGHT,
+    constants: { ...gemmConstants(g, tl, forwardNeedsBounds(g)), ROWS_PER_SPLIT: rowsPerSplit },
+    tensors: [t.input, t.gradOutput, scratch ?? t.gradWeight],
+    workgroups: [Math.ceil(columns / size.columns), splits, Math.ceil(g.outChannels / g.groups / size.rows) * g.groups],
+  });
+  if (!scratch) return [gemm];
+  const reduce = kernel(gpu, {
+    label: `${label}: conv2d backward-weight split sum`,
+    code: reduceSource,
+    constants: { COUNT: count, SPLITS: splits },
+    tensors: [scratch, t.gradWeight],
+    workgroups: grid(count, 64),
+  });
+  return [gemm, reduce];
+}
+
+/** `gradBias[c] = sum of gradOutput[n, c, ...]` over the batch and the pixels. */
+export function biasGradientDispatch(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { gradOutput: Tensor; gradBias: Tensor },
+  label: string,
+): Dispatch {
+  return kernel(gpu, {
+    label: `${label}: bias gradient`,
+    code: biasGradSource,
+    constants: { BATCH: g.batch, CHANNELS: g.outChannels, PIXELS: g.outHeight * g.outWidth },
+    tensors: [t.gradOutput, t.gradBias],
+    workgroups: [g.outChannels, 1, 1],
+  });
+}

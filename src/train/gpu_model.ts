@@ -1,0 +1,106 @@
+/**
+ * A model's parameters and buffers on the GPU, in one flat buffer: trainable parameters first, grouped by
+ * optimizer group so each group is one contiguous range (one optimizer dispatch per group), then frozen
+ * parameters, then BatchNorm's running statistics. Gradients mirror the trainable prefix.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/kernel.ts";
+import type { Module, Parameter } from "../graph/module.ts";
+
+/** Floats per alignment unit: every tensor starts at a multiple of 256 bytes so it can be bound alone. */
+const ALIGN = 64;
+const aligned = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/** A contiguous range of trainable parameters that share optimizer settings. */
+export interface ParameterRange {
+  /** First float. */
+  offset: number;
+  /** Floats in the range (padding included). */
+  length: number;
+  /** The parameters in it. */
+  members: Parameter[];
+}
+
+/** A model's parameters living on the GPU. */
+export class GpuModel {
+  /** The GPU. */
+  readonly gpu: Gpu;
+  /** The host model whose {@linkcode Parameter}s this mirrors. */
+  readonly model: Module;
+  /** All parameters and floating-point buffers. */
+  readonly values: GPUBuffer;
+  /** Gradients of the trainable parameters (same offsets as in {@linkcode values}). */
+  readonly gradients: GPUBuffer;
+  /** One range per optimizer group, in order. */
+  readonly groups: ParameterRange[];
+  /** Floats covered by the trainable ranges. */
+  readonly trainableLength: number;
+  readonly #offsets = new Map<Parameter, number>();
+
+  private constructor(gpu: Gpu, model: Module, groupOf: (p: Parameter) => number, groupCount: number) {
+    this.gpu = gpu;
+    this.model = model;
+    const all = model.namedParameters().filter((p) => !p.integer);
+    const trainable = all.filter((p) => p.role === "parameter" && p.requiresGrad);
+    const rest = all.filter((p) => !trainable.includes(p));
+    let offset = 0;
+    this.groups = [];
+    for (let g = 0; g < groupCount; g++) {
+      const members = trainable.filter((p) => groupOf(p) === g);
+      const start = offset;
+      for (const p of members) {
+        this.#offsets.set(p, offset);
+        offset += aligned(p.size);
+      }
+      this.groups.push({ offset: start, length: offset - start, members });
+    }
+    this.trainableLength = offset;
+    for (const p of rest) {
+      this.#offsets.set(p, offset);
+      offset += aligned(p.size);
+    }
+    this.values = gpu.buffer("parameters", offset * 4);
+    this.gradients = gpu.buffer("gradients", Math.max(ALIGN, this.trainableLength) * 4);
+    this.upload();
+  }
+
+  /**
+   * Lays out and uploads `model`'s parameters. `groupOf` maps each trainable parameter to an optimizer
+   * group in `[0, groupCount)` (all in group 0 by default).
+   */
+  static create(gpu: Gpu, model: Module, groupOf: (p: Parameter) => number = () => 0, groupCount = 1): GpuModel {
+    return new GpuModel(gpu, model, groupOf, groupCount);
+  }
+
+  /** The parameter's values on the GPU. */
+  view(p: Parameter): Tensor {
+    const offset = this.#offsets.get(p);
+    if (offset === undefined) throw new Error(`${p.name}: not a floating-point parameter of this model`);
+    return { buffer: this.values, offset: offset * 4, shape: p.shape };
+  }
+
+  /** The parameter's gradient on the GPU (trainable parameters only). */
+  gradient(p: Parameter): Tensor {
+    const offset = this.#offsets.get(p)!;
+    if (!p.requiresGrad || p.role !== "parameter" || offset >= this.trainableLength) {
+      throw new Error(`${p.name}: has no gradient (frozen or a buffer)`);
+    }
+    return { buffer: this.gradients, offset: offset * 4, shape: p.shape };
+  }
+
+  /** Writes every host value to the GPU. */
+  upload(): void {
+    const host = new Float32Array(this.values.size / 4);
+    for (const [p, offset] of this.#offsets) host.set(p.data, offset);
+    this.gpu.write(this.values, host);
+  }
+
+  /** Copies every GPU value back into the host parameters (one readback). */
+  async download(): Promise<void> {
+    const host = await this.gpu.readFloats(this.values);
+    for (const [p, offset] of this.#offsets) p.data = host.slice(offset, offset + p.size);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The memory planner. Ops of a step are recorded against virtual tensors first; once the whole step is
+ * known, each virtual tensor's lifetime (first to last op that touches it) is computed and tensors whose
+ * lifetimes do not overlap share one GPU buffer. Only then are buffers made and the ops turned into
+ * dispatches.
+ *
+ * @module
+ */
+
+import { BINDING_ALIGNMENT, type Gpu } from "../gpu/device.ts";
+import { type Dispatch, numel, type Tensor } from "../gpu/kernel.ts";
+
+/** A tensor of a step before it has storage. */
+export interface VirtualTensor {
+  /** Index in the plan. */
+  readonly id: number;
+  /** Shape including the batch dimension. */
+  readonly shape: readonly number[];
+  /** What it holds, for messages, e.g. `"layer1.0.conv1 output"`. */
+  readonly label: string;
+}
+
+interface Storage {
+  bytes: number;
+  first: number;
+  last: number;
+  external?: Tensor;
+  buffer?: GPUBuffer;
+}
+
+interface RecordedOp {
+  label: string;
+  make: (resolve: (t: VirtualTensor) => Tensor) => Dispatch[];
+}
+
+/** Records a step's ops on virtual tensors, then allocates shared storage and makes the dispatches. */
+export class StepPlanner {
+  readonly #gpu: Gpu;
+  readonly #tensors: Array<{ shape: readonly number[]; label: string; storage: Storage }> = [];
+  readonly #ops: RecordedOp[] = [];
+
+  /** A planner for one step on `gpu`. */
+  constructor(gpu: Gpu) {
+    this.#gpu = gpu;
+  }
+
+  /** A new tensor with its own storage (4-byte elements: f32 or u32). */
+  tensor(shape: readonly number[], label: string): VirtualTensor {
+    const bytes = numel(shape) * 4;
+    const limit = this.#gpu.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      throw new Error(
+        `${label}: shape [${shape.join(", ")}] needs ${bytes} bytes, more than this adapter's largest ` +
+          `storage binding (${limit} bytes); use a smaller batch size`,
+      );
+    }
+    return this.#add(shape, label, { bytes, first: Infinity, last: -Infinity });
+  }
+
+  /** A tensor backed by an existing GPU tensor (parameters, a data pipeline's batch); never reused. */
+  external(tensor: Tensor, label: string): VirtualTensor {
+    return this.#add(tensor.shape, label, {
+      bytes: numel(tensor.shape) * 4,
+      first: -Infinity,
+      last: Infinity,
+      external: tensor,
+    });
+  }
+
+  /** The same storage seen with another shape of the same size (flatten, identity, fused ReLU). */
+  view(of: VirtualTensor, shape: readonly number[] = of.shape): VirtualTensor {
+    if (numel(shape) !== numel(of.shape)) {
+      throw new Error(`${of.label}: cannot view [${of.shape.join(", ")}] as [${shape.join(", ")}]`);
+    }
+    return this.#add(shape, of.label, this.#tensors[of.id].storage);
+  }
+
+  #add(shape: readonly number[], label: string, storage: Storage): VirtualTensor {
+    this.#tensors.push({ shape, label, storage });
+    return { id: this.#tensors.length - 1, shape, label };
+  }
+
+  /**
+   * Records an op that touches `tensors` (read or written); `make` is called after allocation with a
+   * resolver from virtual to real tensors. Ops run in the order they are recorded.
+   */
+  op(label: string, tensors: readonly VirtualTensor[], make: RecordedOp["make"]): void {
+    const index = this.#ops.length;
+    for (const t of tensors) {
+      const storage = this.#tensors[t.id].storage;
+      storage.first = Math.min(storage.first, index);
+      storage.last = Math.max(storage.last, index);
+    }
+    this.#ops.push({ label, make });
+  }
+
+  /** Marks `tensors` as read after the last op (e.g. logits read back by the caller). */
+  keep(tensors: readonly VirtualTensor[]): void {
+    for (const t of tensors) this.#tensors[t.id].storage.last = Infinity;
+  }
+
+  /**
+   * Assigns storage (greedy best fit over lifetimes), makes the buffers and the dispatches. Each op's
+   * dispatches are made inside error scopes so a failure names the op. Returns the dispatches in order and
+   * the bytes of the buffers made.
+   */
+  async build(): Promise<{ dispatches: Dispatch[]; bytes: number; resolve: (t: VirtualTensor) => Tensor }> {
+    const storages = [...new Set(this.#tensors.map((t) => t.storage))]
+      .filter((s) => !s.external && s.first <= s.last)
+      .sort((a, b) => a.first - b.first);
+    const pool: Array<{ bytes: number; freeAfter: number; users: Storage[] }> = [];
+    for (const s of storages) {
+      const free = pool.filter((slot) => slot.freeAfter < s.first);
+      const fitting = free.filter((slot) => slot.bytes >= s.bytes).sort((a, b) => a.bytes - b.bytes);
+      let best = fitting[0] ?? free.sort((a, b) => b.bytes - a.bytes)[0];
+      if (!best) {
+        best = { bytes: 0, freeAfter: -Infinity, users: [] };
+        pool.push(best);
+      }
+      best.bytes = Math.max(best.bytes, s.bytes);
+      best.freeAfter = s.last;
+      best.users.push(s);
+    }
+    let bytes = 0;
+    pool.forEach((slot, i) => {
+      const buffer = this.#gpu.buffer(`activation arena ${i}`, Math.ceil(slot.bytes / BINDING_ALIGNMENT) * BINDING_ALIGNMENT);
+      bytes += buffer.size;
+      for (const s of slot.users) s.buffer = buffer;
+    });
+    const resolve = (t: VirtualTensor): Tensor => {
+      const { storage, shape } = this.#tensors[t.id];
+      if (storage.external) return { ...storage.external, shape };
+      if (!storage.buffer) throw new Error(`${t.label}: used outside the ops of its step`);
+      return { buffer: storage.buffer, offset: 0, shape };
+    };
+    const dispatches: Dispatch[] = [];
+    for (const op of this.#ops) {
+      dispatches.push(...await this.#gpu.checked(op.label, () => op.make(resolve)));
+    }
+    return { dispatches, bytes, resolve };
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * What a training run is: the data set, the model and the recipe, checked once, with the default recipe
+ * (He et al. 2016's CIFAR-10 recipe for ResNet-20), the model factory and the learning-rate schedule the
+ * recipe implies.
+ *
+ * @module
+ */
+
+import type { CifarName } from "../data/cifar_layout.ts";
+import { manualSeed } from "../graph/layers.ts";
+import type { Module } from "../graph/module.ts";
+import {
+  resnet101,
+  resnet110,
+  resnet152,
+  resnet18,
+  resnet20,
+  resnet32,
+  resnet34,
+  resnet44,
+  resnet50,
+  resnet56,
+} from "../models/resnet.ts";
+import {
+  cosineAnnealingLr,
+  linearLr,
+  multiStepLr,
+  oneCycleLr,
+  type Schedule,
+  sequentialLr,
+} from "../optim/schedule.ts";
+
+/** The ImageNet ResNets (torchvision's), then He et al.'s CIFAR ResNets. */
+export const MODEL_NAMES = [
+  "resnet18",
+  "resnet34",
+  "resnet50",
+  "resnet101",
+  "resnet152",
+  "resnet20",
+  "resnet32",
+  "resnet44",
+  "resnet56",
+  "resnet110",
+] as const;
+
+/** A model {@linkcode buildModel} makes. */
+export type ModelName = typeof MODEL_NAMES[number];
+
+/** Learning-rate schedules a run can use. */
+export const SCHEDULE_NAMES = ["multistep", "cosine", "onecycle", "constant"] as const;
+
+/** A learning-rate schedule of a run. */
+export type ScheduleName = typeof SCHEDULE_NAMES[number];
+
+/** The stem of torchvision's ResNets: 7x7/2 convolution + max-pool (`imagenet`) or one 3x3/1 (`cifar`). */
+export type Stem = "imagenet" | "cifar";
+
+/** Everything that decides what a run computes (saved with every checkpoint; `--resume` reuses it). */
+export interface RunConfig {
+  /** Which data set. */
+  dataset: CifarName;
+  /** Which ResNet. */
+  model: ModelName;
+  /** The stem of resnet18..152 (the CIFAR ResNets have their own). */
+  stem: Stem;
+  /** Passes over the training set. */
+  epochs: number;
+  /** Images per optimizer step. */
+  batchSize: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** SGD momentum. */
+  momentum: number;
+  /** L2 penalty added to the gradient. */
+  weightDecay: number;
+  /** Nesterov momentum. */
+  nesterov: boolean;
+  /** How the learning rate changes with the step. */
+  schedule: ScheduleName;
+  /** Epochs of linear warm-up from a tenth of `lr` before the schedule (not with `onecycle`). */
+  warmup: number;
+  /** PyTorch's `label_smoothing` of the training loss. */
+  labelSmoothing: number;
+  /** Seeds the initial weights, the data order and the augmentations. */
+  seed: number;
+  /** Weights to start from: a `.pth`/`.safetensors` file or `"imagenet"`; none by default. */
+  pretrained?: string;
+  /** `"none"`, `"backbone"` (train only `fc`) or a top-level module up to which everything is frozen. */
+  freeze: string;
+  /** Use only the first `limit` images of each split (a quick run). */
+  limit?: number;
+}
+
+/**
+ * The default recipe: He et al., "Deep Residual Learning for Image Recognition" (2016), section 4.2:
+ * ResNet-20, SGD with momentum 0.9, weight decay 1e-4, batch 128, learning rate 0.1 divided by 10 at 50%
+ * and 75% of training (32k and 48k of 64k iterations, i.e. epochs 82 and 123 of 164), random 32x32 crops
+ * of the 4-pixel padded image and horizontal flips. Table 6 of the paper reports 8.75% test error for
+ * ResNet-20 with it: 91.25% top-1 accuracy on CIFAR-10's test set (92.49 / 92.83 / 93.03 / 93.39% for
+ * ResNet-32 / 44 / 56 / 110). This module's CIFAR ResNets use projection shortcuts (the paper's option B)
+ * where the shape changes, so that every parameter has a torchvision-style name; the paper used option A.
+ */
+export const DEFAULT_CONFIG: Readonly<RunConfig> = {
+  dataset: "cifar10",
+  model: "resnet20",
+  stem: "cifar",
+  epochs: 164,
+  batchSize: 128,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  nesterov: false,
+  schedule: "multistep",
+  warmup: 0,
+  labelSmoothing: 0,
+  seed: 0,
+  freeze: "none",
+};
+
+/** A value of a {@linkcode RunConfig} that is out of range; `field` names it (the CLI names its flag). */
+export class ConfigError extends Error {
+  /** The offending field of the config. */
+  readonly field: keyof RunConfig;
+
+  /** Makes the error `"<field> <why>"`. */
+  constructor(field: keyof RunConfig, why: string) {
+    super(`${field} ${why}`);
+    this.name = "ConfigError";
+    this.field = field;
+  }
+}
+
+function isCifarModel(model: ModelName): boolean {
+  return ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"].includes(model);
+}
+
+/**
+ * The defaults completed by `given` and checked: throws a {@linkcode ConfigError} naming the first field
+ * out of range.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./run_config.ts";
+ * const config = resolveConfig({ epochs: 30, schedule: "cosine" }); // the rest from DEFAULT_CONFIG
+ * ```
+ */
+export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
+  const config: RunConfig = { ...DEFAULT_CONFIG, ...withoutUndefined(given) };
+  const positiveInteger = (field: "epochs" | "batchSize" | "limit", value: number | undefined) => {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new ConfigError(field, `must be a positive integer, got ${value}`);
+    }
+  };
+  if (!["cifar10", "cifar100"].includes(config.dataset)) {
+    throw new ConfigError("dataset", `must be cifar10 or cifar100, got ${config.dataset}`);
+  }
+  if (!MODEL_NAMES.includes(config.model)) {
+    throw new ConfigError("model", `must be one of ${MODEL_NAMES.join(", ")}; got ${config.model}`);
+  }
+  if (!["imagenet", "cifar"].includes(config.stem)) {
+    throw new ConfigError("stem", `must be imagenet or cifar, got ${config.stem}`);
+  }
+  positiveInteger("epochs", config.epochs);
+  positiveInteger("batchSize", config.batchSize);
+  positiveInteger("limit", config.limit);
+  if (!(Number.isFinite(config.lr) && config.lr > 0)) throw new ConfigError("lr", `must be positive, got ${config.lr}`);
+  if (!(config.momentum >= 0 && config.momentum < 1)) {
+    throw new ConfigError("momentum", `must be in [0, 1), got ${config.momentum}`);
+  }
+  if (!(Number.isFinite(config.weightDecay) && config.weightDecay >= 0)) {
+    throw new ConfigError("weightDecay", `must be non-negative, got ${config.weightDecay}`);
+  }
+  if (config.nesterov && config.momentum === 0) throw new ConfigError("nesterov", "needs a momentum above 0");
+  if (!SCHEDULE_NAMES.includes(config.schedule)) {
+    throw new ConfigError("schedule", `must be one of ${SCHEDULE_NAMES.join(", ")}; got ${config.schedule}`);
+  }
+  if (!(Number.isInteger(config.warmup) && config.warmup >= 0 && config.warmup < config.epochs)) {
+    throw new ConfigError("warmup", `must be a whole number of epochs below epochs (${config.epochs}), got ${config.warmup}`);
+  }
+  if (config.warmup > 0 && config.schedule === "onecycle") {
+    throw new ConfigError("warmup", "cannot be combined with the onecycle schedule, which warms up by itself");
+  }
+  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) {
+    throw new ConfigError("labelSmoothing", `must be in [0, 1), got ${config.labelSmoothing}`);
+  }
+  if (!(Number.isSafeInteger(config.seed) && config.seed >= 0)) {
+    throw new ConfigError("seed", `must be a non-negative integer, got ${config.seed}`);
+  }
+  if (config.pretrained === "imagenet" && isCifarModel(config.model)) {
+    throw new ConfigError("pretrained", `imagenet weights exist for resnet18..152 only, not ${config.model}`);
+  }
+  if (config.pretrained === "imagenet" && config.stem !== "imagenet") {
+    throw new ConfigError("stem", "must be imagenet with --pretrained imagenet (the weights are for its 7x7 stem)");
+  }
+  return config;
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * A freshly initialised model (seeded by `seed`, as `torch.manual_seed` before building one would be).
+ *
+ * @example
+ * ```ts
+ * import { buildModel } from "./run_config.ts";
+ * const model = buildModel("resnet18", { numClasses: 10, stem: "cifar", seed: 0 });
+ * ```
+ */
+export function buildModel(
+  name: ModelName,
+  options: { numClasses: number; stem?: Stem; seed?: number },
+): Module & { fc: unknown } {
+  manualSeed(options.seed ?? 0);
+  const { numClasses, stem = "imagenet" } = options;
+  switch (name) {
+    case "resnet18":
+      return resnet18({ numClasses, stem });
+    case "resnet34":
+      return resnet34({ numClasses, stem });
+    case "resnet50":
+      return resnet50({ numClasses, stem });
+    case "resnet101":
+      return resnet101({ numClasses, stem });
+    case "resnet152":
+      return resnet152({ numClasses, stem });
+    case "resnet20":
+      return resnet20({ numClasses });
+    case "resnet32":
+      return resnet32({ numClasses });
+    case "resnet44":
+      return resnet44({ numClasses });
+    case "resnet56":
+      return resnet56({ numClasses });
+    case "resnet110":
+      return resnet110({ numClasses });
+  }
+  throw new ConfigError("model", `must be one of ${MODEL_NAMES.join(", ")}; got ${name}`);
+}
+
+/**
+ * The learning rate at each optimizer step of a run with `stepsPerEpoch` steps per epoch: the warm-up
+ * (linear from `lr / 10` over `warmup` epochs), then the schedule over the remaining steps.
+ *
+ * @example
+ * ```ts
+ * import { learningRate, resolveConfig } from "./run_config.ts";
+ * const lr = learningRate(resolveConfig(), 390);
+ * console.log(lr(0), lr(82 * 390)); // 0.1 0.01
+ * ```
+ */
+export function learningRate(config: RunConfig, stepsPerEpoch: number): Schedule {
+  const total = config.epochs * stepsPerEpoch;
+  const warmupSteps = config.warmup * stepsPerEpoch;
+  const steps = total - warmupSteps;
+  let main: Schedule;
+  switch (config.schedule) {
+    case "multistep": {
+      // He et al.'s 32k and 48k of 64k iterations, counted from the end of the warm-up.
+      const milestones = [0.5, 0.75].map((f) => Math.round(f * (config.epochs - config.warmup)) * stepsPerEpoch);
+      main = multiStepLr(config.lr, { milestones });
+      break;
+    }
+    case "cosine":
+      main = cosineAnnealingLr(config.lr, { tMax: steps });
+      break;
+    case "onecycle":
+      main = oneCycleLr(config.lr, { totalSteps: steps });
+      break;
+    case "constant":
+      main = () => config.lr;
+      break;
+  }
+  if (warmupSteps === 0) return main;
+  return sequentialLr([linearLr(config.lr, { startFactor: 0.1, totalIters: warmupSteps }), main], [warmupSteps]);
+}

@@ -1,0 +1,241 @@
+/**
+ * The compiled training step: forward in train mode, softmax cross-entropy, backward and SGD, encoded into
+ * one command buffer per step. Buffers, pipelines and bind groups are made once; per step only the batch
+ * (when the caller supplies it from the host), the learning rate and the optimizer's step flag are written.
+ * Loss and accuracy accumulate on the GPU until {@linkcode TrainingStep.readStats} reads them.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, encode, type Tensor } from "../gpu/kernel.ts";
+import type { Graph } from "../graph/graph.ts";
+import type { Module, Parameter } from "../graph/module.ts";
+import { Sgd, type SgdOptions } from "../optim/sgd.ts";
+import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "./loss.ts";
+import { GpuModel } from "./gpu_model.ts";
+import { checkBatchSize, Inference } from "./inference.ts";
+import { checkNoSharedParameters, lowerBackward, lowerForward } from "./lower.ts";
+import { StepPlanner } from "./memory.ts";
+
+/** Optimizer settings for the parameters whose names `match` accepts (PyTorch's parameter groups). */
+export interface ParameterGroup extends Partial<SgdOptions> {
+  /** Selects the group's parameters by `state_dict` name; a parameter joins the first group that matches. */
+  match: (name: string) => boolean;
+}
+
+/** Options of {@linkcode TrainingStep.compile}. */
+export interface TrainingOptions {
+  /** Samples per step. */
+  batchSize: number;
+  /** Per-sample input shape, default `[3, 32, 32]`. */
+  inputShape?: readonly number[];
+  /** SGD settings for every parameter not in one of `groups` (torch.optim.SGD's defaults otherwise). */
+  optimizer: SgdOptions & { groups?: ParameterGroup[] };
+  /** PyTorch's `label_smoothing`, default 0. */
+  labelSmoothing?: number;
+  /** Clip gradients to this global 2-norm before each update (clip_grad_norm_). */
+  maxGradNorm?: number;
+  /** Read batches from a GPU data pipeline instead of {@linkcode TrainingStep.setBatch}. */
+  input?: { images: Tensor; labels: Tensor; dispatches: readonly Dispatch[] };
+}
+
+/** Loss and accuracy accumulated since the last read. */
+export interface TrainingStats {
+  /** Mean cross-entropy per sample. */
+  loss: number;
+  /** Top-1 accuracy in [0, 1]. */
+  accuracy: number;
+  /** Top-5 accuracy in [0, 1]. */
+  top5: number;
+  /** Samples counted. */
+  samples: number;
+}
+
+/**
+ * One training step of a model, compiled.
+ *
+ * @example
+ * ```ts
+ * import { Gpu, resnet20, TrainingStep } from "@denogpu/resnet";
+ * const gpu = await Gpu.create();
+ * const model = resnet20();
+ * const training = await TrainingStep.compile(gpu, model, {
+ *   batchSize: 8,
+ *   optimizer: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+ * });
+ * training.setBatch(new Float32Array(8 * 3 * 32 * 32), new Uint32Array(8));
+ * training.step();
+ * console.log(await training.readStats()); // { loss, accuracy, top5, samples }
+ * ```
+ */
+export class TrainingStep {
+  /** Parameters, gradients and the model they mirror. */
+  readonly model: GpuModel;
+  /** The traced graph. */
+  readonly graph: Graph;
+  /** The optimizer (its momentum buffer and step count are the optimizer state). */
+  readonly optimizer: Sgd;
+  /** Input images `[batch, ...inputShape]`. */
+  readonly images: Tensor;
+  /** Input labels `[batch]`, u32; {@linkcode PADDING_LABEL} marks padding. */
+  readonly labels: Tensor;
+  /** Everything a step runs, in order. */
+  readonly dispatches: readonly Dispatch[];
+  /** Bytes of activation storage the step's plan made. */
+  readonly activationBytes: number;
+  readonly #stats: GPUBuffer;
+  readonly #baseLr: number;
+  readonly #groupLrs: number[];
+  readonly #batchNormCounters: Parameter[];
+  readonly #options: TrainingOptions;
+
+  private constructor(
+    fields: {
+      model: GpuModel;
+      graph: Graph;
+      optimizer: Sgd;
+      images: Tensor;
+      labels: Tensor;
+      dispatches: Dispatch[];
+      activationBytes: number;
+      stats: GPUBuffer;
+      groupLrs: number[];
+    },
+    options: TrainingOptions,
+  ) {
+    this.model = fields.model;
+    this.graph = fields.graph;
+    this.optimizer = fields.optimizer;
+    this.images = fields.images;
+    this.labels = fields.labels;
+    this.dispatches = fields.dispatches;
+    this.activationBytes = fields.activationBytes;
+    this.#stats = fields.stats;
+    this.#groupLrs = fields.groupLrs;
+    this.#baseLr = options.optimizer.lr;
+    this.#options = options;
+    this.#batchNormCounters = fields.model.model.namedParameters().filter((p) => p.integer);
+  }
+
+  /** Uploads `model`, traces it, plans memory and makes every pipeline and bind group of the step. */
+  static async compile(gpu: Gpu, model: Module, options: TrainingOptions): Promise<TrainingStep> {
+    checkBatchSize(options.batchSize);
+    const inputShape = options.inputShape ?? [3, 32, 32];
+    const graph = model.trace(inputShape);
+    checkNoSharedParameters(graph);
+    const output = graph.output;
+    if (output.shape.length !== 1) {
+      throw new Error(`${output.name}: the model's output must be logits [classes], got [${output.shape.join(", ")}]`);
+    }
+    const groups = options.optimizer.groups ?? [];
+    const groupOf = (p: Parameter) => {
+      const index = groups.findIndex((g) => g.match(p.name));
+      return index < 0 ? groups.length : index;
+    };
+    const gpuModel = GpuModel.create(gpu, model, groupOf, groups.length + 1);
+    const settings = [...groups, {}].map((g) => ({ ...options.optimizer, groups: undefined, ...g, match: undefined }));
+
+    const batch = options.batchSize;
+    const planner = new StepPlanner(gpu);
+    const images = options.input?.images ??
+      { buffer: gpu.buffer("input images", batch * inputShape.reduce((a, b) => a * b, 1) * 4), offset: 0, shape: [batch, ...inputShape] };
+    const labels = options.input?.labels ?? { buffer: gpu.buffer("input labels", batch * 4), offset: 0, shape: [batch] };
+    const forward = lowerForward(planner, gpuModel, graph, batch, planner.external(images, "input images"), "train");
+    const logits = forward.values[output.id];
+    const gradLogits = planner.tensor(logits.shape, "logits gradient");
+    const stats = gpu.buffer("training statistics", STATS_LENGTH * 4);
+    const labelsVt = planner.external(labels, "labels");
+    const lossSizes = { batch, classes: output.shape[0], labelSmoothing: options.labelSmoothing ?? 0 };
+    planner.op("loss: cross-entropy", [logits, labelsVt, gradLogits], (r) =>
+      crossEntropy(gpu, lossSizes, { logits: r(logits), labels: r(labelsVt), gradLogits: r(gradLogits), stats: { buffer: stats, offset: 0, shape: [STATS_LENGTH] } }, "loss: cross-entropy"));
+    lowerBackward(planner, gpuModel, graph, forward, gradLogits);
+    const built = await planner.build();
+
+    const momentum = gpu.buffer("momentum buffers", gpuModel.gradients.size);
+    const optimizer = await gpu.checked("optimizer: sgd", () =>
+      Sgd.create(
+        gpu,
+        { params: gpuModel.values, grads: gpuModel.gradients, momentum },
+        gpuModel.groups.map((range, i) => ({ ...settings[i], offset: range.offset, length: range.length })).filter((g) => g.length > 0),
+        { maxGradNorm: options.maxGradNorm },
+      ));
+    const groupLrs = gpuModel.groups.map((range, i) => ({ lr: settings[i].lr, length: range.length })).filter((g) => g.length > 0).map((g) => g.lr);
+    return new TrainingStep({
+      model: gpuModel,
+      graph,
+      optimizer,
+      images,
+      labels,
+      dispatches: [...(options.input?.dispatches ?? []), ...built.dispatches, ...optimizer.dispatches],
+      activationBytes: built.bytes,
+      stats,
+      groupLrs,
+    }, options);
+  }
+
+  /** Uploads a batch from the host: NCHW images and integer labels (`[batch]`, at most the batch size). */
+  setBatch(images: Float32Array, labels: ArrayLike<number>): void {
+    const [batch, ...sample] = this.images.shape;
+    const perImage = sample.reduce((a, b) => a * b, 1);
+    if (labels.length > batch || labels.length < 1 || images.length !== labels.length * perImage) {
+      throw new Error(
+        `setBatch: expected 1 to ${batch} labels and ${perImage} floats per image, got ${labels.length} labels and ${images.length} floats`,
+      );
+    }
+    const paddedImages = new Float32Array(batch * perImage);
+    paddedImages.set(images);
+    const paddedLabels = new Uint32Array(batch).fill(PADDING_LABEL);
+    paddedLabels.set(Array.from(labels, (l) => l >>> 0));
+    this.model.gpu.write(this.images.buffer, paddedImages, this.images.offset);
+    this.model.gpu.write(this.labels.buffer, paddedLabels, this.labels.offset);
+  }
+
+  /**
+   * Runs one step (one command buffer, no readback). `lr` sets this step's learning rate of the main
+   * group; other groups scale by the same factor, as PyTorch's schedulers do. Defaults to the optimizer's lr.
+   */
+  step(lr: number = this.#baseLr): void {
+    const gpu = this.model.gpu;
+    gpu.throwIfFailed("training step");
+    const factor = this.#baseLr === 0 ? 0 : lr / this.#baseLr;
+    this.optimizer.prepareStep(this.#groupLrs.map((groupLr) => groupLr * factor));
+    const encoder = gpu.device.createCommandEncoder({ label: "training step" });
+    encode(encoder, this.dispatches);
+    gpu.device.queue.submit([encoder.finish()]);
+    for (const counter of this.#batchNormCounters) counter.data[0] += 1;
+  }
+
+  /**
+   * Reads and resets the loss and accuracy accumulated since the last call (one readback). Throws if the
+   * loss became NaN or infinite.
+   */
+  async readStats(): Promise<TrainingStats> {
+    const gpu = this.model.gpu;
+    const values = await gpu.readFloats(this.#stats, 0, STATS_LENGTH);
+    gpu.write(this.#stats, new Float32Array(STATS_LENGTH));
+    const samples = values[STATS.samples];
+    const loss = values[STATS.lossSum] / Math.max(1, samples);
+    if (!Number.isFinite(loss)) {
+      throw new Error(
+        `training diverged: the loss became ${loss} at optimizer step ${this.optimizer.stepCount}; ` +
+          "lower the learning rate or set maxGradNorm",
+      );
+    }
+    return { loss, accuracy: values[STATS.top1] / Math.max(1, samples), top5: values[STATS.top5] / Math.max(1, samples), samples };
+  }
+
+  /** An eval-mode forward pass over the same parameters (e.g. for the test set between epochs). */
+  inference(batchSize: number, input?: Tensor): Promise<Inference> {
+    return Inference.compile(this.model.gpu, this.model, {
+      batchSize,
+      inputShape: this.images.shape.slice(1),
+      input,
+    });
+  }
+
+  /** The options the step was compiled with. */
+  get options(): TrainingOptions {
+    return this.#options;
+  }
+}

@@ -1,0 +1,306 @@
+import assert from "node:assert/strict";
+import {
+  batchNormBackward,
+  batchNormEval,
+  type BatchNormShape,
+  batchNormTrain,
+} from "../../src/layers/batchnorm.ts";
+import type { Gpu } from "../../src/gpu/device.ts";
+import { submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
+import {
+  batchNormBackwardReference,
+  batchNormEvalReference,
+  batchNormTrainReference,
+} from "../reference/batchnorm.ts";
+import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+
+const TOLERANCE = 1e-5;
+const EPS = 1e-5;
+const MOMENTUM = 0.1;
+
+/** Batch 1 and 3, odd spatial sizes, channels not divisible by 4. */
+const SHAPES: BatchNormShape[] = [
+  { batch: 1, channels: 3, spatial: 5 * 7 },
+  { batch: 3, channels: 5, spatial: 3 * 3 },
+];
+/** 3 * 2070 values per channel: two slices, the second partly filled. */
+const SLICED: BatchNormShape = { batch: 3, channels: 3, spatial: 45 * 46 };
+
+/** Central differences of `f` at `x` in float64. */
+function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-6): Float64Array {
+  const at = Float64Array.from(x);
+  return at.map((v, i) => {
+    at[i] = v + h;
+    const up = f(at);
+    at[i] = v - h;
+    const down = f(at);
+    at[i] = v;
+    return (up - down) / (2 * h);
+  });
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+};
+
+const count = (s: BatchNormShape) => s.batch * s.channels * s.spatial;
+const shapeName = (s: BatchNormShape) => `[${s.batch}, ${s.channels}, ${s.spatial}]`;
+
+/** Random layer data: an input whose channel means are far from 0, and parameters and statistics. */
+function layerData(s: BatchNormShape, seed: number, offset: number) {
+  const input = randomArray(count(s), seed).map((v, i) =>
+    v + offset * (1 + Math.floor(i / s.spatial) % s.channels)
+  );
+  return {
+    input,
+    weight: randomArray(s.channels, seed + 1).map((v) => v + 1.5),
+    bias: randomArray(s.channels, seed + 2),
+    runningMean: randomArray(s.channels, seed + 3),
+    runningVar: randomArray(s.channels, seed + 4, 0.5).map((v) => v + 1),
+  };
+}
+
+const upload = (gpu: Gpu, name: string, data: Float32Array, shape: number[]) =>
+  tensor(gpu.upload(name, data), shape);
+const empty = (gpu: Gpu, name: string, shape: number[]) =>
+  tensor(gpu.buffer(name, shape.reduce((a, b) => a * b) * 4), shape);
+const read = (gpu: Gpu, t: Tensor) => gpu.readFloats(t.buffer, t.offset / 4, t.shape.reduce((a, b) => a * b));
+
+/** Uploads a layer and runs its train-mode forward. */
+function trainOnGpu(gpu: Gpu, s: BatchNormShape, data: ReturnType<typeof layerData>, relu: boolean) {
+  const shape = [s.batch, s.channels, s.spatial];
+  const t = {
+    input: upload(gpu, "x", data.input, shape),
+    weight: upload(gpu, "weight", data.weight, [s.channels]),
+    bias: upload(gpu, "bias", data.bias, [s.channels]),
+    runningMean: upload(gpu, "running mean", data.runningMean, [s.channels]),
+    runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
+    output: empty(gpu, "y", shape),
+    savedMean: empty(gpu, "saved mean", [s.channels]),
+    savedInvStd: empty(gpu, "saved invstd", [s.channels]),
+  };
+  submit(gpu, batchNormTrain(gpu, s, t, { eps: EPS, momentum: MOMENTUM, relu }, "test"));
+  return t;
+}
+
+for (const s of SHAPES) {
+  for (const relu of [false, true]) {
+    Deno.test(`batch norm eval ${shapeName(s)} relu ${relu} matches the reference`, async () => {
+      const gpu = await testGpu();
+      const data = layerData(s, 10, 3);
+      const shape = [s.batch, s.channels, s.spatial];
+      // Running statistics near the batch's, so that the output is of order 1.
+      const runningMean = data.runningMean.map((v, c) => v + 3 * (c + 1));
+      const output = empty(gpu, "y", shape);
+      submit(
+        gpu,
+        batchNormEval(
+          gpu,
+          s,
+          {
+            input: upload(gpu, "x", data.input, shape),
+            weight: upload(gpu, "weight", data.weight, [s.channels]),
+            bias: upload(gpu, "bias", data.bias, [s.channels]),
+            runningMean: upload(gpu, "running mean", runningMean, [s.channels]),
+            runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
+            output,
+          },
+          { eps: EPS, relu },
+          "test",
+        ),
+      );
+      const expected = batchNormEvalReference(data.input, s, { ...data, runningMean }, { eps: EPS, relu });
+      assertClose(await read(gpu, output), expected, TOLERANCE, "output");
+    });
+  }
+}
+
+for (const [s, offset] of [[SHAPES[0], 10], [SHAPES[1], 10], [SLICED, 100]] as const) {
+  for (const relu of [false, true]) {
+    Deno.test(
+      `batch norm train ${
+        shapeName(s)
+      } relu ${relu}, mean offset ${offset}: output, saved and running statistics`,
+      async () => {
+        const gpu = await testGpu();
+        const data = layerData(s, 20, offset);
+        const t = trainOnGpu(gpu, s, data, relu);
+        const expected = batchNormTrainReference(data.input, s, data, { eps: EPS, momentum: MOMENTUM, relu });
+        assertClose(await read(gpu, t.output), expected.output, TOLERANCE, "output");
+        assertClose(await read(gpu, t.savedMean), expected.mean, TOLERANCE, "saved mean");
+        assertClose(await read(gpu, t.savedInvStd), expected.invStd, TOLERANCE, "saved invstd");
+        assertClose(await read(gpu, t.runningMean), expected.runningMean, TOLERANCE, "running mean");
+        assertClose(await read(gpu, t.runningVar), expected.runningVar, TOLERANCE, "running var");
+      },
+    );
+  }
+}
+
+/** Train forward, then backward for `gradOutput` into the `wanted` gradients (filled with garbage first). */
+async function backwardOnGpu(
+  s: BatchNormShape,
+  data: ReturnType<typeof layerData>,
+  gradOutput: Float32Array,
+  relu: boolean,
+  wanted: { input: boolean; weight: boolean; bias: boolean },
+) {
+  const gpu = await testGpu();
+  const t = trainOnGpu(gpu, s, data, relu);
+  const shape = [s.batch, s.channels, s.spatial];
+  const garbage = (name: string, shape: number[]) =>
+    upload(gpu, name, randomArray(shape.reduce((a, b) => a * b), 99, 1e3), shape);
+  const gradInput = wanted.input ? garbage("dx", shape) : undefined;
+  const gradWeight = wanted.weight ? garbage("dweight", [s.channels]) : undefined;
+  const gradBias = wanted.bias ? garbage("dbias", [s.channels]) : undefined;
+  submit(
+    gpu,
+    batchNormBackward(
+      gpu,
+      s,
+      {
+        ...t,
+        gradOutput: upload(gpu, "dy", gradOutput, shape),
+        gradInput,
+        gradWeight,
+        gradBias,
+      },
+      { relu },
+      "test",
+    ),
+  );
+  return {
+    gradInput: gradInput && await read(gpu, gradInput),
+    gradWeight: gradWeight && await read(gpu, gradWeight),
+    gradBias: gradBias && await read(gpu, gradBias),
+  };
+}
+
+for (const s of SHAPES) {
+  for (const relu of [false, true]) {
+    Deno.test(
+      `batch norm backward ${shapeName(s)} relu ${relu} matches the reference and finite differences`,
+      async () => {
+        const data = layerData(s, 30, 10);
+        const gradOutput = randomArray(count(s), 31);
+        const actual = await backwardOnGpu(s, data, gradOutput, relu, {
+          input: true,
+          weight: true,
+          bias: true,
+        });
+        const expected = batchNormBackwardReference(data.input, s, data.weight, data.bias, gradOutput, {
+          eps: EPS,
+          relu,
+        });
+        assertClose(actual.gradInput!, expected.gradInput, TOLERANCE, "grad input");
+        assertClose(actual.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight");
+        assertClose(actual.gradBias!, expected.gradBias, TOLERANCE, "grad bias");
+        // d sum(output * gradOutput) by central differences of the float64 forward.
+        const loss = (input: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>) =>
+          dot(
+            batchNormTrainReference(input, s, { ...data, weight, bias }, {
+              eps: EPS,
+              momentum: MOMENTUM,
+              relu,
+            })
+              .output,
+            gradOutput,
+          );
+        assertClose(
+          actual.gradInput!,
+          centralDifferences((x) => loss(x, data.weight, data.bias), data.input),
+          TOLERANCE,
+          "grad input against finite differences",
+        );
+        assertClose(
+          actual.gradWeight!,
+          centralDifferences((w) => loss(data.input, w, data.bias), data.weight),
+          TOLERANCE,
+          "grad weight against finite differences",
+        );
+        assertClose(
+          actual.gradBias!,
+          centralDifferences((b) => loss(data.input, data.weight, b), data.bias),
+          TOLERANCE,
+          "grad bias against finite differences",
+        );
+      },
+    );
+  }
+}
+
+Deno.test("batch norm backward over several slices matches the reference", async () => {
+  // A smaller mean offset than forward's: backward centres on the saved mean, whose float32 rounding
+  // (as in PyTorch) shifts sum(g * xhat) by about ulp(mean) / std * sum(g).
+  const data = layerData(SLICED, 40, 10);
+  const gradOutput = randomArray(count(SLICED), 41);
+  const actual = await backwardOnGpu(SLICED, data, gradOutput, true, {
+    input: true,
+    weight: true,
+    bias: true,
+  });
+  const expected = batchNormBackwardReference(data.input, SLICED, data.weight, data.bias, gradOutput, {
+    eps: EPS,
+    relu: true,
+  });
+  assertClose(actual.gradInput!, expected.gradInput, TOLERANCE, "grad input");
+  assertClose(actual.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight");
+  assertClose(actual.gradBias!, expected.gradBias, TOLERANCE, "grad bias");
+});
+
+Deno.test("batch norm backward computes only the gradients it is given", async () => {
+  const s = SHAPES[1];
+  const data = layerData(s, 50, 1);
+  const gradOutput = randomArray(count(s), 51);
+  const expected = batchNormBackwardReference(data.input, s, data.weight, data.bias, gradOutput, {
+    eps: EPS,
+    relu: false,
+  });
+  const inputOnly = await backwardOnGpu(s, data, gradOutput, false, {
+    input: true,
+    weight: false,
+    bias: false,
+  });
+  assertClose(inputOnly.gradInput!, expected.gradInput, TOLERANCE, "grad input alone");
+  const weightOnly = await backwardOnGpu(s, data, gradOutput, false, {
+    input: false,
+    weight: true,
+    bias: false,
+  });
+  assertClose(weightOnly.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight alone");
+  const parameters = await backwardOnGpu(s, data, gradOutput, false, {
+    input: false,
+    weight: true,
+    bias: true,
+  });
+  assertClose(parameters.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight without grad input");
+  assertClose(parameters.gradBias!, expected.gradBias, TOLERANCE, "grad bias without grad input");
+  const gpu = await testGpu();
+  const t = trainOnGpu(gpu, s, data, false);
+  assert.deepEqual(batchNormBackward(gpu, s, { ...t, gradOutput: t.output }, { relu: false }, "test"), []);
+});
+
+Deno.test("batch norm rejects one value per channel in train mode, and tensors of wrong sizes", async () => {
+  const gpu = await testGpu();
+  const s = { batch: 1, channels: 2, spatial: 1 };
+  const vector = empty(gpu, "v", [2]);
+  const t = {
+    input: vector,
+    weight: vector,
+    bias: vector,
+    runningMean: vector,
+    runningVar: vector,
+    output: vector,
+    savedMean: vector,
+    savedInvStd: vector,
+  };
+  assert.throws(
+    () => batchNormTrain(gpu, s, t, { eps: EPS, momentum: MOMENTUM, relu: false }, "bn1"),
+    /bn1: batch norm in train mode needs more than 1 value per channel/,
+  );
+  assert.throws(
+    () => batchNormEval(gpu, { batch: 1, channels: 3, spatial: 1 }, t, { eps: EPS, relu: false }, "bn1"),
+    /bn1: batch norm input has 2 elements, expected 3/,
+  );
+});

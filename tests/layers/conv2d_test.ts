@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import type { Gpu } from "../../src/gpu/device.ts";
+import { type Dispatch, numel, submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
+import {
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  conv2dForward,
+  type Conv2dGeometry,
+  conv2dGeometry,
+  type Conv2dOptions,
+} from "../../src/layers/conv2d.ts";
+import { weightSplit } from "../../src/layers/_conv_kernels.ts";
+import { type GemmKind, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
+import {
+  conv2dBackwardDataReference,
+  conv2dBackwardWeightReference,
+  conv2dForwardReference,
+} from "../reference/conv2d.ts";
+import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+
+const TOLERANCE = 1e-5;
+
+function conv(
+  outChannels: number,
+  k: number | [number, number],
+  s: number | [number, number] = 1,
+  p: number | [number, number] = 0,
+  d: number | [number, number] = 1,
+  groups = 1,
+): Conv2dOptions {
+  const pair = (v: number | [number, number]): [number, number] => typeof v === "number" ? [v, v] : v;
+  return { outChannels, kernelSize: pair(k), stride: pair(s), padding: pair(p), dilation: pair(d), groups };
+}
+
+const CASES: Array<{ name: string; input: number[]; options: Conv2dOptions; bias?: boolean }> = [
+  { name: "3x3 stride 1 padding 1, 3 -> 5 channels, batch 1", input: [1, 3, 7, 9], options: conv(5, 3, 1, 1) },
+  { name: "3x3 stride 2 padding 1, 5 -> 6, batch 3", input: [3, 5, 7, 9], options: conv(6, 3, 2, 1), bias: true },
+  { name: "7x7 stride 2 padding 3 (stem), 3 -> 6, batch 2", input: [2, 3, 9, 7], options: conv(6, 7, 2, 3) },
+  { name: "1x1 stride 1 padding 0, 6 -> 5, batch 3", input: [3, 6, 7, 9], options: conv(5, 1), bias: true },
+  { name: "1x1 stride 2 (downsample), 6 -> 5, batch 2", input: [2, 6, 7, 9], options: conv(5, 1, 2) },
+  { name: "3x3 dilation 2 padding 2, 5 -> 6, batch 1", input: [1, 5, 9, 7], options: conv(6, 3, 1, 2, 2) },
+  { name: "3x3 groups 2, 6 -> 4, batch 2", input: [2, 6, 7, 9], options: conv(4, 3, 1, 1, 1, 2), bias: true },
+  { name: "3x3 stride 2 depthwise (groups 6), batch 2", input: [2, 6, 7, 9], options: conv(6, 3, 2, 1, 1, 6) },
+  {
+    name: "1x3 kernel, stride [2, 1], padding [0, 1], dilation [1, 2], batch 3",
+    input: [3, 5, 7, 9],
+    options: conv(3, [1, 3], [2, 1], [0, 1], [1, 2]),
+  },
+  { name: "5x5 stride 3 padding 0, odd 8x10 input, batch 1", input: [1, 3, 8, 10], options: conv(5, 5, 3) },
+  { name: "3x3 stride 2 padding 0, no padding read, batch 2", input: [2, 5, 9, 9], options: conv(6, 3, 2) },
+  {
+    name: "several row and column tiles, split backward-weight, 11 -> 37, batch 4",
+    input: [4, 11, 24, 23],
+    options: conv(37, 3, 1, 1),
+  },
+];
+
+interface Data {
+  input: Float32Array;
+  weight: Float32Array;
+  bias?: Float32Array;
+  gradOutput: Float32Array;
+}
+
+function makeData(g: Conv2dGeometry, seed: number, bias: boolean): Data {
+  return {
+    input: randomArray(g.batch * g.inChannels * g.inHeight * g.inWidth, seed),
+    weight: randomArray(g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth, seed + 1),
+    bias: bias ? randomArray(g.outChannels, seed + 2) : undefined,
+    gradOutput: randomArray(g.batch * g.outChannels * g.outHeight * g.outWidth, seed + 3),
+  };
+}
+
+interface Tensors {
+  input: Tensor;
+  weight: Tensor;
+  bias?: Tensor;
+  output: Tensor;
+  gradOutput: Tensor;
+  gradInput: Tensor;
+  gradWeight: Tensor;
+  gradBias: Tensor;
+}
+
+function upload(gpu: Gpu, g: Conv2dGeometry, d: Data): Tensors {
+  const inShape = [g.batch, g.inChannels, g.inHeight, g.inWidth];
+  const outShape = [g.batch, g.outChannels, g.outHeight, g.outWidth];
+  const weightShape = [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth];
+  // The input sits at a non-zero offset to check that ops honour Tensor.offset.
+  const padded = new Float32Array(64 + d.input.length);
+  padded.set(d.input, 64);
+  const fresh = (label: string, shape: number[]) => tensor(gpu.buffer(label, numel(shape) * 4), shape);
+  return {
+    input: tensor(gpu.upload("input", padded), inShape, 256),
+    weight: tensor(gpu.upload("weight", d.weight), weightShape),
+    bias: d.bias ? tensor(gpu.upload("bias", d.bias), [g.outChannels]) : undefined,
+    output: fresh("output", outShape),
+    gradOutput: tensor(gpu.upload("gradOutput", d.gradOutput), outShape),
+    gradInput: fresh("gradInput", inShape),
+    gradWeight: fresh("gradWeight", weightShape),
+    gradBias: fresh("gradBias", [g.outChannels]),
+  };
+}
+
+async function read(gpu: Gpu, t: Tensor): Promise<Float32Array> {
+  return await gpu.readFloats(t.buffer, t.offset / 4, numel(t.shape));
+}
+
+async function run(gpu: Gpu, dispatches: Dispatch[]): Promise<void> {
+  await gpu.checked("conv2d test", () => submit(gpu, dispatches));
+}
+
+const KINDS: GemmKind[] = ["forward", "backwardData", "backwardWeight"];
+
+for (const [index, c] of CASES.entries()) {
+  // Each case runs with another tiling so that all the tilings an autotune may pick are covered.
+  const tiling = TILING_CANDIDATES[index % TILING_CANDIDATES.length];
+  Deno.test(`conv2d: ${c.name}, tiling ${Object.values(tiling).join("/")}`, async () => {
+    const gpu = await testGpu();
+    for (const kind of KINDS) setGemmTiling(gpu, kind, tiling);
+    const g = conv2dGeometry(c.input, c.options);
+    const d = makeData(g, 10 * index, c.bias ?? false);
+    const t = upload(gpu, g, d);
+    // Stale values in the outputs must be overwritten, not accumulated into.
+    gpu.write(t.gradInput.buffer, randomArray(t.gradInput.buffer.size / 4, 99));
+    gpu.write(t.gradWeight.buffer, randomArray(t.gradWeight.buffer.size / 4, 98));
+    await run(gpu, [
+      ...conv2dForward(gpu, g, t, "test"),
+      ...conv2dBackwardData(gpu, g, t, "test"),
+      ...conv2dBackwardWeight(gpu, g, { ...t, gradBias: c.bias ? t.gradBias : undefined }, "test"),
+    ]);
+    assertClose(await read(gpu, t.output), conv2dForwardReference(d.input, d.weight, d.bias, g), TOLERANCE, "output");
+    assertClose(await read(gpu, t.gradInput), conv2dBackwardDataReference(d.gradOutput, d.weight, g), TOLERANCE, "gradInput");
+    const expected = conv2dBackwardWeightReference(d.input, d.gradOutput, g);
+    assertClose(await read(gpu, t.gradWeight), expected.gradWeight, TOLERANCE, "gradWeight");
+    if (c.bias) assertClose(await read(gpu, t.gradBias), expected.gradBias, TOLERANCE, "gradBias");
+  });
+}
+
+Deno.test("conv2d: the large case really splits backward-weight", async () => {
+  const gpu = await testGpu();
+  const last = CASES[CASES.length - 1];
+  const g = conv2dGeometry(last.input, last.options);
+  for (const tiling of TILING_CANDIDATES) assert.ok(weightSplit(gpu, g, tiling).splits > 1);
+});
+
+/** Central differences of `f` at `x` in float64. */
+function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-4): Float64Array {
+  const at = Float64Array.from(x);
+  return at.map((v, i) => {
+    at[i] = v + h;
+    const up = f(at);
+    at[i] = v - h;
+    const down = f(at);
+    at[i] = v;
+    return (up - down) / (2 * h);
+  });
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+Deno.test("conv2d: backward matches central differences of the CPU forward", async () => {
+  const gpu = await testGpu();
+  for (const options of [conv(3, 3, 2, 1), conv(4, 3, 1, 2, 2, 2)]) {
+    const g = conv2dGeometry([2, 2 * options.groups, 5, 4], options);
+    const d = makeData(g, 3, true);
+    const t = upload(gpu, g, d);
+    await run(gpu, [...conv2dBackwardData(gpu, g, t, "fd"), ...conv2dBackwardWeight(gpu, g, t, "fd")]);
+    // loss = sum(output * gradOutput), so its gradients are what the backward ops compute.
+    const loss = (input: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>) =>
+      dot(conv2dForwardReference(input, weight, bias, g), d.gradOutput);
+    const bias = d.bias!;
+    assertClose(await read(gpu, t.gradInput), centralDifferences((x) => loss(x, d.weight, bias), d.input), TOLERANCE, "gradInput");
+    assertClose(await read(gpu, t.gradWeight), centralDifferences((w) => loss(d.input, w, bias), d.weight), TOLERANCE, "gradWeight");
+    assertClose(await read(gpu, t.gradBias), centralDifferences((b) => loss(d.input, d.weight, b), bias), TOLERANCE, "gradBias");
+  }
+});
+
+Deno.test("conv2dGeometry computes output sizes like PyTorch and rejects bad shapes", () => {
+  const g = conv2dGeometry([2, 3, 32, 32], conv(64, 7, 2, 3));
+  assert.deepEqual([g.outHeight, g.outWidth], [16, 16]);
+  assert.deepEqual(
+    [conv2dGeometry([1, 4, 7, 9], conv(4, [3, 1], [2, 3], [1, 0], [2, 1])).outHeight, conv2dGeometry([1, 4, 7, 9], conv(4, [3, 1], [2, 3], [1, 0], [2, 1])).outWidth],
+    [3, 3],
+  );
+  assert.throws(() => conv2dGeometry([1, 6, 8, 8], conv(4, 3, 1, 1, 1, 4)), /divisible by groups/);
+  assert.throws(() => conv2dGeometry([1, 3, 2, 2], conv(4, 5)), /too small/);
+  assert.throws(() => conv2dGeometry([1, 3, 8], conv(4, 3)), /\[N, C, H, W\]/);
+  assert.throws(() => conv2dGeometry([1, 3, 8, 8], conv(4, 3, 0)), /stride/);
+});
+
+Deno.test("conv2d ops reject tensors of the wrong size", async () => {
+  const gpu = await testGpu();
+  const g = conv2dGeometry([1, 3, 4, 4], conv(2, 3, 1, 1));
+  const t = upload(gpu, g, makeData(g, 1, false));
+  assert.throws(
+    () => conv2dForward(gpu, g, { ...t, output: tensor(t.output.buffer, [1, 2, 4, 3]) }, "layer1"),
+    /layer1: output has 24 elements/,
+  );
+});

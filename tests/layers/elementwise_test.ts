@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { add, reluBackward, reluForward } from "../../src/layers/elementwise.ts";
+import { submit, tensor } from "../../src/gpu/kernel.ts";
+import { addReference, reluBackwardReference, reluReference } from "../reference/elementwise.ts";
+import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+
+const TOLERANCE = 1e-5;
+const COUNT = 1001; // odd: the last workgroup is partly idle
+
+/** Central differences of `f` at `x` in float64. */
+function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-6): Float64Array {
+  const at = Float64Array.from(x);
+  return at.map((v, i) => {
+    at[i] = v + h;
+    const up = f(at);
+    at[i] = v - h;
+    const down = f(at);
+    at[i] = v;
+    return (up - down) / (2 * h);
+  });
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+};
+
+Deno.test("relu forward matches the reference, at a non-zero offset", async () => {
+  const gpu = await testGpu();
+  const x = randomArray(COUNT, 1);
+  const inputBuffer = gpu.buffer("x", 256 + COUNT * 4);
+  gpu.write(inputBuffer, x, 256);
+  const output = tensor(gpu.buffer("y", COUNT * 4), [COUNT]);
+  submit(gpu, reluForward(gpu, COUNT, { input: tensor(inputBuffer, [COUNT], 256), output }, "test"));
+  assertClose(await gpu.readFloats(output.buffer, 0, COUNT), reluReference(x), TOLERANCE, "relu");
+});
+
+Deno.test("relu backward matches the reference and finite differences", async () => {
+  const gpu = await testGpu();
+  const x = randomArray(COUNT, 2), gradOutput = randomArray(COUNT, 3);
+  const output = reluReference(x);
+  const gradInput = tensor(gpu.buffer("dx", COUNT * 4), [COUNT]);
+  submit(
+    gpu,
+    reluBackward(gpu, COUNT, {
+      output: tensor(gpu.upload("y", new Float32Array(output)), [COUNT]),
+      gradOutput: tensor(gpu.upload("dy", gradOutput), [COUNT]),
+      gradInput,
+    }, "test"),
+  );
+  const actual = await gpu.readFloats(gradInput.buffer, 0, COUNT);
+  assertClose(actual, reluBackwardReference(output, gradOutput), TOLERANCE, "relu backward");
+  const numeric = centralDifferences((v) => dot(reluReference(v), gradOutput), x);
+  assertClose(actual, numeric, TOLERANCE, "relu backward against finite differences");
+});
+
+for (const relu of [false, true]) {
+  Deno.test(`residual add relu ${relu}: output, gradient vs reference and finite differences`, async () => {
+    const gpu = await testGpu();
+    const a = randomArray(COUNT, 4), b = randomArray(COUNT, 5), gradOutput = randomArray(COUNT, 6);
+    const output = tensor(gpu.buffer("sum", COUNT * 4), [COUNT]);
+    const gradSum = tensor(gpu.buffer("dsum", COUNT * 4), [COUNT]);
+    submit(gpu, [
+      ...add(
+        gpu,
+        COUNT,
+        {
+          a: tensor(gpu.upload("a", a), [COUNT]),
+          b: tensor(gpu.upload("b", b), [COUNT]),
+          output,
+        },
+        { relu },
+        "test",
+      ),
+      // Both summands receive the gradient of the sum, through the ReLU when it is fused.
+      ...(relu
+        ? reluBackward(gpu, COUNT, {
+          output,
+          gradOutput: tensor(gpu.upload("dy", gradOutput), [COUNT]),
+          gradInput: gradSum,
+        }, "test")
+        : []),
+    ]);
+    const actual = await gpu.readFloats(output.buffer, 0, COUNT);
+    assertClose(actual, addReference(a, b, relu), TOLERANCE, "add");
+    const gradient = relu ? await gpu.readFloats(gradSum.buffer, 0, COUNT) : gradOutput;
+    const numericA = centralDifferences((v) => dot(addReference(v, b, relu), gradOutput), a);
+    const numericB = centralDifferences((v) => dot(addReference(a, v, relu), gradOutput), b);
+    assertClose(gradient, numericA, TOLERANCE, "d/da against finite differences");
+    assertClose(gradient, numericB, TOLERANCE, "d/db against finite differences");
+  });
+}
+
+Deno.test("element-wise ops reject tensors of the wrong size", async () => {
+  const gpu = await testGpu();
+  const small = tensor(gpu.buffer("small", 16), [4]);
+  assert.throws(
+    () => reluForward(gpu, 5, { input: small, output: small }, "layer1"),
+    /layer1: input has 4 elements, expected 5/,
+  );
+});
