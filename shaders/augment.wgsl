@@ -1,10 +1,10 @@
 // Gathers one batch of images from one chunk of the byte-packed data set, applies the random crop,
-// horizontal flip and Cutout, and normalises through a lookup table. One thread per output element; a
-// data set stored in several chunks gets one dispatch per chunk, and each dispatch writes only the slots
-// whose sample lives in its chunk. The randomness must stay identical to src/data/random.ts and
+// horizontal flip and Cutout, and normalises through a lookup table. One thread per output row; a data
+// set stored in several chunks gets one dispatch per chunk, and each dispatch writes only the slots whose
+// sample lives in its chunk. The randomness must stay identical to src/data/random.ts and
 // src/data/cpu_batch.ts: the CPU path is compared with this kernel bit for bit.
 
-override WG: u32 = 256;
+override WG: u32 = 64;
 
 struct Params {
   first: u32,          // data-set index of the chunk's first image
@@ -60,16 +60,19 @@ fn reflect_index(i: i32, n: i32) -> i32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  let plane = p.height * p.width;
-  let image_size = p.channels * plane;
-  let slot = i / image_size;
+  // One thread per output row (slot, channel, y): the draws are made once per row, not per element.
+  let row = gid.x + gid.y * nwg.x * WG;
+  let rows_per_image = p.channels * p.height;
+  let slot = row / rows_per_image;
   if (slot >= p.batch) {
     return;
   }
+  let out_row = row * p.width;
   if (slot >= selection[0]) {
     if (p.write_padding == 1u) {
-      images[i] = 0.0;
+      for (var x = 0u; x < p.width; x++) {
+        images[out_row + x] = 0.0;
+      }
     }
     return;
   }
@@ -78,36 +81,47 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     return;
   }
   let seed = selection[1u + p.batch + slot];
-  let within = i - slot * image_size;
-  let c = within / plane;
-  let y = (within - c * plane) / p.width;
-  let x = within - c * plane - y * p.width;
+  let c = (row - slot * rows_per_image) / p.height;
+  let y = row - slot * rows_per_image - c * p.height;
+  let width = i32(p.width);
+  // Columns [cut_from, cut_to) of this row fall in the Cutout square (DeVries & Taylor: side
+  // 2 * (cutout / 2), centred anywhere, clipped by the border).
+  var cut_from = 0;
+  var cut_to = 0;
   if (p.cutout > 0u) {
-    // DeVries & Taylor: a square of side 2 * (cutout / 2) centred anywhere, clipped by the border.
     let reach = i32(p.cutout / 2u);
     let cy = i32(draw(seed, 3u) % p.height);
     let cx = i32(draw(seed, 4u) % p.width);
-    if (i32(y) >= cy - reach && i32(y) < cy + reach && i32(x) >= cx - reach && i32(x) < cx + reach) {
-      images[i] = 0.0;
-      return;
+    if (i32(y) >= cy - reach && i32(y) < cy + reach) {
+      cut_from = cx - reach;
+      cut_to = cx + reach;
     }
-  }
-  // The flip mirrors the cropped image, so it maps the output column before the crop offset applies.
-  var column = x;
-  if (p.flip == 1u && (draw(seed, 2u) & 1u) == 1u) {
-    column = p.width - 1u - x;
   }
   let span = 2u * p.padding + 1u;
   var sy = i32(y + draw(seed, 0u) % span) - i32(p.padding);
-  var sx = i32(column + draw(seed, 1u) % span) - i32(p.padding);
+  let left = i32(draw(seed, 1u) % span) - i32(p.padding);
+  let flipped = p.flip == 1u && (draw(seed, 2u) & 1u) == 1u;
   if (p.reflect_pad == 1u) {
     sy = reflect_index(sy, i32(p.height));
-    sx = reflect_index(sx, i32(p.width));
   }
-  var value = 0u;
-  if (sy >= 0 && sy < i32(p.height) && sx >= 0 && sx < i32(p.width)) {
-    let address = (index - p.first) * image_size + c * plane + u32(sy) * p.width + u32(sx);
-    value = (data[address >> 2u] >> ((address & 3u) * 8u)) & 0xffu;
+  let row_inside = sy >= 0 && sy < i32(p.height);
+  let image_size = p.channels * p.height * p.width;
+  let source_row = (index - p.first) * image_size + (c * p.height + u32(max(sy, 0))) * p.width;
+  for (var x = 0; x < width; x++) {
+    if (x >= cut_from && x < cut_to) {
+      images[out_row + u32(x)] = 0.0;
+      continue;
+    }
+    // The flip mirrors the cropped image, so it maps the output column before the crop offset applies.
+    var sx = select(x, width - 1 - x, flipped) + left;
+    if (p.reflect_pad == 1u) {
+      sx = reflect_index(sx, width);
+    }
+    var value = 0u;
+    if (row_inside && sx >= 0 && sx < width) {
+      let address = source_row + u32(sx);
+      value = (data[address >> 2u] >> ((address & 3u) * 8u)) & 0xffu;
+    }
+    images[out_row + u32(x)] = table[c * 256u + value];
   }
-  images[i] = table[c * 256u + value];
 }

@@ -49,13 +49,13 @@ struct Tap {
 var<private> group: u32;
 var<private> phase_y: i32;
 var<private> phase_x: i32;
-var<private> channel: array<u32, 8>; // input channel of row i, clamped into the group
-var<private> row_valid: array<bool, 8>;
-var<private> jy: array<i32, 8>; // column j's pixel is (phase_y + STRIDE_H * jy, phase_x + STRIDE_W * jx)
-var<private> jx: array<i32, 8>;
-var<private> grad_output_at: array<i32, 8>; // grad_output index of (n, g*CG_OUT, jy, jx)
-var<private> in_index: array<u32, 8>; // grad_input index of column j in channel 0
-var<private> col_valid: array<bool, 8>;
+var<private> channel: array<u32, 16>; // input channel of row i, clamped into the group
+var<private> row_valid: array<bool, 16>;
+var<private> jy: array<i32, 16>; // column j's pixel is (phase_y + STRIDE_H * jy, phase_x + STRIDE_W * jx)
+var<private> jx: array<i32, 16>;
+var<private> grad_output_at: array<i32, 16>; // grad_output index of (n, g*CG_OUT, jy, jx)
+var<private> in_index: array<u32, 16>; // grad_input index of column j in channel 0
+var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
   row_valid[i] = row < CG_IN;

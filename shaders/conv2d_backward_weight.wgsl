@@ -46,13 +46,13 @@ struct Tap {
 }
 
 var<private> group: u32;
-var<private> channel: array<u32, 8>; // output channel of row i, clamped into the group
-var<private> row_valid: array<bool, 8>;
-var<private> dy: array<i32, 8>; // column j's tap offset ky*DIL_H - PAD_H
-var<private> dx: array<i32, 8>;
-var<private> input_at: array<i32, 8>; // input index of column j's tap for (n, oy, ox) = (0, 0, 0)
-var<private> col_index: array<u32, 8>;
-var<private> col_valid: array<bool, 8>;
+var<private> channel: array<u32, 16>; // output channel of row i, clamped into the group
+var<private> row_valid: array<bool, 16>;
+var<private> dy: array<i32, 16>; // column j's tap offset ky*DIL_H - PAD_H
+var<private> dx: array<i32, 16>;
+var<private> input_at: array<i32, 16>; // input index of column j's tap for (n, oy, ox) = (0, 0, 0)
+var<private> col_index: array<u32, 16>;
+var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
   row_valid[i] = row < CG_OUT;

@@ -42,15 +42,15 @@ struct Tap {
   dx: i32,
 }
 
-var<private> channel: array<u32, 8>; // output channel of row i, clamped into the group
-var<private> row_valid: array<bool, 8>;
-var<private> row_bias: array<f32, 8>;
+var<private> channel: array<u32, 16>; // output channel of row i, clamped into the group
+var<private> row_valid: array<bool, 16>;
+var<private> row_bias: array<f32, 16>;
 var<private> group: u32;
-var<private> pixel_at: array<i32, 8>; // input index of column j's tap (0, 0) in the group's channel 0
-var<private> iy0: array<i32, 8>;
-var<private> ix0: array<i32, 8>;
-var<private> out_index: array<u32, 8>; // output index of column j in channel 0
-var<private> col_valid: array<bool, 8>;
+var<private> pixel_at: array<i32, 16>; // input index of column j's tap (0, 0) in the group's channel 0
+var<private> iy0: array<i32, 16>;
+var<private> ix0: array<i32, 16>;
+var<private> out_index: array<u32, 16>; // output index of column j in channel 0
+var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
   row_valid[i] = row < CG_OUT;
@@ -111,7 +111,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 fn main_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
              @builtin(num_workgroups) nwg: vec3u) {
   accumulate(lid, wid, nwg);
-  row_bias = array<f32, 8>(bias[channel[0]], bias[channel[1]], bias[channel[2]], bias[channel[3]],
-    bias[channel[4]], bias[channel[5]], bias[channel[6]], bias[channel[7]]);
+  // Rows beyond TM have channel 0, so these loads stay in range.
+  row_bias = array<f32, 16>(bias[channel[0]], bias[channel[1]], bias[channel[2]], bias[channel[3]],
+    bias[channel[4]], bias[channel[5]], bias[channel[6]], bias[channel[7]], bias[channel[8]], bias[channel[9]],
+    bias[channel[10]], bias[channel[11]], bias[channel[12]], bias[channel[13]], bias[channel[14]],
+    bias[channel[15]]);
   store_tile();
 }

@@ -9,16 +9,18 @@
 //   fn store(i: u32, j: u32, value: f32)        write (or skip) output element (i, j)
 // Rows and columns are only ever indexed with constants (helpers are called once per index, beyond-tile
 // calls guarded by TM and VN) because a private array indexed dynamically is not kept in registers by
-// some drivers (llvmpipe), which then runs several times slower.
+// some drivers (llvmpipe), which then runs several times slower. Each reduction step loads TM + 4 * VN
+// values for 4 * TM * VN multiply-adds, so large tiles pay off where loads are dear (CPU drivers) and
+// small ones where registers are (GPUs).
 
 override WG_X: u32 = 16u; // invocations along columns
 override WG_Y: u32 = 4u; // invocations along rows
-override TM: u32 = 8u; // rows per invocation: 1, 2, 4 or 8
-override VN: u32 = 2u; // vec4s of columns per invocation: 1 or 2
+override TM: u32 = 8u; // rows per invocation: 1, 2, 4, 8 or 16
+override VN: u32 = 2u; // vec4s of columns per invocation: 1, 2 or 4
 override TILE_ROWS: u32 = TM * WG_Y;
 override TILE_COLS: u32 = 4u * VN * WG_X;
 
-var<private> acc: array<vec4f, 16>; // [row i][column vec4 v] at 2 * i + v
+var<private> acc: array<vec4f, 64>; // [row i][column vec4 v] at 4 * i + v
 
 fn setup_tile(first_row: u32, first_col: u32) {
   setup_row(0u, first_row);
@@ -35,6 +37,16 @@ fn setup_tile(first_row: u32, first_col: u32) {
     setup_row(6u, first_row + 6u * WG_Y);
     setup_row(7u, first_row + 7u * WG_Y);
   }
+  if (TM > 8u) {
+    setup_row(8u, first_row + 8u * WG_Y);
+    setup_row(9u, first_row + 9u * WG_Y);
+    setup_row(10u, first_row + 10u * WG_Y);
+    setup_row(11u, first_row + 11u * WG_Y);
+    setup_row(12u, first_row + 12u * WG_Y);
+    setup_row(13u, first_row + 13u * WG_Y);
+    setup_row(14u, first_row + 14u * WG_Y);
+    setup_row(15u, first_row + 15u * WG_Y);
+  }
   setup_col(0u, first_col);
   setup_col(1u, first_col + WG_X);
   setup_col(2u, first_col + 2u * WG_X);
@@ -45,6 +57,16 @@ fn setup_tile(first_row: u32, first_col: u32) {
     setup_col(6u, first_col + 6u * WG_X);
     setup_col(7u, first_col + 7u * WG_X);
   }
+  if (VN > 2u) {
+    setup_col(8u, first_col + 8u * WG_X);
+    setup_col(9u, first_col + 9u * WG_X);
+    setup_col(10u, first_col + 10u * WG_X);
+    setup_col(11u, first_col + 11u * WG_X);
+    setup_col(12u, first_col + 12u * WG_X);
+    setup_col(13u, first_col + 13u * WG_X);
+    setup_col(14u, first_col + 14u * WG_X);
+    setup_col(15u, first_col + 15u * WG_X);
+  }
 }
 
 fn col_values(v: u32, tap: Tap) -> vec4f {
@@ -52,49 +74,71 @@ fn col_values(v: u32, tap: Tap) -> vec4f {
   return vec4f(col_value(j, tap), col_value(j + 1u, tap), col_value(j + 2u, tap), col_value(j + 3u, tap));
 }
 
-fn row_fma(i: u32, step: u32, x0: vec4f, x1: vec4f) {
+fn row_fma(i: u32, step: u32, x: array<vec4f, 4>) {
   let a = vec4f(row_value(i, step));
-  acc[2u * i] = fma(a, x0, acc[2u * i]);
+  acc[4u * i] = fma(a, x[0], acc[4u * i]);
   if (VN > 1u) {
-    acc[2u * i + 1u] = fma(a, x1, acc[2u * i + 1u]);
+    acc[4u * i + 1u] = fma(a, x[1], acc[4u * i + 1u]);
+  }
+  if (VN > 2u) {
+    acc[4u * i + 2u] = fma(a, x[2], acc[4u * i + 2u]);
+    acc[4u * i + 3u] = fma(a, x[3], acc[4u * i + 3u]);
   }
 }
 
 // One reduction step: acc[i][j] += row_value(i, step) * col_value(j, tap).
 fn tile_step(step: u32, tap: Tap) {
-  let x0 = col_values(0u, tap);
-  var x1 = vec4f(0.0);
+  var x: array<vec4f, 4>;
+  x[0] = col_values(0u, tap);
   if (VN > 1u) {
-    x1 = col_values(1u, tap);
+    x[1] = col_values(1u, tap);
   }
-  row_fma(0u, step, x0, x1);
+  if (VN > 2u) {
+    x[2] = col_values(2u, tap);
+    x[3] = col_values(3u, tap);
+  }
+  row_fma(0u, step, x);
   if (TM > 1u) {
-    row_fma(1u, step, x0, x1);
+    row_fma(1u, step, x);
   }
   if (TM > 2u) {
-    row_fma(2u, step, x0, x1);
-    row_fma(3u, step, x0, x1);
+    row_fma(2u, step, x);
+    row_fma(3u, step, x);
   }
   if (TM > 4u) {
-    row_fma(4u, step, x0, x1);
-    row_fma(5u, step, x0, x1);
-    row_fma(6u, step, x0, x1);
-    row_fma(7u, step, x0, x1);
+    row_fma(4u, step, x);
+    row_fma(5u, step, x);
+    row_fma(6u, step, x);
+    row_fma(7u, step, x);
+  }
+  if (TM > 8u) {
+    row_fma(8u, step, x);
+    row_fma(9u, step, x);
+    row_fma(10u, step, x);
+    row_fma(11u, step, x);
+    row_fma(12u, step, x);
+    row_fma(13u, step, x);
+    row_fma(14u, step, x);
+    row_fma(15u, step, x);
   }
 }
 
+fn store_vec(i: u32, v: u32) {
+  let a = acc[4u * i + v];
+  store(i, 4u * v, a.x);
+  store(i, 4u * v + 1u, a.y);
+  store(i, 4u * v + 2u, a.z);
+  store(i, 4u * v + 3u, a.w);
+}
+
 fn store_row(i: u32) {
-  let a = acc[2u * i];
-  store(i, 0u, a.x);
-  store(i, 1u, a.y);
-  store(i, 2u, a.z);
-  store(i, 3u, a.w);
+  store_vec(i, 0u);
   if (VN > 1u) {
-    let b = acc[2u * i + 1u];
-    store(i, 4u, b.x);
-    store(i, 5u, b.y);
-    store(i, 6u, b.z);
-    store(i, 7u, b.w);
+    store_vec(i, 1u);
+  }
+  if (VN > 2u) {
+    store_vec(i, 2u);
+    store_vec(i, 3u);
   }
 }
 
@@ -112,5 +156,15 @@ fn store_tile() {
     store_row(5u);
     store_row(6u);
     store_row(7u);
+  }
+  if (TM > 8u) {
+    store_row(8u);
+    store_row(9u);
+    store_row(10u);
+    store_row(11u);
+    store_row(12u);
+    store_row(13u);
+    store_row(14u);
+    store_row(15u);
   }
 }

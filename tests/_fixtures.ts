@@ -161,10 +161,14 @@ interface ArrayRef {
 interface Manifest {
   about: string;
   generator: GeneratorSample[];
-  forward: Array<Omit<ForwardFixture, "input" | "inputShape" | "logits"> & { input: ArrayRef; logits: ArrayRef }>;
+  forward: Array<
+    Omit<ForwardFixture, "input" | "inputShape" | "logits"> & { input: ArrayRef; logits: ArrayRef }
+  >;
   train: Omit<TrainFixture, "steps"> & {
     sampleIndices: Record<string, number[]>;
-    steps: Array<{ inputSeed: number; labels: number[]; loss: number; numBatchesTracked: Record<string, number> }>;
+    steps: Array<
+      { inputSeed: number; labels: number[]; loss: number; numBatchesTracked: Record<string, number> }
+    >;
     data: { file: string; arrays: Record<string, { offset: number; shape: number[] }> };
   };
   resnet20: {
@@ -234,7 +238,9 @@ export async function loadTrainFixture(): Promise<TrainFixture> {
   };
   const byPrefix = (prefix: string): Map<string, Float32Array> =>
     new Map(
-      Object.keys(data.arrays).filter((k) => k.startsWith(prefix)).map((k) => [k.slice(prefix.length), array(k)]),
+      Object.keys(data.arrays).filter((k) => k.startsWith(prefix)).map((
+        k,
+      ) => [k.slice(prefix.length), array(k)]),
     );
   return {
     ...rest,
@@ -244,11 +250,13 @@ export async function loadTrainFixture(): Promise<TrainFixture> {
       labels: step.labels,
       loss: step.loss,
       logits: array(`step${i}.logits`),
-      samples: new Map(Object.entries(sampleIndices).map(([name, indices]) => [name, {
-        indices,
-        grad: array(`step${i}.gradSamples.${name}`),
-        value: array(`step${i}.valueSamples.${name}`),
-      }])),
+      samples: new Map(
+        Object.entries(sampleIndices).map(([name, indices]) => [name, {
+          indices,
+          grad: array(`step${i}.gradSamples.${name}`),
+          value: array(`step${i}.valueSamples.${name}`),
+        }]),
+      ),
       grad: byPrefix(`step${i}.grad.`),
       value: byPrefix(`step${i}.value.`),
       runningMean: byPrefix(`step${i}.runningMean.`),

@@ -33,7 +33,12 @@ function tensorSeed(name: string, seed: number): number {
 }
 
 /** Calls `visit(i, u)` with the uniform value `u` in [0, 1) of each element `i` of tensor `name`. */
-function forEachUniform(name: string, count: number, seed: number, visit: (i: number, u: number) => void): void {
+function forEachUniform(
+  name: string,
+  count: number,
+  seed: number,
+  visit: (i: number, u: number) => void,
+): void {
   const base = (Math.imul(tensorSeed(name, seed), 40503) + 12345) >>> 0;
   for (let i = 0; i < count; i++) visit(i, fmix32((Math.imul(i, 2654435761) + base) >>> 0) / 4294967296);
 }
@@ -45,7 +50,12 @@ export function deterministicUniform(name: string, count: number, seed: number):
   return out;
 }
 
-function deterministicFloats(name: string, count: number, seed: number, map: (u: number) => number): Float32Array {
+function deterministicFloats(
+  name: string,
+  count: number,
+  seed: number,
+  map: (u: number) => number,
+): Float32Array {
   const out = new Float32Array(count);
   forEachUniform(name, count, seed, (i, u) => out[i] = map(u));
   return out;
@@ -78,7 +88,11 @@ export function deterministicTensor(name: string, shape: readonly number[], seed
     forEachUniform(name, count, seed, (i, u) => data[i] = BigInt(u * 4294967296 % 1000));
     return { shape: [...shape], dtype: "I64", data };
   }
-  return { shape: [...shape], dtype: "F32", data: deterministicFloats(name, count, seed, mapping(name, shape)) };
+  return {
+    shape: [...shape],
+    dtype: "F32",
+    data: deterministicFloats(name, count, seed, mapping(name, shape)),
+  };
 }
 
 /**

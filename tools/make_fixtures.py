@@ -369,6 +369,7 @@ def io_fixtures():
     st = collections.OrderedDict((k, tensors[k]) for k in ["f32", "f16", "bf16", "i64", "scalar", "empty"])
     write("io/dtypes.safetensors", safetensors_bytes(st, {"format": "pt", "note": "special values"}))
     write("io/dtypes.json", (readable_json(expected) + "\n").encode("utf-8"))
+    # The legacy format keys storages by memory address, so this one file differs from run to run.
     torch.save({"w": torch.ones(2)}, ROOT / "io/legacy.pth", _use_new_zipfile_serialization=False)
     torch.save({"epoch": 3, "state_dict": {"fc.weight": torch.ones(2, 2), "fc.bias": torch.zeros(2)}},
                ROOT / "io/wrapped.pth")

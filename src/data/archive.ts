@@ -53,7 +53,9 @@ export async function readHead(path: string, length = 512): Promise<Uint8Array> 
  */
 export async function readArchive(path: string, want: (name: string) => boolean): Promise<ArchiveContents> {
   const kind = archiveKind(await readHead(path));
-  if (kind === "unknown") throw new Error(`${path}: is neither a gzip-compressed tar archive nor a tar archive`);
+  if (kind === "unknown") {
+    throw new Error(`${path}: is neither a gzip-compressed tar archive nor a tar archive`);
+  }
   const file = await Deno.open(path);
   const source = kind === "gzip" ? file.readable.pipeThrough(new DecompressionStream("gzip")) : file.readable;
   const extract = tar.extract();
@@ -103,8 +105,13 @@ async function feed(source: ReadableStream<Uint8Array>, extract: tar.Extract): P
       if (extract.destroying || extract.destroyed) return undefined;
       if (!extract.write(chunk) && !extract.destroying) {
         await new Promise<void>((resolve) => {
-          extract.once("drain", () => resolve());
-          extract.once("close", () => resolve());
+          const resume = () => {
+            extract.off("drain", resume);
+            extract.off("close", resume);
+            resolve();
+          };
+          extract.on("drain", resume);
+          extract.on("close", resume);
         });
       }
     }

@@ -9,7 +9,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, params, type Tensor } from "../gpu/kernel.ts";
 import source from "../../shaders/augment.wgsl" with { type: "text" };
 
-const WORKGROUP_SIZE = 256;
+const WORKGROUP_SIZE = 64;
 
 /** Sizes and augmentation settings of the op. */
 export interface AugmentGeometry {
@@ -70,7 +70,7 @@ export function augmentBatchForward(
   label: string,
 ): Dispatch[] {
   const { batchSize, channels, height, width, padding, reflect, flip, cutout } = geometry;
-  const elements = batchSize * channels * height * width;
+  const rows = batchSize * channels * height;
   return tensors.chunks.map((chunk, i) =>
     kernel(gpu, {
       label: tensors.chunks.length === 1 ? label : `${label} (chunk ${i + 1} of ${tensors.chunks.length})`,
@@ -90,7 +90,7 @@ export function augmentBatchForward(
         i === 0 ? 1 : 0,
       ),
       tensors: [chunk.buffer, tensors.table, tensors.selection, tensors.images],
-      workgroups: grid(elements, WORKGROUP_SIZE),
+      workgroups: grid(rows, WORKGROUP_SIZE),
     })
   );
 }

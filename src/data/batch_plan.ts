@@ -53,7 +53,7 @@ export interface BatchPlan {
   seed: number;
   /** Batches per epoch after dropping or keeping the short last one. */
   batchesPerEpoch: number;
-  /** Channels, rows and columns of each image. */
+  /** Channels of each image. */
   channels: number;
   /** Rows of each image. */
   height: number;
@@ -90,7 +90,9 @@ export function planBatches(dataset: ImageDataset, options: BatchOptions): Batch
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
   }
-  const batchesPerEpoch = dropLast ? Math.floor(dataset.count / batchSize) : Math.ceil(dataset.count / batchSize);
+  const batchesPerEpoch = dropLast
+    ? Math.floor(dataset.count / batchSize)
+    : Math.ceil(dataset.count / batchSize);
   if (batchesPerEpoch === 0) {
     throw new RangeError(
       `a data set of ${dataset.count} samples makes no batch of ${batchSize}` +
@@ -163,7 +165,12 @@ export function normalisationTable(
 }
 
 /** The samples of `batch` of an epoch visiting the data set in `order`. */
-export function selectBatch(plan: BatchPlan, order: Uint32Array, epoch: number, batch: number): BatchSelection {
+export function selectBatch(
+  plan: BatchPlan,
+  order: Uint32Array,
+  epoch: number,
+  batch: number,
+): BatchSelection {
   checkEpoch(epoch);
   if (!Number.isInteger(batch) || batch < 0 || batch >= plan.batchesPerEpoch) {
     throw new RangeError(`batch must be an integer in 0..${plan.batchesPerEpoch - 1}, got ${batch}`);

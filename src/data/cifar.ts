@@ -77,9 +77,12 @@ export async function loadCifar(options: LoadCifarOptions = {}): Promise<CifarSp
       onProgress: options.onProgress ?? progressReporter(layout.archive),
     });
   } catch (error) {
-    throw new Error(`could not download ${layout.title}: ${(error as Error).message}. To use it offline, ${byHand}`, {
-      cause: error,
-    });
+    throw new Error(
+      `could not download ${layout.title}: ${(error as Error).message}. To use it offline, ${byHand}`,
+      {
+        cause: error,
+      },
+    );
   }
   return await readCifar(archive, read);
 }

@@ -56,23 +56,8 @@ export async function readCifar(path: string, options: ReadCifarOptions = {}): P
   const layout = CIFAR_LAYOUTS[name];
   if (!layout) throw new RangeError(`unknown data set "${name}", expected "cifar10" or "cifar100"`);
   const kind = labelKind(layout, options.labels);
-  const info = await statOrUndefined(path);
-  if (!info) throw new Error(`${path}: does not exist; ${expectation(layout)}`);
-  let source = path;
-  let read: Promise<SplitFiles>;
-  if (info.isFile) read = filesFromArchive(layout, path);
-  else if (await isDataFolder(layout, path)) read = filesFromFolder(layout, path);
-  else if ((await statOrUndefined(join(path, layout.folder)))?.isDirectory) {
-    source = join(path, layout.folder);
-    read = filesFromFolder(layout, source);
-  } else if ((await statOrUndefined(join(path, layout.archive)))?.isFile) {
-    source = join(path, layout.archive);
-    read = filesFromArchive(layout, source);
-  } else {
-    throw new Error(`${path}: is neither a ${layout.title} archive nor a ${layout.title} folder; ` +
-      `${expectation(layout)}${await otherDatasetHint(layout, path)}`);
-  }
-  const files = await read;
+  const { source, archive } = await locate(layout, path);
+  const files = archive ? await filesFromArchive(layout, source) : await filesFromFolder(layout, source);
   const classNames: Record<string, string[]> = {};
   for (const [labels, file] of Object.entries(layout.classFiles)) {
     const { bytes, where } = files.classFiles[file];
@@ -80,15 +65,11 @@ export async function readCifar(path: string, options: ReadCifarOptions = {}): P
   }
   const train = assembleCifarSplit(layout, files.train, kind, classNames[kind]);
   const test = assembleCifarSplit(layout, files.test, kind, classNames[kind]);
-  const warnings: string[] = [];
-  for (const [split, data, full] of [["training", train, layout.trainCount], ["test", test, layout.testCount]] as const) {
-    if (data.count !== full) {
-      warnings.push(
-        `${source}: the ${layout.title} ${split} split holds ${data.count} records; the official release ` +
-          `has ${full.toLocaleString("en-US")}`,
-      );
-    }
-  }
+  const splits = [["training", train, layout.trainCount], ["test", test, layout.testCount]] as const;
+  const warnings = splits.filter(([, data, full]) => data.count !== full).map(([split, data, full]) =>
+    `${source}: the ${layout.title} ${split} split holds ${data.count} records; the official release ` +
+    `has ${full.toLocaleString("en-US")}`
+  );
   return { train, test, name, source, warnings };
 }
 
@@ -98,9 +79,27 @@ interface SplitFiles {
   classFiles: Record<string, CifarFile>;
 }
 
+/** The archive or data folder that `path` is or holds. */
+async function locate(layout: CifarLayout, path: string): Promise<{ source: string; archive: boolean }> {
+  const info = await statOrUndefined(path);
+  if (!info) throw new Error(`${path}: does not exist; ${expectation(layout)}`);
+  if (info.isFile) return { source: path, archive: true };
+  if (await isDataFolder(layout, path)) return { source: path, archive: false };
+  const folder = join(path, layout.folder);
+  if ((await statOrUndefined(folder))?.isDirectory) return { source: folder, archive: false };
+  const archive = join(path, layout.archive);
+  if ((await statOrUndefined(archive))?.isFile) return { source: archive, archive: true };
+  throw new Error(
+    `${path}: is neither a ${layout.title} archive nor a ${layout.title} folder; ` +
+      `${expectation(layout)}${await otherDatasetHint(layout, path)}`,
+  );
+}
+
 function labelKind(layout: CifarLayout, wanted: CifarLabelKind | undefined): CifarLabelKind | "label" {
   if (layout.labelBytes.length === 1) {
-    if (wanted === "coarse") throw new RangeError(`${layout.title} has no coarse labels (only CIFAR-100 does)`);
+    if (wanted === "coarse") {
+      throw new RangeError(`${layout.title} has no coarse labels (only CIFAR-100 does)`);
+    }
     return "label";
   }
   const kind = wanted ?? "fine";
@@ -159,26 +158,22 @@ function missing(layout: CifarLayout, where: string, file: string, context: stri
 }
 
 async function filesFromFolder(layout: CifarLayout, dir: string): Promise<SplitFiles> {
+  const dataFiles = new Set([...layout.trainFiles, ...layout.testFiles]);
+  // Presence and sizes are checked before anything is read so that a bad release fails fast.
   for (const file of requiredFiles(layout)) {
     const info = await statOrUndefined(join(dir, file));
     if (!info?.isFile) throw missing(layout, dir, file, "");
+    if (dataFiles.has(file)) cifarRecordCount(layout, info.size, join(dir, file));
   }
-  // Sizes are checked before anything is read so that a bad file fails fast.
-  for (const file of [...layout.trainFiles, ...layout.testFiles]) {
-    const where = join(dir, file);
-    cifarRecordCount(layout, (await Deno.stat(where)).size, where);
-  }
-  const load = async (file: string): Promise<CifarFile> => {
-    const where = join(dir, file);
-    return { where, bytes: await Deno.readFile(where) };
-  };
-  const classFiles: Record<string, CifarFile> = {};
-  for (const file of Object.values(layout.classFiles)) classFiles[file] = await load(file);
-  const train: CifarFile[] = [];
-  for (const file of layout.trainFiles) train.push(await load(file));
-  const test: CifarFile[] = [];
-  for (const file of layout.testFiles) test.push(await load(file));
-  return { train, test, classFiles };
+  const load = (files: readonly string[]) =>
+    Promise.all(
+      files.map(async (file) => ({ where: join(dir, file), bytes: await Deno.readFile(join(dir, file)) })),
+    );
+  const classFileNames = Object.values(layout.classFiles);
+  const classFiles = Object.fromEntries(
+    (await load(classFileNames)).map((file, i) => [classFileNames[i], file]),
+  );
+  return { train: await load(layout.trainFiles), test: await load(layout.testFiles), classFiles };
 }
 
 async function filesFromArchive(layout: CifarLayout, path: string): Promise<SplitFiles> {
@@ -194,8 +189,8 @@ async function filesFromArchive(layout: CifarLayout, path: string): Promise<Spli
     }
     return { where: `${path}: ${entry}`, bytes };
   };
-  const classFiles: Record<string, CifarFile> = {};
-  for (const file of requiredFiles(layout)) take(file);
-  for (const file of Object.values(layout.classFiles)) classFiles[file] = take(file);
-  return { train: layout.trainFiles.map(take), test: layout.testFiles.map(take), classFiles };
+  const train = layout.trainFiles.map(take);
+  const test = layout.testFiles.map(take);
+  const classFiles = Object.fromEntries(Object.values(layout.classFiles).map((file) => [file, take(file)]));
+  return { train, test, classFiles };
 }

@@ -22,7 +22,9 @@ export interface CifarFile {
  */
 export function cifarRecordCount(layout: CifarLayout, size: number, where: string): number {
   const record = recordBytes(layout);
-  const labels = layout.labelBytes.length === 1 ? "1 label byte" : `${layout.labelBytes.join(" and ")} label bytes`;
+  const labels = layout.labelBytes.length === 1
+    ? "1 label byte"
+    : `${layout.labelBytes.join(" and ")} label bytes`;
   if (size === 0 || size % record !== 0) {
     throw new Error(
       `${where}: ${size} bytes is not a whole, non-zero number of ${layout.title} records of ${record} bytes ` +
@@ -70,7 +72,9 @@ export function assembleCifarSplit(
         if (label >= limit) {
           const which = layout.labelBytes.length === 1 ? "label" : `${labelKind} label`;
           throw new Error(
-            `${where}: record ${r} (byte offset ${start + b}) has ${which} ${label}, expected 0..${limit - 1} ` +
+            `${where}: record ${r} (byte offset ${start + b}) has ${which} ${label}, expected 0..${
+              limit - 1
+            } ` +
               `for ${layout.title}; the file is corrupt`,
           );
         }

@@ -7,7 +7,7 @@
 
 import type { ImageDataset } from "./dataset.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
-import { DRAW_CROP_LEFT, DRAW_CROP_TOP, DRAW_CUTOUT_X, DRAW_CUTOUT_Y, DRAW_FLIP, draw } from "./random.ts";
+import { draw, DRAW_CROP_LEFT, DRAW_CROP_TOP, DRAW_CUTOUT_X, DRAW_CUTOUT_Y, DRAW_FLIP } from "./random.ts";
 
 /** Label of a padding slot in a short last batch. */
 export const PADDING_LABEL = 0xffffffff;
@@ -37,7 +37,12 @@ export interface CpuBatch {
  * const { images, labels, count } = cpuBatch(data, options, 0, 1); // count 1, labels [0, 2^32-1, 2^32-1]
  * ```
  */
-export function cpuBatch(dataset: ImageDataset, options: BatchOptions, epoch: number, batch: number): CpuBatch {
+export function cpuBatch(
+  dataset: ImageDataset,
+  options: BatchOptions,
+  epoch: number,
+  batch: number,
+): CpuBatch {
   const plan = planBatches(dataset, options);
   const selection = selectBatch(plan, planOrder(plan, dataset.count, epoch), epoch, batch);
   const imageSize = plan.channels * plan.height * plan.width;
@@ -47,12 +52,17 @@ export function cpuBatch(dataset: ImageDataset, options: BatchOptions, epoch: nu
     const index = selection.indices[slot];
     labels[slot] = dataset.labels[index];
     const source = dataset.images.subarray(index * imageSize, (index + 1) * imageSize);
-    augmentImage(plan, source, selection.seeds[slot], images.subarray(slot * imageSize, (slot + 1) * imageSize));
+    augmentImage(
+      plan,
+      source,
+      selection.seeds[slot],
+      images.subarray(slot * imageSize, (slot + 1) * imageSize),
+    );
   }
   return { images, labels, count: selection.count };
 }
 
-/** Crops, flips, normalises and cuts out one CHW image, as `shaders/augment.wgsl` does per element. */
+/** Crops, flips, normalises and cuts out one CHW image, as `shaders/augment.wgsl` does row by row. */
 function augmentImage(plan: BatchPlan, source: Uint8Array, seed: number, out: Float32Array): void {
   const { channels, height, width, padding, reflect, table } = plan;
   const span = 2 * padding + 1;

@@ -7,7 +7,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, tensor, type Tensor } from "../gpu/kernel.ts";
+import { type Dispatch, type Tensor, tensor } from "../gpu/kernel.ts";
 import { augmentBatchForward, type ImageChunk } from "./augment_op.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { PADDING_LABEL } from "./cpu_batch.ts";
@@ -60,7 +60,13 @@ export class GpuBatcher {
     gpu: Gpu,
     dataset: ImageDataset,
     plan: BatchPlan,
-    buffers: { chunks: ImageChunk[]; table: GPUBuffer; selection: GPUBuffer; images: GPUBuffer; labels: GPUBuffer },
+    buffers: {
+      chunks: ImageChunk[];
+      table: GPUBuffer;
+      selection: GPUBuffer;
+      images: GPUBuffer;
+      labels: GPUBuffer;
+    },
     label: string,
   ) {
     this.#gpu = gpu;
@@ -86,7 +92,12 @@ export class GpuBatcher {
   }
 
   /** Uploads the data set's bytes once (in chunks that fit a storage binding) and builds the dispatches. */
-  static create(gpu: Gpu, dataset: ImageDataset, options: BatchOptions, storage: GpuDataOptions = {}): GpuBatcher {
+  static create(
+    gpu: Gpu,
+    dataset: ImageDataset,
+    options: BatchOptions,
+    storage: GpuDataOptions = {},
+  ): GpuBatcher {
     const plan = planBatches(dataset, options);
     const label = storage.label ?? "data";
     const imageBytes = plan.channels * plan.height * plan.width;
@@ -98,7 +109,9 @@ export class GpuBatcher {
     );
     const perChunkLimit = Math.floor(Math.floor(limit / 4) * 4 / imageBytes);
     if (perChunkLimit < 1) {
-      throw new RangeError(`${label}: an image of ${imageBytes} bytes does not fit a chunk of ${limit} bytes`);
+      throw new RangeError(
+        `${label}: an image of ${imageBytes} bytes does not fit a chunk of ${limit} bytes`,
+      );
     }
     const outputBytes = plan.batchSize * imageBytes * 4;
     if (outputBytes > gpu.limits.maxStorageBufferBindingSize) {
@@ -113,7 +126,11 @@ export class GpuBatcher {
     for (let first = 0; first < dataset.count; first += perChunk) {
       const count = Math.min(perChunk, dataset.count - first);
       const bytes = dataset.images.subarray(first * imageBytes, (first + count) * imageBytes);
-      chunks.push({ buffer: gpu.upload(`${label} images ${first}..${first + count - 1}`, bytes), first, count });
+      chunks.push({
+        buffer: gpu.upload(`${label} images ${first}..${first + count - 1}`, bytes),
+        first,
+        count,
+      });
     }
     return new GpuBatcher(gpu, dataset, plan, {
       chunks,
@@ -127,7 +144,8 @@ export class GpuBatcher {
   /**
    * Writes the sample indices and augmentation seeds of (epoch, batch), and the batch's labels, with
    * `queue.writeBuffer`; returns how many real samples the batch holds. The same (seed, epoch, batch)
-   * always gives the same batch.
+   * always gives the same batch. The writes take effect at the next `queue.submit`, so select once per
+   * submitted step: two steps in one command buffer would both see the last selection.
    */
   select(epoch: number, batch: number): number {
     if (this.#order?.epoch !== epoch) {

@@ -65,13 +65,18 @@ export function decodeImage(bytes: Uint8Array, source = "image"): RgbImage {
       ? PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
       : jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_MEGAPIXELS });
   } catch (error) {
-    throw new Error(`${source}: corrupt or truncated ${format.toUpperCase()} data (${(error as Error).message})`, {
-      cause: error,
-    });
+    throw new Error(
+      `${source}: corrupt or truncated ${format.toUpperCase()} data (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
   }
   const { width, height, data } = decoded;
   if (!(width > 0 && height > 0) || data.length < width * height * 4) {
-    throw new Error(`${source}: corrupt ${format.toUpperCase()} data (${width}x${height} with ${data.length} bytes)`);
+    throw new Error(
+      `${source}: corrupt ${format.toUpperCase()} data (${width}x${height} with ${data.length} bytes)`,
+    );
   }
   return { width, height, data: rgbaToRgb(data, width, height) };
 }
@@ -135,7 +140,9 @@ function axisWeights(inSize: number, outSize: number): { first: Int32Array; weig
  */
 export function resizeImage(image: RgbImage, width: number, height: number): RgbImage {
   for (const [what, value] of [["width", width], ["height", height]] as const) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`resize ${what} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`resize ${what} must be a positive integer, got ${value}`);
+    }
   }
   if (width === image.width && height === image.height) return { width, height, data: image.data.slice() };
   const columns = axisWeights(image.width, width);
@@ -218,7 +225,9 @@ export interface PrepareOptions {
  */
 export function prepareImage(image: RgbImage, options: PrepareOptions): Float32Array {
   const { size, mean, std } = options;
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`size must be a positive integer, got ${size}`);
+  }
   if (mean.length !== 3 || std.length !== 3) throw new RangeError("mean and std need 3 values each (RGB)");
   const resize = options.resize ?? (size < 64 ? size : Math.round((size * 256) / 224));
   if (!Number.isInteger(resize) || resize < size) {

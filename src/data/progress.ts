@@ -66,7 +66,11 @@ export function progressReporter(
     const eta = totalBytes !== undefined && bytesPerSecond > 0
       ? `${Math.ceil((totalBytes - receivedBytes) / bytesPerSecond)} s`
       : "?";
-    const payload = { received: formatBytes(receivedBytes), speed: `${formatBytes(bytesPerSecond)}/s`, remaining: eta };
+    const payload = {
+      received: formatBytes(receivedBytes),
+      speed: `${formatBytes(bytesPerSecond)}/s`,
+      remaining: eta,
+    };
     if (output.isTTY && totalBytes !== undefined) {
       if (!bar) {
         bar = new cliProgress.SingleBar({
@@ -85,7 +89,9 @@ export function progressReporter(
     lastLine = now;
     let line = `${label}: ${payload.received}`;
     if (totalBytes !== undefined) {
-      line += ` / ${formatBytes(totalBytes)} (${Math.floor((receivedBytes / Math.max(totalBytes, 1)) * 100)}%)`;
+      line += ` / ${formatBytes(totalBytes)} (${
+        Math.floor((receivedBytes / Math.max(totalBytes, 1)) * 100)
+      }%)`;
     }
     line += `, ${payload.speed}`;
     if (!done && eta !== "?") line += `, ETA ${eta}`;

@@ -193,15 +193,19 @@ export class Flatten extends Module {
 export class Linear extends Module {
   /** The layer's sizes. */
   readonly spec: Extract<LayerSpec, { kind: "linear" }>;
+  /** `[out, in]`. */
+  readonly weight: Parameter;
+  /** `[out]`, when the layer has a bias. */
+  readonly bias?: Parameter;
 
   /** As `nn.Linear(inFeatures, outFeatures, bias)`. */
   constructor(inFeatures: number, outFeatures: number, options: { bias?: boolean } = {}) {
     super();
     this.spec = { kind: "linear", inFeatures, outFeatures, bias: options.bias ?? true };
     const bound = 1 / Math.sqrt(inFeatures);
-    this.register("weight", new Parameter([outFeatures, inFeatures], "parameter", fill(outFeatures * inFeatures, uniformIn(bound))));
+    this.weight = this.register("weight", new Parameter([outFeatures, inFeatures], "parameter", fill(outFeatures * inFeatures, uniformIn(bound))));
     if (this.spec.bias) {
-      this.register("bias", new Parameter([outFeatures], "parameter", fill(outFeatures, uniformIn(bound))));
+      this.bias = this.register("bias", new Parameter([outFeatures], "parameter", fill(outFeatures, uniformIn(bound))));
     }
   }
 

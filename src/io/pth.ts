@@ -9,7 +9,14 @@
 
 import { unzipSync } from "fflate";
 import { NameRegistry, Parser } from "pickleparser";
-import { decodeTensorBytes, type DType, elementCount, itemSize, type StateDict } from "./state_dict.ts";
+import {
+  decodeTensorBytes,
+  type DType,
+  elementCount,
+  itemSize,
+  type StateDict,
+  type TensorData,
+} from "./state_dict.ts";
 
 /** Storage classes of the pickle, with the dtype each holds (`null`: a dtype this module does not support). */
 const STORAGES: Record<string, DType | null> = {
@@ -111,12 +118,24 @@ function gather<T extends Float32Array | BigInt64Array>(
   return out;
 }
 
-function materialize(name: string, tensor: PickledTensor, source: string) {
+function isIndexList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((n) => Number.isSafeInteger(n));
+}
+
+function materialize(name: string, tensor: PickledTensor, source: string): TensorData {
   const { storage, offset, size, stride } = tensor;
   const where = `${source}: tensor "${name}"`;
+  if (
+    !Number.isSafeInteger(offset) || !isIndexList(size) || !isIndexList(stride) ||
+    size.length !== stride.length
+  ) {
+    throw new Error(`${where}: malformed tensor record in the pickle`);
+  }
   if (storage.dtype === null) {
-    throw new Error(`${where} is stored as torch.${storage.kind}, which is not supported (only float32, ` +
-      `float16, bfloat16 and int64 tensors are)`);
+    throw new Error(
+      `${where} is stored as torch.${storage.kind}, which is not supported (only float32, ` +
+        `float16, bfloat16 and int64 tensors are)`,
+    );
   }
   const dtype = storage.dtype;
   const count = elementCount(size);
@@ -226,7 +245,9 @@ export function decodePth(bytes: Uint8Array, source = "checkpoint"): StateDict {
     if (!bytes) throw new Error(`storage "${key}" is missing from the archive`);
     const expected = numel * (dtype ? itemSize(dtype) : 1);
     if (dtype && bytes.length !== expected) {
-      throw new Error(`storage "${key}" has ${bytes.length} bytes, expected ${expected} (truncated archive?)`);
+      throw new Error(
+        `storage "${key}" has ${bytes.length} bytes, expected ${expected} (truncated archive?)`,
+      );
     }
     const storage = { kind, dtype, key, bytes };
     storages.set(key, storage);
@@ -251,7 +272,7 @@ export function decodePth(bytes: Uint8Array, source = "checkpoint"): StateDict {
 }
 
 /**
- * Reads and decodes the PyTorch checkpoint at `path` (see {@linkcode decodePth}).
+ * Reads and decodes the PyTorch checkpoint at `path`, a file path or `file:` URL (see {@linkcode decodePth}).
  *
  * @example
  * ```ts

@@ -72,7 +72,9 @@ function parseEntry(name: string, value: unknown, dataLength: number, fail: (why
     fail(`${where}: "shape" must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-    fail(`${where}: "data_offsets" must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+    fail(
+      `${where}: "data_offsets" must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+    );
   }
   const [begin, end] = offsets as number[];
   if (end > dataLength) {
@@ -84,7 +86,9 @@ function parseEntry(name: string, value: unknown, dataLength: number, fail: (why
   const expected = elementCount(shape) * itemSize(dtype as DType);
   if (end - begin !== expected) {
     fail(
-      `${where}: ${end - begin} bytes in the file, but shape [${shape.join(", ")}] of ${dtype} needs ${expected}`,
+      `${where}: ${end - begin} bytes in the file, but shape [${
+        shape.join(", ")
+      }] of ${dtype} needs ${expected}`,
     );
   }
   return { name, dtype: dtype as DType, shape: shape as number[], begin, end };
@@ -110,7 +114,9 @@ function checkLayout(entries: Entry[], dataLength: number, fail: (why: string) =
       );
     }
     if (entry.begin > covered) {
-      fail(`bytes [${covered}, ${entry.begin}) of the data section belong to no tensor (before "${entry.name}")`);
+      fail(
+        `bytes [${covered}, ${entry.begin}) of the data section belong to no tensor (before "${entry.name}")`,
+      );
     }
     if (entry.end > entry.begin) {
       covered = entry.end;
@@ -118,7 +124,9 @@ function checkLayout(entries: Entry[], dataLength: number, fail: (why: string) =
     }
   }
   if (covered !== dataLength) {
-    fail(`the data section has ${dataLength - covered} byte(s) after the last tensor that belong to no tensor`);
+    fail(
+      `the data section has ${dataLength - covered} byte(s) after the last tensor that belong to no tensor`,
+    );
   }
 }
 
@@ -161,14 +169,17 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
   checkLayout(entries, dataLength, fail);
   const tensors: StateDict = new Map();
   for (const entry of [...entries].sort((a, b) => a.begin - b.begin)) {
-    const data = decodeTensorBytes(bytes.subarray(dataStart + entry.begin, dataStart + entry.end), entry.dtype);
+    const data = decodeTensorBytes(
+      bytes.subarray(dataStart + entry.begin, dataStart + entry.end),
+      entry.dtype,
+    );
     tensors.set(entry.name, { shape: entry.shape, dtype: entry.dtype, data });
   }
   return { tensors, metadata };
 }
 
 /**
- * Reads and decodes the safetensors file at `path` (see {@linkcode decodeSafetensors}).
+ * Reads and decodes the safetensors file at `path`, a file path or `file:` URL (see {@linkcode decodeSafetensors}).
  *
  * @example
  * ```ts
@@ -188,7 +199,11 @@ export async function loadSafetensors(path: string | URL): Promise<Safetensors> 
   return decodeSafetensors(bytes, source);
 }
 
-function storedDType(name: string, tensor: TensorData, floatDType: SafetensorsWriteOptions["floatDType"]): DType {
+function storedDType(
+  name: string,
+  tensor: TensorData,
+  floatDType: SafetensorsWriteOptions["floatDType"],
+): DType {
   if (tensor.data instanceof BigInt64Array) return "I64";
   const dtype = floatDType ?? tensor.dtype;
   if (dtype === "I64") throw new TypeError(`tensor "${name}": float32 data cannot be stored as I64`);
@@ -220,12 +235,18 @@ export function encodeSafetensors(tensors: StateDict, options: SafetensorsWriteO
     const dtype = storedDType(name, tensor, options.floatDType);
     return { name, dtype, shape: tensor.shape, bytes: encodeTensorData(tensor.data, dtype) };
   });
-  items.sort((a, b) => itemSize(b.dtype) - itemSize(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  items.sort((a, b) =>
+    itemSize(b.dtype) - itemSize(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
   const header: Record<string, unknown> = {};
   if (options.metadata) header[METADATA] = options.metadata;
   let offset = 0;
   for (const item of items) {
-    header[item.name] = { dtype: item.dtype, shape: item.shape, data_offsets: [offset, offset + item.bytes.length] };
+    header[item.name] = {
+      dtype: item.dtype,
+      shape: item.shape,
+      data_offsets: [offset, offset + item.bytes.length],
+    };
     offset += item.bytes.length;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));

@@ -81,7 +81,9 @@ export function matchStateDict(
     else mismatched.push(name);
   }
   const unexpected = [...given.keys()].filter((name) => !expected.has(name));
-  const fatalMissing = missing.filter((name) => !name.endsWith(`.${BATCHES_TRACKED}`) && name !== BATCHES_TRACKED);
+  const fatalMissing = missing.filter((name) =>
+    !name.endsWith(`.${BATCHES_TRACKED}`) && name !== BATCHES_TRACKED
+  );
   if (options.strict && (fatalMissing.length || unexpected.length || mismatched.length)) {
     throw new Error(describeMismatch(expected, given, fatalMissing, unexpected, mismatched, options.source));
   }
@@ -123,7 +125,9 @@ function describeMismatch(
 /** Names a common cause: a checkpoint saved from a wrapper (`DataParallel`, a training script's `model.`). */
 function prefixHint(expected: Map<string, readonly number[]>, unexpected: string[]): string | undefined {
   for (const prefix of ["module.", "model."]) {
-    const stripped = unexpected.filter((name) => name.startsWith(prefix) && expected.has(name.slice(prefix.length)));
+    const stripped = unexpected.filter((name) =>
+      name.startsWith(prefix) && expected.has(name.slice(prefix.length))
+    );
     if (stripped.length && stripped.length >= unexpected.length / 2) {
       return `hint: the file's keys start with "${prefix}"; strip that prefix before loading`;
     }
@@ -163,13 +167,16 @@ export function decodeTensorBytes(bytes: Uint8Array, dtype: DType): Float32Array
   }
 }
 
-/** Rounds float32 bit patterns to bfloat16 (round to nearest, ties to even), as PyTorch does. */
+/**
+ * Rounds float32 bit patterns to bfloat16 (round to nearest, ties to even), as PyTorch does. A NaN keeps its
+ * sign and top payload bits (made quiet), so decoding and re-encoding a BF16 file reproduces it bit for bit.
+ */
 function toBFloat16(data: Float32Array): Uint16Array {
   const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
   const out = new Uint16Array(data.length);
   for (let i = 0; i < bits.length; i++) {
     const u = bits[i];
-    out[i] = Number.isNaN(data[i]) ? 0x7fc0 : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+    out[i] = Number.isNaN(data[i]) ? (u >>> 16) | 0x40 : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
   }
   return out;
 }

@@ -8,7 +8,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
-import { type GemmKind, gemmTiling, type GemmTiling, tileSize, tilingConstants } from "./_conv_strategy.ts";
+import { type GemmKind, type GemmProblem, gemmTiling, type GemmTiling, tileSize, tilingConstants } from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./conv2d.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
 import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text" };
@@ -64,17 +64,38 @@ function geometryConstants(g: Conv2dGeometry): Record<string, number> {
 }
 
 /** True when some tap of some output position reads the padding along one dimension. */
-function readsPadding(inSize: number, outSize: number, kernel: number, stride: number, pad: number, dil: number) {
+function readsPadding(
+  inSize: number,
+  outSize: number,
+  kernel: number,
+  stride: number,
+  pad: number,
+  dil: number,
+) {
   return pad > 0 || (outSize - 1) * stride - pad + (kernel - 1) * dil >= inSize;
 }
 
 function forwardNeedsBounds(g: Conv2dGeometry): boolean {
-  return readsPadding(g.inHeight, g.outHeight, g.kernelHeight, g.strideHeight, g.padHeight, g.dilationHeight) ||
+  return readsPadding(
+    g.inHeight,
+    g.outHeight,
+    g.kernelHeight,
+    g.strideHeight,
+    g.padHeight,
+    g.dilationHeight,
+  ) ||
     readsPadding(g.inWidth, g.outWidth, g.kernelWidth, g.strideWidth, g.padWidth, g.dilationWidth);
 }
 
 /** True when, in backward-data, some valid tap of some input position falls outside grad_output. */
-function backwardDataReadsOutside(inSize: number, outSize: number, kernel: number, stride: number, pad: number, dil: number) {
+function backwardDataReadsOutside(
+  inSize: number,
+  outSize: number,
+  kernel: number,
+  stride: number,
+  pad: number,
+  dil: number,
+) {
   for (let phase = 0; phase < Math.min(stride, inSize); phase++) {
     const positions = Math.ceil((inSize - phase) / stride);
     for (let k = 0; k < kernel; k++) {
@@ -88,19 +109,48 @@ function backwardDataReadsOutside(inSize: number, outSize: number, kernel: numbe
 }
 
 function backwardDataNeedsBounds(g: Conv2dGeometry): boolean {
-  return backwardDataReadsOutside(g.inHeight, g.outHeight, g.kernelHeight, g.strideHeight, g.padHeight, g.dilationHeight) ||
-    backwardDataReadsOutside(g.inWidth, g.outWidth, g.kernelWidth, g.strideWidth, g.padWidth, g.dilationWidth);
+  return backwardDataReadsOutside(
+    g.inHeight,
+    g.outHeight,
+    g.kernelHeight,
+    g.strideHeight,
+    g.padHeight,
+    g.dilationHeight,
+  ) ||
+    backwardDataReadsOutside(
+      g.inWidth,
+      g.outWidth,
+      g.kernelWidth,
+      g.strideWidth,
+      g.padWidth,
+      g.dilationWidth,
+    );
 }
 
 function gemmConstants(g: Conv2dGeometry, t: GemmTiling, checkBounds: boolean): Record<string, number> {
   return { ...geometryConstants(g), ...tilingConstants(t), CHECK_BOUNDS: checkBounds ? 1 : 0 };
 }
 
-function tilingFor(gpu: Gpu, kind: GemmKind, tiling?: GemmTiling): GemmTiling {
-  return tiling ?? gemmTiling(gpu, kind);
+/** The GEMM one group of a convolution runs for `kind` (backward-data: summed over the stride phases). */
+export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
+  const cgIn = g.inChannels / g.groups, cgOut = g.outChannels / g.groups;
+  const taps = g.kernelHeight * g.kernelWidth;
+  const pixels = g.batch * g.outHeight * g.outWidth;
+  if (kind === "forward") return { rows: cgOut, columns: pixels, depth: cgIn * taps };
+  if (kind === "backwardWeight") return { rows: cgOut, columns: cgIn * taps, depth: pixels };
+  const phases = g.strideHeight * g.strideWidth;
+  return {
+    rows: cgIn,
+    columns: g.batch * Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth) * phases,
+    depth: cgOut * Math.ceil(g.kernelHeight / g.strideHeight) * Math.ceil(g.kernelWidth / g.strideWidth),
+  };
 }
 
-/** Forward GEMM: `output = conv(input, weight) + bias`. */
+function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tiling?: GemmTiling): GemmTiling {
+  return tiling ?? gemmTiling(gpu, kind, gemmProblem(g, kind));
+}
+
+/** Forward GEMM: `output = conv(input, weight) + bias`; `label` is the dispatch's `"<layer>: <op>"`. */
 export function forwardDispatch(
   gpu: Gpu,
   g: Conv2dGeometry,
@@ -108,13 +158,13 @@ export function forwardDispatch(
   label: string,
   tiling?: GemmTiling,
 ): Dispatch {
-  const tl = tilingFor(gpu, "forward", tiling);
+  const tl = tilingFor(gpu, g, "forward", tiling);
   const size = tileSize(tl);
   const columnTiles = Math.ceil((g.batch * g.outHeight * g.outWidth) / size.columns);
   const rowTiles = Math.ceil(g.outChannels / g.groups / size.rows);
   const [x, y] = grid(columnTiles, 1);
   return kernel(gpu, {
-    label: `${label}: conv2d forward`,
+    label,
     code: FORWARD,
     entryPoint: t.bias ? "main_bias" : "main",
     constants: gemmConstants(g, tl, forwardNeedsBounds(g)),
@@ -131,14 +181,14 @@ export function backwardDataDispatch(
   label: string,
   tiling?: GemmTiling,
 ): Dispatch {
-  const tl = tilingFor(gpu, "backwardData", tiling);
+  const tl = tilingFor(gpu, g, "backwardData", tiling);
   const size = tileSize(tl);
   const phasePixels = Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
   const columnTiles = Math.ceil((g.batch * phasePixels) / size.columns);
   const rowTiles = Math.ceil(g.inChannels / g.groups / size.rows);
   const [x, y] = grid(columnTiles, 1);
   return kernel(gpu, {
-    label: `${label}: conv2d backward-data`,
+    label,
     code: BACKWARD_DATA,
     constants: gemmConstants(g, tl, backwardDataNeedsBounds(g)),
     tensors: [t.gradOutput, t.weight, t.gradInput],
@@ -177,28 +227,43 @@ export function backwardWeightDispatches(
   label: string,
   tiling?: GemmTiling,
 ): Dispatch[] {
-  const tl = tilingFor(gpu, "backwardWeight", tiling);
+  return backwardWeightPlan(gpu, g, t, label, tiling).dispatches;
+}
+
+/** {@linkcode backwardWeightDispatches} and the split-K scratch buffer they use, if any. */
+export function backwardWeightPlan(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  label: string,
+  tiling?: GemmTiling,
+): { dispatches: Dispatch[]; scratch?: GPUBuffer } {
+  const tl = tilingFor(gpu, g, "backwardWeight", tiling);
   const size = tileSize(tl);
   const { splits, rowsPerSplit } = weightSplit(gpu, g, tl);
   const columns = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
   const count = g.outChannels * columns;
-  const scratch = splits > 1 ? gpu.buffer(`${label}: conv2d backward-weight split partials`, splits * count * 4) : undefined;
+  const scratch = splits > 1 ? gpu.buffer(`${label} split partials`, splits * count * 4) : undefined;
   const gemm = kernel(gpu, {
-    label: `${label}: conv2d backward-weight`,
+    label,
     code: BACKWARD_WEIGHT,
     constants: { ...gemmConstants(g, tl, forwardNeedsBounds(g)), ROWS_PER_SPLIT: rowsPerSplit },
     tensors: [t.input, t.gradOutput, scratch ?? t.gradWeight],
-    workgroups: [Math.ceil(columns / size.columns), splits, Math.ceil(g.outChannels / g.groups / size.rows) * g.groups],
+    workgroups: [
+      Math.ceil(columns / size.columns),
+      splits,
+      Math.ceil(g.outChannels / g.groups / size.rows) * g.groups,
+    ],
   });
-  if (!scratch) return [gemm];
+  if (!scratch) return { dispatches: [gemm] };
   const reduce = kernel(gpu, {
-    label: `${label}: conv2d backward-weight split sum`,
+    label: `${label} split sum`,
     code: reduceSource,
     constants: { COUNT: count, SPLITS: splits },
     tensors: [scratch, t.gradWeight],
     workgroups: grid(count, 64),
   });
-  return [gemm, reduce];
+  return { dispatches: [gemm, reduce], scratch };
 }
 
 /** `gradBias[c] = sum of gradOutput[n, c, ...]` over the batch and the pixels. */
@@ -209,7 +274,7 @@ export function biasGradientDispatch(
   label: string,
 ): Dispatch {
   return kernel(gpu, {
-    label: `${label}: bias gradient`,
+    label,
     code: biasGradSource,
     constants: { BATCH: g.batch, CHANNELS: g.outChannels, PIXELS: g.outHeight * g.outWidth },
     tensors: [t.gradOutput, t.gradBias],

@@ -1,6 +1,8 @@
 /**
- * How the convolution kernels tile their GEMMs on a given adapter: a default derived from the adapter's
- * limits, replaced by the result of {@linkcode tuneGemmTiling} once that has run for the adapter.
+ * How the convolution kernels tile their GEMMs on a given adapter. Without tuning, each GEMM takes the
+ * candidate that pads its problem least (ties go to the first, a workgroup-friendly default for GPUs).
+ * After {@link ./_conv_tune.ts} has timed the candidates on the adapter, each GEMM takes the one whose
+ * measured throughput and padding promise the shortest time.
  *
  * @module
  */
@@ -10,30 +12,53 @@ import type { Gpu } from "../gpu/device.ts";
 /** The three GEMMs a convolution or linear layer runs. */
 export type GemmKind = "forward" | "backwardData" | "backwardWeight";
 
+/** The GEMM kinds, in a fixed order. */
+export const GEMM_KINDS: readonly GemmKind[] = ["forward", "backwardData", "backwardWeight"];
+
 /** Register tiling of one GEMM kernel (the WGSL overrides of `shaders/conv2d_tile.wgsl`). */
 export interface GemmTiling {
   /** Invocations per workgroup along the GEMM's columns (pixels or weight entries). */
   workgroupX: number;
   /** Invocations per workgroup along the GEMM's rows (channels). */
   workgroupY: number;
-  /** Rows per invocation: 1, 2, 4 or 8. */
+  /** Rows per invocation: 1, 2, 4, 8 or 16. */
   rows: number;
-  /** Groups of four columns per invocation: 1 or 2. */
+  /** Groups of four columns per invocation: 1, 2 or 4. */
   columnVectors: number;
 }
 
-/** The tilings the kernels support and the autotuner tries, best-known general choice first. */
+/**
+ * The tilings the kernels are built with and the autotuner tries. Small per-invocation tiles in large
+ * workgroups suit GPUs (registers are dear, loads cheap); 16x16 tiles suit CPU drivers, where every load
+ * costs tens of cycles; the narrow one suits GEMMs with few columns.
+ */
 export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 4, rows: 8, columnVectors: 2 },
-  { workgroupX: 64, workgroupY: 1, rows: 8, columnVectors: 2 },
-  { workgroupX: 8, workgroupY: 8, rows: 8, columnVectors: 2 },
-  { workgroupX: 32, workgroupY: 2, rows: 8, columnVectors: 2 },
-  { workgroupX: 16, workgroupY: 4, rows: 4, columnVectors: 2 },
-  { workgroupX: 16, workgroupY: 8, rows: 4, columnVectors: 1 },
   { workgroupX: 16, workgroupY: 16, rows: 4, columnVectors: 1 },
+  { workgroupX: 16, workgroupY: 1, rows: 16, columnVectors: 4 },
+  { workgroupX: 8, workgroupY: 4, rows: 16, columnVectors: 4 },
+  { workgroupX: 4, workgroupY: 8, rows: 8, columnVectors: 2 },
 ];
 
-const tuned = new WeakMap<GPUDevice, Partial<Record<GemmKind, GemmTiling>>>();
+/** A GEMM's size: output rows and columns (per group) and the length of its reduction. */
+export interface GemmProblem {
+  /** Output rows. */
+  rows: number;
+  /** Output columns. */
+  columns: number;
+  /** Multiply-adds per output element. */
+  depth: number;
+}
+
+/** A tiling with the throughput the autotuner measured for it. */
+export interface MeasuredTiling {
+  /** The tiling. */
+  tiling: GemmTiling;
+  /** Measured GFLOP/s on the tuning problem. */
+  gflops: number;
+}
+
+const measured = new WeakMap<GPUDevice, Partial<Record<GemmKind, MeasuredTiling[]>>>();
 
 /** WGSL override values of a tiling. */
 export function tilingConstants(t: GemmTiling): Record<string, number> {
@@ -45,15 +70,6 @@ export function tileSize(t: GemmTiling): { rows: number; columns: number } {
   return { rows: t.rows * t.workgroupY, columns: 4 * t.columnVectors * t.workgroupX };
 }
 
-/** The tiling to use for `kind` on `gpu`: the tuned one if any, else the first candidate the limits allow. */
-export function gemmTiling(gpu: Gpu, kind: GemmKind): GemmTiling {
-  const chosen = tuned.get(gpu.device)?.[kind];
-  if (chosen) return chosen;
-  const fits = TILING_CANDIDATES.find((t) => fitsLimits(gpu, t));
-  if (!fits) throw new Error("no convolution tiling fits this adapter's workgroup limits");
-  return fits;
-}
-
 /** True when `t`'s workgroup is within the adapter's limits. */
 export function fitsLimits(gpu: Gpu, t: GemmTiling): boolean {
   const l = gpu.limits;
@@ -61,9 +77,33 @@ export function fitsLimits(gpu: Gpu, t: GemmTiling): boolean {
     t.workgroupX <= l.maxComputeWorkgroupSizeX && t.workgroupY <= l.maxComputeWorkgroupSizeY;
 }
 
-/** Records the tiling the autotuner chose for `kind` on `gpu`; later plans use it. */
+/** Multiply-adds `t` spends on `p`, counting the padding of partial tiles. */
+export function paddedWork(t: GemmTiling, p: GemmProblem): number {
+  const size = tileSize(t);
+  return Math.ceil(p.rows / size.rows) * size.rows * Math.ceil(p.columns / size.columns) * size.columns * p.depth;
+}
+
+/** The tiling to use for a `kind` GEMM of size `p` on `gpu`. */
+export function gemmTiling(gpu: Gpu, kind: GemmKind, p: GemmProblem): GemmTiling {
+  const options = measured.get(gpu.device)?.[kind] ??
+    TILING_CANDIDATES.filter((t) => fitsLimits(gpu, t)).map((tiling) => ({ tiling, gflops: 1 }));
+  let best: GemmTiling | undefined, bestTime = Infinity;
+  for (const { tiling, gflops } of options) {
+    const time = paddedWork(tiling, p) / gflops;
+    if (time < bestTime) [best, bestTime] = [tiling, time];
+  }
+  if (!best) throw new Error("no convolution tiling fits this adapter's workgroup limits");
+  return best;
+}
+
+/** Records measured tilings for `kind` on `gpu`; GEMMs planned afterwards choose among them. */
+export function setMeasuredTilings(gpu: Gpu, kind: GemmKind, tilings: MeasuredTiling[]): void {
+  const entry = measured.get(gpu.device) ?? {};
+  entry[kind] = tilings;
+  measured.set(gpu.device, entry);
+}
+
+/** Makes every `kind` GEMM planned afterwards on `gpu` use `tiling` (tests and benchmarks). */
 export function setGemmTiling(gpu: Gpu, kind: GemmKind, tiling: GemmTiling): void {
-  const entry = tuned.get(gpu.device) ?? {};
-  entry[kind] = tiling;
-  tuned.set(gpu.device, entry);
+  setMeasuredTilings(gpu, kind, [{ tiling, gflops: 1 }]);
 }

@@ -180,7 +180,7 @@ export function conv2dForward(
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, g.outChannels);
   checkTensor(gpu, label, "output", t.output, outputCount(g));
-  return [forwardDispatch(gpu, g, t, label)];
+  return [forwardDispatch(gpu, g, t, `${label}: conv2d forward`)];
 }
 
 /**
@@ -211,7 +211,7 @@ export function conv2dBackwardData(
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g));
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g));
-  return [backwardDataDispatch(gpu, g, t, label)];
+  return [backwardDataDispatch(gpu, g, t, `${label}: conv2d backward-data`)];
 }
 
 /**
@@ -244,7 +244,18 @@ export function conv2dBackwardWeight(
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g));
   checkTensor(gpu, label, "gradWeight", t.gradWeight, weightCount(g));
   if (t.gradBias) checkTensor(gpu, label, "gradBias", t.gradBias, g.outChannels);
-  const dispatches = backwardWeightDispatches(gpu, g, t, label);
-  if (t.gradBias) dispatches.push(biasGradientDispatch(gpu, g, { gradOutput: t.gradOutput, gradBias: t.gradBias }, label));
+  const dispatches = backwardWeightDispatches(gpu, g, t, `${label}: conv2d backward-weight`);
+  if (t.gradBias) {
+    dispatches.push(
+      biasGradientDispatch(
+        gpu,
+        g,
+        { gradOutput: t.gradOutput, gradBias: t.gradBias },
+        `${label}: conv2d bias gradient`,
+      ),
+    );
+  }
   return dispatches;
 }
+
+export { type ConvTuning, tuneConvolutions, type TuneOptions } from "./_conv_tune.ts";

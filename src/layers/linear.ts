@@ -81,7 +81,7 @@ export function linearForward(
   checkTensor(gpu, label, "weight", t.weight, s.outFeatures * s.inFeatures);
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, s.outFeatures);
   checkTensor(gpu, label, "output", t.output, s.batch * s.outFeatures);
-  return [forwardDispatch(gpu, g, t, `${label} (linear)`)];
+  return [forwardDispatch(gpu, g, t, `${label}: linear forward`)];
 }
 
 /**
@@ -116,24 +116,41 @@ export function linearBackward(
   label: string,
 ): Dispatch[] {
   const g = asConvolution(s);
-  const what = `${label} (linear)`;
   checkTensor(gpu, label, "input", t.input, s.batch * s.inFeatures);
   checkTensor(gpu, label, "weight", t.weight, s.outFeatures * s.inFeatures);
   checkTensor(gpu, label, "gradOutput", t.gradOutput, s.batch * s.outFeatures);
   const dispatches: Dispatch[] = [];
   if (t.gradInput) {
     checkTensor(gpu, label, "gradInput", t.gradInput, s.batch * s.inFeatures);
-    dispatches.push(backwardDataDispatch(gpu, g, { gradOutput: t.gradOutput, weight: t.weight, gradInput: t.gradInput }, what));
+    dispatches.push(
+      backwardDataDispatch(
+        gpu,
+        g,
+        { gradOutput: t.gradOutput, weight: t.weight, gradInput: t.gradInput },
+        `${label}: linear backward-input`,
+      ),
+    );
   }
   if (t.gradWeight) {
     checkTensor(gpu, label, "gradWeight", t.gradWeight, s.outFeatures * s.inFeatures);
     dispatches.push(
-      ...backwardWeightDispatches(gpu, g, { input: t.input, gradOutput: t.gradOutput, gradWeight: t.gradWeight }, what),
+      ...backwardWeightDispatches(gpu, g, {
+        input: t.input,
+        gradOutput: t.gradOutput,
+        gradWeight: t.gradWeight,
+      }, `${label}: linear backward-weight`),
     );
   }
   if (t.gradBias) {
     checkTensor(gpu, label, "gradBias", t.gradBias, s.outFeatures);
-    dispatches.push(biasGradientDispatch(gpu, g, { gradOutput: t.gradOutput, gradBias: t.gradBias }, what));
+    dispatches.push(
+      biasGradientDispatch(
+        gpu,
+        g,
+        { gradOutput: t.gradOutput, gradBias: t.gradBias },
+        `${label}: linear bias gradient`,
+      ),
+    );
   }
   return dispatches;
 }

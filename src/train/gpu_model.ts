@@ -1,7 +1,9 @@
 /**
- * A model's parameters and buffers on the GPU, in one flat buffer: trainable parameters first, grouped by
- * optimizer group so each group is one contiguous range (one optimizer dispatch per group), then frozen
- * parameters, then BatchNorm's running statistics. Gradients mirror the trainable prefix.
+ * A model's parameters and buffers on the GPU. Parameters live in one flat buffer: trainable ones first,
+ * grouped by optimizer group so each group is one contiguous range (one optimizer dispatch per group), then
+ * frozen ones. BatchNorm's running statistics live in a second buffer, because WebGPU forbids binding one
+ * buffer both read-only and writable in a dispatch (BatchNorm reads its weight while updating its
+ * statistics). Gradients mirror the trainable prefix.
  *
  * @module
  */
@@ -30,8 +32,10 @@ export class GpuModel {
   readonly gpu: Gpu;
   /** The host model whose {@linkcode Parameter}s this mirrors. */
   readonly model: Module;
-  /** All parameters and floating-point buffers. */
+  /** All parameters. */
   readonly values: GPUBuffer;
+  /** Floating-point buffers (BatchNorm's running statistics). */
+  readonly buffers: GPUBuffer;
   /** Gradients of the trainable parameters (same offsets as in {@linkcode values}). */
   readonly gradients: GPUBuffer;
   /** One range per optimizer group, in order. */
@@ -39,13 +43,14 @@ export class GpuModel {
   /** Floats covered by the trainable ranges. */
   readonly trainableLength: number;
   readonly #offsets = new Map<Parameter, number>();
+  readonly #bufferOffsets = new Map<Parameter, number>();
 
   private constructor(gpu: Gpu, model: Module, groupOf: (p: Parameter) => number, groupCount: number) {
     this.gpu = gpu;
     this.model = model;
     const all = model.namedParameters().filter((p) => !p.integer);
     const trainable = all.filter((p) => p.role === "parameter" && p.requiresGrad);
-    const rest = all.filter((p) => !trainable.includes(p));
+    const frozen = all.filter((p) => p.role === "parameter" && !p.requiresGrad);
     let offset = 0;
     this.groups = [];
     for (let g = 0; g < groupCount; g++) {
@@ -58,11 +63,17 @@ export class GpuModel {
       this.groups.push({ offset: start, length: offset - start, members });
     }
     this.trainableLength = offset;
-    for (const p of rest) {
+    for (const p of frozen) {
       this.#offsets.set(p, offset);
       offset += aligned(p.size);
     }
     this.values = gpu.buffer("parameters", offset * 4);
+    let bufferOffset = 0;
+    for (const p of all.filter((p) => p.role === "buffer")) {
+      this.#bufferOffsets.set(p, bufferOffset);
+      bufferOffset += aligned(p.size);
+    }
+    this.buffers = gpu.buffer("buffers", bufferOffset * 4);
     this.gradients = gpu.buffer("gradients", Math.max(ALIGN, this.trainableLength) * 4);
     this.upload();
   }
@@ -71,15 +82,24 @@ export class GpuModel {
    * Lays out and uploads `model`'s parameters. `groupOf` maps each trainable parameter to an optimizer
    * group in `[0, groupCount)` (all in group 0 by default).
    */
-  static create(gpu: Gpu, model: Module, groupOf: (p: Parameter) => number = () => 0, groupCount = 1): GpuModel {
+  static create(
+    gpu: Gpu,
+    model: Module,
+    groupOf: (p: Parameter) => number = () => 0,
+    groupCount = 1,
+  ): GpuModel {
     return new GpuModel(gpu, model, groupOf, groupCount);
   }
 
   /** The parameter's values on the GPU. */
   view(p: Parameter): Tensor {
     const offset = this.#offsets.get(p);
-    if (offset === undefined) throw new Error(`${p.name}: not a floating-point parameter of this model`);
-    return { buffer: this.values, offset: offset * 4, shape: p.shape };
+    if (offset !== undefined) return { buffer: this.values, offset: offset * 4, shape: p.shape };
+    const bufferOffset = this.#bufferOffsets.get(p);
+    if (bufferOffset === undefined) {
+      throw new Error(`${p.name}: not a floating-point parameter of this model`);
+    }
+    return { buffer: this.buffers, offset: bufferOffset * 4, shape: p.shape };
   }
 
   /** The parameter's gradient on the GPU (trainable parameters only). */
@@ -93,14 +113,22 @@ export class GpuModel {
 
   /** Writes every host value to the GPU. */
   upload(): void {
-    const host = new Float32Array(this.values.size / 4);
-    for (const [p, offset] of this.#offsets) host.set(p.data, offset);
-    this.gpu.write(this.values, host);
+    for (const [buffer, offsets] of this.#layouts()) {
+      const host = new Float32Array(buffer.size / 4);
+      for (const [p, offset] of offsets) host.set(p.data, offset);
+      this.gpu.write(buffer, host);
+    }
   }
 
   /** Copies every GPU value back into the host parameters (one readback). */
   async download(): Promise<void> {
-    const host = await this.gpu.readFloats(this.values);
-    for (const [p, offset] of this.#offsets) p.data = host.slice(offset, offset + p.size);
+    for (const [buffer, offsets] of this.#layouts()) {
+      const host = await this.gpu.readFloats(buffer);
+      for (const [p, offset] of offsets) p.data = host.slice(offset, offset + p.size);
+    }
+  }
+
+  #layouts(): Array<[GPUBuffer, Map<Parameter, number>]> {
+    return [[this.values, this.#offsets], [this.buffers, this.#bufferOffsets]];
   }
 }

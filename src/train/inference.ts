@@ -48,7 +48,14 @@ export class Inference {
   /** Bytes of activation storage this plan made. */
   readonly activationBytes: number;
 
-  private constructor(model: GpuModel, graph: Graph, images: Tensor, logits: Tensor, dispatches: Dispatch[], bytes: number) {
+  private constructor(
+    model: GpuModel,
+    graph: Graph,
+    images: Tensor,
+    logits: Tensor,
+    dispatches: Dispatch[],
+    bytes: number,
+  ) {
     this.model = model;
     this.graph = graph;
     this.images = images;
@@ -64,7 +71,12 @@ export class Inference {
     const graph = gpuModel.model.trace(inputShape);
     checkBatchSize(options.batchSize);
     const planner = new StepPlanner(gpu);
-    const images = options.input ?? { buffer: gpu.buffer("input images", options.batchSize * size(inputShape) * 4), offset: 0, shape: [options.batchSize, ...inputShape] };
+    const images = options.input ??
+      {
+        buffer: gpu.buffer("input images", options.batchSize * size(inputShape) * 4),
+        offset: 0,
+        shape: [options.batchSize, ...inputShape],
+      };
     const input = planner.external(images, "input images");
     const forward = lowerForward(planner, gpuModel, graph, options.batchSize, input, "eval");
     const output = forward.values[graph.output.id];
@@ -86,7 +98,11 @@ export class Inference {
     const [batch, ...sample] = this.images.shape;
     const perImage = size(sample);
     if (images.length === 0 || images.length % perImage !== 0) {
-      throw new Error(`Inference.run: expected a multiple of ${perImage} floats (images of [${sample.join(", ")}]), got ${images.length}`);
+      throw new Error(
+        `Inference.run: expected a multiple of ${perImage} floats (images of [${
+          sample.join(", ")
+        }]), got ${images.length}`,
+      );
     }
     const count = images.length / perImage;
     const out = new Float32Array(count * this.classes);

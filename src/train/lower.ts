@@ -51,7 +51,12 @@ export function lowerForward(
   const values: VirtualTensor[] = [];
   const fusedRelu = new Set<number>();
   const saved = new Map<number, VirtualTensor[]>();
-  const weights = (node: Node) => new Map([...node.parameters].filter(([, p]) => !p.integer).map(([k, p]) => [k, planner.external(model.view(p), `${node.name}.${k}`)]));
+  const weights = (node: Node) =>
+    new Map(
+      [...node.parameters].filter(([, p]) => !p.integer).map((
+        [k, p],
+      ) => [k, planner.external(model.view(p), `${node.name}.${k}`)]),
+    );
 
   for (const node of graph.nodes) {
     const spec = node.spec;
@@ -69,7 +74,12 @@ export function lowerForward(
           continue;
         }
         const y = planner.tensor(shape, `${node.name} output`);
-        planner.op(label("relu"), [x, y], (r) => reluForward(gpu, y.shape.reduce((a, b) => a * b), { input: r(x), output: r(y) }, label("relu")));
+        planner.op(
+          label("relu"),
+          [x, y],
+          (r) =>
+            reluForward(gpu, y.shape.reduce((a, b) => a * b), { input: r(x), output: r(y) }, label("relu")),
+        );
         values.push(y);
         continue;
       }
@@ -85,8 +95,17 @@ export function lowerForward(
       case "conv2d": {
         const geometry = conv2dGeometry(x.shape, spec);
         const bias = w.get("bias");
-        planner.op(label("conv2d forward"), [x, y, need("weight"), ...(bias ? [bias] : [])], (r) =>
-          conv2dForward(gpu, geometry, { input: r(x), weight: r(need("weight")), bias: bias && r(bias), output: r(y) }, label("conv2d forward")));
+        planner.op(
+          label("conv2d forward"),
+          [x, y, need("weight"), ...(bias ? [bias] : [])],
+          (r) =>
+            conv2dForward(gpu, geometry, {
+              input: r(x),
+              weight: r(need("weight")),
+              bias: bias && r(bias),
+              output: r(y),
+            }, label("conv2d forward")),
+        );
         break;
       }
       case "batchnorm2d": {
@@ -94,17 +113,50 @@ export function lowerForward(
         const s = { batch, channels: shape[1], spatial: shape[2] * shape[3] };
         const [weight, bias, mean, variance] = ["weight", "bias", "running_mean", "running_var"].map(need);
         if (mode === "eval") {
-          planner.op(label("batchnorm eval"), [x, y, weight, bias, mean, variance], (r) =>
-            batchNormEval(gpu, s, { input: r(x), weight: r(weight), bias: r(bias), runningMean: r(mean), runningVar: r(variance), output: r(y) }, { eps: spec.eps, relu: fuse }, label("batchnorm eval")));
+          planner.op(
+            label("batchnorm eval"),
+            [x, y, weight, bias, mean, variance],
+            (r) =>
+              batchNormEval(
+                gpu,
+                s,
+                {
+                  input: r(x),
+                  weight: r(weight),
+                  bias: r(bias),
+                  runningMean: r(mean),
+                  runningVar: r(variance),
+                  output: r(y),
+                },
+                { eps: spec.eps, relu: fuse },
+                label("batchnorm eval"),
+              ),
+          );
         } else {
           const savedMean = planner.tensor([s.channels], `${node.name} batch mean`);
           const savedInvStd = planner.tensor([s.channels], `${node.name} batch inverse std`);
           saved.set(node.id, [savedMean, savedInvStd]);
-          planner.op(label("batchnorm train"), [x, y, weight, bias, mean, variance, savedMean, savedInvStd], (r) =>
-            batchNormTrain(gpu, s, {
-              input: r(x), weight: r(weight), bias: r(bias), runningMean: r(mean), runningVar: r(variance),
-              output: r(y), savedMean: r(savedMean), savedInvStd: r(savedInvStd),
-            }, { eps: spec.eps, momentum: spec.momentum, relu: fuse }, label("batchnorm train")));
+          planner.op(
+            label("batchnorm train"),
+            [x, y, weight, bias, mean, variance, savedMean, savedInvStd],
+            (r) =>
+              batchNormTrain(
+                gpu,
+                s,
+                {
+                  input: r(x),
+                  weight: r(weight),
+                  bias: r(bias),
+                  runningMean: r(mean),
+                  runningVar: r(variance),
+                  output: r(y),
+                  savedMean: r(savedMean),
+                  savedInvStd: r(savedInvStd),
+                },
+                { eps: spec.eps, momentum: spec.momentum, relu: fuse },
+                label("batchnorm train"),
+              ),
+          );
         }
         break;
       }
@@ -112,27 +164,53 @@ export function lowerForward(
         const geometry = maxPool2dGeometry(x.shape, spec);
         const indices = planner.tensor(shape, `${node.name} arg-max indices`);
         saved.set(node.id, [indices]);
-        planner.op(label("maxpool2d forward"), [x, y, indices], (r) =>
-          maxPool2dForward(gpu, geometry, { input: r(x), output: r(y), indices: r(indices) }, label("maxpool2d forward")));
+        planner.op(
+          label("maxpool2d forward"),
+          [x, y, indices],
+          (r) =>
+            maxPool2dForward(
+              gpu,
+              geometry,
+              { input: r(x), output: r(y), indices: r(indices) },
+              label("maxpool2d forward"),
+            ),
+        );
         break;
       }
       case "adaptiveavgpool2d": {
         const s = { planes: x.shape[0] * x.shape[1], spatial: x.shape[2] * x.shape[3] };
-        planner.op(label("avgpool forward"), [x, y], (r) => globalAvgPoolForward(gpu, s, { input: r(x), output: r(y) }, label("avgpool forward")));
+        planner.op(
+          label("avgpool forward"),
+          [x, y],
+          (r) => globalAvgPoolForward(gpu, s, { input: r(x), output: r(y) }, label("avgpool forward")),
+        );
         break;
       }
       case "linear": {
         const s = { batch, inFeatures: spec.inFeatures, outFeatures: spec.outFeatures };
         const bias = w.get("bias");
-        planner.op(label("linear forward"), [x, y, need("weight"), ...(bias ? [bias] : [])], (r) =>
-          linearForward(gpu, s, { input: r(x), weight: r(need("weight")), bias: bias && r(bias), output: r(y) }, label("linear forward")));
+        planner.op(
+          label("linear forward"),
+          [x, y, need("weight"), ...(bias ? [bias] : [])],
+          (r) =>
+            linearForward(gpu, s, {
+              input: r(x),
+              weight: r(need("weight")),
+              bias: bias && r(bias),
+              output: r(y),
+            }, label("linear forward")),
+        );
         break;
       }
       case "add": {
         if (fuse) fusedRelu.add(node.id);
         const b = values[node.inputs[1]];
         const count = y.shape.reduce((p, q) => p * q, 1);
-        planner.op(label("residual add"), [x, b, y], (r) => add(gpu, count, { a: r(x), b: r(b), output: r(y) }, { relu: fuse }, label("residual add")));
+        planner.op(
+          label("residual add"),
+          [x, b, y],
+          (r) => add(gpu, count, { a: r(x), b: r(b), output: r(y) }, { relu: fuse }, label("residual add")),
+        );
         break;
       }
     }
@@ -179,12 +257,23 @@ export function lowerBackward(
     }
     const sum = planner.tensor(g.shape, `${graph.nodes[node].name} gradient`);
     const count = g.shape.reduce((a, b) => a * b, 1);
-    planner.op(`${graph.nodes[node].name}: gradient sum`, [previous, g, sum], (r) =>
-      add(gpu, count, { a: r(previous), b: r(g), output: r(sum) }, { relu: false }, `${graph.nodes[node].name}: gradient sum`));
+    planner.op(
+      `${graph.nodes[node].name}: gradient sum`,
+      [previous, g, sum],
+      (r) =>
+        add(
+          gpu,
+          count,
+          { a: r(previous), b: r(g), output: r(sum) },
+          { relu: false },
+          `${graph.nodes[node].name}: gradient sum`,
+        ),
+    );
     grads[node] = sum;
   };
   const trainable = (p: Parameter | undefined): p is Parameter => !!p && p.requiresGrad;
-  const gradOf = (p: Parameter, node: Node) => planner.external(model.gradient(p), `${node.name} ${p.name} gradient`);
+  const gradOf = (p: Parameter, node: Node) =>
+    planner.external(model.gradient(p), `${node.name} ${p.name} gradient`);
   const valueOf = (p: Parameter, node: Node) => planner.external(model.view(p), `${node.name}.${p.name}`);
 
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
@@ -207,7 +296,16 @@ export function lowerBackward(
         }
         const gx = newGrad();
         const y = values[id];
-        planner.op(label("relu backward"), [y, g, gx], (r) => reluBackward(gpu, gx.shape.reduce((a, b) => a * b), { output: r(y), gradOutput: r(g), gradInput: r(gx) }, label("relu backward")));
+        planner.op(
+          label("relu backward"),
+          [y, g, gx],
+          (r) =>
+            reluBackward(gpu, gx.shape.reduce((a, b) => a * b), {
+              output: r(y),
+              gradOutput: r(g),
+              gradInput: r(gx),
+            }, label("relu backward")),
+        );
         accumulate(inputId, gx);
         break;
       }
@@ -221,16 +319,36 @@ export function lowerBackward(
         const bias = param(node, "bias");
         const w = valueOf(weight, node);
         if (trainable(weight) || trainable(bias)) {
-          if (!trainable(weight)) throw new Error(`${node.name}: a frozen weight with a trainable bias is not supported`);
+          if (!trainable(weight)) {
+            throw new Error(`${node.name}: a frozen weight with a trainable bias is not supported`);
+          }
           const gw = gradOf(weight, node);
           const gb = trainable(bias) ? gradOf(bias, node) : undefined;
-          planner.op(label("conv2d backward-weight"), [x, g, gw, ...(gb ? [gb] : [])], (r) =>
-            conv2dBackwardWeight(gpu, geometry, { input: r(x), gradOutput: r(g), gradWeight: r(gw), gradBias: gb && r(gb) }, label("conv2d backward-weight")));
+          planner.op(
+            label("conv2d backward-weight"),
+            [x, g, gw, ...(gb ? [gb] : [])],
+            (r) =>
+              conv2dBackwardWeight(gpu, geometry, {
+                input: r(x),
+                gradOutput: r(g),
+                gradWeight: r(gw),
+                gradBias: gb && r(gb),
+              }, label("conv2d backward-weight")),
+          );
         }
         if (wantsInput) {
           const gx = newGrad();
-          planner.op(label("conv2d backward-data"), [g, w, gx], (r) =>
-            conv2dBackwardData(gpu, geometry, { gradOutput: r(g), weight: r(w), gradInput: r(gx) }, label("conv2d backward-data")));
+          planner.op(
+            label("conv2d backward-data"),
+            [g, w, gx],
+            (r) =>
+              conv2dBackwardData(
+                gpu,
+                geometry,
+                { gradOutput: r(g), weight: r(w), gradInput: r(gx) },
+                label("conv2d backward-data"),
+              ),
+          );
           accumulate(inputId, gx);
         }
         break;
@@ -248,10 +366,23 @@ export function lowerBackward(
         const y = values[id];
         const touched = [x, y, g, w, savedMean, savedInvStd, ...[gx, gw, gb].filter((t) => t !== undefined)];
         planner.op(label("batchnorm backward"), touched, (r) =>
-          batchNormBackward(gpu, s, {
-            input: r(x), output: r(y), gradOutput: r(g), weight: r(w), savedMean: r(savedMean), savedInvStd: r(savedInvStd),
-            gradInput: gx && r(gx), gradWeight: gw && r(gw), gradBias: gb && r(gb),
-          }, { relu: fusedRelu.has(id) }, label("batchnorm backward")));
+          batchNormBackward(
+            gpu,
+            s,
+            {
+              input: r(x),
+              output: r(y),
+              gradOutput: r(g),
+              weight: r(w),
+              savedMean: r(savedMean),
+              savedInvStd: r(savedInvStd),
+              gradInput: gx && r(gx),
+              gradWeight: gw && r(gw),
+              gradBias: gb && r(gb),
+            },
+            { relu: fusedRelu.has(id) },
+            label("batchnorm backward"),
+          ));
         if (gx) accumulate(inputId, gx);
         break;
       }
@@ -260,8 +391,17 @@ export function lowerBackward(
         const geometry = maxPool2dGeometry(x.shape, spec);
         const [indices] = saved.get(id)!;
         const gx = newGrad();
-        planner.op(label("maxpool2d backward"), [g, indices, gx], (r) =>
-          maxPool2dBackward(gpu, geometry, { gradOutput: r(g), indices: r(indices), gradInput: r(gx) }, label("maxpool2d backward")));
+        planner.op(
+          label("maxpool2d backward"),
+          [g, indices, gx],
+          (r) =>
+            maxPool2dBackward(
+              gpu,
+              geometry,
+              { gradOutput: r(g), indices: r(indices), gradInput: r(gx) },
+              label("maxpool2d backward"),
+            ),
+        );
         accumulate(inputId, gx);
         break;
       }
@@ -269,7 +409,12 @@ export function lowerBackward(
         if (!wantsInput) break;
         const s = { planes: x.shape[0] * x.shape[1], spatial: x.shape[2] * x.shape[3] };
         const gx = newGrad();
-        planner.op(label("avgpool backward"), [g, gx], (r) => globalAvgPoolBackward(gpu, s, { gradOutput: r(g), gradInput: r(gx) }, label("avgpool backward")));
+        planner.op(
+          label("avgpool backward"),
+          [g, gx],
+          (r) =>
+            globalAvgPoolBackward(gpu, s, { gradOutput: r(g), gradInput: r(gx) }, label("avgpool backward")),
+        );
         accumulate(inputId, gx);
         break;
       }
@@ -282,8 +427,19 @@ export function lowerBackward(
         const gw = trainable(weight) ? gradOf(weight, node) : undefined;
         const gb = trainable(bias) ? gradOf(bias, node) : undefined;
         const touched = [x, w, g, ...[gx, gw, gb].filter((t) => t !== undefined)];
-        planner.op(label("linear backward"), touched, (r) =>
-          linearBackward(gpu, s, { input: r(x), weight: r(w), gradOutput: r(g), gradInput: gx && r(gx), gradWeight: gw && r(gw), gradBias: gb && r(gb) }, label("linear backward")));
+        planner.op(
+          label("linear backward"),
+          touched,
+          (r) =>
+            linearBackward(gpu, s, {
+              input: r(x),
+              weight: r(w),
+              gradOutput: r(g),
+              gradInput: gx && r(gx),
+              gradWeight: gw && r(gw),
+              gradBias: gb && r(gb),
+            }, label("linear backward")),
+        );
         if (gx) accumulate(inputId, gx);
         break;
       }
@@ -293,7 +449,16 @@ export function lowerBackward(
           gm = planner.tensor(g.shape, `${node.name} gradient`);
           const y = values[id];
           const masked = gm;
-          planner.op(label("relu backward"), [y, g, masked], (r) => reluBackward(gpu, masked.shape.reduce((a, b) => a * b), { output: r(y), gradOutput: r(g), gradInput: r(masked) }, label("relu backward")));
+          planner.op(
+            label("relu backward"),
+            [y, g, masked],
+            (r) =>
+              reluBackward(gpu, masked.shape.reduce((a, b) => a * b), {
+                output: r(y),
+                gradOutput: r(g),
+                gradInput: r(masked),
+              }, label("relu backward")),
+          );
         }
         accumulate(node.inputs[0], gm);
         accumulate(node.inputs[1], gm);
@@ -310,10 +475,11 @@ export function checkNoSharedParameters(graph: Graph): void {
     for (const p of node.parameters.values()) {
       const other = owner.get(p);
       if (other !== undefined && other !== node.name) {
-        throw new Error(`${p.name}: used by both ${other} and ${node.name}; shared parameters cannot be trained`);
+        throw new Error(
+          `${p.name}: used by both ${other} and ${node.name}; shared parameters cannot be trained`,
+        );
       }
       owner.set(p, node.name);
     }
   }
 }
-

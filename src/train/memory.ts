@@ -123,7 +123,10 @@ export class StepPlanner {
     }
     let bytes = 0;
     pool.forEach((slot, i) => {
-      const buffer = this.#gpu.buffer(`activation arena ${i}`, Math.ceil(slot.bytes / BINDING_ALIGNMENT) * BINDING_ALIGNMENT);
+      const buffer = this.#gpu.buffer(
+        `activation arena ${i}`,
+        Math.ceil(slot.bytes / BINDING_ALIGNMENT) * BINDING_ALIGNMENT,
+      );
       bytes += buffer.size;
       for (const s of slot.users) s.buffer = buffer;
     });

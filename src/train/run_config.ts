@@ -8,8 +8,9 @@
 
 import type { CifarName } from "../data/cifar_layout.ts";
 import { manualSeed } from "../graph/layers.ts";
-import type { Module } from "../graph/module.ts";
 import {
+  type CifarResNet,
+  type ResNet,
   resnet101,
   resnet110,
   resnet152,
@@ -131,7 +132,8 @@ export class ConfigError extends Error {
   }
 }
 
-function isCifarModel(model: ModelName): boolean {
+/** Whether `model` is one of He et al.'s CIFAR ResNets (resnet20..110), which have their own stem. */
+export function isCifarModel(model: ModelName): boolean {
   return ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"].includes(model);
 }
 
@@ -164,7 +166,9 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   positiveInteger("epochs", config.epochs);
   positiveInteger("batchSize", config.batchSize);
   positiveInteger("limit", config.limit);
-  if (!(Number.isFinite(config.lr) && config.lr > 0)) throw new ConfigError("lr", `must be positive, got ${config.lr}`);
+  if (!(Number.isFinite(config.lr) && config.lr > 0)) {
+    throw new ConfigError("lr", `must be positive, got ${config.lr}`);
+  }
   if (!(config.momentum >= 0 && config.momentum < 1)) {
     throw new ConfigError("momentum", `must be in [0, 1), got ${config.momentum}`);
   }
@@ -176,10 +180,16 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
     throw new ConfigError("schedule", `must be one of ${SCHEDULE_NAMES.join(", ")}; got ${config.schedule}`);
   }
   if (!(Number.isInteger(config.warmup) && config.warmup >= 0 && config.warmup < config.epochs)) {
-    throw new ConfigError("warmup", `must be a whole number of epochs below epochs (${config.epochs}), got ${config.warmup}`);
+    throw new ConfigError(
+      "warmup",
+      `must be a whole number of epochs below epochs (${config.epochs}), got ${config.warmup}`,
+    );
   }
   if (config.warmup > 0 && config.schedule === "onecycle") {
-    throw new ConfigError("warmup", "cannot be combined with the onecycle schedule, which warms up by itself");
+    throw new ConfigError(
+      "warmup",
+      "cannot be combined with the onecycle schedule, which warms up by itself",
+    );
   }
   if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) {
     throw new ConfigError("labelSmoothing", `must be in [0, 1), got ${config.labelSmoothing}`);
@@ -191,7 +201,10 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
     throw new ConfigError("pretrained", `imagenet weights exist for resnet18..152 only, not ${config.model}`);
   }
   if (config.pretrained === "imagenet" && config.stem !== "imagenet") {
-    throw new ConfigError("stem", "must be imagenet with --pretrained imagenet (the weights are for its 7x7 stem)");
+    throw new ConfigError(
+      "stem",
+      "must be imagenet with --pretrained imagenet (the weights are for its 7x7 stem)",
+    );
   }
   return config;
 }
@@ -212,7 +225,7 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 export function buildModel(
   name: ModelName,
   options: { numClasses: number; stem?: Stem; seed?: number },
-): Module & { fc: unknown } {
+): ResNet | CifarResNet {
   manualSeed(options.seed ?? 0);
   const { numClasses, stem = "imagenet" } = options;
   switch (name) {
@@ -259,7 +272,9 @@ export function learningRate(config: RunConfig, stepsPerEpoch: number): Schedule
   switch (config.schedule) {
     case "multistep": {
       // He et al.'s 32k and 48k of 64k iterations, counted from the end of the warm-up.
-      const milestones = [0.5, 0.75].map((f) => Math.round(f * (config.epochs - config.warmup)) * stepsPerEpoch);
+      const milestones = [0.5, 0.75].map((f) =>
+        Math.round(f * (config.epochs - config.warmup)) * stepsPerEpoch
+      );
       main = multiStepLr(config.lr, { milestones });
       break;
     }
@@ -274,5 +289,7 @@ export function learningRate(config: RunConfig, stepsPerEpoch: number): Schedule
       break;
   }
   if (warmupSteps === 0) return main;
-  return sequentialLr([linearLr(config.lr, { startFactor: 0.1, totalIters: warmupSteps }), main], [warmupSteps]);
+  return sequentialLr([linearLr(config.lr, { startFactor: 0.1, totalIters: warmupSteps }), main], [
+    warmupSteps,
+  ]);
 }

@@ -126,7 +126,9 @@ export class TrainingStep {
     checkNoSharedParameters(graph);
     const output = graph.output;
     if (output.shape.length !== 1) {
-      throw new Error(`${output.name}: the model's output must be logits [classes], got [${output.shape.join(", ")}]`);
+      throw new Error(
+        `${output.name}: the model's output must be logits [classes], got [${output.shape.join(", ")}]`,
+      );
     }
     const groups = options.optimizer.groups ?? [];
     const groupOf = (p: Parameter) => {
@@ -134,21 +136,47 @@ export class TrainingStep {
       return index < 0 ? groups.length : index;
     };
     const gpuModel = GpuModel.create(gpu, model, groupOf, groups.length + 1);
-    const settings = [...groups, {}].map((g) => ({ ...options.optimizer, groups: undefined, ...g, match: undefined }));
+    const settings = [...groups, {}].map((g) => ({
+      ...options.optimizer,
+      groups: undefined,
+      ...g,
+      match: undefined,
+    }));
 
     const batch = options.batchSize;
     const planner = new StepPlanner(gpu);
     const images = options.input?.images ??
-      { buffer: gpu.buffer("input images", batch * inputShape.reduce((a, b) => a * b, 1) * 4), offset: 0, shape: [batch, ...inputShape] };
-    const labels = options.input?.labels ?? { buffer: gpu.buffer("input labels", batch * 4), offset: 0, shape: [batch] };
-    const forward = lowerForward(planner, gpuModel, graph, batch, planner.external(images, "input images"), "train");
+      {
+        buffer: gpu.buffer("input images", batch * inputShape.reduce((a, b) => a * b, 1) * 4),
+        offset: 0,
+        shape: [batch, ...inputShape],
+      };
+    const labels = options.input?.labels ??
+      { buffer: gpu.buffer("input labels", batch * 4), offset: 0, shape: [batch] };
+    const forward = lowerForward(
+      planner,
+      gpuModel,
+      graph,
+      batch,
+      planner.external(images, "input images"),
+      "train",
+    );
     const logits = forward.values[output.id];
     const gradLogits = planner.tensor(logits.shape, "logits gradient");
     const stats = gpu.buffer("training statistics", STATS_LENGTH * 4);
     const labelsVt = planner.external(labels, "labels");
     const lossSizes = { batch, classes: output.shape[0], labelSmoothing: options.labelSmoothing ?? 0 };
-    planner.op("loss: cross-entropy", [logits, labelsVt, gradLogits], (r) =>
-      crossEntropy(gpu, lossSizes, { logits: r(logits), labels: r(labelsVt), gradLogits: r(gradLogits), stats: { buffer: stats, offset: 0, shape: [STATS_LENGTH] } }, "loss: cross-entropy"));
+    planner.op(
+      "loss: cross-entropy",
+      [logits, labelsVt, gradLogits],
+      (r) =>
+        crossEntropy(gpu, lossSizes, {
+          logits: r(logits),
+          labels: r(labelsVt),
+          gradLogits: r(gradLogits),
+          stats: { buffer: stats, offset: 0, shape: [STATS_LENGTH] },
+        }, "loss: cross-entropy"),
+    );
     lowerBackward(planner, gpuModel, graph, forward, gradLogits);
     const built = await planner.build();
 
@@ -157,10 +185,13 @@ export class TrainingStep {
       Sgd.create(
         gpu,
         { params: gpuModel.values, grads: gpuModel.gradients, momentum },
-        gpuModel.groups.map((range, i) => ({ ...settings[i], offset: range.offset, length: range.length })).filter((g) => g.length > 0),
+        gpuModel.groups.map((range, i) => ({ ...settings[i], offset: range.offset, length: range.length }))
+          .filter((g) => g.length > 0),
         { maxGradNorm: options.maxGradNorm },
       ));
-    const groupLrs = gpuModel.groups.map((range, i) => ({ lr: settings[i].lr, length: range.length })).filter((g) => g.length > 0).map((g) => g.lr);
+    const groupLrs = gpuModel.groups.map((range, i) => ({ lr: settings[i].lr, length: range.length })).filter(
+      (g) => g.length > 0,
+    ).map((g) => g.lr);
     return new TrainingStep({
       model: gpuModel,
       graph,
@@ -222,7 +253,12 @@ export class TrainingStep {
           "lower the learning rate or set maxGradNorm",
       );
     }
-    return { loss, accuracy: values[STATS.top1] / Math.max(1, samples), top5: values[STATS.top5] / Math.max(1, samples), samples };
+    return {
+      loss,
+      accuracy: values[STATS.top1] / Math.max(1, samples),
+      top5: values[STATS.top5] / Math.max(1, samples),
+      samples,
+    };
   }
 
   /** An eval-mode forward pass over the same parameters (e.g. for the test set between epochs). */

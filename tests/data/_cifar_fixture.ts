@@ -78,7 +78,12 @@ export interface FixtureSize {
 }
 
 /** The record of `index` in file `file`: deterministic labels and varied image bytes. */
-function makeRecord(name: CifarName, file: number, index: number, constant: number | undefined): FixtureRecord {
+function makeRecord(
+  name: CifarName,
+  file: number,
+  index: number,
+  constant: number | undefined,
+): FixtureRecord {
   const image = new Uint8Array(3072);
   if (constant === undefined) {
     let state = (file * 1_000_003 + index * 7919 + 12345) >>> 0;
@@ -113,7 +118,10 @@ export function cifarFixture(name: CifarName, size: FixtureSize): CifarFixture {
   const train: FixtureRecord[] = [];
   const byFile = new Map<string, Uint8Array>();
   layout.trainFiles.forEach((file, f) => {
-    const records = Array.from({ length: size.trainPerFile }, (_, i) => makeRecord(name, f, i, size.constantImage));
+    const records = Array.from(
+      { length: size.trainPerFile },
+      (_, i) => makeRecord(name, f, i, size.constantImage),
+    );
     train.push(...records);
     byFile.set(file, encodeRecords(name, records));
   });
@@ -125,7 +133,9 @@ export function cifarFixture(name: CifarName, size: FixtureSize): CifarFixture {
     // The order of the entries in the official archive.
     files.set("data_batch_1.bin", byFile.get("data_batch_1.bin")!);
     files.set("batches.meta.txt", text(CIFAR10_CLASSES));
-    for (const file of ["data_batch_3.bin", "data_batch_4.bin", "test_batch.bin"]) files.set(file, byFile.get(file)!);
+    for (const file of ["data_batch_3.bin", "data_batch_4.bin", "test_batch.bin"]) {
+      files.set(file, byFile.get(file)!);
+    }
     files.set("readme.html", new TextEncoder().encode("<html><body>CIFAR-10 binary version</body></html>\n"));
     for (const file of ["data_batch_5.bin", "data_batch_2.bin"]) files.set(file, byFile.get(file)!);
   } else {
@@ -148,7 +158,9 @@ export async function tarOf(folder: string, files: Map<string, Uint8Array>): Pro
 
 /** `bytes` gzip-compressed with the built-in `CompressionStream`. */
 export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
   return await new Response(stream).bytes();
 }
 

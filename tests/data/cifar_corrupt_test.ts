@@ -66,8 +66,14 @@ Deno.test("a truncated tar inside a valid gzip is refused naming the archive", a
       await assert.rejects(readCifar(path), /cifar-10-binary\.tar\.gz: truncated or corrupt tar data/);
     }
     // Cut exactly between two entries: the tar layer cannot tell, the missing files can.
-    await Deno.writeFile(path, await gzip(tar.subarray(0, 512 * 2 + 5 * RECORD + (512 - (5 * RECORD) % 512))));
-    await assert.rejects(readCifar(path), /cifar-10-batches-bin\/data_batch_2\.bin is missing from the archive/);
+    await Deno.writeFile(
+      path,
+      await gzip(tar.subarray(0, 512 * 2 + 5 * RECORD + (512 - (5 * RECORD) % 512))),
+    );
+    await assert.rejects(
+      readCifar(path),
+      /cifar-10-batches-bin\/data_batch_2\.bin is missing from the archive/,
+    );
   });
 });
 
@@ -77,7 +83,10 @@ Deno.test("a data file of the wrong size is refused naming it and the record siz
     withFile(fixture.files, "data_batch_2.bin", short),
     /data_batch_2\.bin: 15364 bytes is not a whole, non-zero number of CIFAR-10 records of 3073 bytes/,
   );
-  await assertRefusedBoth(withFile(fixture.files, "test_batch.bin", new Uint8Array(0)), /test_batch\.bin: 0 bytes/);
+  await assertRefusedBoth(
+    withFile(fixture.files, "test_batch.bin", new Uint8Array(0)),
+    /test_batch\.bin: 0 bytes/,
+  );
 });
 
 Deno.test("a label out of range is refused naming the file and the record", async () => {
@@ -90,7 +99,10 @@ Deno.test("a label out of range is refused naming the file and the record", asyn
 
 Deno.test("a missing test_batch.bin or class-name file is refused naming it", async () => {
   await assertRefusedBoth(withFile(fixture.files, "test_batch.bin", undefined), /test_batch\.bin is missing/);
-  await assertRefusedBoth(withFile(fixture.files, "batches.meta.txt", undefined), /batches\.meta\.txt is missing/);
+  await assertRefusedBoth(
+    withFile(fixture.files, "batches.meta.txt", undefined),
+    /batches\.meta\.txt is missing/,
+  );
   const nine = new TextEncoder().encode("a\nb\nc\nd\ne\nf\ng\nh\ni\n");
   await assertRefusedBoth(
     withFile(fixture.files, "batches.meta.txt", nine),
@@ -102,12 +114,17 @@ Deno.test("a path that is neither an archive nor a folder is refused saying what
   await inTempDir(async (dir) => {
     await assert.rejects(
       readCifar(dir),
-      new RegExp(`${dir}: is neither a CIFAR-10 archive nor a CIFAR-10 folder; expected the official ` +
-        `cifar-10-binary\\.tar\\.gz, its extracted cifar-10-batches-bin/ folder`),
+      new RegExp(
+        `${dir}: is neither a CIFAR-10 archive nor a CIFAR-10 folder; expected the official ` +
+          `cifar-10-binary\\.tar\\.gz, its extracted cifar-10-batches-bin/ folder`,
+      ),
     );
     const text = join(dir, "notes.txt");
     await Deno.writeFile(text, new TextEncoder().encode("not an archive"));
-    await assert.rejects(readCifar(text), /notes\.txt: is neither a gzip-compressed tar archive nor a tar archive/);
+    await assert.rejects(
+      readCifar(text),
+      /notes\.txt: is neither a gzip-compressed tar archive nor a tar archive/,
+    );
     await assert.rejects(readCifar(join(dir, "absent")), /absent: does not exist; expected the official/);
   });
 });
@@ -129,6 +146,9 @@ Deno.test("a CIFAR-100 coarse label out of range is refused even when fine label
       readCifar(dir, { dataset: "cifar100" }),
       /train\.bin: record 4 \(byte offset 12296\) has coarse label 25, expected 0\.\.19 for CIFAR-100/,
     );
-    await assert.rejects(readCifar(dir, { dataset: "cifar10", labels: "coarse" }), /CIFAR-10 has no coarse labels/);
+    await assert.rejects(
+      readCifar(dir, { dataset: "cifar10", labels: "coarse" }),
+      /CIFAR-10 has no coarse labels/,
+    );
   });
 });

@@ -58,7 +58,10 @@ Deno.test("CIFAR-10 is read from the extracted folder, a folder holding it, a fo
     const folder = join(dir, "extracted", "cifar-10-batches-bin");
     await writeFolder(folder, small10.files);
     await Deno.mkdir(join(dir, "archived"));
-    await Deno.writeFile(join(dir, "archived", "cifar-10-binary.tar.gz"), await archiveOf("cifar10", small10.files));
+    await Deno.writeFile(
+      join(dir, "archived", "cifar-10-binary.tar.gz"),
+      await archiveOf("cifar10", small10.files),
+    );
     const plainTar = join(dir, "cifar-10-binary.tar");
     await Deno.writeFile(plainTar, await tarOf("cifar-10-batches-bin", small10.files));
     const cases = [
@@ -108,7 +111,9 @@ Deno.test("a full-size archive in the official layout gives 50,000 + 10,000 reco
     assert.equal(splits.test.count, 10_000);
     assert.deepEqual(splits.warnings, []);
     assert.deepEqual(splits.train.classes, CIFAR10_CLASSES);
-    for (const i of [0, 9_999, 10_000, 31_234, 49_999]) assert.equal(splits.train.labels[i], full.train[i].label);
+    for (const i of [0, 9_999, 10_000, 31_234, 49_999]) {
+      assert.equal(splits.train.labels[i], full.train[i].label);
+    }
     assert.equal(splits.train.images[50_000 * 3072 - 1], 17);
   });
 });

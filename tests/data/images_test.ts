@@ -21,7 +21,12 @@ function gradientRgba(width: number, height: number): Uint8Array {
   return rgba;
 }
 
-function encodePng(width: number, height: number, rgba: Uint8Array, options: Record<string, unknown> = {}): Uint8Array {
+function encodePng(
+  width: number,
+  height: number,
+  rgba: Uint8Array,
+  options: Record<string, unknown> = {},
+): Uint8Array {
   const png = new PNG({ width, height, ...options });
   png.data = Buffer.from(rgba);
   return new Uint8Array(PNG.sync.write(png, options));
@@ -51,15 +56,24 @@ Deno.test("a JPEG decodes to its pixels within JPEG's loss", () => {
   const image = decodeImage(bytes, "flat.jpg");
   assert.equal(image.width, 16);
   for (let i = 0; i < image.data.length; i += 3) {
-    assert.ok(Math.abs(image.data[i] - 200) <= 3 && Math.abs(image.data[i + 1] - 100) <= 3 && Math.abs(image.data[i + 2] - 50) <= 3);
+    assert.ok(
+      Math.abs(image.data[i] - 200) <= 3 && Math.abs(image.data[i + 1] - 100) <= 3 &&
+        Math.abs(image.data[i + 2] - 50) <= 3,
+    );
   }
 });
 
 Deno.test("corrupt, truncated and foreign files give errors naming the file", async () => {
   const png = encodePng(8, 8, gradientRgba(8, 8));
   assert.throws(() => decodeImage(png.subarray(0, 40), "cut.png"), /cut\.png: corrupt or truncated PNG data/);
-  assert.throws(() => decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 1, 2, 3]), "bad.jpg"), /bad\.jpg: corrupt or truncated JPEG data/);
-  assert.throws(() => decodeImage(new TextEncoder().encode("hello"), "notes.txt"), /notes\.txt: not a PNG or JPEG image/);
+  assert.throws(
+    () => decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 1, 2, 3]), "bad.jpg"),
+    /bad\.jpg: corrupt or truncated JPEG data/,
+  );
+  assert.throws(
+    () => decodeImage(new TextEncoder().encode("hello"), "notes.txt"),
+    /notes\.txt: not a PNG or JPEG image/,
+  );
   await assert.rejects(readImage("/nonexistent/cat.png"), /cannot read \/nonexistent\/cat\.png/);
 });
 
@@ -92,5 +106,8 @@ Deno.test("prepareImage resizes the shorter side, crops and normalises to CHW", 
   assert.ok(input.subarray(0, 256).every((v) => Math.abs(v - 1) < 1e-6));
   assert.ok(input.subarray(256, 512).every((v) => Math.abs(v + 1) < 1e-6));
   assert.ok(input.subarray(512).every((v) => Math.abs(v - 0) < 1e-6));
-  assert.throws(() => prepareImage(image, { size: 16, resize: 8, mean, std }), /resize must be an integer of at least size 16/);
+  assert.throws(
+    () => prepareImage(image, { size: 16, resize: 8, mean, std }),
+    /resize must be an integer of at least size 16/,
+  );
 });

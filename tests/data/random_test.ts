@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { draw, epochOrder, mix32, sampleSeed, seed32 } from "../../src/data/random.ts";
 
 Deno.test("mix32 is lowbias32 in u32 arithmetic", () => {
-  // Reference values computed with 32-bit unsigned C arithmetic.
+  // The same steps in exact BigInt arithmetic, masked to 32 bits.
   assert.equal(mix32(0), 0);
   for (const x of [1, 2, 0xffffffff, 0x80000000, 123456789]) {
     let v = BigInt(x);

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { fixtureUrl, jsonFloat, loadGeneratorSamples, loadResnet20Fixture, loadTrainFixture } from "../_fixtures.ts";
+import {
+  fixtureUrl,
+  jsonFloat,
+  loadGeneratorSamples,
+  loadResnet20Fixture,
+  loadTrainFixture,
+} from "../_fixtures.ts";
 import { deterministicInput, deterministicLabels, deterministicTensor } from "../_weights.ts";
 
 Deno.test("the TypeScript generator reproduces make_fixtures.py's values bit for bit", async () => {
@@ -29,7 +35,10 @@ Deno.test("the stored fixture inputs equal the generator's", async () => {
   const train = await loadTrainFixture();
   for (const step of train.steps) {
     assert.deepEqual(step.input, deterministicInput(train.inputShape, step.inputSeed));
-    assert.deepEqual([...deterministicLabels(step.labels.length, train.numClasses, step.inputSeed)], step.labels);
+    assert.deepEqual(
+      [...deterministicLabels(step.labels.length, train.numClasses, step.inputSeed)],
+      step.labels,
+    );
   }
 });
 

@@ -33,14 +33,27 @@ function conv(
 }
 
 const CASES: Array<{ name: string; input: number[]; options: Conv2dOptions; bias?: boolean }> = [
-  { name: "3x3 stride 1 padding 1, 3 -> 5 channels, batch 1", input: [1, 3, 7, 9], options: conv(5, 3, 1, 1) },
-  { name: "3x3 stride 2 padding 1, 5 -> 6, batch 3", input: [3, 5, 7, 9], options: conv(6, 3, 2, 1), bias: true },
+  {
+    name: "3x3 stride 1 padding 1, 3 -> 5 channels, batch 1",
+    input: [1, 3, 7, 9],
+    options: conv(5, 3, 1, 1),
+  },
+  {
+    name: "3x3 stride 2 padding 1, 5 -> 6, batch 3",
+    input: [3, 5, 7, 9],
+    options: conv(6, 3, 2, 1),
+    bias: true,
+  },
   { name: "7x7 stride 2 padding 3 (stem), 3 -> 6, batch 2", input: [2, 3, 9, 7], options: conv(6, 7, 2, 3) },
   { name: "1x1 stride 1 padding 0, 6 -> 5, batch 3", input: [3, 6, 7, 9], options: conv(5, 1), bias: true },
   { name: "1x1 stride 2 (downsample), 6 -> 5, batch 2", input: [2, 6, 7, 9], options: conv(5, 1, 2) },
   { name: "3x3 dilation 2 padding 2, 5 -> 6, batch 1", input: [1, 5, 9, 7], options: conv(6, 3, 1, 2, 2) },
   { name: "3x3 groups 2, 6 -> 4, batch 2", input: [2, 6, 7, 9], options: conv(4, 3, 1, 1, 1, 2), bias: true },
-  { name: "3x3 stride 2 depthwise (groups 6), batch 2", input: [2, 6, 7, 9], options: conv(6, 3, 2, 1, 1, 6) },
+  {
+    name: "3x3 stride 2 depthwise (groups 6), batch 2",
+    input: [2, 6, 7, 9],
+    options: conv(6, 3, 2, 1, 1, 6),
+  },
   {
     name: "1x3 kernel, stride [2, 1], padding [0, 1], dilation [1, 2], batch 3",
     input: [3, 5, 7, 9],
@@ -129,8 +142,18 @@ for (const [index, c] of CASES.entries()) {
       ...conv2dBackwardData(gpu, g, t, "test"),
       ...conv2dBackwardWeight(gpu, g, { ...t, gradBias: c.bias ? t.gradBias : undefined }, "test"),
     ]);
-    assertClose(await read(gpu, t.output), conv2dForwardReference(d.input, d.weight, d.bias, g), TOLERANCE, "output");
-    assertClose(await read(gpu, t.gradInput), conv2dBackwardDataReference(d.gradOutput, d.weight, g), TOLERANCE, "gradInput");
+    assertClose(
+      await read(gpu, t.output),
+      conv2dForwardReference(d.input, d.weight, d.bias, g),
+      TOLERANCE,
+      "output",
+    );
+    assertClose(
+      await read(gpu, t.gradInput),
+      conv2dBackwardDataReference(d.gradOutput, d.weight, g),
+      TOLERANCE,
+      "gradInput",
+    );
     const expected = conv2dBackwardWeightReference(d.input, d.gradOutput, g);
     assertClose(await read(gpu, t.gradWeight), expected.gradWeight, TOLERANCE, "gradWeight");
     if (c.bias) assertClose(await read(gpu, t.gradBias), expected.gradBias, TOLERANCE, "gradBias");
@@ -174,9 +197,24 @@ Deno.test("conv2d: backward matches central differences of the CPU forward", asy
     const loss = (input: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>) =>
       dot(conv2dForwardReference(input, weight, bias, g), d.gradOutput);
     const bias = d.bias!;
-    assertClose(await read(gpu, t.gradInput), centralDifferences((x) => loss(x, d.weight, bias), d.input), TOLERANCE, "gradInput");
-    assertClose(await read(gpu, t.gradWeight), centralDifferences((w) => loss(d.input, w, bias), d.weight), TOLERANCE, "gradWeight");
-    assertClose(await read(gpu, t.gradBias), centralDifferences((b) => loss(d.input, d.weight, b), bias), TOLERANCE, "gradBias");
+    assertClose(
+      await read(gpu, t.gradInput),
+      centralDifferences((x) => loss(x, d.weight, bias), d.input),
+      TOLERANCE,
+      "gradInput",
+    );
+    assertClose(
+      await read(gpu, t.gradWeight),
+      centralDifferences((w) => loss(d.input, w, bias), d.weight),
+      TOLERANCE,
+      "gradWeight",
+    );
+    assertClose(
+      await read(gpu, t.gradBias),
+      centralDifferences((b) => loss(d.input, d.weight, b), bias),
+      TOLERANCE,
+      "gradBias",
+    );
   }
 });
 
@@ -184,7 +222,10 @@ Deno.test("conv2dGeometry computes output sizes like PyTorch and rejects bad sha
   const g = conv2dGeometry([2, 3, 32, 32], conv(64, 7, 2, 3));
   assert.deepEqual([g.outHeight, g.outWidth], [16, 16]);
   assert.deepEqual(
-    [conv2dGeometry([1, 4, 7, 9], conv(4, [3, 1], [2, 3], [1, 0], [2, 1])).outHeight, conv2dGeometry([1, 4, 7, 9], conv(4, [3, 1], [2, 3], [1, 0], [2, 1])).outWidth],
+    [
+      conv2dGeometry([1, 4, 7, 9], conv(4, [3, 1], [2, 3], [1, 0], [2, 1])).outHeight,
+      conv2dGeometry([1, 4, 7, 9], conv(4, [3, 1], [2, 3], [1, 0], [2, 1])).outWidth,
+    ],
     [3, 3],
   );
   assert.throws(() => conv2dGeometry([1, 6, 8, 8], conv(4, 3, 1, 1, 1, 4)), /divisible by groups/);

@@ -101,12 +101,16 @@ export function conv2dBackwardWeightReference(
   gradOutput: ArrayLike<number>,
   g: Conv2dGeometry,
 ): { gradWeight: Float64Array; gradBias: Float64Array } {
-  const gradWeight = new Float64Array(g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth);
+  const gradWeight = new Float64Array(
+    g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth,
+  );
   forEachTap(g, (o, w, x) => {
     gradWeight[w] += input[x] * gradOutput[o];
   });
   const gradBias = new Float64Array(g.outChannels);
   const pixels = g.outHeight * g.outWidth;
-  for (let i = 0; i < gradOutput.length; i++) gradBias[Math.floor(i / pixels) % g.outChannels] += gradOutput[i];
+  for (let i = 0; i < gradOutput.length; i++) {
+    gradBias[Math.floor(i / pixels) % g.outChannels] += gradOutput[i];
+  }
   return { gradWeight, gradBias };
 }

@@ -25,7 +25,9 @@ export function linearForwardReference(
   for (let b = 0; b < s.batch; b++) {
     for (let o = 0; o < s.outFeatures; o++) {
       let sum = bias ? bias[o] : 0;
-      for (let i = 0; i < s.inFeatures; i++) sum += input[b * s.inFeatures + i] * weight[o * s.inFeatures + i];
+      for (let i = 0; i < s.inFeatures; i++) {
+        sum += input[b * s.inFeatures + i] * weight[o * s.inFeatures + i];
+      }
       output[b * s.outFeatures + o] = sum;
     }
   }

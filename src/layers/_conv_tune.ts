@@ -1,0 +1,150 @@
+/**
+ * A short autotune of the convolution GEMM tilings: each candidate of {@link ./_conv_strategy.ts} is timed
+ * on one mid-sized convolution per GEMM kind, and later plans on the same GPU choose by the measured
+ * throughput. The result can be kept (it is plain JSON) and passed back to skip the measuring next time.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, numel, submit, type Tensor, tensor } from "../gpu/kernel.ts";
+import {
+  fitsLimits,
+  GEMM_KINDS,
+  type GemmKind,
+  type GemmTiling,
+  type MeasuredTiling,
+  paddedWork,
+  setMeasuredTilings,
+  TILING_CANDIDATES,
+} from "./_conv_strategy.ts";
+import { backwardDataDispatch, backwardWeightPlan, forwardDispatch, gemmProblem } from "./_conv_kernels.ts";
+import type { Conv2dGeometry } from "./conv2d.ts";
+
+/** What {@linkcode tuneConvolutions} measured. */
+export interface ConvTuning {
+  /** The adapter and limits the measurements hold for. */
+  adapterKey: string;
+  /** Candidate tilings with their measured throughput, per GEMM kind. */
+  results: Record<GemmKind, MeasuredTiling[]>;
+}
+
+/** Options of {@linkcode tuneConvolutions}. */
+export interface TuneOptions {
+  /** An earlier result: reused without measuring when it was made on the same adapter. */
+  previous?: ConvTuning;
+  /** The tilings to try (default: all candidates the adapter's limits allow). */
+  candidates?: readonly GemmTiling[];
+  /** The convolution to time (default: batch 8, 64 -> 64 channels, 3x3, 16x16 pixels). */
+  geometry?: Conv2dGeometry;
+  /** Least GPU time per measurement, so that dispatch and sync overheads stay small (default 60). */
+  minMilliseconds?: number;
+}
+
+const DEFAULT_GEOMETRY: Conv2dGeometry = {
+  batch: 8,
+  inChannels: 64,
+  inHeight: 16,
+  inWidth: 16,
+  outChannels: 64,
+  kernelHeight: 3,
+  kernelWidth: 3,
+  strideHeight: 1,
+  strideWidth: 1,
+  padHeight: 1,
+  padWidth: 1,
+  dilationHeight: 1,
+  dilationWidth: 1,
+  groups: 1,
+  outHeight: 16,
+  outWidth: 16,
+};
+
+function adapterKey(gpu: Gpu): string {
+  const a = gpu.adapter, l = gpu.limits;
+  return [
+    a.description,
+    a.vendor,
+    a.architecture,
+    l.maxComputeInvocationsPerWorkgroup,
+    l.maxComputeWorkgroupStorageSize,
+    l.maxStorageBufferBindingSize,
+  ].join("|");
+}
+
+/** Milliseconds per run of `dispatches`, the best of two measurements of at least `minMs` each. */
+async function timeDispatches(gpu: Gpu, dispatches: Dispatch[], minMs: number): Promise<number> {
+  submit(gpu, dispatches);
+  await gpu.idle();
+  let runs = 1, best = Infinity;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const start = performance.now();
+    submit(gpu, Array.from({ length: runs }, () => dispatches).flat());
+    await gpu.idle();
+    const perRun = (performance.now() - start) / runs;
+    best = Math.min(best, perRun);
+    runs = Math.min(256, Math.max(1, Math.ceil(minMs / perRun)));
+  }
+  return best;
+}
+
+/**
+ * Times every candidate tiling of the convolution GEMMs on `gpu` and makes plans built afterwards use
+ * the fastest for their shape. Takes a few seconds on a GPU, longer on a CPU driver (shader compiles).
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "../gpu/device.ts";
+ * import { tuneConvolutions } from "./conv2d.ts";
+ * const gpu = await Gpu.create();
+ * const tuning = await tuneConvolutions(gpu);
+ * await Deno.writeTextFile("conv_tuning.json", JSON.stringify(tuning));
+ * // Next time: await tuneConvolutions(gpu, { previous: JSON.parse(await Deno.readTextFile("conv_tuning.json")) });
+ * ```
+ */
+export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Promise<ConvTuning> {
+  const key = adapterKey(gpu);
+  if (options.previous?.adapterKey === key) {
+    for (const kind of GEMM_KINDS) setMeasuredTilings(gpu, kind, options.previous.results[kind]);
+    return options.previous;
+  }
+  const g = options.geometry ?? DEFAULT_GEOMETRY;
+  const candidates = (options.candidates ?? TILING_CANDIDATES).filter((t) => fitsLimits(gpu, t));
+  const minMs = options.minMilliseconds ?? 60;
+  const made: GPUBuffer[] = [];
+  const make = (label: string, shape: number[]): Tensor => {
+    const buffer = gpu.buffer(`conv tuning ${label}`, numel(shape) * 4);
+    made.push(buffer);
+    return tensor(buffer, shape);
+  };
+  const input = make("input", [g.batch, g.inChannels, g.inHeight, g.inWidth]);
+  const weight = make("weight", [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth]);
+  const output = make("output", [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+  const t = { input, weight, output, gradOutput: output, gradInput: input, gradWeight: weight };
+  const results = {} as Record<GemmKind, MeasuredTiling[]>;
+  try {
+    for (const kind of GEMM_KINDS) {
+      results[kind] = [];
+      const problem = gemmProblem(g, kind);
+      for (const tiling of candidates) {
+        const label = `conv tuning: ${kind}`;
+        const dispatches = await gpu.checked(label, () => {
+          if (kind === "forward") return [forwardDispatch(gpu, g, { input, weight, output }, label, tiling)];
+          if (kind === "backwardData") {
+            return [backwardDataDispatch(gpu, g, { gradOutput: output, weight, gradInput: input }, label, tiling)];
+          }
+          const plan = backwardWeightPlan(gpu, g, t, label, tiling);
+          if (plan.scratch) made.push(plan.scratch);
+          return plan.dispatches;
+        });
+        const ms = await timeDispatches(gpu, dispatches, minMs);
+        const gflops = (2 * paddedWork(tiling, problem) * g.groups) / (ms * 1e6);
+        results[kind].push({ tiling, gflops });
+      }
+      setMeasuredTilings(gpu, kind, results[kind]);
+    }
+  } finally {
+    for (const buffer of made) gpu.release(buffer);
+  }
+  return { adapterKey: key, results };
+}

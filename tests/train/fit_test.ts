@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadTrainingState } from "../../src/train/checkpoint.ts";
+import { fit, type FitOptions } from "../../src/train/fit.ts";
+import { resolveConfig } from "../../src/train/run_config.ts";
+import { testGpu } from "../_gpu.ts";
+import { metricsOf, tensorsOf, tinyDataset } from "./_runs.ts";
+
+// ResNet-20 on 16 training images in batches of 8: two steps per epoch keep each run to a few seconds on
+// a software adapter. The recipe exercises every part of the state: momentum with Nesterov, weight decay,
+// label smoothing, warm-up and a cosine schedule.
+const config = resolveConfig({
+  epochs: 2,
+  batchSize: 8,
+  lr: 0.05,
+  nesterov: true,
+  weightDecay: 5e-4,
+  labelSmoothing: 0.1,
+  schedule: "cosine",
+  warmup: 1,
+  seed: 7,
+});
+const data = { train: tinyDataset(16, 1), test: tinyDataset(8, 2) };
+
+function options(out: string, extra: Partial<FitOptions> = {}): FitOptions {
+  return { out, config, data, progress: "none", log: () => {}, statsEvery: 1, ...extra };
+}
+
+Deno.test("a run interrupted after epoch 1 of 2 and resumed equals the uninterrupted run", async () => {
+  const gpu = await testGpu();
+  const whole = await Deno.makeTempDir();
+  const split = await Deno.makeTempDir();
+
+  const uninterrupted = await fit(gpu, options(whole));
+  assert.equal(uninterrupted.status, "completed");
+  assert.equal(uninterrupted.history.length, 2);
+
+  const stop = new AbortController();
+  const first = await fit(gpu, options(split, { signal: stop.signal, onEpoch: () => stop.abort() }));
+  assert.equal(first.status, "interrupted");
+  assert.match(first.message, /stopped at epoch 2, batch 0 of 2/);
+  const saved = await loadTrainingState(split);
+  assert.deepEqual(saved.position, { epoch: 1, batch: 0 });
+  assert.equal(saved.step, 2);
+
+  const resumed = await fit(gpu, options(split, { config: resolveConfig({ epochs: 99 }), resume: true }));
+  assert.equal(resumed.status, "completed", resumed.message);
+  assert.equal(resumed.step, 4);
+
+  for (const file of ["last.safetensors", "last.optimizer.safetensors", "best.safetensors"]) {
+    assert.deepEqual(await tensorsOf(join(split, file)), await tensorsOf(join(whole, file)), file);
+  }
+  assert.deepEqual(await metricsOf(join(split, "metrics.jsonl")), await metricsOf(join(whole, "metrics.jsonl")));
+  assert.deepEqual(resumed.best, uninterrupted.best);
+  const report = await Deno.readTextFile(join(split, "report.html"));
+  assert.match(report, /<svg[^>]*aria-label="confusion matrix"/);
+  assert.match(report, /Epoch 2 of 2/);
+});
+
+Deno.test("a diverging run stops with a clear message and keeps the last good checkpoint", async () => {
+  const gpu = await testGpu();
+  const out = await Deno.makeTempDir();
+  const stop = new AbortController();
+  await fit(gpu, options(out, { signal: stop.signal, onEpoch: () => stop.abort() }));
+  const good = await Deno.readFile(join(out, "last.safetensors"));
+  // Resume the saved run with a learning rate that overflows the weights within a step or two.
+  const state = await loadTrainingState(out);
+  state.config.lr = 1e30;
+  await Deno.writeTextFile(join(out, "last.json"), JSON.stringify(state));
+
+  const result = await fit(gpu, options(out, { resume: true }));
+  assert.equal(result.status, "diverged");
+  assert.match(result.message, /loss became (NaN|Infinity|-Infinity)/);
+  assert.match(result.message, /last good checkpoint, .*last\.safetensors, is from epoch 1/);
+  assert.deepEqual(await Deno.readFile(join(out, "last.safetensors")), good);
+  assert.equal((await loadTrainingState(out)).step, 2);
+});
+
+Deno.test("a new run refuses a folder that already holds one", async () => {
+  const gpu = await testGpu();
+  const out = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(out, "last.json"), "{}");
+  await assert.rejects(fit(gpu, options(out)), /already holds a run .*resume it or choose another/);
+  await assert.rejects(fit(gpu, options(await Deno.makeTempDir(), { resume: true })), /holds no checkpoint to resume/);
+});

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import type { Parameter } from "../../src/graph/module.ts";
+import { resnet20 } from "../../src/models/resnet.ts";
+import { TrainingStep } from "../../src/train/training.ts";
+import { assertClose, random, randomArray, testGpu } from "../_gpu.ts";
+import { modelReference } from "../reference/model.ts";
+import { sgdStepReference } from "../reference/sgd.ts";
+import { perturbBatchNorm } from "./_models.ts";
+
+// float32 GPU against float64 CPU through a whole ResNet and back, relative to each tensor's largest value.
+const GRADIENT_TOLERANCE = 1e-3;
+const VALUE_TOLERANCE = 1e-4;
+
+async function gpuValues(training: TrainingStep, p: Parameter, gradient = false): Promise<Float32Array> {
+  const t = gradient ? training.model.gradient(p) : training.model.view(p);
+  return await training.model.gpu.readFloats(t.buffer, t.offset / 4, p.size);
+}
+
+Deno.test("one SGD step of resnet20 equals the CPU reference: loss, gradients, parameters, running statistics", async () => {
+  const gpu = await testGpu();
+  const model = perturbBatchNorm(resnet20(), 21);
+  const batch = 4, shape = [3, 16, 16] as const;
+  const sgd = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
+  const images = randomArray(batch * 3 * 16 * 16, 5);
+  const labels = [3, 7, 0, 9];
+  const expected = modelReference(model.trace(shape), images, batch, "train", labels);
+  const before = new Map(model.namedParameters().map((p) => [p, p.data.slice()]));
+
+  const training = await TrainingStep.compile(gpu, model, { batchSize: batch, inputShape: shape, optimizer: sgd });
+  training.setBatch(images, labels);
+  training.step();
+  const stats = await training.readStats();
+  assert.ok(Math.abs(stats.loss - expected.loss!) < 1e-5 * Math.max(1, expected.loss!), `loss ${stats.loss} vs ${expected.loss}`);
+  assert.equal(stats.samples, 4);
+
+  for (const p of model.parameters()) {
+    assertClose(await gpuValues(training, p, true), expected.gradients.get(p)!, GRADIENT_TOLERANCE, `${p.name} gradient`);
+    const updated = sgdStepReference(before.get(p)!, expected.gradients.get(p)!, undefined, sgd).params;
+    assertClose(await gpuValues(training, p), updated, VALUE_TOLERANCE, `${p.name} after the step`);
+  }
+  for (const [p, value] of expected.runningStats) {
+    assertClose(await gpuValues(training, p), value, VALUE_TOLERANCE, p.name);
+  }
+  await training.model.download();
+  assert.equal(model.stateDict().get("layer2.0.bn1.num_batches_tracked")!.data[0], 1n);
+});
+
+Deno.test("frozen backbone: only fc changes and backward stops at fc", async () => {
+  const gpu = await testGpu();
+  const model = resnet20({ numClasses: 4 });
+  model.freeze((name) => !name.startsWith("fc."));
+  const training = await TrainingStep.compile(gpu, model, { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.5 } });
+  const full = await TrainingStep.compile(gpu, resnet20({ numClasses: 4 }), { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.5 } });
+  assert.ok(training.dispatches.length < full.dispatches.length * 0.6, `${training.dispatches.length} vs ${full.dispatches.length} dispatches`);
+  const conv = model.namedParameters().find((p) => p.name === "layer3.2.conv2.weight")!;
+  const fc = model.namedParameters().find((p) => p.name === "fc.weight")!;
+  const convBefore = conv.data.slice(), fcBefore = fc.data.slice();
+  training.setBatch(randomArray(2 * 3 * 64, 1), [1, 2]);
+  training.step();
+  await training.model.download();
+  assert.deepEqual(conv.data, convBefore);
+  assert.notDeepEqual(fc.data, fcBefore);
+  assert.throws(() => training.model.gradient(conv), /has no gradient/);
+});
+
+Deno.test("memory stays flat over many steps", async () => {
+  const gpu = await testGpu();
+  const training = await TrainingStep.compile(gpu, resnet20({ numClasses: 3 }), { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.01, momentum: 0.9 } });
+  training.setBatch(randomArray(2 * 192, 2), [0, 1]);
+  const bytes = gpu.bytesAllocated;
+  for (let i = 0; i < 100; i++) training.step();
+  await training.readStats();
+  assert.equal(gpu.bytesAllocated, bytes);
+});
+
+Deno.test("a NaN loss stops training with a clear error", async () => {
+  const gpu = await testGpu();
+  const model = resnet20({ numClasses: 3 });
+  model.fc.bias!.data[1] = NaN;
+  const training = await TrainingStep.compile(gpu, model, { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.01 } });
+  training.setBatch(randomArray(2 * 192, 3), [0, 1]);
+  training.step();
+  await assert.rejects(training.readStats(), /training diverged: the loss became NaN at optimizer step 1/);
+});
+
+Deno.test("a small ResNet learns a generated data set with learnable classes", async () => {
+  const gpu = await testGpu();
+  const classes = 4, batch = 16, size = 8;
+  const next = random(99);
+  const prototypes = Array.from({ length: classes }, () => Float32Array.from({ length: 3 * size * size }, next));
+  const makeBatch = () => {
+    const labels = Array.from({ length: batch }, () => Math.floor((next() + 1) / 2 * classes) % classes);
+    const images = new Float32Array(batch * 3 * size * size);
+    labels.forEach((l, i) => prototypes[l].forEach((v, j) => images[i * 3 * size * size + j] = v + next() * 0.8));
+    return { images, labels };
+  };
+  const training = await TrainingStep.compile(gpu, resnet20({ numClasses: classes }), {
+    batchSize: batch,
+    inputShape: [3, size, size],
+    optimizer: { lr: 0.05, momentum: 0.9 },
+  });
+  for (let step = 0; step < 30; step++) {
+    const { images, labels } = makeBatch();
+    training.setBatch(images, labels);
+    training.step();
+    if (step === 19) await training.readStats();
+  }
+  const last = await training.readStats();
+  assert.ok(last.loss < 0.5 * Math.log(classes), `loss ${last.loss}`);
+  assert.ok(last.accuracy > 0.8, `accuracy ${last.accuracy}`);
+});
