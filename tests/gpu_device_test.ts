@@ -17,7 +17,15 @@ Deno.test("a kernel with uniforms and storage buffers runs and reads back", asyn
   const gpu = await testGpu();
   const x = gpu.upload("x", new Float32Array([1, 2, 3, 4, 5]));
   const y = gpu.buffer("y", 20);
-  submit(gpu, [kernel(gpu, { label: "test: scale", code: scale, uniforms: params(5, f32(2.5)), tensors: [x, y], workgroups: grid(5, 64) })]);
+  submit(gpu, [
+    kernel(gpu, {
+      label: "test: scale",
+      code: scale,
+      uniforms: params(5, f32(2.5)),
+      tensors: [x, y],
+      workgroups: grid(5, 64),
+    }),
+  ]);
   assert.deepEqual([...await gpu.readFloats(y, 0, 5)], [2.5, 5, 7.5, 10, 12.5]);
 });
 

@@ -5,12 +5,10 @@
  * @module
  */
 
+import { PADDING_LABEL } from "../train/loss.ts";
 import type { ImageDataset } from "./dataset.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { draw, DRAW_CROP_LEFT, DRAW_CROP_TOP, DRAW_CUTOUT_X, DRAW_CUTOUT_Y, DRAW_FLIP } from "./random.ts";
-
-/** Label of a padding slot in a short last batch. */
-export const PADDING_LABEL = 0xffffffff;
 
 /** One batch as {@linkcode cpuBatch} returns it. */
 export interface CpuBatch {

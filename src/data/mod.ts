@@ -17,7 +17,7 @@ export {
 export { defaultCacheDir, loadCifar, type LoadCifarOptions } from "./cifar.ts";
 export { CIFAR_LAYOUTS, type CifarLabelKind, type CifarLayout, type CifarName } from "./cifar_layout.ts";
 export { type CifarSplits, readCifar, type ReadCifarOptions } from "./cifar_reader.ts";
-export { type CpuBatch, cpuBatch, PADDING_LABEL } from "./cpu_batch.ts";
+export { type CpuBatch, cpuBatch } from "./cpu_batch.ts";
 export { type ImageDataset, imageDataset, type ImageDatasetInit } from "./dataset.ts";
 export { downloadFile, type DownloadOptions } from "./download.ts";
 export { GpuBatcher, type GpuDataOptions } from "./gpu_batcher.ts";

@@ -209,19 +209,21 @@ export class Gpu {
     this.throwIfFailed(what);
     this.device.pushErrorScope("out-of-memory");
     this.device.pushErrorScope("validation");
-    let result: T;
+    let result: T | undefined, thrown: unknown;
     try {
       result = build();
-    } finally {
-      const validation = await this.device.popErrorScope();
-      const memory = await this.device.popErrorScope();
-      const error = validation ?? memory;
-      if (error) {
-        const kind = error instanceof GPUOutOfMemoryError ? "out of GPU memory" : "WebGPU validation error";
-        throw new Error(`${what}: ${kind}: ${error.message.trim()}`);
-      }
+    } catch (error) {
+      thrown = error;
     }
-    return result;
+    const validation = await this.device.popErrorScope();
+    const memory = await this.device.popErrorScope();
+    const error = validation ?? memory;
+    if (error) {
+      const kind = error instanceof GPUOutOfMemoryError ? "out of GPU memory" : "WebGPU validation error";
+      throw new Error(`${what}: ${kind}: ${error.message.trim()}`);
+    }
+    if (thrown !== undefined) throw thrown;
+    return result as T;
   }
 
   /** Throws if the device was lost or an uncaptured WebGPU error happened since the last check. */

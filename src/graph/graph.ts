@@ -84,7 +84,13 @@ function pair(value: [number, number]): string {
 }
 
 /** Output size of a convolution or pooling window along one axis, as PyTorch computes it. */
-export function windowOutputSize(size: number, kernel: number, stride: number, padding: number, dilation: number) {
+export function windowOutputSize(
+  size: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+  dilation: number,
+): number {
   return Math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
@@ -101,7 +107,13 @@ function inferShape(name: string, spec: LayerSpec, inputs: readonly (readonly nu
       const channels = spec.kind === "conv2d" ? spec.inChannels : x[0];
       if (x.length !== 3 || x[0] !== channels) fail(`[${channels}, H, W]`, x);
       const out = [0, 1].map((axis) =>
-        windowOutputSize(x[axis + 1], spec.kernelSize[axis], spec.stride[axis], spec.padding[axis], spec.dilation[axis])
+        windowOutputSize(
+          x[axis + 1],
+          spec.kernelSize[axis],
+          spec.stride[axis],
+          spec.padding[axis],
+          spec.dilation[axis],
+        )
       );
       if (out[0] < 1 || out[1] < 1) {
         throw new Error(
@@ -111,7 +123,9 @@ function inferShape(name: string, spec: LayerSpec, inputs: readonly (readonly nu
       }
       if (spec.kind === "maxpool2d") {
         if (spec.padding.some((p, axis) => p > spec.kernelSize[axis] / 2)) {
-          throw new Error(`${name} (maxpool2d): padding ${pair(spec.padding)} must be at most half the kernel`);
+          throw new Error(
+            `${name} (maxpool2d): padding ${pair(spec.padding)} must be at most half the kernel`,
+          );
         }
         return [x[0], out[0], out[1]];
       }
@@ -134,7 +148,9 @@ function inferShape(name: string, spec: LayerSpec, inputs: readonly (readonly nu
     case "add": {
       const [a, b] = inputs;
       if (fmt(a) !== fmt(b)) {
-        throw new Error(`${name} (add): the residual branch has shape ${fmt(a)} but the shortcut has ${fmt(b)}`);
+        throw new Error(
+          `${name} (add): the residual branch has shape ${fmt(a)} but the shortcut has ${fmt(b)}`,
+        );
       }
       return [...a];
     }
@@ -150,7 +166,9 @@ export class Graph {
   static input(shape: readonly number[]): SymbolicTensor {
     const graph = new Graph();
     if (shape.length !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`input: expected a shape [channels, height, width] of positive integers, got ${fmt(shape)}`);
+      throw new Error(
+        `input: expected a shape [channels, height, width] of positive integers, got ${fmt(shape)}`,
+      );
     }
     return graph.add("input", { kind: "input" }, [], new Map(), shape);
   }
@@ -167,7 +185,14 @@ export class Graph {
       if (input.graph !== this) throw new Error(`${name}: its input belongs to another graph`);
     }
     const shape = inferShape(name, spec, inputShape ? [inputShape] : inputs.map((t) => t.shape));
-    const node: Node = { id: this.nodes.length, name, spec, inputs: inputs.map((t) => t.node), shape, parameters };
+    const node: Node = {
+      id: this.nodes.length,
+      name,
+      spec,
+      inputs: inputs.map((t) => t.node),
+      shape,
+      parameters,
+    };
     this.nodes.push(node);
     return new SymbolicTensor(this, node.id, shape);
   }

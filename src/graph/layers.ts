@@ -31,7 +31,8 @@ function fill(size: number, sample: () => number): Float32Array {
 }
 
 const uniformIn = (bound: number) => () => (uniform() * 2 - 1) * bound;
-const normal = (std: number) => () => std * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+const normal = (std: number) => () =>
+  std * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 
 type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => typeof v === "number" ? [v, v] : [v[0], v[1]];
@@ -41,7 +42,7 @@ function leaf(module: Module, x: SymbolicTensor, spec: LayerSpec): SymbolicTenso
 }
 
 /** Options of {@linkcode Conv2d}, PyTorch's defaults when omitted. */
-export interface Conv2dOptions {
+export interface Conv2dLayerOptions {
   /** Default 1. */
   stride?: Pair;
   /** Default 0. */
@@ -72,11 +73,13 @@ export class Conv2d extends Module {
   readonly bias?: Parameter;
 
   /** As `nn.Conv2d(inChannels, outChannels, kernelSize, ...)`. */
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dLayerOptions = {}) {
     super();
     const groups = options.groups ?? 1;
     if (inChannels % groups || outChannels % groups) {
-      throw new Error(`Conv2d: in_channels ${inChannels} and out_channels ${outChannels} must be divisible by groups ${groups}`);
+      throw new Error(
+        `Conv2d: in_channels ${inChannels} and out_channels ${outChannels} must be divisible by groups ${groups}`,
+      );
     }
     this.spec = {
       kind: "conv2d",
@@ -92,10 +95,16 @@ export class Conv2d extends Module {
     const [kh, kw] = this.spec.kernelSize;
     const shape = [outChannels, inChannels / groups, kh, kw];
     const fanOut = outChannels * kh * kw;
-    this.weight = this.register("weight", new Parameter(shape, "parameter", fill(shape.reduce((a, b) => a * b), normal(Math.sqrt(2 / fanOut)))));
+    this.weight = this.register(
+      "weight",
+      new Parameter(shape, "parameter", fill(shape.reduce((a, b) => a * b), normal(Math.sqrt(2 / fanOut)))),
+    );
     if (this.spec.bias) {
       const bound = 1 / Math.sqrt((inChannels / groups) * kh * kw);
-      this.bias = this.register("bias", new Parameter([outChannels], "parameter", fill(outChannels, uniformIn(bound))));
+      this.bias = this.register(
+        "bias",
+        new Parameter([outChannels], "parameter", fill(outChannels, uniformIn(bound))),
+      );
     }
   }
 
@@ -113,11 +122,19 @@ export class BatchNorm2d extends Module {
   /** As `nn.BatchNorm2d(numFeatures, eps, momentum)`. */
   constructor(numFeatures: number, options: { eps?: number; momentum?: number } = {}) {
     super();
-    this.spec = { kind: "batchnorm2d", numFeatures, eps: options.eps ?? 1e-5, momentum: options.momentum ?? 0.1 };
+    this.spec = {
+      kind: "batchnorm2d",
+      numFeatures,
+      eps: options.eps ?? 1e-5,
+      momentum: options.momentum ?? 0.1,
+    };
     this.register("weight", new Parameter([numFeatures], "parameter", new Float32Array(numFeatures).fill(1)));
     this.register("bias", new Parameter([numFeatures], "parameter"));
     this.register("running_mean", new Parameter([numFeatures], "buffer"));
-    this.register("running_var", new Parameter([numFeatures], "buffer", new Float32Array(numFeatures).fill(1)));
+    this.register(
+      "running_var",
+      new Parameter([numFeatures], "buffer", new Float32Array(numFeatures).fill(1)),
+    );
     this.register("num_batches_tracked", new Parameter([], "buffer", new Float32Array(1), true));
   }
 
@@ -172,7 +189,9 @@ export class AdaptiveAvgPool2d extends Module {
   constructor(outputSize: Pair = 1) {
     super();
     const [h, w] = pair(outputSize);
-    if (h !== 1 || w !== 1) throw new Error(`AdaptiveAvgPool2d: only output size (1, 1) is supported, got (${h}, ${w})`);
+    if (h !== 1 || w !== 1) {
+      throw new Error(`AdaptiveAvgPool2d: only output size (1, 1) is supported, got (${h}, ${w})`);
+    }
   }
 
   /** Adds the pooling to the graph. */
@@ -203,9 +222,15 @@ export class Linear extends Module {
     super();
     this.spec = { kind: "linear", inFeatures, outFeatures, bias: options.bias ?? true };
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = this.register("weight", new Parameter([outFeatures, inFeatures], "parameter", fill(outFeatures * inFeatures, uniformIn(bound))));
+    this.weight = this.register(
+      "weight",
+      new Parameter([outFeatures, inFeatures], "parameter", fill(outFeatures * inFeatures, uniformIn(bound))),
+    );
     if (this.spec.bias) {
-      this.bias = this.register("bias", new Parameter([outFeatures], "parameter", fill(outFeatures, uniformIn(bound))));
+      this.bias = this.register(
+        "bias",
+        new Parameter([outFeatures], "parameter", fill(outFeatures, uniformIn(bound))),
+      );
     }
   }
 

@@ -111,7 +111,11 @@ export abstract class Module {
     const dict: StateDict = new Map();
     for (const p of this.namedParameters()) {
       const entry: TensorData = p.integer
-        ? { shape: [...p.shape], dtype: "I64", data: BigInt64Array.from(p.data, (v) => BigInt(Math.round(v))) }
+        ? {
+          shape: [...p.shape],
+          dtype: "I64",
+          data: BigInt64Array.from(p.data, (v) => BigInt(Math.round(v))),
+        }
         : { shape: [...p.shape], dtype: "F32", data: p.data.slice() };
       dict.set(p.name, entry);
     }
@@ -136,7 +140,9 @@ export abstract class Module {
     for (const name of result.matched) {
       const parameter = byName.get(name)!;
       const data = dict.get(name)!.data;
-      parameter.data = data instanceof BigInt64Array ? Float32Array.from(data, Number) : Float32Array.from(data);
+      parameter.data = data instanceof BigInt64Array
+        ? Float32Array.from(data, Number)
+        : Float32Array.from(data);
     }
     return { missing: result.missing, unexpected: result.unexpected, mismatched: result.mismatched };
   }

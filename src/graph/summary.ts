@@ -66,13 +66,19 @@ export function summary(graph: Graph, batchSize = 1): Summary {
       if (p.requiresGrad) trainable += p.size;
     }
     total += count;
-    rows.push({ name: node.name, type: TYPE_NAMES[node.spec.kind], outputShape: [batchSize, ...node.shape], parameters: count });
+    rows.push({
+      name: node.name,
+      type: TYPE_NAMES[node.spec.kind],
+      outputShape: [batchSize, ...node.shape],
+      parameters: count,
+    });
   }
   const number = (n: number) => n.toLocaleString("en-US");
   const header = ["Layer", "Type", "Output Shape", "Param #"];
   const cells = rows.map((r) => [r.name, r.type, `[${r.outputShape.join(", ")}]`, number(r.parameters)]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((v, i) => i === 3 ? v.padStart(widths[i]) : v.padEnd(widths[i])).join("  ");
+  const line = (c: string[]) =>
+    c.map((v, i) => i === 3 ? v.padStart(widths[i]) : v.padEnd(widths[i])).join("  ");
   const rule = "=".repeat(widths.reduce((a, b) => a + b + 2, -2));
   const text = [
     rule,

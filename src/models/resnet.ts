@@ -186,7 +186,13 @@ export class ResNet extends Module {
   }
 }
 
-function stage(block: BlockClass, inPlanes: number, planes: number, blocks: number, stride: number): [Sequential, number] {
+function stage(
+  block: BlockClass,
+  inPlanes: number,
+  planes: number,
+  blocks: number,
+  stride: number,
+): [Sequential, number] {
   const { layer, outPlanes } = makeLayer(block, inPlanes, planes, blocks, stride);
   return [layer, outPlanes];
 }

@@ -101,6 +101,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Training steps submitted to the GPU that the loop does not wait for. */
+const MAX_STEPS_IN_FLIGHT = 2;
+
 /** The test loss stopped being finite: handled like a diverged training loss. */
 class Divergence extends Error {}
 
@@ -215,6 +218,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
   const batches = batcher.batchesPerEpoch;
   const schedule = learningRate(config, batches);
   const statsEvery = options.statsEvery ?? 10;
+  const inFlight: Promise<void>[] = [];
   const history = [...(state?.history ?? [])];
   let best = state?.best;
   let step = state?.step ?? 0;
@@ -278,6 +282,10 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
         batcher.select(epoch, batch);
         training.step(schedule(step));
         step++;
+        // Waiting for the step before last keeps the GPU fed while the host stays at most two steps ahead,
+        // so that a stop request is seen within a step and the progress shows what the GPU has done.
+        inFlight.push(gpu.device.queue.onSubmittedWorkDone());
+        if (inFlight.length > MAX_STEPS_IN_FLIGHT) await inFlight.shift();
         // A fixed cadence, so that a resumed run sums the same partial statistics in the same order.
         if ((batch + 1) % statsEvery === 0 && batch + 1 < batches) await readStats(batch + 1);
       }

@@ -60,8 +60,14 @@ Deno.test("tracing infers shapes; the summary shows them", () => {
 });
 
 Deno.test("a shape mismatch fails at build time naming the layer and both shapes", () => {
-  assert.throws(() => resnet18().trace([1, 32, 32]), /conv1 \(conv2d\): expected input of shape \[3, H, W\], got \[1, 32, 32\]/);
+  assert.throws(
+    () => resnet18().trace([1, 32, 32]),
+    /conv1 \(conv2d\): expected input of shape \[3, H, W\], got \[1, 32, 32\]/,
+  );
   assert.throws(() => new Conv2d(3, 8, 5).trace([3, 4, 4]), /: input \[3, 4, 4\] is too small for kernel 5/);
   const block = new BasicBlock(64, 128, 1); // width changes but no downsample
-  assert.throws(() => block.trace([64, 8, 8]), /add\): the residual branch has shape \[128, 8, 8\] but the shortcut has \[64, 8, 8\]/);
+  assert.throws(
+    () => block.trace([64, 8, 8]),
+    /add\): the residual branch has shape \[128, 8, 8\] but the shortcut has \[64, 8, 8\]/,
+  );
 });

@@ -36,10 +36,12 @@ Deno.test("resnet20: .pth, safetensors and F16 safetensors written by PyTorch gi
   const gpu = await testGpu();
   const fixture = await loadResnet20Fixture();
   const [batch, ...inputShape] = fixture.inputShape;
-  for (const [source, dict] of [
-    ["pth", await loadPth(fixture.pth)],
-    ["safetensors", (await loadSafetensors(fixture.safetensors)).tensors],
-  ] as const) {
+  for (
+    const [source, dict] of [
+      ["pth", await loadPth(fixture.pth)],
+      ["safetensors", (await loadSafetensors(fixture.safetensors)).tensors],
+    ] as const
+  ) {
     const model = resnet20();
     model.loadStateDict(dict, { source });
     const inference = await Inference.compile(gpu, model, { batchSize: batch, inputShape });
@@ -68,20 +70,26 @@ Deno.test("resnet18: two SGD steps equal PyTorch's gradients, parameters and run
     training.setBatch(step.input, step.labels);
     training.step();
     const stats = await training.readStats();
-    assert.ok(Math.abs(stats.loss - step.loss) <= STEP_TOLERANCE * Math.abs(step.loss), `step ${index}: loss ${stats.loss} vs ${step.loss}`);
+    assert.ok(
+      Math.abs(stats.loss - step.loss) <= STEP_TOLERANCE * Math.abs(step.loss),
+      `step ${index}: loss ${stats.loss} vs ${step.loss}`,
+    );
     // After the first update (lr 0.1, loss 2.3 -> 6.3) the gradients are ill-conditioned: layer4's
     // BatchNorm sees 4 values per channel. PyTorch's own float32 run differs from its float64 run by 0.8%
     // in conv1.weight's second gradient, so the second step checks the loss only.
     if (index > 0) continue;
     for (const [name, samples] of step.samples) {
       const p = byName.get(name)!;
-      for (const [kind, view, expected] of [
-        ["gradient", training.model.gradient(p), samples.grad],
-        ["value", training.model.view(p), samples.value],
-      ] as const) {
+      for (
+        const [kind, view, expected] of [
+          ["gradient", training.model.gradient(p), samples.grad],
+          ["value", training.model.view(p), samples.value],
+        ] as const
+      ) {
         const full = await gpu.readFloats(view.buffer, view.offset / 4, p.size);
         const scale = full.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        const error = samples.indices.reduce((m, i, k) => Math.max(m, Math.abs(full[i] - expected[k])), 0) / scale;
+        const error = samples.indices.reduce((m, i, k) => Math.max(m, Math.abs(full[i] - expected[k])), 0) /
+          scale;
         assert.ok(error <= STEP_TOLERANCE, `step ${index}: ${name} ${kind}: relative error ${error}`);
         const whole = kind === "gradient" ? step.grad.get(name) : step.value.get(name);
         if (whole) assertClose(full, whole, STEP_TOLERANCE, `step ${index}: ${name} ${kind} (whole tensor)`);
@@ -89,9 +97,19 @@ Deno.test("resnet18: two SGD steps equal PyTorch's gradients, parameters and run
     }
     for (const [module, mean] of step.runningMean) {
       const v = training.model.view(byName.get(`${module}.running_mean`)!);
-      assertClose(await gpu.readFloats(v.buffer, v.offset / 4, mean.length), mean, STEP_TOLERANCE, `${module}.running_mean`);
+      assertClose(
+        await gpu.readFloats(v.buffer, v.offset / 4, mean.length),
+        mean,
+        STEP_TOLERANCE,
+        `${module}.running_mean`,
+      );
       const w = training.model.view(byName.get(`${module}.running_var`)!);
-      assertClose(await gpu.readFloats(w.buffer, w.offset / 4, mean.length), step.runningVar.get(module)!, STEP_TOLERANCE, `${module}.running_var`);
+      assertClose(
+        await gpu.readFloats(w.buffer, w.offset / 4, mean.length),
+        step.runningVar.get(module)!,
+        STEP_TOLERANCE,
+        `${module}.running_var`,
+      );
       assert.equal(byName.get(`${module}.num_batches_tracked`)!.data[0], step.numBatchesTracked.get(module));
     }
   }

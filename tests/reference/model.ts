@@ -10,7 +10,11 @@ import type { Parameter } from "../../src/graph/module.ts";
 import { conv2dGeometry } from "../../src/layers/conv2d.ts";
 import { maxPool2dGeometry } from "../../src/layers/pool.ts";
 import { batchNormBackwardReference, batchNormEvalReference, batchNormTrainReference } from "./batchnorm.ts";
-import { conv2dBackwardDataReference, conv2dBackwardWeightReference, conv2dForwardReference } from "./conv2d.ts";
+import {
+  conv2dBackwardDataReference,
+  conv2dBackwardWeightReference,
+  conv2dForwardReference,
+} from "./conv2d.ts";
 import { reluBackwardReference, reluReference } from "./elementwise.ts";
 import { linearBackwardReference, linearForwardReference } from "./linear.ts";
 import { crossEntropyReference } from "./loss.ts";
@@ -58,7 +62,14 @@ export function modelReference(
         values.push(Float64Array.from(input));
         break;
       case "conv2d":
-        values.push(conv2dForwardReference(x, p(node.id, "weight").data, node.parameters.get("bias")?.data, conv2dGeometry(inShape, spec)));
+        values.push(
+          conv2dForwardReference(
+            x,
+            p(node.id, "weight").data,
+            node.parameters.get("bias")?.data,
+            conv2dGeometry(inShape, spec),
+          ),
+        );
         break;
       case "batchnorm2d": {
         const s = { batch, channels: inShape[1], spatial: inShape[2] * inShape[3] };
@@ -68,9 +79,14 @@ export function modelReference(
           runningMean: p(node.id, "running_mean").data,
           runningVar: p(node.id, "running_var").data,
         };
-        if (mode === "eval") values.push(batchNormEvalReference(x, s, parameters, { eps: spec.eps, relu: false }));
-        else {
-          const r = batchNormTrainReference(x, s, parameters, { eps: spec.eps, momentum: spec.momentum, relu: false });
+        if (mode === "eval") {
+          values.push(batchNormEvalReference(x, s, parameters, { eps: spec.eps, relu: false }));
+        } else {
+          const r = batchNormTrainReference(x, s, parameters, {
+            eps: spec.eps,
+            momentum: spec.momentum,
+            relu: false,
+          });
           runningStats.set(p(node.id, "running_mean"), r.runningMean);
           runningStats.set(p(node.id, "running_var"), r.runningVar);
           values.push(r.output);
@@ -91,7 +107,13 @@ export function modelReference(
         values.push(x);
         break;
       case "linear":
-        values.push(linearForwardReference(x, p(node.id, "weight").data, node.parameters.get("bias")?.data, { batch, inFeatures: spec.inFeatures, outFeatures: spec.outFeatures }));
+        values.push(
+          linearForwardReference(x, p(node.id, "weight").data, node.parameters.get("bias")?.data, {
+            batch,
+            inFeatures: spec.inFeatures,
+            outFeatures: spec.outFeatures,
+          }),
+        );
         break;
       case "add": {
         const b = values[node.inputs[1]];
@@ -134,7 +156,10 @@ export function modelReference(
       }
       case "batchnorm2d": {
         const s = { batch, channels: inShape[1], spatial: inShape[2] * inShape[3] };
-        const r = batchNormBackwardReference(x, s, p(id, "weight").data, p(id, "bias").data, g, { eps: spec.eps, relu: false });
+        const r = batchNormBackwardReference(x, s, p(id, "weight").data, p(id, "bias").data, g, {
+          eps: spec.eps,
+          relu: false,
+        });
         setGrad(id, "weight", r.gradWeight);
         setGrad(id, "bias", r.gradBias);
         accumulate(node.inputs[0], r.gradInput);
@@ -145,7 +170,10 @@ export function modelReference(
         break;
       case "maxpool2d": {
         const geometry = maxPool2dGeometry(inShape, spec);
-        accumulate(node.inputs[0], maxPool2dBackwardReference(g, maxPool2dReference(x, geometry).indices, geometry));
+        accumulate(
+          node.inputs[0],
+          maxPool2dBackwardReference(g, maxPool2dReference(x, geometry).indices, geometry),
+        );
         break;
       }
       case "adaptiveavgpool2d":
@@ -156,7 +184,11 @@ export function modelReference(
         accumulate(node.inputs[0], g);
         break;
       case "linear": {
-        const r = linearBackwardReference(x, p(id, "weight").data, g, { batch, inFeatures: spec.inFeatures, outFeatures: spec.outFeatures });
+        const r = linearBackwardReference(x, p(id, "weight").data, g, {
+          batch,
+          inFeatures: spec.inFeatures,
+          outFeatures: spec.outFeatures,
+        });
         setGrad(id, "weight", r.gradWeight);
         setGrad(id, "bias", r.gradBias);
         accumulate(node.inputs[0], r.gradInput);

@@ -43,7 +43,9 @@ export async function tensorsOf(path: string): Promise<Map<string, number[]>> {
 }
 
 /** The lines of a `metrics.jsonl` without the wall-clock fields, which no two runs share. */
-export async function metricsOf(path: string): Promise<Array<Omit<EpochMetrics, "seconds" | "imagesPerSecond">>> {
+export async function metricsOf(
+  path: string,
+): Promise<Array<Omit<EpochMetrics, "seconds" | "imagesPerSecond">>> {
   const text = await Deno.readTextFile(path);
   return text.trim().split("\n").map((line) => {
     const { seconds: _seconds, imagesPerSecond: _rate, ...rest } = JSON.parse(line) as EpochMetrics;

@@ -112,9 +112,12 @@ Deno.test("files of two different saves are refused as an incomplete checkpoint"
   const newer = { ...stateFor(3) };
   await Deno.writeTextFile(join(dir, "last.json"), JSON.stringify(newer));
   const state = await loadTrainingState(dir);
-  await assert.rejects(loadCheckpointWeights(dir, state), /from step 2, its sidecar from step 3: the checkpoint is incomplete/);
+  await assert.rejects(
+    loadCheckpointWeights(dir, state),
+    /from step 2, its sidecar from step 3: the checkpoint is incomplete/,
+  );
   await assert.rejects(restoreOptimizer(dir, training, state), /the checkpoint is incomplete/);
-  await Deno.writeTextFile(join(dir, "last.json"), "{\"format\": 99}");
+  await Deno.writeTextFile(join(dir, "last.json"), '{"format": 99}');
   await assert.rejects(loadTrainingState(dir), /not a checkpoint sidecar of format 1/);
 });
 
@@ -132,7 +135,10 @@ Deno.test("a .pth written by PyTorch opens as the named model and gives PyTorch'
   assertClose(await inference.run(fixture.input), fixture.logits, 1e-4, "resnet20 logits");
 
   await assert.rejects(openCheckpoint(pth), /does not say which model it holds; name it/);
-  await assert.rejects(openCheckpoint(pth, { model: "resnet32" }), /does not fit the model:[\s\S]*missing key/);
+  await assert.rejects(
+    openCheckpoint(pth, { model: "resnet32" }),
+    /does not fit the model:[\s\S]*missing key/,
+  );
 });
 
 Deno.test("a checkpoint of another model is refused, naming both", async () => {
@@ -143,6 +149,9 @@ Deno.test("a checkpoint of another model is refused, naming both", async () => {
   assert.equal(opened.path, join(dir, "best.safetensors"));
   assert.deepEqual(opened.info.classes, CLASSES);
   assert.equal(opened.config?.batchSize, BATCH);
-  await assert.rejects(openCheckpoint(dir, { model: "resnet56" }), /best\.safetensors holds a resnet20, not a resnet56/);
+  await assert.rejects(
+    openCheckpoint(dir, { model: "resnet56" }),
+    /best\.safetensors holds a resnet20, not a resnet56/,
+  );
   await assert.rejects(openCheckpoint(join(dir, "nothing")), /checkpoint .*nothing does not exist/);
 });

@@ -50,7 +50,10 @@ Deno.test("a run interrupted after epoch 1 of 2 and resumed equals the uninterru
   for (const file of ["last.safetensors", "last.optimizer.safetensors", "best.safetensors"]) {
     assert.deepEqual(await tensorsOf(join(split, file)), await tensorsOf(join(whole, file)), file);
   }
-  assert.deepEqual(await metricsOf(join(split, "metrics.jsonl")), await metricsOf(join(whole, "metrics.jsonl")));
+  assert.deepEqual(
+    await metricsOf(join(split, "metrics.jsonl")),
+    await metricsOf(join(whole, "metrics.jsonl")),
+  );
   assert.deepEqual(resumed.best, uninterrupted.best);
   const report = await Deno.readTextFile(join(split, "report.html"));
   assert.match(report, /<svg[^>]*aria-label="confusion matrix"/);
@@ -81,5 +84,8 @@ Deno.test("a new run refuses a folder that already holds one", async () => {
   const out = await Deno.makeTempDir();
   await Deno.writeTextFile(join(out, "last.json"), "{}");
   await assert.rejects(fit(gpu, options(out)), /already holds a run .*resume it or choose another/);
-  await assert.rejects(fit(gpu, options(await Deno.makeTempDir(), { resume: true })), /holds no checkpoint to resume/);
+  await assert.rejects(
+    fit(gpu, options(await Deno.makeTempDir(), { resume: true })),
+    /holds no checkpoint to resume/,
+  );
 });

@@ -10,8 +10,18 @@ const TOLERANCE = 1e-4;
 
 for (
   const [name, make, shape, batch] of [
-    ["torchvision BasicBlock ResNet, imagenet stem", () => new ResNet(BasicBlock, [1, 1, 1, 1], { numClasses: 7 }), [3, 33, 29], 3],
-    ["torchvision Bottleneck ResNet, cifar stem", () => new ResNet(Bottleneck, [1, 1, 1, 1], { numClasses: 5, stem: "cifar" }), [3, 8, 8], 1],
+    [
+      "torchvision BasicBlock ResNet, imagenet stem",
+      () => new ResNet(BasicBlock, [1, 1, 1, 1], { numClasses: 7 }),
+      [3, 33, 29],
+      3,
+    ],
+    [
+      "torchvision Bottleneck ResNet, cifar stem",
+      () => new ResNet(Bottleneck, [1, 1, 1, 1], { numClasses: 5, stem: "cifar" }),
+      [3, 8, 8],
+      1,
+    ],
     ["CIFAR resnet20", () => resnet20(), [3, 16, 16], 2],
   ] as const
 ) {

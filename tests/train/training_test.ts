@@ -26,15 +26,27 @@ Deno.test("one SGD step of resnet20 equals the CPU reference: loss, gradients, p
   const expected = modelReference(model.trace(shape), images, batch, "train", labels);
   const before = new Map(model.namedParameters().map((p) => [p, p.data.slice()]));
 
-  const training = await TrainingStep.compile(gpu, model, { batchSize: batch, inputShape: shape, optimizer: sgd });
+  const training = await TrainingStep.compile(gpu, model, {
+    batchSize: batch,
+    inputShape: shape,
+    optimizer: sgd,
+  });
   training.setBatch(images, labels);
   training.step();
   const stats = await training.readStats();
-  assert.ok(Math.abs(stats.loss - expected.loss!) < 1e-5 * Math.max(1, expected.loss!), `loss ${stats.loss} vs ${expected.loss}`);
+  assert.ok(
+    Math.abs(stats.loss - expected.loss!) < 1e-5 * Math.max(1, expected.loss!),
+    `loss ${stats.loss} vs ${expected.loss}`,
+  );
   assert.equal(stats.samples, 4);
 
   for (const p of model.parameters()) {
-    assertClose(await gpuValues(training, p, true), expected.gradients.get(p)!, GRADIENT_TOLERANCE, `${p.name} gradient`);
+    assertClose(
+      await gpuValues(training, p, true),
+      expected.gradients.get(p)!,
+      GRADIENT_TOLERANCE,
+      `${p.name} gradient`,
+    );
     const updated = sgdStepReference(before.get(p)!, expected.gradients.get(p)!, undefined, sgd).params;
     assertClose(await gpuValues(training, p), updated, VALUE_TOLERANCE, `${p.name} after the step`);
   }
@@ -49,9 +61,20 @@ Deno.test("frozen backbone: only fc changes and backward stops at fc", async () 
   const gpu = await testGpu();
   const model = resnet20({ numClasses: 4 });
   model.freeze((name) => !name.startsWith("fc."));
-  const training = await TrainingStep.compile(gpu, model, { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.5 } });
-  const full = await TrainingStep.compile(gpu, resnet20({ numClasses: 4 }), { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.5 } });
-  assert.ok(training.dispatches.length < full.dispatches.length * 0.6, `${training.dispatches.length} vs ${full.dispatches.length} dispatches`);
+  const training = await TrainingStep.compile(gpu, model, {
+    batchSize: 2,
+    inputShape: [3, 8, 8],
+    optimizer: { lr: 0.5 },
+  });
+  const full = await TrainingStep.compile(gpu, resnet20({ numClasses: 4 }), {
+    batchSize: 2,
+    inputShape: [3, 8, 8],
+    optimizer: { lr: 0.5 },
+  });
+  assert.ok(
+    training.dispatches.length < full.dispatches.length * 0.6,
+    `${training.dispatches.length} vs ${full.dispatches.length} dispatches`,
+  );
   const conv = model.namedParameters().find((p) => p.name === "layer3.2.conv2.weight")!;
   const fc = model.namedParameters().find((p) => p.name === "fc.weight")!;
   const convBefore = conv.data.slice(), fcBefore = fc.data.slice();
@@ -65,7 +88,11 @@ Deno.test("frozen backbone: only fc changes and backward stops at fc", async () 
 
 Deno.test("memory stays flat over many steps", async () => {
   const gpu = await testGpu();
-  const training = await TrainingStep.compile(gpu, resnet20({ numClasses: 3 }), { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.01, momentum: 0.9 } });
+  const training = await TrainingStep.compile(gpu, resnet20({ numClasses: 3 }), {
+    batchSize: 2,
+    inputShape: [3, 8, 8],
+    optimizer: { lr: 0.01, momentum: 0.9 },
+  });
   training.setBatch(randomArray(2 * 192, 2), [0, 1]);
   const bytes = gpu.bytesAllocated;
   for (let i = 0; i < 100; i++) training.step();
@@ -77,7 +104,11 @@ Deno.test("a NaN loss stops training with a clear error", async () => {
   const gpu = await testGpu();
   const model = resnet20({ numClasses: 3 });
   model.fc.bias!.data[1] = NaN;
-  const training = await TrainingStep.compile(gpu, model, { batchSize: 2, inputShape: [3, 8, 8], optimizer: { lr: 0.01 } });
+  const training = await TrainingStep.compile(gpu, model, {
+    batchSize: 2,
+    inputShape: [3, 8, 8],
+    optimizer: { lr: 0.01 },
+  });
   training.setBatch(randomArray(2 * 192, 3), [0, 1]);
   training.step();
   await assert.rejects(training.readStats(), /training diverged: the loss became NaN at optimizer step 1/);
@@ -87,11 +118,16 @@ Deno.test("a small ResNet learns a generated data set with learnable classes", a
   const gpu = await testGpu();
   const classes = 4, batch = 16, size = 8;
   const next = random(99);
-  const prototypes = Array.from({ length: classes }, () => Float32Array.from({ length: 3 * size * size }, next));
+  const prototypes = Array.from(
+    { length: classes },
+    () => Float32Array.from({ length: 3 * size * size }, next),
+  );
   const makeBatch = () => {
     const labels = Array.from({ length: batch }, () => Math.floor((next() + 1) / 2 * classes) % classes);
     const images = new Float32Array(batch * 3 * size * size);
-    labels.forEach((l, i) => prototypes[l].forEach((v, j) => images[i * 3 * size * size + j] = v + next() * 0.8));
+    labels.forEach((l, i) =>
+      prototypes[l].forEach((v, j) => images[i * 3 * size * size + j] = v + next() * 0.8)
+    );
     return { images, labels };
   };
   const training = await TrainingStep.compile(gpu, resnet20({ numClasses: classes }), {

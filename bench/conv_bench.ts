@@ -1,0 +1,142 @@
+/**
+ * Convolution and matmul throughput: `deno bench -A bench/conv_bench.ts`.
+ *
+ * Runs the convolution autotune first, then times the best matmul at 1024^3 (linearForward with each
+ * candidate tiling) and the forward, backward-data and backward-weight GEMMs of every distinct
+ * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). Each bench iteration
+ * submits RUNS copies of the op's dispatches and waits once, so the ~11 ms sync is amortized; GFLOP/s
+ * (multiply-add = 2 FLOP, padding not counted) are printed when the benches end.
+ *
+ * Environment: CONV_BENCH_BATCH (default 128; use e.g. 8 on a CPU driver, where batch 128 takes
+ * minutes), CONV_BENCH_RUNS (default 4).
+ *
+ * @module
+ */
+
+import { Gpu } from "../src/gpu/device.ts";
+import { type Dispatch, numel, submit, type Tensor, tensor } from "../src/gpu/kernel.ts";
+import {
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  conv2dForward,
+  type Conv2dGeometry,
+  conv2dGeometry,
+  tuneConvolutions,
+} from "../src/layers/conv2d.ts";
+import { forwardDispatch } from "../src/layers/_conv_kernels.ts";
+import { fitsLimits, gemmTiling, TILING_CANDIDATES } from "../src/layers/_conv_strategy.ts";
+import { gemmProblem } from "../src/layers/_conv_kernels.ts";
+
+const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);
+const RUNS = Number(Deno.env.get("CONV_BENCH_RUNS") ?? 4);
+
+const gpu = await Gpu.create();
+console.log(`adapter: ${gpu.adapter.description}; batch ${BATCH}, ${RUNS} runs per iteration`);
+const tuneStart = performance.now();
+const tuning = await tuneConvolutions(gpu);
+console.log(`autotune took ${((performance.now() - tuneStart) / 1000).toFixed(1)} s:`);
+for (const [kind, results] of Object.entries(tuning.results)) {
+  const line = results.map((r) => `${Object.values(r.tiling).join("/")}=${r.gflops.toFixed(2)}`).join("  ");
+  console.log(`  ${kind}: ${line} (tile WG_X/WG_Y/TM/VN = GFLOP/s)`);
+}
+
+const fastest = new Map<string, { flops: number; ms: number }>();
+
+function make(label: string, shape: number[]): Tensor {
+  return tensor(gpu.buffer(label, numel(shape) * 4), shape);
+}
+
+function bench(group: string, name: string, flops: number, dispatches: Dispatch[]): void {
+  const repeated = Array.from({ length: RUNS }, () => dispatches).flat();
+  Deno.bench({
+    name,
+    group,
+    n: 3,
+    warmup: 1,
+    async fn() {
+      const start = performance.now();
+      submit(gpu, repeated);
+      await gpu.idle();
+      const ms = (performance.now() - start) / RUNS;
+      const key = `${group} | ${name}`;
+      if (ms < (fastest.get(key)?.ms ?? Infinity)) fastest.set(key, { flops, ms });
+    },
+  });
+}
+
+// Matmul 1024^3: a linear layer with 1024 rows, one bench per tiling.
+{
+  const n = 1024;
+  const g: Conv2dGeometry = {
+    ...conv2dGeometry([n, n, 1, 1], {
+      outChannels: n,
+      kernelSize: [1, 1],
+      stride: [1, 1],
+      padding: [0, 0],
+      dilation: [1, 1],
+      groups: 1,
+    }),
+  };
+  const t = { input: make("a", [n, n, 1, 1]), weight: make("b", [n, n, 1, 1]), output: make("c", [n, n, 1, 1]) };
+  for (const tiling of TILING_CANDIDATES.filter((c) => fitsLimits(gpu, c))) {
+    const name = `matmul 1024^3 tiling ${Object.values(tiling).join("/")}`;
+    bench("matmul 1024^3", name, 2 * n ** 3, [forwardDispatch(gpu, g, t, name, tiling)]);
+  }
+}
+
+// resnet18 with the CIFAR stem: [inChannels, outChannels, inSize, kernel, stride].
+const SHAPES: Array<[number, number, number, number, number]> = [
+  [3, 64, 32, 3, 1],
+  [64, 64, 32, 3, 1],
+  [64, 128, 32, 3, 2],
+  [64, 128, 32, 1, 2],
+  [128, 128, 16, 3, 1],
+  [128, 256, 16, 3, 2],
+  [128, 256, 16, 1, 2],
+  [256, 256, 8, 3, 1],
+  [256, 512, 8, 3, 2],
+  [256, 512, 8, 1, 2],
+  [512, 512, 4, 3, 1],
+];
+
+for (const [cin, cout, size, k, s] of SHAPES) {
+  const p = (k - 1) / 2;
+  const g = conv2dGeometry([BATCH, cin, size, size], {
+    outChannels: cout,
+    kernelSize: [k, k],
+    stride: [s, s],
+    padding: [p, p],
+    dilation: [1, 1],
+    groups: 1,
+  });
+  const group = `conv ${cin}->${cout} ${k}x${k} s${s} ${size}x${size}`;
+  const input = make("x", [BATCH, cin, size, size]);
+  const weight = make("w", [cout, cin, k, k]);
+  const output = make("y", [BATCH, cout, g.outHeight, g.outWidth]);
+  const gradOutput = make("dy", [BATCH, cout, g.outHeight, g.outWidth]);
+  const gradInput = make("dx", [BATCH, cin, size, size]);
+  const gradWeight = make("dw", [cout, cin, k, k]);
+  const flops = 2 * BATCH * g.outHeight * g.outWidth * cout * cin * k * k;
+  const tile = (kind: "forward" | "backwardData" | "backwardWeight") =>
+    Object.values(gemmTiling(gpu, kind, gemmProblem(g, kind))).join("/");
+  bench(group, `${group} forward [${tile("forward")}]`, flops, conv2dForward(gpu, g, { input, weight, output }, group));
+  bench(
+    group,
+    `${group} backward-data [${tile("backwardData")}]`,
+    flops,
+    conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group),
+  );
+  bench(
+    group,
+    `${group} backward-weight [${tile("backwardWeight")}]`,
+    flops,
+    conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group),
+  );
+}
+
+globalThis.addEventListener("unload", () => {
+  console.log("\nGFLOP/s (best iteration):");
+  for (const [name, { flops, ms }] of fastest) {
+    console.log(`${(flops / ms / 1e6).toFixed(2).padStart(8)}  ${ms.toFixed(2).padStart(9)} ms  ${name}`);
+  }
+});
