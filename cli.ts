@@ -69,8 +69,9 @@ Data:
   --no-download          fail instead of downloading when the data is not there
   --limit N              use only the first N images of each split (a quick run)
 Model:
-  --model NAME           ${MODEL_NAMES.join(" | ")} (default ${d.model})
-  --stem STEM            imagenet | cifar: the stem of resnet18..152 (default cifar; imagenet with --pretrained)
+  --model NAME           resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision's) or resnet20,
+                         resnet32, resnet44, resnet56, resnet110 (He et al.'s CIFAR ResNets); default ${d.model}
+  --stem STEM            imagenet | cifar: resnet18..152's stem (default cifar, imagenet with --pretrained)
 Recipe:
   --epochs N             (default ${d.epochs})
   --batch-size N         (default ${d.batchSize})
@@ -78,16 +79,15 @@ Recipe:
   --momentum X           (default ${d.momentum})
   --weight-decay X       (default ${d.weightDecay})
   --nesterov             Nesterov momentum
-  --schedule NAME        ${
-  SCHEDULE_NAMES.join(" | ")
-} (default ${d.schedule}: x0.1 at 50% and 75% of training)
+  --schedule NAME        multistep (x0.1 at 50% and 75% of training; the default), cosine, onecycle or
+                         constant
   --warmup N             epochs of linear warm-up from lr/10 (default ${d.warmup})
   --label-smoothing X    (default ${d.labelSmoothing})
   --seed N               initial weights, data order and augmentation (default ${d.seed})
 Transfer learning:
   --pretrained FILE      start from a .pth or .safetensors state dict, or "imagenet" for torchvision's
                          official weights of the model (downloaded once, cached, hash checked); the fc head
-                         is replaced for the data set's classes
+                         is replaced for the data set's classes (the images stay 32x32)
   --freeze WHAT          none | backbone (train only fc) | a module such as layer3 (frozen with all before it)
 Output:
   --out DIR              the run folder (default runs/<model>-<dataset>, numbered when taken)
@@ -134,7 +134,8 @@ const SUMMARY_HELP = `Print a model's layers, output shapes and parameter counts
 
 Usage: deno run -A cli.ts summary [flags]
 
-  --model NAME           ${MODEL_NAMES.join(" | ")} (default ${d.model})
+  --model NAME           resnet18, resnet34, resnet50, resnet101, resnet152, resnet20, resnet32, resnet44,
+                         resnet56 or resnet110 (default ${d.model})
   --stem STEM            imagenet | cifar (default imagenet for resnet18..152)
   --classes N            outputs of fc (default 10 for the CIFAR ResNets, 1000 otherwise)
   --input-size N         input height and width (default 32 with a CIFAR model or stem, else 224)
@@ -487,9 +488,13 @@ const COMMANDS: Record<string, Command> = { train, eval: evalCommand, predict, s
  */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    console.error(MAIN_HELP);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(MAIN_HELP);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

@@ -77,7 +77,11 @@ function bench(group: string, name: string, flops: number, dispatches: Dispatch[
       groups: 1,
     }),
   };
-  const t = { input: make("a", [n, n, 1, 1]), weight: make("b", [n, n, 1, 1]), output: make("c", [n, n, 1, 1]) };
+  const t = {
+    input: make("a", [n, n, 1, 1]),
+    weight: make("b", [n, n, 1, 1]),
+    output: make("c", [n, n, 1, 1]),
+  };
   for (const tiling of TILING_CANDIDATES.filter((c) => fitsLimits(gpu, c))) {
     const name = `matmul 1024^3 tiling ${Object.values(tiling).join("/")}`;
     bench("matmul 1024^3", name, 2 * n ** 3, [forwardDispatch(gpu, g, t, name, tiling)]);
@@ -119,7 +123,12 @@ for (const [cin, cout, size, k, s] of SHAPES) {
   const flops = 2 * BATCH * g.outHeight * g.outWidth * cout * cin * k * k;
   const tile = (kind: "forward" | "backwardData" | "backwardWeight") =>
     Object.values(gemmTiling(gpu, kind, gemmProblem(g, kind))).join("/");
-  bench(group, `${group} forward [${tile("forward")}]`, flops, conv2dForward(gpu, g, { input, weight, output }, group));
+  bench(
+    group,
+    `${group} forward [${tile("forward")}]`,
+    flops,
+    conv2dForward(gpu, g, { input, weight, output }, group),
+  );
   bench(
     group,
     `${group} backward-data [${tile("backwardData")}]`,

@@ -1,10 +1,12 @@
-// Convolution backward-data as an implicit GEMM (appended to conv2d_tile.wgsl). For group g:
+// Convolution backward-data as an implicit GEMM (appended to conv2d_tile.wgsl and conv2d_tile_shared.wgsl).
+// For group g:
 // grad_input[n, g*CG_IN + row, iy, ix] = sum over steps (oc, ky, kx) of
 //   weight[g*CG_OUT + oc, row, ky, kx] * grad_output[n, g*CG_OUT + oc, oy, ox]
 // over the taps with iy = oy*STRIDE_H - PAD_H + ky*DIL_H (same along x). Input pixels are split into
 // STRIDE_H x STRIDE_W phases (iy mod STRIDE_H, ix mod STRIDE_W): within a phase the same taps are valid
 // for every pixel, so strided convolutions loop over their valid taps only, with no per-pixel test.
 // Rows are input channels, columns are the phase's input pixels of the whole batch.
+// Entry points: main tiles in registers only, main_staged stages through workgroup memory.
 // Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * (group + GROUPS * phase).
 
 override BATCH: u32;
@@ -93,15 +95,21 @@ fn store(i: u32, j: u32, value: f32) {
   }
 }
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
-        @builtin(num_workgroups) nwg: vec3u) {
+// First row and column of this workgroup's tile; sets `group`, `phase_y` and `phase_x`.
+fn tile_start(wid: vec3u, nwg: vec3u) -> vec2u {
   let group_phase = wid.z / ROW_TILES;
   group = group_phase % GROUPS;
   let phase = group_phase / GROUPS;
   phase_y = i32(phase) / STRIDE_W;
   phase_x = i32(phase) % STRIDE_W;
-  setup_tile((wid.z % ROW_TILES) * TILE_ROWS + lid.y, (wid.x + wid.y * nwg.x) * TILE_COLS + lid.x);
+  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, (wid.x + wid.y * nwg.x) * TILE_COLS);
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let start = tile_start(wid, nwg);
+  setup_tile(start.x + lid.y, start.y + lid.x);
   for (var oc = 0u; oc < CG_OUT; oc++) {
     for (var ky = 0u; ky < K_H; ky++) {
       // iy = oy*STRIDE_H - PAD_H + ky*DIL_H, so oy = jy + ty / STRIDE_H when STRIDE_H divides ty.
@@ -120,5 +128,60 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       }
     }
   }
+  store_tile();
+}
+
+struct Reduction {
+  step: u32,
+  tap: Tap,
+}
+
+// The taps k < size of one dimension valid in this phase: an arithmetic progression (first, count, step).
+struct ValidTaps {
+  first: u32,
+  count: u32,
+  step: u32,
+}
+
+var<private> taps_y: ValidTaps;
+var<private> taps_x: ValidTaps;
+
+fn valid_taps(phase: i32, pad: i32, dilation: i32, stride: i32, size: u32) -> ValidTaps {
+  var taps = ValidTaps(0u, 0u, 1u);
+  for (var k = 0u; k < size; k++) {
+    if ((phase + pad - i32(k) * dilation) % stride == 0) {
+      if (taps.count == 0u) {
+        taps.first = k;
+      } else if (taps.count == 1u) {
+        taps.step = k - taps.first;
+      }
+      taps.count++;
+    }
+  }
+  return taps;
+}
+
+fn reduction_at(k: u32) -> Reduction {
+  let per_channel = taps_y.count * taps_x.count;
+  let oc = k / per_channel;
+  let t = k % per_channel;
+  let ky = taps_y.first + (t / taps_x.count) * taps_y.step;
+  let kx = taps_x.first + (t % taps_x.count) * taps_x.step;
+  let sy = (phase_y + PAD_H - i32(ky) * DIL_H) / STRIDE_H;
+  let sx = (phase_x + PAD_W - i32(kx) * DIL_W) / STRIDE_W;
+  return Reduction((oc * CG_IN * K_H + ky) * K_W + kx, Tap(i32(oc * OUT_HW) + sy * i32(OUT_W) + sx, sy, sx));
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  let start = tile_start(wid, nwg);
+  // From wid rather than phase_y and phase_x: the barriers in shared_gemm need a provably uniform depth.
+  let phase = wid.z / ROW_TILES / GROUPS;
+  let y = valid_taps(i32(phase) / STRIDE_W, PAD_H, DIL_H, STRIDE_H, K_H);
+  let x = valid_taps(i32(phase) % STRIDE_W, PAD_W, DIL_W, STRIDE_W, K_W);
+  taps_y = y;
+  taps_x = x;
+  shared_gemm(CG_OUT * y.count * x.count, lid, start.x, start.y);
   store_tile();
 }

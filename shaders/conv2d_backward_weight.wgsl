@@ -1,10 +1,11 @@
-// Convolution backward-weight as an implicit GEMM (appended to conv2d_tile.wgsl), split along its long
-// reduction. For group g and reduction slice s:
+// Convolution backward-weight as an implicit GEMM (appended to conv2d_tile.wgsl and
+// conv2d_tile_shared.wgsl), split along its long reduction. For group g and reduction slice s:
 // partial[s, g*CG_OUT + row, col] = sum over steps (n, oy, ox) in slice s of
 //   grad_output[n, g*CG_OUT + row, oy, ox] * input[n, g*CG_IN + c, oy*STRIDE_H - PAD_H + ky*DIL_H, ...]
 // with col = (c * K_H + ky) * K_W + kx, i.e. partial[s] has grad_weight's layout. Slice s covers the
 // output rows (n, oy) from s * ROWS_PER_SPLIT on. With SPLITS = 1 partial is grad_weight itself.
 // Rows are output channels, columns are weight entries of one output channel.
+// Entry points: main tiles in registers only, main_staged stages through workgroup memory.
 // Grid: x = column tiles, y = slice, z = row tile + ROW_TILES * group.
 
 override BATCH: u32;
@@ -89,14 +90,22 @@ fn store(i: u32, j: u32, value: f32) {
   }
 }
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+// First row and column of this workgroup's tile; sets `group`, `slice_base` and `first_output_row`.
+fn tile_start(wid: vec3u) -> vec2u {
   group = wid.z / ROW_TILES;
   slice_base = wid.y * C_OUT * COLS;
-  setup_tile((wid.z % ROW_TILES) * TILE_ROWS + lid.y, wid.x * TILE_COLS + lid.x);
-  let first = wid.y * ROWS_PER_SPLIT;
-  let last = min(first + ROWS_PER_SPLIT, ROWS);
-  for (var r = first; r < last; r++) {
+  first_output_row = wid.y * ROWS_PER_SPLIT;
+  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, wid.x * TILE_COLS);
+}
+
+var<private> first_output_row: u32;
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let start = tile_start(wid);
+  setup_tile(start.x + lid.y, start.y + lid.x);
+  let last = min(first_output_row + ROWS_PER_SPLIT, ROWS);
+  for (var r = first_output_row; r < last; r++) {
     let n = r / OUT_H;
     let oy = r % OUT_H;
     let iy = i32(oy) * STRIDE_H;
@@ -107,5 +116,29 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       tile_step(step + ox, Tap(row_offset + ix, iy, ix));
     }
   }
+  store_tile();
+}
+
+struct Reduction {
+  step: u32,
+  tap: Tap,
+}
+
+fn reduction_at(k: u32) -> Reduction {
+  let r = first_output_row + k / OUT_W;
+  let ox = k % OUT_W;
+  let n = r / OUT_H;
+  let oy = r % OUT_H;
+  let iy = i32(oy) * STRIDE_H;
+  let ix = i32(ox) * STRIDE_W;
+  return Reduction(n * C_OUT * OUT_HW + oy * OUT_W + ox, Tap(i32(n * C_IN * IN_HW) + iy * i32(IN_W) + ix, iy, ix));
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let start = tile_start(wid);
+  // From wid rather than first_output_row: the barriers in shared_gemm need a provably uniform depth.
+  let first = wid.y * ROWS_PER_SPLIT;
+  shared_gemm((min(first + ROWS_PER_SPLIT, ROWS) - first) * OUT_W, lid, start.x, start.y);
   store_tile();
 }

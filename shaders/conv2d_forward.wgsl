@@ -1,9 +1,11 @@
-// Convolution forward as an implicit GEMM (appended to conv2d_tile.wgsl). For group g the GEMM is
+// Convolution forward as an implicit GEMM (appended to conv2d_tile.wgsl and conv2d_tile_shared.wgsl).
+// For group g the GEMM is
 // out[n, g*CG_OUT + row, pixel] = sum over steps (c, ky, kx) of weight[g*CG_OUT + row, c, ky, kx] * x
 // where x is what output pixel `pixel` (n, oy, ox) sees through tap (ky, kx) of input channel g*CG_IN + c,
 // zero in the padding. Rows are output channels, columns are output pixels of the whole batch.
 // The geometry comes as override constants so each shape compiles with constant loop bounds and divisors.
-// Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group.
+// Entry points: main and main_bias tile in registers only, main_staged and main_staged_bias stage through
+// workgroup memory. Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group.
 
 override BATCH: u32;
 override C_IN: u32;
@@ -86,9 +88,27 @@ fn store(i: u32, j: u32, value: f32) {
   }
 }
 
-fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) {
+struct Reduction {
+  step: u32,
+  tap: Tap,
+}
+
+fn reduction_at(k: u32) -> Reduction {
+  let t = k % KHW;
+  let dy = i32(t / K_W) * DIL_H;
+  let dx = i32(t % K_W) * DIL_W;
+  return Reduction(k, Tap(i32((k / KHW) * IN_HW) + dy * i32(IN_W) + dx, dy, dx));
+}
+
+// First row and column of this workgroup's tile; sets `group`.
+fn tile_start(wid: vec3u, nwg: vec3u) -> vec2u {
   group = wid.z / ROW_TILES;
-  setup_tile((wid.z % ROW_TILES) * TILE_ROWS + lid.y, (wid.x + wid.y * nwg.x) * TILE_COLS + lid.x);
+  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, (wid.x + wid.y * nwg.x) * TILE_COLS);
+}
+
+fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) {
+  let start = tile_start(wid, nwg);
+  setup_tile(start.x + lid.y, start.y + lid.x);
   for (var c = 0u; c < CG_IN; c++) {
     for (var ky = 0u; ky < K_H; ky++) {
       let dy = i32(ky) * DIL_H;
@@ -98,6 +118,19 @@ fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) {
       }
     }
   }
+}
+
+fn accumulate_staged(lid: vec3u, wid: vec3u, nwg: vec3u) {
+  let start = tile_start(wid, nwg);
+  shared_gemm(CG_IN * KHW, lid, start.x, start.y);
+}
+
+fn load_bias() {
+  // Rows beyond TM have channel 0, so these loads stay in range.
+  row_bias = array<f32, 16>(bias[channel[0]], bias[channel[1]], bias[channel[2]], bias[channel[3]],
+    bias[channel[4]], bias[channel[5]], bias[channel[6]], bias[channel[7]], bias[channel[8]], bias[channel[9]],
+    bias[channel[10]], bias[channel[11]], bias[channel[12]], bias[channel[13]], bias[channel[14]],
+    bias[channel[15]]);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -111,10 +144,21 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 fn main_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
              @builtin(num_workgroups) nwg: vec3u) {
   accumulate(lid, wid, nwg);
-  // Rows beyond TM have channel 0, so these loads stay in range.
-  row_bias = array<f32, 16>(bias[channel[0]], bias[channel[1]], bias[channel[2]], bias[channel[3]],
-    bias[channel[4]], bias[channel[5]], bias[channel[6]], bias[channel[7]], bias[channel[8]], bias[channel[9]],
-    bias[channel[10]], bias[channel[11]], bias[channel[12]], bias[channel[13]], bias[channel[14]],
-    bias[channel[15]]);
+  load_bias();
+  store_tile();
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
+  accumulate_staged(lid, wid, nwg);
+  store_tile();
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main_staged_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  accumulate_staged(lid, wid, nwg);
+  load_bias();
   store_tile();
 }

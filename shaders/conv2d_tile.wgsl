@@ -74,8 +74,9 @@ fn col_values(v: u32, tap: Tap) -> vec4f {
   return vec4f(col_value(j, tap), col_value(j + 1u, tap), col_value(j + 2u, tap), col_value(j + 3u, tap));
 }
 
-fn row_fma(i: u32, step: u32, x: array<vec4f, 4>) {
-  let a = vec4f(row_value(i, step));
+// acc[i][j] += row_i * x[j]
+fn row_fma(i: u32, row_i: f32, x: array<vec4f, 4>) {
+  let a = vec4f(row_i);
   acc[4u * i] = fma(a, x[0], acc[4u * i]);
   if (VN > 1u) {
     acc[4u * i + 1u] = fma(a, x[1], acc[4u * i + 1u]);
@@ -97,29 +98,29 @@ fn tile_step(step: u32, tap: Tap) {
     x[2] = col_values(2u, tap);
     x[3] = col_values(3u, tap);
   }
-  row_fma(0u, step, x);
+  row_fma(0u, row_value(0u, step), x);
   if (TM > 1u) {
-    row_fma(1u, step, x);
+    row_fma(1u, row_value(1u, step), x);
   }
   if (TM > 2u) {
-    row_fma(2u, step, x);
-    row_fma(3u, step, x);
+    row_fma(2u, row_value(2u, step), x);
+    row_fma(3u, row_value(3u, step), x);
   }
   if (TM > 4u) {
-    row_fma(4u, step, x);
-    row_fma(5u, step, x);
-    row_fma(6u, step, x);
-    row_fma(7u, step, x);
+    row_fma(4u, row_value(4u, step), x);
+    row_fma(5u, row_value(5u, step), x);
+    row_fma(6u, row_value(6u, step), x);
+    row_fma(7u, row_value(7u, step), x);
   }
   if (TM > 8u) {
-    row_fma(8u, step, x);
-    row_fma(9u, step, x);
-    row_fma(10u, step, x);
-    row_fma(11u, step, x);
-    row_fma(12u, step, x);
-    row_fma(13u, step, x);
-    row_fma(14u, step, x);
-    row_fma(15u, step, x);
+    row_fma(8u, row_value(8u, step), x);
+    row_fma(9u, row_value(9u, step), x);
+    row_fma(10u, row_value(10u, step), x);
+    row_fma(11u, row_value(11u, step), x);
+    row_fma(12u, row_value(12u, step), x);
+    row_fma(13u, row_value(13u, step), x);
+    row_fma(14u, row_value(14u, step), x);
+    row_fma(15u, row_value(15u, step), x);
   }
 }
 

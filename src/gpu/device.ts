@@ -155,8 +155,9 @@ export class Gpu {
     );
   }
 
-  /** Copies `byteLength` bytes of `buffer` from `byteOffset` back to the CPU (one CPU-GPU sync). */
-  async read(buffer: GPUBuffer, byteOffset = 0, byteLength = buffer.size - byteOffset): Promise<ArrayBuffer> {
+  /** Copies `byteLength` bytes (default: to the end) of `buffer` from `byteOffset` back to the CPU (one CPU-GPU sync). */
+  async read(buffer: GPUBuffer, byteOffset: number = 0, byteLength?: number): Promise<ArrayBuffer> {
+    byteLength ??= buffer.size - byteOffset;
     const staging = this.device.createBuffer({
       label: `read ${buffer.label}`,
       size: Math.ceil(byteLength / 4) * 4,
@@ -172,9 +173,9 @@ export class Gpu {
     return copy;
   }
 
-  /** Reads `count` floats of `buffer` from float index `start`. */
-  async readFloats(buffer: GPUBuffer, start = 0, count = buffer.size / 4 - start): Promise<Float32Array> {
-    return new Float32Array(await this.read(buffer, start * 4, count * 4));
+  /** Reads `count` floats (default: to the end) of `buffer` from float index `start`. */
+  async readFloats(buffer: GPUBuffer, start: number = 0, count?: number): Promise<Float32Array> {
+    return new Float32Array(await this.read(buffer, start * 4, (count ?? buffer.size / 4 - start) * 4));
   }
 
   /** A compute pipeline for `code`'s entry point with `constants` as WGSL overrides; made once per key. */

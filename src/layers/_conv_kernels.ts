@@ -8,18 +8,26 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
-import { type GemmKind, type GemmProblem, gemmTiling, type GemmTiling, tileSize, tilingConstants } from "./_conv_strategy.ts";
+import {
+  type GemmKind,
+  type GemmProblem,
+  type GemmTiling,
+  gemmTiling,
+  tileSize,
+  tilingConstants,
+} from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./conv2d.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
+import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
 import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text" };
 import backwardDataSource from "../../shaders/conv2d_backward_data.wgsl" with { type: "text" };
 import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" with { type: "text" };
 import reduceSource from "../../shaders/conv2d_reduce.wgsl" with { type: "text" };
 import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "text" };
 
-const FORWARD = tileSource + forwardSource;
-const BACKWARD_DATA = tileSource + backwardDataSource;
-const BACKWARD_WEIGHT = tileSource + backwardWeightSource;
+const FORWARD = tileSource + stagedTileSource + forwardSource;
+const BACKWARD_DATA = tileSource + stagedTileSource + backwardDataSource;
+const BACKWARD_WEIGHT = tileSource + stagedTileSource + backwardWeightSource;
 
 /** Reduction steps a backward-weight slice should at least have, so that splitting stays worth it. */
 const MIN_STEPS_PER_SPLIT = 1024;
@@ -28,16 +36,26 @@ const TARGET_WORKGROUPS = 512;
 /** Largest split-K scratch buffer an op allocates. */
 const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
 
-/** Throws unless `t` holds exactly `count` floats and fits one storage binding. */
-export function checkTensor(gpu: Gpu, label: string, name: string, t: Tensor, count: number): void {
+/**
+ * Throws unless `t` holds exactly `count` floats and, unless `chunked` (split along the batch where
+ * needed), fits one storage binding.
+ */
+export function checkTensor(
+  gpu: Gpu,
+  label: string,
+  name: string,
+  t: Tensor,
+  count: number,
+  chunked = false,
+): void {
   const actual = numel(t.shape);
   if (actual !== count) {
     throw new Error(`${label}: ${name} has ${actual} elements (shape [${t.shape}]), expected ${count}`);
   }
-  if (count * 4 > gpu.limits.maxStorageBufferBindingSize) {
+  if (!chunked && count * 4 > gpu.limits.maxStorageBufferBindingSize) {
     throw new Error(
       `${label}: ${name} takes ${count * 4} bytes, more than this adapter's maxStorageBufferBindingSize ` +
-        `(${gpu.limits.maxStorageBufferBindingSize}); use a smaller batch`,
+        `(${gpu.limits.maxStorageBufferBindingSize})`,
     );
   }
 }
@@ -63,87 +81,72 @@ function geometryConstants(g: Conv2dGeometry): Record<string, number> {
   };
 }
 
-/** True when some tap of some output position reads the padding along one dimension. */
-function readsPadding(
-  inSize: number,
-  outSize: number,
-  kernel: number,
-  stride: number,
-  pad: number,
-  dil: number,
-) {
-  return pad > 0 || (outSize - 1) * stride - pad + (kernel - 1) * dil >= inSize;
+/** The sizes of a convolution along one spatial axis. */
+interface Axis {
+  inSize: number;
+  outSize: number;
+  kernel: number;
+  stride: number;
+  pad: number;
+  dilation: number;
 }
 
-function forwardNeedsBounds(g: Conv2dGeometry): boolean {
-  return readsPadding(
-    g.inHeight,
-    g.outHeight,
-    g.kernelHeight,
-    g.strideHeight,
-    g.padHeight,
-    g.dilationHeight,
-  ) ||
-    readsPadding(g.inWidth, g.outWidth, g.kernelWidth, g.strideWidth, g.padWidth, g.dilationWidth);
+function axes(g: Conv2dGeometry): Axis[] {
+  return [
+    {
+      inSize: g.inHeight,
+      outSize: g.outHeight,
+      kernel: g.kernelHeight,
+      stride: g.strideHeight,
+      pad: g.padHeight,
+      dilation: g.dilationHeight,
+    },
+    {
+      inSize: g.inWidth,
+      outSize: g.outWidth,
+      kernel: g.kernelWidth,
+      stride: g.strideWidth,
+      pad: g.padWidth,
+      dilation: g.dilationWidth,
+    },
+  ];
+}
+
+/** True when some tap of some output position reads the padding (forward and backward-weight). */
+function readsPadding(a: Axis): boolean {
+  return a.pad > 0 || (a.outSize - 1) * a.stride - a.pad + (a.kernel - 1) * a.dilation >= a.inSize;
 }
 
 /** True when, in backward-data, some valid tap of some input position falls outside grad_output. */
-function backwardDataReadsOutside(
-  inSize: number,
-  outSize: number,
-  kernel: number,
-  stride: number,
-  pad: number,
-  dil: number,
-) {
-  for (let phase = 0; phase < Math.min(stride, inSize); phase++) {
-    const positions = Math.ceil((inSize - phase) / stride);
-    for (let k = 0; k < kernel; k++) {
-      const t = phase + pad - k * dil;
-      if (t % stride !== 0) continue;
-      const shift = t / stride;
-      if (shift < 0 || positions - 1 + shift >= outSize) return true;
+function readsOutsideGradOutput(a: Axis): boolean {
+  for (let phase = 0; phase < Math.min(a.stride, a.inSize); phase++) {
+    const positions = Math.ceil((a.inSize - phase) / a.stride);
+    for (let k = 0; k < a.kernel; k++) {
+      const t = phase + a.pad - k * a.dilation;
+      if (t % a.stride !== 0) continue;
+      const shift = t / a.stride;
+      if (shift < 0 || positions - 1 + shift >= a.outSize) return true;
     }
   }
   return false;
-}
-
-function backwardDataNeedsBounds(g: Conv2dGeometry): boolean {
-  return backwardDataReadsOutside(
-    g.inHeight,
-    g.outHeight,
-    g.kernelHeight,
-    g.strideHeight,
-    g.padHeight,
-    g.dilationHeight,
-  ) ||
-    backwardDataReadsOutside(
-      g.inWidth,
-      g.outWidth,
-      g.kernelWidth,
-      g.strideWidth,
-      g.padWidth,
-      g.dilationWidth,
-    );
 }
 
 function gemmConstants(g: Conv2dGeometry, t: GemmTiling, checkBounds: boolean): Record<string, number> {
   return { ...geometryConstants(g), ...tilingConstants(t), CHECK_BOUNDS: checkBounds ? 1 : 0 };
 }
 
-/** The GEMM one group of a convolution runs for `kind` (backward-data: summed over the stride phases). */
+/**
+ * The GEMM one group of a convolution runs for `kind`. Backward-data runs one GEMM per stride phase,
+ * each over that phase's pixels; together their depths add up to all the taps.
+ */
 export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
   const cgIn = g.inChannels / g.groups, cgOut = g.outChannels / g.groups;
   const taps = g.kernelHeight * g.kernelWidth;
   const pixels = g.batch * g.outHeight * g.outWidth;
   if (kind === "forward") return { rows: cgOut, columns: pixels, depth: cgIn * taps };
   if (kind === "backwardWeight") return { rows: cgOut, columns: cgIn * taps, depth: pixels };
-  const phases = g.strideHeight * g.strideWidth;
-  return {
-    rows: cgIn,
-    columns: g.batch * Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth) * phases,
-    depth: cgOut * Math.ceil(g.kernelHeight / g.strideHeight) * Math.ceil(g.kernelWidth / g.strideWidth),
-  };
+  const phasePixels = g.batch * Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
+  return { rows: cgIn, columns: phasePixels, depth: cgOut * taps };
 }
 
 function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tiling?: GemmTiling): GemmTiling {
@@ -166,8 +169,8 @@ export function forwardDispatch(
   return kernel(gpu, {
     label,
     code: FORWARD,
-    entryPoint: t.bias ? "main_bias" : "main",
-    constants: gemmConstants(g, tl, forwardNeedsBounds(g)),
+    entryPoint: `${tl.stagedSteps ? "main_staged" : "main"}${t.bias ? "_bias" : ""}`,
+    constants: gemmConstants(g, tl, axes(g).some(readsPadding)),
     tensors: t.bias ? [t.input, t.weight, t.output, t.bias] : [t.input, t.weight, t.output],
     workgroups: [x, y, rowTiles * g.groups],
   });
@@ -190,7 +193,8 @@ export function backwardDataDispatch(
   return kernel(gpu, {
     label,
     code: BACKWARD_DATA,
-    constants: gemmConstants(g, tl, backwardDataNeedsBounds(g)),
+    entryPoint: tl.stagedSteps ? "main_staged" : "main",
+    constants: gemmConstants(g, tl, axes(g).some(readsOutsideGradOutput)),
     tensors: [t.gradOutput, t.weight, t.gradInput],
     workgroups: [x, y, rowTiles * g.groups * g.strideHeight * g.strideWidth],
   });
@@ -247,7 +251,8 @@ export function backwardWeightPlan(
   const gemm = kernel(gpu, {
     label,
     code: BACKWARD_WEIGHT,
-    constants: { ...gemmConstants(g, tl, forwardNeedsBounds(g)), ROWS_PER_SPLIT: rowsPerSplit },
+    entryPoint: tl.stagedSteps ? "main_staged" : "main",
+    constants: { ...gemmConstants(g, tl, axes(g).some(readsPadding)), ROWS_PER_SPLIT: rowsPerSplit },
     tensors: [t.input, t.gradOutput, scratch ?? t.gradWeight],
     workgroups: [
       Math.ceil(columns / size.columns),
@@ -256,14 +261,32 @@ export function backwardWeightPlan(
     ],
   });
   if (!scratch) return { dispatches: [gemm] };
-  const reduce = kernel(gpu, {
-    label: `${label} split sum`,
+  const reduce = sumSlicesDispatch(
+    gpu,
+    { partial: scratch, total: t.gradWeight },
+    splits,
+    count,
+    `${label} split sum`,
+  );
+  return { dispatches: [gemm, reduce], scratch };
+}
+
+/** `total[i] = sum over s < slices of partial[s * stride + i]` for `i < count` (stride defaults to count). */
+export function sumSlicesDispatch(
+  gpu: Gpu,
+  t: { partial: GPUBuffer; total: Tensor },
+  slices: number,
+  count: number,
+  label: string,
+  stride = count,
+): Dispatch {
+  return kernel(gpu, {
+    label,
     code: reduceSource,
-    constants: { COUNT: count, SPLITS: splits },
-    tensors: [scratch, t.gradWeight],
+    constants: { COUNT: count, SPLITS: slices, STRIDE: stride },
+    tensors: [t.partial, t.total],
     workgroups: grid(count, 64),
   });
-  return { dispatches: [gemm, reduce], scratch };
 }
 
 /** `gradBias[c] = sum of gradOutput[n, c, ...]` over the batch and the pixels. */

@@ -25,12 +25,18 @@ export interface GemmTiling {
   rows: number;
   /** Groups of four columns per invocation: 1, 2 or 4. */
   columnVectors: number;
+  /**
+   * Reduction steps the workgroup stages in workgroup memory at a time; absent: registers only, each
+   * invocation loading its own operands.
+   */
+  stagedSteps?: number;
 }
 
 /**
- * The tilings the kernels are built with and the autotuner tries. Small per-invocation tiles in large
- * workgroups suit GPUs (registers are dear, loads cheap); 16x16 tiles suit CPU drivers, where every load
- * costs tens of cycles; the narrow one suits GEMMs with few columns.
+ * The tilings the kernels are built with and the autotuner tries. GPUs favour tiles staged in workgroup
+ * memory and small per-invocation tiles in large workgroups (registers are dear, loads cheap); CPU drivers
+ * favour 16x16 register tiles without barriers, as every load costs tens of cycles there; the narrow one
+ * suits GEMMs with few columns.
  */
 export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 4, rows: 8, columnVectors: 2 },
@@ -38,6 +44,9 @@ export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 1, rows: 16, columnVectors: 4 },
   { workgroupX: 8, workgroupY: 4, rows: 16, columnVectors: 4 },
   { workgroupX: 4, workgroupY: 8, rows: 8, columnVectors: 2 },
+  { workgroupX: 16, workgroupY: 16, rows: 8, columnVectors: 2, stagedSteps: 8 },
+  { workgroupX: 16, workgroupY: 16, rows: 4, columnVectors: 1, stagedSteps: 16 },
+  { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2, stagedSteps: 16 },
 ];
 
 /** A GEMM's size: output rows and columns (per group) and the length of its reduction. */
@@ -62,7 +71,14 @@ const measured = new WeakMap<GPUDevice, Partial<Record<GemmKind, MeasuredTiling[
 
 /** WGSL override values of a tiling. */
 export function tilingConstants(t: GemmTiling): Record<string, number> {
-  return { WG_X: t.workgroupX, WG_Y: t.workgroupY, TM: t.rows, VN: t.columnVectors };
+  const constants: Record<string, number> = {
+    WG_X: t.workgroupX,
+    WG_Y: t.workgroupY,
+    TM: t.rows,
+    VN: t.columnVectors,
+  };
+  if (t.stagedSteps) constants.KC = t.stagedSteps;
+  return constants;
 }
 
 /** Rows and columns of the GEMM output that one workgroup of `t` covers. */
@@ -70,17 +86,24 @@ export function tileSize(t: GemmTiling): { rows: number; columns: number } {
   return { rows: t.rows * t.workgroupY, columns: 4 * t.columnVectors * t.workgroupX };
 }
 
-/** True when `t`'s workgroup is within the adapter's limits. */
+/** True when `t`'s workgroup (and workgroup memory) is within the adapter's limits. */
 export function fitsLimits(gpu: Gpu, t: GemmTiling): boolean {
   const l = gpu.limits;
-  return t.workgroupX * t.workgroupY <= l.maxComputeInvocationsPerWorkgroup &&
-    t.workgroupX <= l.maxComputeWorkgroupSizeX && t.workgroupY <= l.maxComputeWorkgroupSizeY;
+  const threads = t.workgroupX * t.workgroupY;
+  const fits = threads <= l.maxComputeInvocationsPerWorkgroup && t.workgroupX <= l.maxComputeWorkgroupSizeX &&
+    t.workgroupY <= l.maxComputeWorkgroupSizeY;
+  if (!t.stagedSteps) return fits;
+  // Staging has every invocation load whole tile rows and columns of steps.
+  const size = tileSize(t);
+  return fits && threads % size.rows === 0 && threads % size.columns === 0 &&
+    t.stagedSteps * (size.rows + size.columns) * 4 <= l.maxComputeWorkgroupStorageSize;
 }
 
 /** Multiply-adds `t` spends on `p`, counting the padding of partial tiles. */
 export function paddedWork(t: GemmTiling, p: GemmProblem): number {
   const size = tileSize(t);
-  return Math.ceil(p.rows / size.rows) * size.rows * Math.ceil(p.columns / size.columns) * size.columns * p.depth;
+  return Math.ceil(p.rows / size.rows) * size.rows * Math.ceil(p.columns / size.columns) * size.columns *
+    p.depth;
 }
 
 /** The tiling to use for a `kind` GEMM of size `p` on `gpu`. */

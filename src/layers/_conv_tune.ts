@@ -97,9 +97,8 @@ async function timeDispatches(gpu: Gpu, dispatches: Dispatch[], minMs: number): 
  * import { Gpu } from "../gpu/device.ts";
  * import { tuneConvolutions } from "./conv2d.ts";
  * const gpu = await Gpu.create();
- * const tuning = await tuneConvolutions(gpu);
- * await Deno.writeTextFile("conv_tuning.json", JSON.stringify(tuning));
- * // Next time: await tuneConvolutions(gpu, { previous: JSON.parse(await Deno.readTextFile("conv_tuning.json")) });
+ * const tuning = await tuneConvolutions(gpu); // plain JSON: keep it, e.g. in a file
+ * await tuneConvolutions(gpu, { previous: tuning }); // same adapter: applied without measuring
  * ```
  */
 export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Promise<ConvTuning> {
@@ -131,7 +130,9 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
         const dispatches = await gpu.checked(label, () => {
           if (kind === "forward") return [forwardDispatch(gpu, g, { input, weight, output }, label, tiling)];
           if (kind === "backwardData") {
-            return [backwardDataDispatch(gpu, g, { gradOutput: output, weight, gradInput: input }, label, tiling)];
+            return [
+              backwardDataDispatch(gpu, g, { gradOutput: output, weight, gradInput: input }, label, tiling),
+            ];
           }
           const plan = backwardWeightPlan(gpu, g, t, label, tiling);
           if (plan.scratch) made.push(plan.scratch);

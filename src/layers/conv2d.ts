@@ -8,13 +8,8 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Tensor } from "../gpu/kernel.ts";
-import {
-  backwardDataDispatch,
-  backwardWeightDispatches,
-  biasGradientDispatch,
-  checkTensor,
-  forwardDispatch,
-} from "./_conv_kernels.ts";
+import { checkTensor } from "./_conv_kernels.ts";
+import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
 
 /** Every size of one convolution, as {@linkcode conv2dGeometry} computes it. */
 export interface Conv2dGeometry {
@@ -176,11 +171,11 @@ export function conv2dForward(
   t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
   label: string,
 ): Dispatch[] {
-  checkTensor(gpu, label, "input", t.input, inputCount(g));
+  checkTensor(gpu, label, "input", t.input, inputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, g.outChannels);
-  checkTensor(gpu, label, "output", t.output, outputCount(g));
-  return [forwardDispatch(gpu, g, t, `${label}: conv2d forward`)];
+  checkTensor(gpu, label, "output", t.output, outputCount(g), true);
+  return forwardOp(gpu, g, t, `${label}: conv2d forward`);
 }
 
 /**
@@ -208,15 +203,15 @@ export function conv2dBackwardData(
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
   label: string,
 ): Dispatch[] {
-  checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g));
+  checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
-  checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g));
-  return [backwardDataDispatch(gpu, g, t, `${label}: conv2d backward-data`)];
+  checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g), true);
+  return backwardDataOp(gpu, g, t, `${label}: conv2d backward-data`);
 }
 
 /**
  * Overwrites gradWeight (and gradBias when given) with this batch's gradient. Large reductions are split
- * over a private scratch buffer allocated here, once.
+ * over private scratch buffers allocated here, once.
  *
  * @example
  * ```ts
@@ -240,22 +235,14 @@ export function conv2dBackwardWeight(
   t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; gradBias?: Tensor },
   label: string,
 ): Dispatch[] {
-  checkTensor(gpu, label, "input", t.input, inputCount(g));
-  checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g));
+  checkTensor(gpu, label, "input", t.input, inputCount(g), true);
+  checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "gradWeight", t.gradWeight, weightCount(g));
   if (t.gradBias) checkTensor(gpu, label, "gradBias", t.gradBias, g.outChannels);
-  const dispatches = backwardWeightDispatches(gpu, g, t, `${label}: conv2d backward-weight`);
-  if (t.gradBias) {
-    dispatches.push(
-      biasGradientDispatch(
-        gpu,
-        g,
-        { gradOutput: t.gradOutput, gradBias: t.gradBias },
-        `${label}: conv2d bias gradient`,
-      ),
-    );
-  }
-  return dispatches;
+  return backwardWeightOp(gpu, g, t, {
+    weight: `${label}: conv2d backward-weight`,
+    bias: `${label}: conv2d bias gradient`,
+  });
 }
 
 export { type ConvTuning, tuneConvolutions, type TuneOptions } from "./_conv_tune.ts";

@@ -7,13 +7,8 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Tensor } from "../gpu/kernel.ts";
-import {
-  backwardDataDispatch,
-  backwardWeightDispatches,
-  biasGradientDispatch,
-  checkTensor,
-  forwardDispatch,
-} from "./_conv_kernels.ts";
+import { checkTensor } from "./_conv_kernels.ts";
+import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
 import type { Conv2dGeometry } from "./conv2d.ts";
 
 /** Sizes of a fully connected layer. */
@@ -77,11 +72,11 @@ export function linearForward(
   label: string,
 ): Dispatch[] {
   const g = asConvolution(s);
-  checkTensor(gpu, label, "input", t.input, s.batch * s.inFeatures);
+  checkTensor(gpu, label, "input", t.input, s.batch * s.inFeatures, true);
   checkTensor(gpu, label, "weight", t.weight, s.outFeatures * s.inFeatures);
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, s.outFeatures);
-  checkTensor(gpu, label, "output", t.output, s.batch * s.outFeatures);
-  return [forwardDispatch(gpu, g, t, `${label}: linear forward`)];
+  checkTensor(gpu, label, "output", t.output, s.batch * s.outFeatures, true);
+  return forwardOp(gpu, g, t, `${label}: linear forward`);
 }
 
 /**
@@ -116,41 +111,22 @@ export function linearBackward(
   label: string,
 ): Dispatch[] {
   const g = asConvolution(s);
-  checkTensor(gpu, label, "input", t.input, s.batch * s.inFeatures);
+  checkTensor(gpu, label, "input", t.input, s.batch * s.inFeatures, true);
   checkTensor(gpu, label, "weight", t.weight, s.outFeatures * s.inFeatures);
-  checkTensor(gpu, label, "gradOutput", t.gradOutput, s.batch * s.outFeatures);
+  checkTensor(gpu, label, "gradOutput", t.gradOutput, s.batch * s.outFeatures, true);
+  if (t.gradInput) checkTensor(gpu, label, "gradInput", t.gradInput, s.batch * s.inFeatures, true);
+  if (t.gradWeight) checkTensor(gpu, label, "gradWeight", t.gradWeight, s.outFeatures * s.inFeatures);
+  if (t.gradBias) checkTensor(gpu, label, "gradBias", t.gradBias, s.outFeatures);
   const dispatches: Dispatch[] = [];
   if (t.gradInput) {
-    checkTensor(gpu, label, "gradInput", t.gradInput, s.batch * s.inFeatures);
+    const { gradOutput, weight, gradInput } = t;
     dispatches.push(
-      backwardDataDispatch(
-        gpu,
-        g,
-        { gradOutput: t.gradOutput, weight: t.weight, gradInput: t.gradInput },
-        `${label}: linear backward-input`,
-      ),
+      ...backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, `${label}: linear backward-input`),
     );
   }
-  if (t.gradWeight) {
-    checkTensor(gpu, label, "gradWeight", t.gradWeight, s.outFeatures * s.inFeatures);
-    dispatches.push(
-      ...backwardWeightDispatches(gpu, g, {
-        input: t.input,
-        gradOutput: t.gradOutput,
-        gradWeight: t.gradWeight,
-      }, `${label}: linear backward-weight`),
-    );
-  }
-  if (t.gradBias) {
-    checkTensor(gpu, label, "gradBias", t.gradBias, s.outFeatures);
-    dispatches.push(
-      biasGradientDispatch(
-        gpu,
-        g,
-        { gradOutput: t.gradOutput, gradBias: t.gradBias },
-        `${label}: linear bias gradient`,
-      ),
-    );
-  }
+  dispatches.push(...backwardWeightOp(gpu, g, t, {
+    weight: `${label}: linear backward-weight`,
+    bias: `${label}: linear bias gradient`,
+  }));
   return dispatches;
 }

@@ -145,19 +145,6 @@ export function modelInfoOf(metadata: Record<string, string>): ModelInfo | undef
   };
 }
 
-/**
- * The momentum buffer of a training step.
- *
- * The step builds it inside `TrainingStep.compile`; it is reached here until the step exposes it.
- */
-function momentumBuffer(training: TrainingStep): GPUBuffer {
-  const buffer = (training as unknown as { momentum?: GPUBuffer }).momentum;
-  if (!buffer) {
-    throw new Error("this training step does not expose its momentum buffer (TrainingStep.momentum)");
-  }
-  return buffer;
-}
-
 /** The trained parameters of a step with their offsets (in floats) in the flat buffers. */
 function trainedRanges(
   training: TrainingStep,
@@ -195,7 +182,7 @@ export async function saveCheckpoint(
     metadata: weightsMetadata(state.info, state.step),
   });
   if (name === "last") {
-    const momentum = await training.model.gpu.readFloats(momentumBuffer(training));
+    const momentum = await training.model.gpu.readFloats(training.momentum);
     const tensors: StateDict = new Map();
     for (const { name: parameter, offset, size, shape } of trainedRanges(training)) {
       tensors.set(parameter, { shape, dtype: "F32", data: momentum.slice(offset, offset + size) });
@@ -269,7 +256,7 @@ export async function restoreOptimizer(
       `${path} is from step ${metadata.step}, its sidecar from step ${state.step}: the checkpoint is incomplete`,
     );
   }
-  const buffer = momentumBuffer(training);
+  const buffer = training.momentum;
   const host = new Float32Array(buffer.size / 4);
   for (const { name, offset, shape } of trainedRanges(training)) {
     const saved = tensors.get(name);

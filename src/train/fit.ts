@@ -10,8 +10,10 @@ import { join } from "node:path";
 import process from "node:process";
 import type { ImageDataset } from "../data/dataset.ts";
 import { imageDataset } from "../data/dataset.ts";
+import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import { GpuBatcher } from "../data/gpu_batcher.ts";
 import type { Gpu } from "../gpu/device.ts";
+import type { Module } from "../graph/module.ts";
 import { writeFileAtomicAsync } from "../io/atomic.ts";
 import {
   CHECKPOINT_FORMAT,
@@ -19,6 +21,7 @@ import {
   type EpochMetrics,
   loadCheckpointWeights,
   loadTrainingState,
+  type ModelInfo,
   type PartialEpoch,
   restoreOptimizer,
   saveCheckpoint,
@@ -159,39 +162,26 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     );
   }
   const inputShape = [train.channels, train.height, train.width];
-  const info = {
+  // The batches are normalised with the data set's statistics, else CIFAR-10's (as the batch plan does).
+  const info: ModelInfo = {
     model: config.model,
     stem: config.stem,
     classes: train.classes,
-    mean: [...(train.mean ?? [])],
-    std: [...(train.std ?? [])],
+    mean: [...(train.mean ?? CIFAR_LAYOUTS.cifar10.mean)],
+    std: [...(train.std ?? CIFAR_LAYOUTS.cifar10.std)],
     inputShape,
   };
   if (state && state.info.classes.join("\n") !== train.classes.join("\n")) {
     throw new Error(`the checkpoint in ${out} was trained on other classes than this data set's`);
   }
 
-  const model = buildModel(config.model, {
-    numClasses: train.classes.length,
-    stem: config.stem,
-    seed: config.seed,
-  });
-  if (state) model.loadStateDict(await loadCheckpointWeights(out, state), { source: last.weights });
-  else if (config.pretrained) {
-    const path = config.pretrained === "imagenet"
-      ? await fetchWeights(IMAGENET_WEIGHTS[config.model], options.fetch)
-      : config.pretrained;
-    const loaded = loadPretrained(model, await readStateDict(path), path);
-    log(
-      `loaded ${loaded.loaded} tensors from ${path}` +
-        (loaded.replacedHead
-          ? `; replaced its ${loaded.replacedHead[0]}-class head with a new ${train.classes.length}-class fc`
-          : ""),
-    );
-  }
-  const frozen = applyFreeze(model, config.freeze);
-  if (frozen.length) log(`frozen: ${frozen.length} parameter tensors (${config.freeze}); training the rest`);
-
+  const model = await startingModel(
+    config,
+    train.classes.length,
+    state && { out, state },
+    options.fetch,
+    log,
+  );
   const batcher = GpuBatcher.create(gpu, train, {
     batchSize: config.batchSize,
     shuffle: true,
@@ -199,25 +189,84 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     seed: config.seed,
     dropLast: true,
   }, { label: "training data" });
-  const training = await TrainingStep.compile(gpu, model, {
-    batchSize: config.batchSize,
-    inputShape,
-    optimizer: {
-      lr: config.lr,
-      momentum: config.momentum,
-      weightDecay: config.weightDecay,
-      nesterov: config.nesterov,
-    },
-    labelSmoothing: config.labelSmoothing,
-    input: { images: batcher.images, labels: batcher.labels, dispatches: batcher.dispatches },
-  });
-  const evaluator = await Evaluator.create(gpu, training.model, test, { batchSize: config.batchSize });
-  if (state) await restoreOptimizer(out, training, state);
-  await Deno.mkdir(out, { recursive: true });
+  let evaluator: Evaluator | undefined;
+  try {
+    const training = await TrainingStep.compile(gpu, model, {
+      batchSize: config.batchSize,
+      inputShape,
+      optimizer: {
+        lr: config.lr,
+        momentum: config.momentum,
+        weightDecay: config.weightDecay,
+        nesterov: config.nesterov,
+      },
+      labelSmoothing: config.labelSmoothing,
+      input: { images: batcher.images, labels: batcher.labels, dispatches: batcher.dispatches },
+    });
+    evaluator = await Evaluator.create(gpu, training.model, test, { batchSize: config.batchSize });
+    if (state) await restoreOptimizer(out, training, state);
+    await Deno.mkdir(out, { recursive: true });
+    return await trainEpochs(gpu, { ...options, config }, state, { training, batcher, evaluator, info });
+  } finally {
+    evaluator?.destroy();
+    batcher.destroy();
+  }
+}
 
+/** The model a run starts from: its checkpoint when resuming, else fresh or pretrained, then frozen. */
+async function startingModel(
+  config: RunConfig,
+  numClasses: number,
+  resume: { out: string; state: TrainingState } | undefined,
+  fetch: FetchWeightsOptions | undefined,
+  log: (line: string) => void,
+): Promise<Module> {
+  const model = buildModel(config.model, { numClasses, stem: config.stem, seed: config.seed });
+  if (resume) {
+    const weights = await loadCheckpointWeights(resume.out, resume.state);
+    model.loadStateDict(weights, { source: checkpointPaths(resume.out, "last").weights });
+  } else if (config.pretrained) {
+    const path = config.pretrained === "imagenet"
+      ? await fetchWeights(IMAGENET_WEIGHTS[config.model], fetch)
+      : config.pretrained;
+    const loaded = loadPretrained(model, await readStateDict(path), path);
+    log(
+      `loaded ${loaded.loaded} tensors from ${path}` +
+        (loaded.replacedHead
+          ? `; replaced its ${loaded.replacedHead[0]}-class head with a new ${numClasses}-class fc`
+          : ""),
+    );
+  }
+  const frozen = applyFreeze(model, config.freeze);
+  if (frozen.length) log(`frozen: ${frozen.length} parameter tensors (${config.freeze}); training the rest`);
+  return model;
+}
+
+/** What the epoch loop runs. */
+interface RunParts {
+  training: TrainingStep;
+  batcher: GpuBatcher;
+  evaluator: Evaluator;
+  info: ModelInfo;
+}
+
+/** The epochs from where `state` stands (or from the start), with saving, reporting and stopping. */
+async function trainEpochs(
+  gpu: Gpu,
+  options: FitOptions,
+  state: TrainingState | undefined,
+  parts: RunParts,
+): Promise<FitResult> {
+  const { out, config } = options;
+  const { training, batcher, evaluator, info } = parts;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const last = checkpointPaths(out, "last");
   const batches = batcher.batchesPerEpoch;
   const schedule = learningRate(config, batches);
   const statsEvery = options.statsEvery ?? 10;
+  if (!Number.isInteger(statsEvery) || statsEvery < 1) {
+    throw new RangeError(`statsEvery must be a positive integer, got ${statsEvery}`);
+  }
   const inFlight: Promise<void>[] = [];
   const history = [...(state?.history ?? [])];
   let best = state?.best;
@@ -256,22 +305,27 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     for (; epoch < config.epochs; epoch++) {
       progress.start(epoch + 1, config.epochs, batches, batch);
       const started = performance.now() - partial.seconds * 1000;
-      const readStats = async (done: number) => {
+      // Speed counts only this session's steps: a resumed epoch's earlier ones ran in another process.
+      const firstBatch = batch;
+      const sessionStart = performance.now();
+      const show = (done: number) =>
+        progress.update({
+          batch: done,
+          loss: partial.lossSum / partial.samples,
+          accuracy: partial.correct / partial.samples,
+          imagesPerSecond: ((done - firstBatch) * config.batchSize) /
+            Math.max((performance.now() - sessionStart) / 1000, 1e-6),
+        });
+      const readStats = async () => {
         const stats = await training.readStats();
         partial.lossSum += stats.loss * stats.samples;
         partial.correct += stats.accuracy * stats.samples;
         partial.samples += stats.samples;
         partial.seconds = (performance.now() - started) / 1000;
-        progress.update({
-          batch: done,
-          loss: partial.lossSum / Math.max(partial.samples, 1),
-          accuracy: partial.correct / Math.max(partial.samples, 1),
-          imagesPerSecond: partial.samples / Math.max(partial.seconds, 1e-6),
-        });
       };
       for (; batch < batches; batch++) {
         if (options.signal?.aborted) {
-          await readStats(batch);
+          await readStats();
           progress.stop();
           await saveCheckpoint(out, "last", training, snapshot({ epoch, batch }));
           return result(
@@ -287,9 +341,11 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
         inFlight.push(gpu.device.queue.onSubmittedWorkDone());
         if (inFlight.length > MAX_STEPS_IN_FLIGHT) await inFlight.shift();
         // A fixed cadence, so that a resumed run sums the same partial statistics in the same order.
-        if ((batch + 1) % statsEvery === 0 && batch + 1 < batches) await readStats(batch + 1);
+        if ((batch + 1) % statsEvery === 0 && batch + 1 < batches) await readStats();
+        show(batch + 1);
       }
-      await readStats(batches);
+      await readStats();
+      show(batches);
       progress.stop();
       evaluation = await evaluator.run();
       if (!Number.isFinite(evaluation.loss)) throw new Divergence(`the test loss became ${evaluation.loss}`);
@@ -338,9 +394,6 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       ? `the last good checkpoint, ${last.weights}, is from epoch ${history.at(-1)!.epoch}`
       : "no checkpoint was written";
     return result("diverged", `stopped: ${error.message} (epoch ${epoch + 1}, step ${step}); ${kept}`);
-  } finally {
-    evaluator.destroy();
-    batcher.destroy();
   }
   return result(
     "completed",

@@ -12,9 +12,9 @@ import cliProgress from "cli-progress";
 export interface EpochStatus {
   /** Batches done in this epoch. */
   batch: number;
-  /** Mean training loss so far this epoch. */
+  /** Mean training loss so far this epoch (NaN before the first read). */
   loss: number;
-  /** Training accuracy so far this epoch, in [0, 1]. */
+  /** Training accuracy so far this epoch, in [0, 1] (NaN before the first read). */
   accuracy: number;
   /** Training images per second this epoch. */
   imagesPerSecond: number;
@@ -39,10 +39,12 @@ interface SingleBar {
 
 const PLAIN_INTERVAL_MS = 10_000;
 
+/** The bar's fields; loss and accuracy are NaN until the first statistics of the epoch are read. */
 function payload(status: EpochStatus): Record<string, string> {
+  const known = (v: number, text: string) => Number.isFinite(v) ? text : "-";
   return {
-    loss: status.loss.toFixed(4),
-    accuracy: `${(status.accuracy * 100).toFixed(1)}%`,
+    loss: known(status.loss, status.loss.toFixed(4)),
+    accuracy: known(status.accuracy, `${(status.accuracy * 100).toFixed(1)}%`),
     speed: status.imagesPerSecond.toFixed(0),
   };
 }

@@ -52,7 +52,7 @@ function lineChart(
   series: Series[],
   options: { xMax: number; yMin?: number; yMax?: number; percent?: boolean },
 ): string {
-  const width = 520, height = 300, left = 56, right = 16, top = 32, bottom = 40;
+  const width = 520, height = 310, left = 56, right = 16, top = 44, bottom = 40;
   const values = series.flatMap((s) => s.points.map(([, y]) => y)).filter(Number.isFinite);
   const yMin = options.yMin ?? Math.min(0, ...values);
   const yMax = options.yMax ?? (values.length ? Math.max(...values) * 1.05 || 1 : 1);
@@ -90,9 +90,10 @@ function lineChart(
         parts.push(`<circle cx="${x(px).toFixed(1)}" cy="${y(py).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
       }
     }
-    const lx = left + 10 + i * 120;
-    parts.push(`<rect x="${lx}" y="${top + 8}" width="12" height="3" fill="${s.color}"/>`);
-    parts.push(`<text x="${lx + 16}" y="${top + 13}">${escape(s.name)}</text>`);
+    // The legend sits between the title and the plot, where no curve can cover it.
+    const lx = left + i * 120;
+    parts.push(`<rect x="${lx}" y="${top - 12}" width="12" height="3" fill="${s.color}"/>`);
+    parts.push(`<text x="${lx + 16}" y="${top - 7}">${escape(s.name)}</text>`);
   });
   parts.push("</svg>");
   return parts.join("");

@@ -76,6 +76,8 @@ export class TrainingStep {
   readonly graph: Graph;
   /** The optimizer (its momentum buffer and step count are the optimizer state). */
   readonly optimizer: Sgd;
+  /** SGD's momentum buffers, laid out like {@linkcode GpuModel.gradients} (the optimizer state to save). */
+  readonly momentum: GPUBuffer;
   /** Input images `[batch, ...inputShape]`. */
   readonly images: Tensor;
   /** Input labels `[batch]`, u32; {@linkcode PADDING_LABEL} marks padding. */
@@ -95,6 +97,7 @@ export class TrainingStep {
       model: GpuModel;
       graph: Graph;
       optimizer: Sgd;
+      momentum: GPUBuffer;
       images: Tensor;
       labels: Tensor;
       dispatches: Dispatch[];
@@ -107,6 +110,7 @@ export class TrainingStep {
     this.model = fields.model;
     this.graph = fields.graph;
     this.optimizer = fields.optimizer;
+    this.momentum = fields.momentum;
     this.images = fields.images;
     this.labels = fields.labels;
     this.dispatches = fields.dispatches;
@@ -196,6 +200,7 @@ export class TrainingStep {
       model: gpuModel,
       graph,
       optimizer,
+      momentum,
       images,
       labels,
       dispatches: [...(options.input?.dispatches ?? []), ...built.dispatches, ...optimizer.dispatches],

@@ -8,9 +8,11 @@ import {
   type Conv2dGeometry,
   conv2dGeometry,
   type Conv2dOptions,
+  tuneConvolutions,
 } from "../../src/layers/conv2d.ts";
-import { weightSplit } from "../../src/layers/_conv_kernels.ts";
-import { type GemmKind, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
+import { gemmProblem, weightSplit } from "../../src/layers/_conv_kernels.ts";
+import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/layers/_conv_chunks.ts";
+import { GEMM_KINDS, gemmTiling, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
   conv2dBackwardWeightReference,
@@ -32,7 +34,13 @@ function conv(
   return { outChannels, kernelSize: pair(k), stride: pair(s), padding: pair(p), dilation: pair(d), groups };
 }
 
-const CASES: Array<{ name: string; input: number[]; options: Conv2dOptions; bias?: boolean }> = [
+/**
+ * `tiling` indexes TILING_CANDIDATES: every tiling an autotune may pick runs at least once. The 16x16
+ * register tiles take seconds to compile on llvmpipe, so they get one case each.
+ */
+const CASES: Array<
+  { name: string; input: number[]; options: Conv2dOptions; bias?: boolean; tiling?: number }
+> = [
   {
     name: "3x3 stride 1 padding 1, 3 -> 5 channels, batch 1",
     input: [1, 3, 7, 9],
@@ -44,7 +52,13 @@ const CASES: Array<{ name: string; input: number[]; options: Conv2dOptions; bias
     options: conv(6, 3, 2, 1),
     bias: true,
   },
-  { name: "7x7 stride 2 padding 3 (stem), 3 -> 6, batch 2", input: [2, 3, 9, 7], options: conv(6, 7, 2, 3) },
+  {
+    name: "7x7 stride 2 padding 3 (stem), 3 -> 6, batch 2",
+    input: [2, 3, 9, 7],
+    options: conv(6, 7, 2, 3),
+    bias: true,
+    tiling: 3,
+  },
   { name: "1x1 stride 1 padding 0, 6 -> 5, batch 3", input: [3, 6, 7, 9], options: conv(5, 1), bias: true },
   { name: "1x1 stride 2 (downsample), 6 -> 5, batch 2", input: [2, 6, 7, 9], options: conv(5, 1, 2) },
   { name: "3x3 dilation 2 padding 2, 5 -> 6, batch 1", input: [1, 5, 9, 7], options: conv(6, 3, 1, 2, 2) },
@@ -65,8 +79,17 @@ const CASES: Array<{ name: string; input: number[]; options: Conv2dOptions; bias
     name: "several row and column tiles, split backward-weight, 11 -> 37, batch 4",
     input: [4, 11, 24, 23],
     options: conv(37, 3, 1, 1),
+    bias: true,
+    tiling: 2,
   },
 ];
+
+const CHEAP_TILINGS = [5, 1, 4, 0, 6, 7];
+
+/** Makes the ops use one quickly compiled tiling, for tests that are not about tilings. */
+function useCheapTiling(gpu: Gpu): void {
+  for (const kind of KINDS) setGemmTiling(gpu, kind, TILING_CANDIDATES[CHEAP_TILINGS[1]]);
+}
 
 interface Data {
   input: Float32Array;
@@ -123,11 +146,10 @@ async function run(gpu: Gpu, dispatches: Dispatch[]): Promise<void> {
   await gpu.checked("conv2d test", () => submit(gpu, dispatches));
 }
 
-const KINDS: GemmKind[] = ["forward", "backwardData", "backwardWeight"];
+const KINDS = GEMM_KINDS;
 
 for (const [index, c] of CASES.entries()) {
-  // Each case runs with another tiling so that all the tilings an autotune may pick are covered.
-  const tiling = TILING_CANDIDATES[index % TILING_CANDIDATES.length];
+  const tiling = TILING_CANDIDATES[c.tiling ?? CHEAP_TILINGS[index % CHEAP_TILINGS.length]];
   Deno.test(`conv2d: ${c.name}, tiling ${Object.values(tiling).join("/")}`, async () => {
     const gpu = await testGpu();
     for (const kind of KINDS) setGemmTiling(gpu, kind, tiling);
@@ -160,7 +182,9 @@ for (const [index, c] of CASES.entries()) {
   });
 }
 
-Deno.test("conv2d: the large case really splits backward-weight", async () => {
+Deno.test("conv2d: every tiling candidate is tested, and the large case splits backward-weight", async () => {
+  const tested = new Set(CASES.map((c, i) => c.tiling ?? CHEAP_TILINGS[i % CHEAP_TILINGS.length]));
+  assert.equal(tested.size, TILING_CANDIDATES.length);
   const gpu = await testGpu();
   const last = CASES[CASES.length - 1];
   const g = conv2dGeometry(last.input, last.options);
@@ -188,6 +212,7 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 Deno.test("conv2d: backward matches central differences of the CPU forward", async () => {
   const gpu = await testGpu();
+  useCheapTiling(gpu);
   for (const options of [conv(3, 3, 2, 1), conv(4, 3, 1, 2, 2, 2)]) {
     const g = conv2dGeometry([2, 2 * options.groups, 5, 4], options);
     const d = makeData(g, 3, true);
@@ -242,4 +267,59 @@ Deno.test("conv2d ops reject tensors of the wrong size", async () => {
     () => conv2dForward(gpu, g, { ...t, output: tensor(t.output.buffer, [1, 2, 4, 3]) }, "layer1"),
     /layer1: output has 24 elements/,
   );
+});
+
+Deno.test("conv2d: a batch larger than one binding runs in aligned runs of images", async () => {
+  const gpu = await testGpu();
+  useCheapTiling(gpu);
+  // 64 input and 128 output floats per image: any run of images starts 256-byte aligned.
+  const g = conv2dGeometry([5, 4, 4, 4], conv(8, 3, 1, 1));
+  const maxBinding = 2 * 128 * 4;
+  assert.deepEqual(batchChunks(g, maxBinding, "test").map((c) => [c.start, c.geometry.batch]), [[0, 2], [
+    2,
+    2,
+  ], [4, 1]]);
+  const d = makeData(g, 21, true);
+  const t = upload(gpu, g, d);
+  await run(gpu, [
+    ...forwardOp(gpu, g, t, "test", maxBinding),
+    ...backwardDataOp(gpu, g, t, "test", maxBinding),
+    ...backwardWeightOp(gpu, g, t, { weight: "test weight", bias: "test bias" }, maxBinding),
+  ]);
+  assertClose(
+    await read(gpu, t.output),
+    conv2dForwardReference(d.input, d.weight, d.bias, g),
+    TOLERANCE,
+    "output",
+  );
+  assertClose(
+    await read(gpu, t.gradInput),
+    conv2dBackwardDataReference(d.gradOutput, d.weight, g),
+    TOLERANCE,
+    "gradInput",
+  );
+  const expected = conv2dBackwardWeightReference(d.input, d.gradOutput, g);
+  assertClose(await read(gpu, t.gradWeight), expected.gradWeight, TOLERANCE, "gradWeight");
+  assertClose(await read(gpu, t.gradBias), expected.gradBias, TOLERANCE, "gradBias");
+  // 63 floats per image: only runs of 64 images would stay aligned.
+  assert.throws(
+    () => batchChunks(conv2dGeometry([8, 7, 3, 3], conv(7, 3)), 1024, "layer2"),
+    /layer2: 64 images/,
+  );
+});
+
+Deno.test("conv2d: the autotune records its measurements and reuses earlier ones", async () => {
+  const gpu = await testGpu();
+  const candidates = [TILING_CANDIDATES[1], TILING_CANDIDATES[4]];
+  const geometry = conv2dGeometry([2, 8, 6, 6], conv(8, 3, 1, 1));
+  const tuning = await tuneConvolutions(gpu, { candidates, geometry, minMilliseconds: 1 });
+  for (const kind of KINDS) {
+    assert.deepEqual(tuning.results[kind].map((r) => r.tiling), candidates);
+    for (const r of tuning.results[kind]) assert.ok(r.gflops > 0 && Number.isFinite(r.gflops));
+    assert.ok(candidates.includes(gemmTiling(gpu, kind, gemmProblem(geometry, kind))));
+  }
+  assert.equal(await tuneConvolutions(gpu, { previous: tuning }), tuning);
+  const bytes = gpu.bytesAllocated;
+  await tuneConvolutions(gpu, { candidates: [TILING_CANDIDATES[4]], geometry, minMilliseconds: 1 });
+  assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");
 });

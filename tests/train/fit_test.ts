@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadTrainingState } from "../../src/train/checkpoint.ts";
 import { fit, type FitOptions } from "../../src/train/fit.ts";
 import { resolveConfig } from "../../src/train/run_config.ts";
+import { loadResnet20Fixture } from "../_fixtures.ts";
 import { testGpu } from "../_gpu.ts";
 import { metricsOf, tensorsOf, tinyDataset } from "./_runs.ts";
 
@@ -88,4 +90,24 @@ Deno.test("a new run refuses a folder that already holds one", async () => {
     fit(gpu, options(await Deno.makeTempDir(), { resume: true })),
     /holds no checkpoint to resume/,
   );
+});
+
+Deno.test("fine-tuning a PyTorch checkpoint with the backbone frozen trains only fc", async () => {
+  const gpu = await testGpu();
+  const out = await Deno.makeTempDir();
+  const pth = fileURLToPath((await loadResnet20Fixture()).pth);
+  const logged: string[] = [];
+  const tuned = resolveConfig({ ...config, epochs: 1, warmup: 0, pretrained: pth, freeze: "backbone" });
+  const result = await fit(gpu, options(out, { config: tuned, log: (line) => logged.push(line) }));
+  assert.equal(result.status, "completed", result.message);
+  assert.match(logged.join("\n"), /loaded 1\d\d tensors from .*resnet20\.pth/);
+  assert.match(logged.join("\n"), /frozen: \d+ parameter tensors \(backbone\)/);
+  const before = await tensorsOf(pth.replace(/\.pth$/, ".safetensors"));
+  const after = await tensorsOf(join(out, "last.safetensors"));
+  for (const [name, values] of after) {
+    // BatchNorm's running statistics still follow the batches, as in PyTorch's train mode.
+    if (/running_|num_batches_tracked/.test(name)) continue;
+    const changed = values.some((v, i) => v !== before.get(name)![i]);
+    assert.equal(changed, name.startsWith("fc."), `${name} ${changed ? "changed" : "did not change"}`);
+  }
 });

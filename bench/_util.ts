@@ -1,0 +1,123 @@
+/**
+ * Helpers of the training bench: settings from the environment, the measurements each bench case keeps,
+ * FLOP counts of a traced graph, and the summary table printed at the end of the run.
+ *
+ * @module
+ */
+
+import type { Graph } from "../src/graph/graph.ts";
+
+/** A positive integer from environment variable `name`, or `fallback` when it is unset. */
+export function envInteger(name: string, fallback: number): number {
+  const text = Deno.env.get(name);
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+/** The comma-separated words of environment variable `name`, or `fallback` when it is unset. */
+export function envList(name: string, fallback: readonly string[]): string[] {
+  const text = Deno.env.get(name);
+  if (text === undefined) return [...fallback];
+  return text.split(",").map((word) => word.trim()).filter((word) => word !== "");
+}
+
+/** Which library a case measures. */
+export type Implementation = "ours" | "tfjs";
+
+/** What a case runs: a training step, a training step of `fc` alone, or an eval-mode forward pass. */
+export type Mode = "train" | "fine-tune fc" | "inference";
+
+/** One model, mode and library, prepared (compiled, first step run) and then timed by `Deno.bench`. */
+export interface BenchCase {
+  /** The model as the table names it, e.g. `"resnet18 imagenet stem"`. */
+  model: string;
+  /** What one step runs. */
+  mode: Mode;
+  /** Which library runs it. */
+  implementation: Implementation;
+  /** Images per step. */
+  batch: number;
+  /** FLOPs of one step (multiply-add = 2), or 0 where no meaningful count exists. */
+  flopsPerStep: number;
+  /** Milliseconds from an empty device to the end of the first step: compile, pipelines, first run. */
+  firstStepMs: number;
+  /** Milliseconds of that spent making buffers, pipelines and bind groups (before the first run). */
+  compileMs: number;
+  /** GPU bytes the case holds after its first step. */
+  totalBytes: number;
+  /** Compute dispatches per step, where known. */
+  dispatches?: number;
+  /** Enqueues one step. */
+  run(): void;
+  /** Waits until the GPU has finished every enqueued step (no readback). */
+  idle(): Promise<void>;
+  /** GPU bytes allocated now, to count what a step allocates. */
+  bytesNow(): number;
+  /** Milliseconds of each timed step (enqueue to GPU idle). */
+  samples: number[];
+  /** Largest growth of the GPU bytes over one timed step. */
+  bytesPerStep: number;
+}
+
+/** Times one step of `benchCase` and records its duration and the bytes it allocated. */
+export async function timeStep(benchCase: BenchCase): Promise<void> {
+  const before = benchCase.bytesNow();
+  const start = performance.now();
+  benchCase.run();
+  await benchCase.idle();
+  benchCase.samples.push(performance.now() - start);
+  benchCase.bytesPerStep = Math.max(benchCase.bytesPerStep, benchCase.bytesNow() - before);
+}
+
+/** The median of `values` (NaN when empty). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Images per second of a case, from the median of its timed steps. */
+export function imagesPerSecond(benchCase: BenchCase): number {
+  return benchCase.batch / (median(benchCase.samples) / 1000);
+}
+
+/**
+ * FLOPs of one forward pass of `graph` per sample: 2 per multiply-add of the convolutions and linear
+ * layers (BatchNorm, ReLU, pooling and additions are memory-bound and not counted), as usually quoted.
+ */
+export function forwardFlopsPerSample(graph: Graph): number {
+  let flops = 0;
+  for (const node of graph.nodes) {
+    const spec = node.spec;
+    if (spec.kind === "conv2d") {
+      const outputs = node.shape.reduce((a, b) => a * b, 1);
+      flops += 2 * outputs * (spec.inChannels / spec.groups) * spec.kernelSize[0] * spec.kernelSize[1];
+    } else if (spec.kind === "linear") {
+      flops += 2 * spec.inFeatures * spec.outFeatures;
+    }
+  }
+  return flops;
+}
+
+/** Bytes as MiB with one decimal. */
+export function mebibytes(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
+}
+
+/** A number with `digits` significant figures, or `"—"` where it is not finite. */
+export function figure(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return "—";
+  if (Math.abs(value) >= 10 ** digits) return value.toFixed(0);
+  return value.toPrecision(digits);
+}
+
+/** A Markdown table of `rows` under `header`. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}

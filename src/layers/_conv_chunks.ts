@@ -1,0 +1,162 @@
+/**
+ * The convolution ops over a whole batch: where an activation is larger than one storage binding may be,
+ * the batch is cut into runs of images, each bound at a 256-byte aligned offset and run as its own GEMMs;
+ * the weight gradients of the runs are then summed.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, type Tensor, tensor } from "../gpu/kernel.ts";
+import {
+  backwardDataDispatch,
+  backwardWeightDispatches,
+  biasGradientDispatch,
+  forwardDispatch,
+  sumSlicesDispatch,
+} from "./_conv_kernels.ts";
+import type { Conv2dGeometry } from "./conv2d.ts";
+
+/** A run of images of a batch: the first one's index and the geometry of the run. */
+export interface BatchChunk {
+  /** Index of the run's first image. */
+  start: number;
+  /** The convolution over the run's images only. */
+  geometry: Conv2dGeometry;
+}
+
+const FLOATS_PER_ALIGNMENT = 64; // 256 bytes
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function imageFloats(g: Conv2dGeometry): { input: number; output: number } {
+  return { input: g.inChannels * g.inHeight * g.inWidth, output: g.outChannels * g.outHeight * g.outWidth };
+}
+
+/**
+ * Cuts `g`'s batch into runs whose input and output each fit `maxBindingBytes` and start at 256-byte
+ * aligned offsets; one run when the whole batch fits.
+ */
+export function batchChunks(g: Conv2dGeometry, maxBindingBytes: number, label: string): BatchChunk[] {
+  const per = imageFloats(g);
+  const largest = Math.max(per.input, per.output) * 4;
+  if (g.batch * largest <= maxBindingBytes) return [{ start: 0, geometry: g }];
+  // Runs of a multiple of `align` images keep every run's offset a multiple of 256 bytes.
+  const alignIn = FLOATS_PER_ALIGNMENT / gcd(per.input, FLOATS_PER_ALIGNMENT);
+  const alignOut = FLOATS_PER_ALIGNMENT / gcd(per.output, FLOATS_PER_ALIGNMENT);
+  const align = (alignIn * alignOut) / gcd(alignIn, alignOut);
+  const images = Math.floor(maxBindingBytes / largest / align) * align;
+  if (images < 1) {
+    throw new Error(
+      `${label}: ${align} images of ${largest} bytes each do not fit one storage binding ` +
+        `(maxStorageBufferBindingSize ${maxBindingBytes})`,
+    );
+  }
+  const chunks: BatchChunk[] = [];
+  for (let start = 0; start < g.batch; start += images) {
+    chunks.push({ start, geometry: { ...g, batch: Math.min(images, g.batch - start) } });
+  }
+  return chunks;
+}
+
+/** The part of a batch tensor `t` (images of `floatsPerImage` floats) that chunk `c` covers. */
+function part(t: Tensor, c: BatchChunk, floatsPerImage: number): Tensor {
+  return tensor(t.buffer, [c.geometry.batch, ...t.shape.slice(1)], t.offset + c.start * floatsPerImage * 4);
+}
+
+/** Forward over the whole batch (see `forwardDispatch`). */
+export function forwardOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
+  label: string,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): Dispatch[] {
+  const per = imageFloats(g);
+  return batchChunks(g, maxBindingBytes, label).map((c) =>
+    forwardDispatch(gpu, c.geometry, {
+      ...t,
+      input: part(t.input, c, per.input),
+      output: part(t.output, c, per.output),
+    }, label)
+  );
+}
+
+/** Backward-data over the whole batch (see `backwardDataDispatch`). */
+export function backwardDataOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  label: string,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): Dispatch[] {
+  const per = imageFloats(g);
+  return batchChunks(g, maxBindingBytes, label).map((c) =>
+    backwardDataDispatch(gpu, c.geometry, {
+      weight: t.weight,
+      gradOutput: part(t.gradOutput, c, per.output),
+      gradInput: part(t.gradInput, c, per.input),
+    }, label)
+  );
+}
+
+/**
+ * Weight and/or bias gradients over the whole batch, overwritten. With several runs, each run's
+ * gradients go to a slot of a private scratch buffer (allocated here, once) and are then summed.
+ */
+export function backwardWeightOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; gradOutput: Tensor; gradWeight?: Tensor; gradBias?: Tensor },
+  labels: { weight: string; bias: string },
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): Dispatch[] {
+  const per = imageFloats(g);
+  const chunks = batchChunks(g, maxBindingBytes, labels.weight);
+  const dispatches: Dispatch[] = [];
+  const gradient = (
+    total: Tensor,
+    label: string,
+    run: (c: BatchChunk, into: Tensor) => Dispatch[],
+  ) => {
+    if (chunks.length === 1) {
+      dispatches.push(...run(chunks[0], total));
+      return;
+    }
+    const count = total.shape.reduce((a, b) => a * b, 1);
+    const slot = Math.ceil(count / FLOATS_PER_ALIGNMENT) * FLOATS_PER_ALIGNMENT;
+    const scratch = gpu.buffer(`${label} batch-run partials`, chunks.length * slot * 4);
+    chunks.forEach((c, i) => dispatches.push(...run(c, tensor(scratch, total.shape, i * slot * 4))));
+    dispatches.push(
+      sumSlicesDispatch(
+        gpu,
+        { partial: scratch, total },
+        chunks.length,
+        count,
+        `${label} batch-run sum`,
+        slot,
+      ),
+    );
+  };
+  if (t.gradWeight) {
+    gradient(t.gradWeight, labels.weight, (c, into) =>
+      backwardWeightDispatches(gpu, c.geometry, {
+        input: part(t.input, c, per.input),
+        gradOutput: part(t.gradOutput, c, per.output),
+        gradWeight: into,
+      }, labels.weight));
+  }
+  if (t.gradBias) {
+    gradient(t.gradBias, labels.bias, (c, into) => [
+      biasGradientDispatch(
+        gpu,
+        c.geometry,
+        { gradOutput: part(t.gradOutput, c, per.output), gradBias: into },
+        labels.bias,
+      ),
+    ]);
+  }
+  return dispatches;
+}
