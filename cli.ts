@@ -18,9 +18,10 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { loadCifar } from "./src/data/cifar.ts";
+import { defaultCacheDir, loadCifar } from "./src/data/cifar.ts";
 import type { CifarName } from "./src/data/cifar_layout.ts";
 import { Gpu } from "./src/gpu/device.ts";
+import { tuneConvolutionsCached } from "./src/train/tuning.ts";
 import { summary } from "./src/graph/summary.ts";
 import { checkpointPaths, loadTrainingState, openCheckpoint } from "./src/train/checkpoint.ts";
 import { evaluate, formatEvaluation } from "./src/train/evaluate.ts";
@@ -92,6 +93,7 @@ Transfer learning:
 Output:
   --out DIR              the run folder (default runs/<model>-<dataset>, numbered when taken)
   --resume DIR           continue the run in DIR exactly where it stopped, with its saved settings
+  --no-tune              skip the one-time convolution autotune (results cached per adapter)
   --json                 print the result as JSON on stdout
   -h, --help             this help
 
@@ -302,6 +304,7 @@ const train: Command = {
     freeze: string,
     out: string,
     resume: string,
+    "no-tune": boolean,
     json: boolean,
   },
   async run(flags) {
@@ -324,6 +327,10 @@ const train: Command = {
       out = (flags.out as string | undefined) ?? await defaultOut(config);
     }
     const gpu = await createGpu(console.error);
+    if (!flags["no-tune"]) {
+      console.error("Tuning the convolution kernels for this adapter (once; cached)...");
+      await tuneConvolutionsCached(gpu, defaultCacheDir());
+    }
     const data = await loadData(flags, config.dataset, console.error);
     const interrupt = stopOnInterrupt((line) => console.error(line));
     let result;

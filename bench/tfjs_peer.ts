@@ -69,6 +69,11 @@ export async function initTfjsWebGpu(): Promise<string> {
   return tf.version_core;
 }
 
+/** Bytes TensorFlow.js's WebGPU backend holds on the GPU, its pool of free buffers included. */
+export function tfjsGpuBytes(): number {
+  return (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? 0;
+}
+
 /**
  * resnet18 in TensorFlow.js, with random He-initialised weights (speed does not depend on their values).
  *
@@ -195,11 +200,6 @@ export class TfjsResNet18 {
     const backend = tf.backend() as WebGPUBackend;
     backend.submitQueue();
     await backend.queue.onSubmittedWorkDone();
-  }
-
-  /** Bytes TensorFlow.js has allocated on the GPU (its buffer pool included). */
-  get bytesAllocated(): number {
-    return (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? 0;
   }
 
   /** Frees every tensor and variable of the peer. */

@@ -85,6 +85,7 @@ function quickTrain(ws: Workspace, out: string, epochs: number, extra: string[] 
     String(epochs),
     "--out",
     out,
+    "--no-tune",
     ...extra,
   ];
 }
@@ -179,7 +180,7 @@ Deno.test("Ctrl-C saves and tells how to resume, and the resumed run ends as the
   assert.equal(clash.code, 2);
   assert.match(clash.stderr, /--lr cannot be combined with --resume/);
 
-  const resumed = await cli(["train", "--resume", out, "--data", ws.archive, "--json"]);
+  const resumed = await cli(["train", "--resume", out, "--data", ws.archive, "--no-tune", "--json"]);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(JSON.parse(resumed.stdout).status, "completed");
   const { out: whole, run } = await trainedRun();

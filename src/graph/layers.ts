@@ -38,7 +38,7 @@ type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => typeof v === "number" ? [v, v] : [v[0], v[1]];
 
 function leaf(module: Module, x: SymbolicTensor, spec: LayerSpec): SymbolicTensor {
-  return x.graph.add(module.path, spec, [x], module.ownParameters);
+  return x.graph.add(module.path || spec.kind, spec, [x], module.ownParameters);
 }
 
 /** Options of {@linkcode Conv2d}, PyTorch's defaults when omitted. */

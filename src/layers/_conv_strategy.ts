@@ -1,6 +1,6 @@
 /**
  * How the convolution kernels tile their GEMMs on a given adapter. Without tuning, each GEMM takes the
- * candidate that pads its problem least (ties go to the first, a workgroup-friendly default for GPUs).
+ * moderate register tiling that pads its problem least (ties go to the first, a sound default anywhere).
  * After {@link ./_conv_tune.ts} has timed the candidates on the adapter, each GEMM takes the one whose
  * measured throughput and padding promise the shortest time.
  *
@@ -106,10 +106,17 @@ export function paddedWork(t: GemmTiling, p: GemmProblem): number {
     p.depth;
 }
 
+/** Untuned, the choice is among the register tilings of at most 8x8 values per invocation, fine anywhere. */
+function untunedCandidates(gpu: Gpu): MeasuredTiling[] {
+  return TILING_CANDIDATES.filter((t) =>
+    !t.stagedSteps && t.rows * t.columnVectors <= 16 && fitsLimits(gpu, t)
+  )
+    .map((tiling) => ({ tiling, gflops: 1 }));
+}
+
 /** The tiling to use for a `kind` GEMM of size `p` on `gpu`. */
 export function gemmTiling(gpu: Gpu, kind: GemmKind, p: GemmProblem): GemmTiling {
-  const options = measured.get(gpu.device)?.[kind] ??
-    TILING_CANDIDATES.filter((t) => fitsLimits(gpu, t)).map((tiling) => ({ tiling, gflops: 1 }));
+  const options = measured.get(gpu.device)?.[kind] ?? untunedCandidates(gpu);
   let best: GemmTiling | undefined, bestTime = Infinity;
   for (const { tiling, gflops } of options) {
     const time = paddedWork(tiling, p) / gflops;

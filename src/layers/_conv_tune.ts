@@ -72,7 +72,7 @@ function adapterKey(gpu: Gpu): string {
   ].join("|");
 }
 
-/** Milliseconds per run of `dispatches`, the best of two measurements of at least `minMs` each. */
+/** Milliseconds per run of `dispatches` after a warm-up: the best of three timings, sized to last `minMs`. */
 async function timeDispatches(gpu: Gpu, dispatches: Dispatch[], minMs: number): Promise<number> {
   submit(gpu, dispatches);
   await gpu.idle();
@@ -119,7 +119,6 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const input = make("input", [g.batch, g.inChannels, g.inHeight, g.inWidth]);
   const weight = make("weight", [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth]);
   const output = make("output", [g.batch, g.outChannels, g.outHeight, g.outWidth]);
-  const t = { input, weight, output, gradOutput: output, gradInput: input, gradWeight: weight };
   const results = {} as Record<GemmKind, MeasuredTiling[]>;
   try {
     for (const kind of GEMM_KINDS) {
@@ -134,7 +133,13 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
               backwardDataDispatch(gpu, g, { gradOutput: output, weight, gradInput: input }, label, tiling),
             ];
           }
-          const plan = backwardWeightPlan(gpu, g, t, label, tiling);
+          const plan = backwardWeightPlan(
+            gpu,
+            g,
+            { input, gradOutput: output, gradWeight: weight },
+            label,
+            tiling,
+          );
           if (plan.scratch) made.push(plan.scratch);
           return plan.dispatches;
         });

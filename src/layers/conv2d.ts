@@ -1,6 +1,7 @@
 /**
  * 2-D convolution (PyTorch's `nn.Conv2d`): forward, backward-data and backward-weight, each an implicit
- * GEMM in WGSL (no im2col buffer), register-tiled per {@link ./_conv_strategy.ts}. Float32, NCHW, weights
+ * GEMM in WGSL (no im2col buffer), tiled in registers or workgroup memory as {@link ./_conv_strategy.ts}
+ * chooses for the adapter ({@linkcode tuneConvolutions} times the choices once). Float32, NCHW, weights
  * `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
  *
  * @module

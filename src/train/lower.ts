@@ -77,8 +77,7 @@ export function lowerForward(
         planner.op(
           label("relu"),
           [x, y],
-          (r) =>
-            reluForward(gpu, y.shape.reduce((a, b) => a * b), { input: r(x), output: r(y) }, label("relu")),
+          (r) => reluForward(gpu, y.shape.reduce((a, b) => a * b), { input: r(x), output: r(y) }, node.name),
         );
         values.push(y);
         continue;
@@ -104,7 +103,7 @@ export function lowerForward(
               weight: r(need("weight")),
               bias: bias && r(bias),
               output: r(y),
-            }, label("conv2d forward")),
+            }, node.name),
         );
         break;
       }
@@ -129,7 +128,7 @@ export function lowerForward(
                   output: r(y),
                 },
                 { eps: spec.eps, relu: fuse },
-                label("batchnorm eval"),
+                node.name,
               ),
           );
         } else {
@@ -154,7 +153,7 @@ export function lowerForward(
                   savedInvStd: r(savedInvStd),
                 },
                 { eps: spec.eps, momentum: spec.momentum, relu: fuse },
-                label("batchnorm train"),
+                node.name,
               ),
           );
         }
@@ -172,7 +171,7 @@ export function lowerForward(
               gpu,
               geometry,
               { input: r(x), output: r(y), indices: r(indices) },
-              label("maxpool2d forward"),
+              node.name,
             ),
         );
         break;
@@ -182,7 +181,7 @@ export function lowerForward(
         planner.op(
           label("avgpool forward"),
           [x, y],
-          (r) => globalAvgPoolForward(gpu, s, { input: r(x), output: r(y) }, label("avgpool forward")),
+          (r) => globalAvgPoolForward(gpu, s, { input: r(x), output: r(y) }, node.name),
         );
         break;
       }
@@ -198,7 +197,7 @@ export function lowerForward(
               weight: r(need("weight")),
               bias: bias && r(bias),
               output: r(y),
-            }, label("linear forward")),
+            }, node.name),
         );
         break;
       }
@@ -209,7 +208,7 @@ export function lowerForward(
         planner.op(
           label("residual add"),
           [x, b, y],
-          (r) => add(gpu, count, { a: r(x), b: r(b), output: r(y) }, { relu: fuse }, label("residual add")),
+          (r) => add(gpu, count, { a: r(x), b: r(b), output: r(y) }, { relu: fuse }, node.name),
         );
         break;
       }
@@ -266,7 +265,7 @@ export function lowerBackward(
           count,
           { a: r(previous), b: r(g), output: r(sum) },
           { relu: false },
-          `${graph.nodes[node].name}: gradient sum`,
+          graph.nodes[node].name,
         ),
     );
     grads[node] = sum;
@@ -304,7 +303,7 @@ export function lowerBackward(
               output: r(y),
               gradOutput: r(g),
               gradInput: r(gx),
-            }, label("relu backward")),
+            }, node.name),
         );
         accumulate(inputId, gx);
         break;
@@ -333,7 +332,7 @@ export function lowerBackward(
                 gradOutput: r(g),
                 gradWeight: r(gw),
                 gradBias: gb && r(gb),
-              }, label("conv2d backward-weight")),
+              }, node.name),
           );
         }
         if (wantsInput) {
@@ -346,7 +345,7 @@ export function lowerBackward(
                 gpu,
                 geometry,
                 { gradOutput: r(g), weight: r(w), gradInput: r(gx) },
-                label("conv2d backward-data"),
+                node.name,
               ),
           );
           accumulate(inputId, gx);
@@ -381,7 +380,7 @@ export function lowerBackward(
               gradBias: gb && r(gb),
             },
             { relu: fusedRelu.has(id) },
-            label("batchnorm backward"),
+            node.name,
           ));
         if (gx) accumulate(inputId, gx);
         break;
@@ -399,7 +398,7 @@ export function lowerBackward(
               gpu,
               geometry,
               { gradOutput: r(g), indices: r(indices), gradInput: r(gx) },
-              label("maxpool2d backward"),
+              node.name,
             ),
         );
         accumulate(inputId, gx);
@@ -412,8 +411,7 @@ export function lowerBackward(
         planner.op(
           label("avgpool backward"),
           [g, gx],
-          (r) =>
-            globalAvgPoolBackward(gpu, s, { gradOutput: r(g), gradInput: r(gx) }, label("avgpool backward")),
+          (r) => globalAvgPoolBackward(gpu, s, { gradOutput: r(g), gradInput: r(gx) }, node.name),
         );
         accumulate(inputId, gx);
         break;
@@ -438,7 +436,7 @@ export function lowerBackward(
               gradInput: gx && r(gx),
               gradWeight: gw && r(gw),
               gradBias: gb && r(gb),
-            }, label("linear backward")),
+            }, node.name),
         );
         if (gx) accumulate(inputId, gx);
         break;
@@ -457,7 +455,7 @@ export function lowerBackward(
                 output: r(y),
                 gradOutput: r(g),
                 gradInput: r(masked),
-              }, label("relu backward")),
+              }, node.name),
           );
         }
         accumulate(node.inputs[0], gm);
