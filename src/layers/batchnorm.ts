@@ -164,7 +164,7 @@ export function batchNormTrain(
   }, s.channels);
   const slices = slicing(s);
   const perChannel = s.batch * s.spatial;
-  const partials = gpu.buffer(`${label} batch norm partial sums`, s.channels * slices.count * 8);
+  const partials = gpu.scratch(s.channels * slices.count * 8);
   const uniforms = params(
     s.channels,
     s.spatial,
@@ -271,7 +271,7 @@ export function batchNormBackward(
   }, s.channels);
   if (!t.gradInput && !t.gradWeight && !t.gradBias) return [];
   const slices = slicing(s);
-  const partials = gpu.buffer(`${label} batch norm backward partial sums`, s.channels * slices.count * 8);
+  const partials = gpu.scratch(s.channels * slices.count * 8);
   // An absent gradient is bound to a placeholder: the pipeline is compiled without the writes to it.
   let placeholder: GPUBuffer | undefined;
   const orPlaceholder = (gradient?: Tensor) =>

@@ -362,7 +362,9 @@ export function lowerBackward(
         const gw = trainable(weight) ? gradOf(weight, node) : undefined;
         const gb = trainable(bias) ? gradOf(bias, node) : undefined;
         const w = valueOf(weight, node);
-        const y = values[id];
+        // The output is read only for a fused ReLU's mask; otherwise the input stands in for it, so the
+        // output need not live until backward.
+        const y = fusedRelu.has(id) ? values[id] : x;
         const touched = [x, y, g, w, savedMean, savedInvStd, ...[gx, gw, gb].filter((t) => t !== undefined)];
         planner.op(label("batchnorm backward"), touched, (r) =>
           batchNormBackward(

@@ -100,25 +100,26 @@ export class StepPlanner {
   }
 
   /**
-   * Assigns storage (greedy best fit over lifetimes), makes the buffers and the dispatches. Each op's
-   * dispatches are made inside error scopes so a failure names the op. Returns the dispatches in order and
-   * the bytes of the buffers made.
+   * Assigns storage, makes the buffers and the dispatches. Storage is assigned greedily by size: the largest
+   * tensor first, each into the smallest buffer already sized for it whose tensors' lifetimes do not overlap
+   * its own, else into a new buffer. Tensors used by one op therefore never share a buffer, as WebGPU
+   * requires of a buffer written in a dispatch. Each op's dispatches are made inside error scopes so a
+   * failure names the op. Returns the dispatches in order and the bytes of the buffers made.
    */
   async build(): Promise<{ dispatches: Dispatch[]; bytes: number; resolve: (t: VirtualTensor) => Tensor }> {
     const storages = [...new Set(this.#tensors.map((t) => t.storage))]
       .filter((s) => !s.external && s.first <= s.last)
-      .sort((a, b) => a.first - b.first);
-    const pool: Array<{ bytes: number; freeAfter: number; users: Storage[] }> = [];
+      .sort((a, b) => b.bytes - a.bytes || a.first - b.first);
+    const pool: Array<{ bytes: number; users: Storage[] }> = [];
+    const disjoint = (a: Storage, b: Storage) => a.last < b.first || b.last < a.first;
     for (const s of storages) {
-      const free = pool.filter((slot) => slot.freeAfter < s.first);
-      const fitting = free.filter((slot) => slot.bytes >= s.bytes).sort((a, b) => a.bytes - b.bytes);
-      let best = fitting[0] ?? free.sort((a, b) => b.bytes - a.bytes)[0];
+      let best = pool
+        .filter((slot) => slot.users.every((user) => disjoint(user, s)))
+        .reduce<(typeof pool)[number] | undefined>((a, b) => (a && a.bytes <= b.bytes ? a : b), undefined);
       if (!best) {
-        best = { bytes: 0, freeAfter: -Infinity, users: [] };
+        best = { bytes: s.bytes, users: [] };
         pool.push(best);
       }
-      best.bytes = Math.max(best.bytes, s.bytes);
-      best.freeAfter = s.last;
       best.users.push(s);
     }
     let bytes = 0;
