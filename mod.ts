@@ -57,6 +57,7 @@ export * from "./src/train/evaluate.ts";
 export * from "./src/train/pretrained.ts";
 export * from "./src/train/predict.ts";
 export * from "./src/train/report.ts";
+export * from "./src/train/tuning.ts";
 export * from "./src/data/images.ts";
 export * from "./src/io/state_dict.ts";
 export * from "./src/io/safetensors.ts";
