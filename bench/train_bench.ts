@@ -249,7 +249,8 @@ cases.push(...peer.cases);
 for (const c of cases) {
   const isOursWhole = c.implementation === "ours" && c.mode !== "fine-tune fc";
   Deno.bench({
-    name: `${c.implementation} ${c.mode}`,
+    // The model in the name too, so that `--filter` can pick it.
+    name: `${c.implementation} ${c.mode}, ${c.model}`,
     group: `${c.mode === "inference" ? "inference" : "train"} ${c.model}, batch ${BATCH}`,
     baseline: isOursWhole,
     n: ITERATIONS,

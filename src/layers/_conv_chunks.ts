@@ -127,7 +127,7 @@ export function backwardWeightOp(
     }
     const count = total.shape.reduce((a, b) => a * b, 1);
     const slot = Math.ceil(count / FLOATS_PER_ALIGNMENT) * FLOATS_PER_ALIGNMENT;
-    const scratch = gpu.buffer(`${label} batch-run partials`, chunks.length * slot * 4);
+    const scratch = gpu.scratch(chunks.length * slot * 4, 1);
     chunks.forEach((c, i) => dispatches.push(...run(c, tensor(scratch, total.shape, i * slot * 4))));
     dispatches.push(
       sumSlicesDispatch(

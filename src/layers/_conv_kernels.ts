@@ -247,7 +247,7 @@ export function backwardWeightPlan(
   const { splits, rowsPerSplit } = weightSplit(gpu, g, tl);
   const columns = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
   const count = g.outChannels * columns;
-  const scratch = splits > 1 ? gpu.buffer(`${label} split partials`, splits * count * 4) : undefined;
+  const scratch = splits > 1 ? gpu.scratch(splits * count * 4) : undefined;
   const gemm = kernel(gpu, {
     label,
     code: BACKWARD_WEIGHT,
