@@ -35,7 +35,7 @@ export interface Forward {
   saved: Map<number, VirtualTensor[]>;
 }
 
-const param = (node: Node, name: string): Parameter | undefined => node.parameters.get(name);
+const count = (t: VirtualTensor) => t.shape.reduce((a, b) => a * b, 1);
 
 /** Records the forward pass of `graph` for `batch` samples reading `input`. */
 export function lowerForward(
@@ -51,112 +51,72 @@ export function lowerForward(
   const values: VirtualTensor[] = [];
   const fusedRelu = new Set<number>();
   const saved = new Map<number, VirtualTensor[]>();
-  const weights = (node: Node) =>
-    new Map(
-      [...node.parameters].filter(([, p]) => !p.integer).map((
-        [k, p],
-      ) => [k, planner.external(model.view(p), `${node.name}.${k}`)]),
-    );
 
   for (const node of graph.nodes) {
     const spec = node.spec;
     const x = values[node.inputs[0]];
     const shape = [batch, ...node.shape];
-    const label = (op: string) => `${node.name}: ${op}`;
+    const label = `${node.name}: ${spec.kind}`;
     const fuse = consumers[node.id].length === 1 && graph.nodes[consumers[node.id][0]].spec.kind === "relu";
+    const value = (name: string) => {
+      const p = node.parameters.get(name);
+      return p && planner.external(model.view(p), p.name);
+    };
     switch (spec.kind) {
       case "input":
         values.push(input);
         continue;
-      case "relu": {
+      case "relu":
         if (fusedRelu.has(node.inputs[0])) {
           values.push(x);
           continue;
         }
-        const y = planner.tensor(shape, `${node.name} output`);
-        planner.op(
-          label("relu"),
-          [x, y],
-          (r) => reluForward(gpu, y.shape.reduce((a, b) => a * b), { input: r(x), output: r(y) }, node.name),
-        );
-        values.push(y);
-        continue;
-      }
+        break;
       case "flatten":
       case "identity":
         values.push(planner.view(x, shape));
         continue;
     }
-    const y = planner.tensor(shape, `${node.name} output`);
-    const w = weights(node);
-    const need = (name: string) => w.get(name)!;
+    const output = planner.tensor(shape, `${node.name} output`);
+    values.push(output);
     switch (spec.kind) {
+      case "relu":
+        planner.op(label, { input: x, output }, (t) => reluForward(gpu, count(output), t, node.name));
+        break;
       case "conv2d": {
         const geometry = conv2dGeometry(x.shape, spec);
-        const bias = w.get("bias");
-        planner.op(
-          label("conv2d forward"),
-          [x, y, need("weight"), ...(bias ? [bias] : [])],
-          (r) =>
-            conv2dForward(gpu, geometry, {
-              input: r(x),
-              weight: r(need("weight")),
-              bias: bias && r(bias),
-              output: r(y),
-            }, node.name),
-        );
+        const tensors = { input: x, weight: value("weight")!, bias: value("bias"), output };
+        planner.op(label, tensors, (t) => conv2dForward(gpu, geometry, t, node.name));
         break;
       }
       case "batchnorm2d": {
         if (fuse) fusedRelu.add(node.id);
         const s = { batch, channels: shape[1], spatial: shape[2] * shape[3] };
-        const [weight, bias, mean, variance] = ["weight", "bias", "running_mean", "running_var"].map(need);
+        const tensors = {
+          input: x,
+          weight: value("weight")!,
+          bias: value("bias")!,
+          runningMean: value("running_mean")!,
+          runningVar: value("running_var")!,
+          output,
+        };
         if (mode === "eval") {
           planner.op(
-            label("batchnorm eval"),
-            [x, y, weight, bias, mean, variance],
-            (r) =>
-              batchNormEval(
-                gpu,
-                s,
-                {
-                  input: r(x),
-                  weight: r(weight),
-                  bias: r(bias),
-                  runningMean: r(mean),
-                  runningVar: r(variance),
-                  output: r(y),
-                },
-                { eps: spec.eps, relu: fuse },
-                node.name,
-              ),
+            label,
+            tensors,
+            (t) => batchNormEval(gpu, s, t, { eps: spec.eps, relu: fuse }, node.name),
           );
-        } else {
-          const savedMean = planner.tensor([s.channels], `${node.name} batch mean`);
-          const savedInvStd = planner.tensor([s.channels], `${node.name} batch inverse std`);
-          saved.set(node.id, [savedMean, savedInvStd]);
-          planner.op(
-            label("batchnorm train"),
-            [x, y, weight, bias, mean, variance, savedMean, savedInvStd],
-            (r) =>
-              batchNormTrain(
-                gpu,
-                s,
-                {
-                  input: r(x),
-                  weight: r(weight),
-                  bias: r(bias),
-                  runningMean: r(mean),
-                  runningVar: r(variance),
-                  output: r(y),
-                  savedMean: r(savedMean),
-                  savedInvStd: r(savedInvStd),
-                },
-                { eps: spec.eps, momentum: spec.momentum, relu: fuse },
-                node.name,
-              ),
-          );
+          break;
         }
+        const savedMean = planner.tensor([s.channels], `${node.name} batch mean`);
+        const savedInvStd = planner.tensor([s.channels], `${node.name} batch inverse std`);
+        saved.set(node.id, [savedMean, savedInvStd]);
+        const options = { eps: spec.eps, momentum: spec.momentum, relu: fuse };
+        planner.op(
+          label,
+          { ...tensors, savedMean, savedInvStd },
+          (t) => batchNormTrain(gpu, s, t, options, node.name),
+        );
         break;
       }
       case "maxpool2d": {
@@ -164,56 +124,30 @@ export function lowerForward(
         const indices = planner.tensor(shape, `${node.name} arg-max indices`);
         saved.set(node.id, [indices]);
         planner.op(
-          label("maxpool2d forward"),
-          [x, y, indices],
-          (r) =>
-            maxPool2dForward(
-              gpu,
-              geometry,
-              { input: r(x), output: r(y), indices: r(indices) },
-              node.name,
-            ),
+          label,
+          { input: x, output, indices },
+          (t) => maxPool2dForward(gpu, geometry, t, node.name),
         );
         break;
       }
       case "adaptiveavgpool2d": {
         const s = { planes: x.shape[0] * x.shape[1], spatial: x.shape[2] * x.shape[3] };
-        planner.op(
-          label("avgpool forward"),
-          [x, y],
-          (r) => globalAvgPoolForward(gpu, s, { input: r(x), output: r(y) }, node.name),
-        );
+        planner.op(label, { input: x, output }, (t) => globalAvgPoolForward(gpu, s, t, node.name));
         break;
       }
       case "linear": {
         const s = { batch, inFeatures: spec.inFeatures, outFeatures: spec.outFeatures };
-        const bias = w.get("bias");
-        planner.op(
-          label("linear forward"),
-          [x, y, need("weight"), ...(bias ? [bias] : [])],
-          (r) =>
-            linearForward(gpu, s, {
-              input: r(x),
-              weight: r(need("weight")),
-              bias: bias && r(bias),
-              output: r(y),
-            }, node.name),
-        );
+        const tensors = { input: x, weight: value("weight")!, bias: value("bias"), output };
+        planner.op(label, tensors, (t) => linearForward(gpu, s, t, node.name));
         break;
       }
       case "add": {
         if (fuse) fusedRelu.add(node.id);
-        const b = values[node.inputs[1]];
-        const count = y.shape.reduce((p, q) => p * q, 1);
-        planner.op(
-          label("residual add"),
-          [x, b, y],
-          (r) => add(gpu, count, { a: r(x), b: r(b), output: r(y) }, { relu: fuse }, node.name),
-        );
+        const tensors = { a: x, b: values[node.inputs[1]], output };
+        planner.op(label, tensors, (t) => add(gpu, count(output), t, { relu: fuse }, node.name));
         break;
       }
     }
-    values.push(y);
   }
   return { values, fusedRelu, saved };
 }
@@ -247,224 +181,151 @@ export function lowerBackward(
   grads[graph.output.id] = gradOutput;
   const { values, fusedRelu, saved } = forward;
 
-  const accumulate = (node: number, g: VirtualTensor) => {
-    if (!needed[node]) return;
-    const previous = grads[node];
+  const accumulate = (id: number, g: VirtualTensor) => {
+    if (!needed[id]) return;
+    const previous = grads[id];
     if (!previous) {
-      grads[node] = g;
+      grads[id] = g;
       return;
     }
-    const sum = planner.tensor(g.shape, `${graph.nodes[node].name} gradient`);
-    const count = g.shape.reduce((a, b) => a * b, 1);
+    const name = graph.nodes[id].name;
+    const output = planner.tensor(g.shape, `${name} gradient`);
     planner.op(
-      `${graph.nodes[node].name}: gradient sum`,
-      [previous, g, sum],
-      (r) =>
-        add(
-          gpu,
-          count,
-          { a: r(previous), b: r(g), output: r(sum) },
-          { relu: false },
-          graph.nodes[node].name,
-        ),
+      `${name}: gradient sum`,
+      { a: previous, b: g, output },
+      (t) => add(gpu, count(output), t, { relu: false }, name),
     );
-    grads[node] = sum;
+    grads[id] = output;
   };
-  const trainable = (p: Parameter | undefined): p is Parameter => !!p && p.requiresGrad;
-  const gradOf = (p: Parameter, node: Node) =>
-    planner.external(model.gradient(p), `${node.name} ${p.name} gradient`);
-  const valueOf = (p: Parameter, node: Node) => planner.external(model.view(p), `${node.name}.${p.name}`);
 
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     const node = graph.nodes[id];
-    const g = grads[id];
-    if (!g || !needed[id]) continue;
+    const gradOutput = grads[id];
+    if (!gradOutput || !needed[id]) continue;
     const spec = node.spec;
     const [inputId] = node.inputs;
-    const x = values[inputId];
-    const wantsInput = inputId !== undefined && needed[inputId];
-    const label = (op: string) => `${node.name}: ${op}`;
-    const newGrad = () => planner.tensor(x.shape, `${graph.nodes[inputId].name} gradient`);
+    const input = values[inputId];
+    const output = values[id];
+    const label = `${node.name}: ${spec.kind} backward`;
+    const gradInput = inputId !== undefined && needed[inputId]
+      ? planner.tensor(input.shape, `${graph.nodes[inputId].name} gradient`)
+      : undefined;
+    const parameter = (name: string): Parameter | undefined => node.parameters.get(name);
+    const value = (p: Parameter) => planner.external(model.view(p), p.name);
+    const gradient = (name: string) => {
+      const p = parameter(name);
+      return p?.requiresGrad ? planner.external(model.gradient(p), `${p.name} gradient`) : undefined;
+    };
     switch (spec.kind) {
-      case "input":
-        break;
-      case "relu": {
+      case "relu":
         if (fusedRelu.has(inputId)) {
-          accumulate(inputId, g);
-          break;
+          accumulate(inputId, gradOutput);
+          continue;
         }
-        const gx = newGrad();
-        const y = values[id];
         planner.op(
-          label("relu backward"),
-          [y, g, gx],
-          (r) =>
-            reluBackward(gpu, gx.shape.reduce((a, b) => a * b), {
-              output: r(y),
-              gradOutput: r(g),
-              gradInput: r(gx),
-            }, node.name),
+          label,
+          { output, gradOutput, gradInput: gradInput! },
+          (t) => reluBackward(gpu, count(output), t, node.name),
         );
-        accumulate(inputId, gx);
         break;
-      }
       case "flatten":
       case "identity":
-        accumulate(inputId, planner.view(g, x.shape));
-        break;
+        accumulate(inputId, planner.view(gradOutput, input.shape));
+        continue;
       case "conv2d": {
-        const geometry = conv2dGeometry(x.shape, spec);
-        const weight = param(node, "weight")!;
-        const bias = param(node, "bias");
-        const w = valueOf(weight, node);
-        if (trainable(weight) || trainable(bias)) {
-          if (!trainable(weight)) {
-            throw new Error(`${node.name}: a frozen weight with a trainable bias is not supported`);
-          }
-          const gw = gradOf(weight, node);
-          const gb = trainable(bias) ? gradOf(bias, node) : undefined;
+        const geometry = conv2dGeometry(input.shape, spec);
+        const weight = parameter("weight")!;
+        const gradWeight = gradient("weight");
+        const gradBias = gradient("bias");
+        if (gradBias && !gradWeight) {
+          throw new Error(`${node.name}: a frozen weight with a trainable bias is not supported`);
+        }
+        if (gradWeight) {
           planner.op(
-            label("conv2d backward-weight"),
-            [x, g, gw, ...(gb ? [gb] : [])],
-            (r) =>
-              conv2dBackwardWeight(gpu, geometry, {
-                input: r(x),
-                gradOutput: r(g),
-                gradWeight: r(gw),
-                gradBias: gb && r(gb),
-              }, node.name),
+            `${node.name}: conv2d backward-weight`,
+            { input, gradOutput, gradWeight, gradBias },
+            (t) => conv2dBackwardWeight(gpu, geometry, t, node.name),
           );
         }
-        if (wantsInput) {
-          const gx = newGrad();
+        if (gradInput) {
           planner.op(
-            label("conv2d backward-data"),
-            [g, w, gx],
-            (r) =>
-              conv2dBackwardData(
-                gpu,
-                geometry,
-                { gradOutput: r(g), weight: r(w), gradInput: r(gx) },
-                node.name,
-              ),
+            `${node.name}: conv2d backward-data`,
+            { gradOutput, weight: value(weight), gradInput },
+            (t) => conv2dBackwardData(gpu, geometry, t, node.name),
           );
-          accumulate(inputId, gx);
         }
         break;
       }
       case "batchnorm2d": {
-        const shape = values[id].shape;
-        const s = { batch: shape[0], channels: shape[1], spatial: shape[2] * shape[3] };
-        const weight = param(node, "weight")!;
-        const bias = param(node, "bias")!;
+        const s = {
+          batch: output.shape[0],
+          channels: output.shape[1],
+          spatial: output.shape[2] * output.shape[3],
+        };
+        const relu = fusedRelu.has(id);
         const [savedMean, savedInvStd] = saved.get(id)!;
-        const gx = wantsInput ? newGrad() : undefined;
-        const gw = trainable(weight) ? gradOf(weight, node) : undefined;
-        const gb = trainable(bias) ? gradOf(bias, node) : undefined;
-        const w = valueOf(weight, node);
-        // The output is read only for a fused ReLU's mask; otherwise the input stands in for it, so the
-        // output need not live until backward.
-        const y = fusedRelu.has(id) ? values[id] : x;
-        const touched = [x, y, g, w, savedMean, savedInvStd, ...[gx, gw, gb].filter((t) => t !== undefined)];
-        planner.op(label("batchnorm backward"), touched, (r) =>
-          batchNormBackward(
-            gpu,
-            s,
-            {
-              input: r(x),
-              output: r(y),
-              gradOutput: r(g),
-              weight: r(w),
-              savedMean: r(savedMean),
-              savedInvStd: r(savedInvStd),
-              gradInput: gx && r(gx),
-              gradWeight: gw && r(gw),
-              gradBias: gb && r(gb),
-            },
-            { relu: fusedRelu.has(id) },
-            node.name,
-          ));
-        if (gx) accumulate(inputId, gx);
+        const tensors = {
+          input,
+          // Read only for a fused ReLU's mask; otherwise the input stands in, so the output need not live
+          // until backward.
+          output: relu ? output : input,
+          gradOutput,
+          weight: value(parameter("weight")!),
+          savedMean,
+          savedInvStd,
+          gradInput,
+          gradWeight: gradient("weight"),
+          gradBias: gradient("bias"),
+        };
+        planner.op(label, tensors, (t) => batchNormBackward(gpu, s, t, { relu }, node.name));
         break;
       }
       case "maxpool2d": {
-        if (!wantsInput) break;
-        const geometry = maxPool2dGeometry(x.shape, spec);
+        if (!gradInput) break;
+        const geometry = maxPool2dGeometry(input.shape, spec);
         const [indices] = saved.get(id)!;
-        const gx = newGrad();
         planner.op(
-          label("maxpool2d backward"),
-          [g, indices, gx],
-          (r) =>
-            maxPool2dBackward(
-              gpu,
-              geometry,
-              { gradOutput: r(g), indices: r(indices), gradInput: r(gx) },
-              node.name,
-            ),
+          label,
+          { gradOutput, indices, gradInput },
+          (t) => maxPool2dBackward(gpu, geometry, t, node.name),
         );
-        accumulate(inputId, gx);
         break;
       }
       case "adaptiveavgpool2d": {
-        if (!wantsInput) break;
-        const s = { planes: x.shape[0] * x.shape[1], spatial: x.shape[2] * x.shape[3] };
-        const gx = newGrad();
-        planner.op(
-          label("avgpool backward"),
-          [g, gx],
-          (r) => globalAvgPoolBackward(gpu, s, { gradOutput: r(g), gradInput: r(gx) }, node.name),
-        );
-        accumulate(inputId, gx);
+        if (!gradInput) break;
+        const s = { planes: input.shape[0] * input.shape[1], spatial: input.shape[2] * input.shape[3] };
+        planner.op(label, { gradOutput, gradInput }, (t) => globalAvgPoolBackward(gpu, s, t, node.name));
         break;
       }
       case "linear": {
-        const s = { batch: x.shape[0], inFeatures: spec.inFeatures, outFeatures: spec.outFeatures };
-        const weight = param(node, "weight")!;
-        const bias = param(node, "bias");
-        const w = valueOf(weight, node);
-        const gx = wantsInput ? newGrad() : undefined;
-        const gw = trainable(weight) ? gradOf(weight, node) : undefined;
-        const gb = trainable(bias) ? gradOf(bias, node) : undefined;
-        const touched = [x, w, g, ...[gx, gw, gb].filter((t) => t !== undefined)];
-        planner.op(
-          label("linear backward"),
-          touched,
-          (r) =>
-            linearBackward(gpu, s, {
-              input: r(x),
-              weight: r(w),
-              gradOutput: r(g),
-              gradInput: gx && r(gx),
-              gradWeight: gw && r(gw),
-              gradBias: gb && r(gb),
-            }, node.name),
-        );
-        if (gx) accumulate(inputId, gx);
+        const s = { batch: input.shape[0], inFeatures: spec.inFeatures, outFeatures: spec.outFeatures };
+        const tensors = {
+          input,
+          weight: value(parameter("weight")!),
+          gradOutput,
+          gradInput,
+          gradWeight: gradient("weight"),
+          gradBias: gradient("bias"),
+        };
+        planner.op(label, tensors, (t) => linearBackward(gpu, s, t, node.name));
         break;
       }
       case "add": {
-        let gm = g;
+        let gradSum = gradOutput;
         if (fusedRelu.has(id)) {
-          gm = planner.tensor(g.shape, `${node.name} gradient`);
-          const y = values[id];
-          const masked = gm;
+          gradSum = planner.tensor(gradOutput.shape, `${node.name} gradient`);
           planner.op(
-            label("relu backward"),
-            [y, g, masked],
-            (r) =>
-              reluBackward(gpu, masked.shape.reduce((a, b) => a * b), {
-                output: r(y),
-                gradOutput: r(g),
-                gradInput: r(masked),
-              }, node.name),
+            `${node.name}: relu backward`,
+            { output, gradOutput, gradInput: gradSum },
+            (t) => reluBackward(gpu, count(output), t, node.name),
           );
         }
-        accumulate(node.inputs[0], gm);
-        accumulate(node.inputs[1], gm);
-        break;
+        accumulate(node.inputs[0], gradSum);
+        accumulate(node.inputs[1], gradSum);
+        continue;
       }
     }
+    if (gradInput) accumulate(inputId, gradInput);
   }
 }
 

@@ -28,6 +28,9 @@ interface Storage {
   buffer?: GPUBuffer;
 }
 
+/** Named virtual tensors resolved to real ones (optional names stay optional). */
+export type Resolved<T> = { [K in keyof T]: undefined extends T[K] ? Tensor | undefined : Tensor };
+
 interface RecordedOp {
   label: string;
   make: (resolve: (t: VirtualTensor) => Tensor) => Dispatch[];
@@ -81,17 +84,28 @@ export class StepPlanner {
   }
 
   /**
-   * Records an op that touches `tensors` (read or written); `make` is called after allocation with a
-   * resolver from virtual to real tensors. Ops run in the order they are recorded.
+   * Records an op over named tensors (read or written, `undefined` for an absent optional one); `make` is
+   * called after allocation with the same names resolved to real tensors. Ops run in the order recorded.
    */
-  op(label: string, tensors: readonly VirtualTensor[], make: RecordedOp["make"]): void {
+  op<T extends Record<string, VirtualTensor | undefined>>(
+    label: string,
+    tensors: T,
+    make: (t: Resolved<T>) => Dispatch[],
+  ): void {
     const index = this.#ops.length;
-    for (const t of tensors) {
+    for (const t of Object.values(tensors)) {
+      if (!t) continue;
       const storage = this.#tensors[t.id].storage;
       storage.first = Math.min(storage.first, index);
       storage.last = Math.max(storage.last, index);
     }
-    this.#ops.push({ label, make });
+    this.#ops.push({
+      label,
+      make: (resolve) =>
+        make(
+          Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t && resolve(t)])) as Resolved<T>,
+        ),
+    });
   }
 
   /** Marks `tensors` as read after the last op (e.g. logits read back by the caller). */

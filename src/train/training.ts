@@ -168,19 +168,14 @@ export class TrainingStep {
     const logits = forward.values[output.id];
     const gradLogits = planner.tensor(logits.shape, "logits gradient");
     const stats = gpu.buffer("training statistics", STATS_LENGTH * 4);
-    const labelsVt = planner.external(labels, "labels");
     const lossSizes = { batch, classes: output.shape[0], labelSmoothing: options.labelSmoothing ?? 0 };
-    planner.op(
-      "loss: cross-entropy",
-      [logits, labelsVt, gradLogits],
-      (r) =>
-        crossEntropy(gpu, lossSizes, {
-          logits: r(logits),
-          labels: r(labelsVt),
-          gradLogits: r(gradLogits),
-          stats: { buffer: stats, offset: 0, shape: [STATS_LENGTH] },
-        }, "loss: cross-entropy"),
-    );
+    const lossTensors = {
+      logits,
+      labels: planner.external(labels, "labels"),
+      gradLogits,
+      stats: planner.external({ buffer: stats, offset: 0, shape: [STATS_LENGTH] }, "training statistics"),
+    };
+    planner.op("loss: cross-entropy", lossTensors, (t) => crossEntropy(gpu, lossSizes, t, "loss"));
     lowerBackward(planner, gpuModel, graph, forward, gradLogits);
     const built = await planner.build();
 
