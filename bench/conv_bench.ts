@@ -3,9 +3,12 @@
  *
  * Runs the convolution autotune first, then times the best matmul at 1024^3 (linearForward with each
  * candidate tiling) and the forward, backward-data and backward-weight GEMMs of every distinct
- * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). Each bench iteration
- * submits RUNS copies of the op's dispatches and waits once, so the ~11 ms sync is amortized; GFLOP/s
- * (multiply-add = 2 FLOP, padding not counted) are printed when the benches end.
+ * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). The 3x3 stride-1 shapes
+ * time forward and backward-data both as the direct implicit GEMM and through Winograd F(2x2, 3x3), and
+ * mark the one the autotune picks. Each bench iteration submits RUNS copies of the op's dispatches and
+ * waits once, so the ~11 ms sync is amortized; GFLOP/s (multiply-add = 2 FLOP, padding not counted,
+ * Winograd's "effective" GFLOP/s counted with the direct algorithm's FLOPs) are printed when the benches
+ * end, with a side-by-side table of the two algorithms.
  *
  * Environment: CONV_BENCH_BATCH (default 128; use e.g. 8 on a CPU driver, where batch 128 takes
  * minutes), CONV_BENCH_RUNS (default 4).
@@ -23,6 +26,13 @@ import {
   tuneConvolutions,
 } from "../src/layers/conv2d.ts";
 import { forwardDispatch, gemmProblem } from "../src/layers/_conv_kernels.ts";
+import { backwardDataOp, forwardOp } from "../src/layers/_conv_chunks.ts";
+import {
+  useWinograd,
+  winogradApplies,
+  winogradBackwardDataOp,
+  winogradForwardOp,
+} from "../src/layers/_conv_winograd.ts";
 import { fitsLimits, type GemmKind, gemmTiling, TILING_CANDIDATES } from "../src/layers/_conv_strategy.ts";
 
 const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);
@@ -39,6 +49,8 @@ for (const [kind, results] of Object.entries(tuning.results)) {
 }
 
 const fastest = new Map<string, { flops: number; ms: number }>();
+/** Name prefixes of the 3x3 stride-1 benches timed both directly and through Winograd. */
+const sideBySide: Array<{ forward: string; backward: string }> = [];
 
 function make(label: string, shape: number[]): Tensor {
   return tensor(gpu.buffer(label, numel(shape) * 4), shape);
@@ -117,18 +129,50 @@ for (const [cin, cout, size, k, s] of SHAPES) {
   const gradWeight = make("dw", [cout, cin, k, k]);
   const flops = 2 * BATCH * g.outHeight * g.outWidth * cout * cin * k * k;
   const tile = (kind: GemmKind) => Object.values(gemmTiling(gpu, kind, gemmProblem(g, kind))).join("/");
-  bench(
-    group,
-    `${group} forward [${tile("forward")}]`,
-    flops,
-    conv2dForward(gpu, g, { input, weight, output }, group),
-  );
-  bench(
-    group,
-    `${group} backward-data [${tile("backwardData")}]`,
-    flops,
-    conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group),
-  );
+  if (winogradApplies(gpu, g)) {
+    const chosen = (pass: "forward" | "backwardData", winograd: boolean) =>
+      useWinograd(gpu, g, pass) === winograd ? " (chosen)" : "";
+    const forward = `${group} forward`, backward = `${group} backward-data`;
+    const winogradTile = tile("winograd");
+    sideBySide.push({ forward, backward });
+    bench(
+      group,
+      `${forward} direct [${tile("forward")}]${chosen("forward", false)}`,
+      flops,
+      forwardOp(gpu, g, { input, weight, output }, group),
+    );
+    bench(
+      group,
+      `${forward} winograd [${winogradTile}]${chosen("forward", true)}`,
+      flops,
+      winogradForwardOp(gpu, g, { input, weight, output }, group),
+    );
+    bench(
+      group,
+      `${backward} direct [${tile("backwardData")}]${chosen("backwardData", false)}`,
+      flops,
+      backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group),
+    );
+    bench(
+      group,
+      `${backward} winograd [${winogradTile}]${chosen("backwardData", true)}`,
+      flops,
+      winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group),
+    );
+  } else {
+    bench(
+      group,
+      `${group} forward [${tile("forward")}]`,
+      flops,
+      conv2dForward(gpu, g, { input, weight, output }, group),
+    );
+    bench(
+      group,
+      `${group} backward-data [${tile("backwardData")}]`,
+      flops,
+      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group),
+    );
+  }
   bench(
     group,
     `${group} backward-weight [${tile("backwardWeight")}]`,
@@ -146,4 +190,21 @@ globalThis.addEventListener("unload", () => {
   const matmuls = [...fastest.keys()].filter((name) => name.startsWith("matmul"));
   const best = matmuls.reduce((a, b) => (gflops(a) >= gflops(b) ? a : b), matmuls[0]);
   if (best) console.log(`best ${best}: ${gflops(best).toFixed(2)} GFLOP/s`);
+  const figure = (prefix: string) => {
+    const name = [...fastest.keys()].find((n) => n.startsWith(prefix));
+    return name ? `${gflops(name).toFixed(2)}${name.endsWith("(chosen)") ? "*" : ""}` : "—";
+  };
+  console.log(
+    "\n3x3 stride 1, GFLOP/s direct | winograd (effective, direct FLOPs); * = the autotune's choice:",
+  );
+  for (const { forward, backward } of sideBySide) {
+    console.log(
+      `  ${forward.padEnd(40)} ${figure(`${forward} direct`).padStart(7)} | ${figure(`${forward} winograd`)}`,
+    );
+    console.log(
+      `  ${backward.padEnd(40)} ${figure(`${backward} direct`).padStart(7)} | ${
+        figure(`${backward} winograd`)
+      }`,
+    );
+  }
 });

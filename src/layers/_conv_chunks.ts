@@ -62,7 +62,7 @@ export function batchChunks(g: Conv2dGeometry, maxBindingBytes: number, label: s
 }
 
 /** The part of a batch tensor `t` (images of `floatsPerImage` floats) that chunk `c` covers. */
-function part(t: Tensor, c: BatchChunk, floatsPerImage: number): Tensor {
+export function chunkPart(t: Tensor, c: BatchChunk, floatsPerImage: number): Tensor {
   return tensor(t.buffer, [c.geometry.batch, ...t.shape.slice(1)], t.offset + c.start * floatsPerImage * 4);
 }
 
@@ -78,8 +78,8 @@ export function forwardOp(
   return batchChunks(g, maxBindingBytes, label).map((c) =>
     forwardDispatch(gpu, c.geometry, {
       ...t,
-      input: part(t.input, c, per.input),
-      output: part(t.output, c, per.output),
+      input: chunkPart(t.input, c, per.input),
+      output: chunkPart(t.output, c, per.output),
     }, label)
   );
 }
@@ -96,8 +96,8 @@ export function backwardDataOp(
   return batchChunks(g, maxBindingBytes, label).map((c) =>
     backwardDataDispatch(gpu, c.geometry, {
       weight: t.weight,
-      gradOutput: part(t.gradOutput, c, per.output),
-      gradInput: part(t.gradInput, c, per.input),
+      gradOutput: chunkPart(t.gradOutput, c, per.output),
+      gradInput: chunkPart(t.gradInput, c, per.input),
     }, label)
   );
 }
@@ -143,8 +143,8 @@ export function backwardWeightOp(
   if (t.gradWeight) {
     gradient(t.gradWeight, labels.weight, (c, into) =>
       backwardWeightDispatches(gpu, c.geometry, {
-        input: part(t.input, c, per.input),
-        gradOutput: part(t.gradOutput, c, per.output),
+        input: chunkPart(t.input, c, per.input),
+        gradOutput: chunkPart(t.gradOutput, c, per.output),
         gradWeight: into,
       }, labels.weight));
   }
@@ -153,7 +153,7 @@ export function backwardWeightOp(
       biasGradientDispatch(
         gpu,
         c.geometry,
-        { gradOutput: part(t.gradOutput, c, per.output), gradBias: into },
+        { gradOutput: chunkPart(t.gradOutput, c, per.output), gradBias: into },
         labels.bias,
       ),
     ]);

@@ -137,13 +137,18 @@ function gemmConstants(g: Conv2dGeometry, t: GemmTiling, checkBounds: boolean): 
 
 /**
  * The GEMM one group of a convolution runs for `kind`. Backward-data runs one GEMM per stride phase,
- * each over that phase's pixels; together their depths add up to all the taps.
+ * each over that phase's pixels; together their depths add up to all the taps. For `"winograd"`, one of
+ * the 16 GEMMs of the forward pass in the transformed domain, over every 2x2 output tile of the batch.
  */
 export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
   const cgIn = g.inChannels / g.groups, cgOut = g.outChannels / g.groups;
   const taps = g.kernelHeight * g.kernelWidth;
   const pixels = g.batch * g.outHeight * g.outWidth;
   if (kind === "forward") return { rows: cgOut, columns: pixels, depth: cgIn * taps };
+  if (kind === "winograd") {
+    const tiles = g.batch * Math.ceil(g.outHeight / 2) * Math.ceil(g.outWidth / 2);
+    return { rows: cgOut, columns: tiles, depth: cgIn };
+  }
   if (kind === "backwardWeight") return { rows: cgOut, columns: cgIn * taps, depth: pixels };
   const phasePixels = g.batch * Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
   return { rows: cgIn, columns: phasePixels, depth: cgOut * taps };

@@ -9,11 +9,14 @@
 
 import type { Gpu } from "../gpu/device.ts";
 
-/** The three GEMMs a convolution or linear layer runs. */
-export type GemmKind = "forward" | "backwardData" | "backwardWeight";
+/**
+ * The three GEMMs a convolution or linear layer runs, and the batched GEMM of Winograd F(2x2, 3x3) in the
+ * transformed domain (see {@link ./_conv_winograd.ts}).
+ */
+export type GemmKind = "forward" | "backwardData" | "backwardWeight" | "winograd";
 
 /** The GEMM kinds, in a fixed order. */
-export const GEMM_KINDS: readonly GemmKind[] = ["forward", "backwardData", "backwardWeight"];
+export const GEMM_KINDS: readonly GemmKind[] = ["forward", "backwardData", "backwardWeight", "winograd"];
 
 /** Register tiling of one GEMM kernel (the WGSL overrides of `shaders/conv2d_tile.wgsl`). */
 export interface GemmTiling {
@@ -114,16 +117,29 @@ function untunedCandidates(gpu: Gpu): MeasuredTiling[] {
     .map((tiling) => ({ tiling, gflops: 1 }));
 }
 
-/** The tiling to use for a `kind` GEMM of size `p` on `gpu`. */
-export function gemmTiling(gpu: Gpu, kind: GemmKind, p: GemmProblem): GemmTiling {
+/**
+ * The tiling to use for a `kind` GEMM of size `p` on `gpu` and the milliseconds it should take: a true
+ * estimate once the autotune has measured `kind` (see {@linkcode isMeasured}), a mere ranking before.
+ */
+export function gemmEstimate(gpu: Gpu, kind: GemmKind, p: GemmProblem): { tiling: GemmTiling; ms: number } {
   const options = measured.get(gpu.device)?.[kind] ?? untunedCandidates(gpu);
   let best: GemmTiling | undefined, bestTime = Infinity;
   for (const { tiling, gflops } of options) {
-    const time = paddedWork(tiling, p) / gflops;
+    const time = (2 * paddedWork(tiling, p)) / (gflops * 1e6);
     if (time < bestTime) [best, bestTime] = [tiling, time];
   }
   if (!best) throw new Error("no convolution tiling fits this adapter's workgroup limits");
-  return best;
+  return { tiling: best, ms: bestTime };
+}
+
+/** The tiling to use for a `kind` GEMM of size `p` on `gpu`. */
+export function gemmTiling(gpu: Gpu, kind: GemmKind, p: GemmProblem): GemmTiling {
+  return gemmEstimate(gpu, kind, p).tiling;
+}
+
+/** True once the autotune's measurements of `kind` GEMMs on `gpu` were recorded. */
+export function isMeasured(gpu: Gpu, kind: GemmKind): boolean {
+  return measured.get(gpu.device)?.[kind] !== undefined;
 }
 
 /** Records measured tilings for `kind` on `gpu`; GEMMs planned afterwards choose among them. */

@@ -1,7 +1,9 @@
 /**
  * A short autotune of the convolution GEMM tilings: each candidate of {@link ./_conv_strategy.ts} is timed
  * on one mid-sized convolution per GEMM kind, and later plans on the same GPU choose by the measured
- * throughput. The result can be kept (it is plain JSON) and passed back to skip the measuring next time.
+ * throughput. The Winograd path's GEMMs are timed the same way and its transforms once, so that each 3x3
+ * stride-1 convolution can weigh Winograd against the direct GEMM for its own shape. The result can be
+ * kept (it is plain JSON) and passed back to skip the measuring next time.
  *
  * @module
  */
@@ -19,6 +21,14 @@ import {
   TILING_CANDIDATES,
 } from "./_conv_strategy.ts";
 import { backwardDataDispatch, backwardWeightPlan, forwardDispatch, gemmProblem } from "./_conv_kernels.ts";
+import {
+  setWinogradTransformCost,
+  transformedValues,
+  WINOGRAD_SCRATCH_BYTES,
+  winogradLayout,
+  type WinogradOptions,
+  winogradPlan,
+} from "./_conv_winograd.ts";
 import type { Conv2dGeometry } from "./conv2d.ts";
 
 /** What {@linkcode tuneConvolutions} measured. */
@@ -27,6 +37,8 @@ export interface ConvTuning {
   adapterKey: string;
   /** Candidate tilings with their measured throughput, per GEMM kind. */
   results: Record<GemmKind, MeasuredTiling[]>;
+  /** Milliseconds per value the Winograd transforms write (GEMM throughput is in `results.winograd`). */
+  winogradTransformMsPerValue: number;
 }
 
 /** Options of {@linkcode tuneConvolutions}. */
@@ -35,7 +47,10 @@ export interface TuneOptions {
   previous?: ConvTuning;
   /** The tilings to try (default: all candidates the adapter's limits allow). */
   candidates?: readonly GemmTiling[];
-  /** The convolution to time (default: batch 8, 64 -> 64 channels, 3x3, 16x16 pixels). */
+  /**
+   * The convolution to time (default: batch 8, 64 -> 64 channels, 3x3, 16x16 pixels); Winograd is timed
+   * on its 3x3 stride-1 padding-1 counterpart.
+   */
   geometry?: Conv2dGeometry;
   /** Least GPU time per measurement, so that dispatch and sync overheads stay small (default 60). */
   minMilliseconds?: number;
@@ -72,6 +87,30 @@ function adapterKey(gpu: Gpu): string {
   ].join("|");
 }
 
+/** `g` with a 3x3 kernel, stride 1, padding 1, no dilation or groups: what Winograd computes. */
+function winogradGeometry(g: Conv2dGeometry): Conv2dGeometry {
+  return {
+    ...g,
+    kernelHeight: 3,
+    kernelWidth: 3,
+    strideHeight: 1,
+    strideWidth: 1,
+    padHeight: 1,
+    padWidth: 1,
+    dilationHeight: 1,
+    dilationWidth: 1,
+    groups: 1,
+    outHeight: g.inHeight,
+    outWidth: g.inWidth,
+  };
+}
+
+/** True when `previous` holds every measurement this version makes (older caches lack Winograd's). */
+function complete(previous: ConvTuning): boolean {
+  return GEMM_KINDS.every((kind) => Array.isArray(previous.results?.[kind])) &&
+    Number.isFinite(previous.winogradTransformMsPerValue);
+}
+
 /** Milliseconds per run of `dispatches` after a warm-up: the best of three timings, sized to last `minMs`. */
 async function timeDispatches(gpu: Gpu, dispatches: Dispatch[], minMs: number): Promise<number> {
   submit(gpu, dispatches);
@@ -103,8 +142,9 @@ async function timeDispatches(gpu: Gpu, dispatches: Dispatch[], minMs: number): 
  */
 export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Promise<ConvTuning> {
   const key = adapterKey(gpu);
-  if (options.previous?.adapterKey === key) {
+  if (options.previous?.adapterKey === key && complete(options.previous)) {
     for (const kind of GEMM_KINDS) setMeasuredTilings(gpu, kind, options.previous.results[kind]);
+    setWinogradTransformCost(gpu, options.previous.winogradTransformMsPerValue);
     return options.previous;
   }
   const g = options.geometry ?? DEFAULT_GEOMETRY;
@@ -119,7 +159,31 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const input = make("input", [g.batch, g.inChannels, g.inHeight, g.inWidth]);
   const weight = make("weight", [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth]);
   const output = make("output", [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+  const wg = winogradGeometry(g);
+  const winogradWeight = make("winograd weight", [wg.outChannels, wg.inChannels, 3, 3]);
+  const winogradOutput = make("winograd output", [wg.batch, wg.outChannels, wg.outHeight, wg.outWidth]);
+  const maxBindingBytes = gpu.limits.maxStorageBufferBindingSize;
+  const layout = winogradLayout(wg, "forward", maxBindingBytes, WINOGRAD_SCRATCH_BYTES, "conv tuning");
+  // Private scratch, released below like every buffer of the tuning.
+  const scratch = {
+    transformed: make("winograd U, V", [layout.transformedBytes / 4]).buffer,
+    products: make("winograd M", [layout.productsBytes / 4]).buffer,
+  };
+  const winograd = (tiling: GemmTiling | undefined, label: string) => {
+    const o: WinogradOptions = { maxBindingBytes, scratch, tiling };
+    const t = { source: input, weight: winogradWeight, result: winogradOutput };
+    return winogradPlan(gpu, wg, "forward", t, label, o);
+  };
+  // Multiply-adds of the 16 GEMMs of every chunk.
+  const winogradWork = (tiling: GemmTiling) =>
+    layout.runs.reduce(
+      (sum, r) =>
+        sum +
+        16 * r.chunks * paddedWork(tiling, { rows: layout.rows, columns: r.columns, depth: layout.depth }),
+      0,
+    );
   const results = {} as Record<GemmKind, MeasuredTiling[]>;
+  let winogradTransformMsPerValue: number;
   try {
     for (const kind of GEMM_KINDS) {
       results[kind] = [];
@@ -128,6 +192,9 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
         const label = `conv tuning: ${kind}`;
         const dispatches = await gpu.checked(label, () => {
           if (kind === "forward") return [forwardDispatch(gpu, g, { input, weight, output }, label, tiling)];
+          if (kind === "winograd") {
+            return winograd(tiling, label).gemms.flatMap((d, i) => Array(layout.runs[i].chunks).fill(d));
+          }
           if (kind === "backwardData") {
             return [
               backwardDataDispatch(gpu, g, { gradOutput: output, weight, gradInput: input }, label, tiling),
@@ -140,17 +207,23 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
             label,
             tiling,
           );
-          if (plan.scratch) made.push(plan.scratch);
           return plan.dispatches;
         });
         const ms = await timeDispatches(gpu, dispatches, minMs);
-        const gflops = (2 * paddedWork(tiling, problem) * g.groups) / (ms * 1e6);
+        const work = kind === "winograd" ? winogradWork(tiling) : paddedWork(tiling, problem) * g.groups;
+        const gflops = (2 * work) / (ms * 1e6);
         results[kind].push({ tiling, gflops });
       }
       setMeasuredTilings(gpu, kind, results[kind]);
     }
+    const transforms = await gpu.checked(
+      "conv tuning: winograd transforms",
+      () => winograd(undefined, "conv tuning: winograd transforms").transforms,
+    );
+    winogradTransformMsPerValue = (await timeDispatches(gpu, transforms, minMs)) / transformedValues(layout);
+    setWinogradTransformCost(gpu, winogradTransformMsPerValue);
   } finally {
     for (const buffer of made) gpu.release(buffer);
   }
-  return { adapterKey: key, results };
+  return { adapterKey: key, results, winogradTransformMsPerValue };
 }

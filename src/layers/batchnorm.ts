@@ -2,10 +2,12 @@
  * `nn.BatchNorm2d` with PyTorch's semantics, in eval and train mode, with an optional fused ReLU, and the
  * backward of train mode.
  *
- * Train mode and backward reduce over each channel's `batch * spatial` values in two dispatches: partial
- * sums per (channel, slice), then a pass in which every workgroup combines its channel's partial sums and
- * works on its slice. Slicing keeps a large batch spread over many workgroups; capping the slices at one
- * workgroup's size lets the second pass combine them without a dispatch of its own.
+ * Train mode and backward first reduce each channel's `batch * spatial` values to two sums, then apply an
+ * elementwise pass with per-channel coefficients. How the sums are made depends on the per-channel count
+ * (see `statisticsPlan`): one invocation per channel for small channels, so that neither barriers
+ * nor a second dispatch are paid where a channel holds a few hundred values; one invocation per (channel,
+ * slice) and then a per-channel combine for medium ones; coalesced workgroups with a tree reduction for
+ * large ones. Planes whose size is a multiple of 4 are read as `vec4f`.
  *
  * @module
  */
@@ -13,16 +15,24 @@
 import common from "../../shaders/batchnorm_common.wgsl" with { type: "text" };
 import evalShader from "../../shaders/batchnorm_eval.wgsl" with { type: "text" };
 import trainShader from "../../shaders/batchnorm_train.wgsl" with { type: "text" };
+import normalizeShader from "../../shaders/batchnorm_normalize.wgsl" with { type: "text" };
 import backwardShader from "../../shaders/batchnorm_backward.wgsl" with { type: "text" };
+import gradInputShader from "../../shaders/batchnorm_grad_input.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, f32, grid, kernel, numel, params, type Tensor } from "../gpu/kernel.ts";
 
-const trainCode = common + trainShader;
-const backwardCode = common + backwardShader;
-
+/** Workgroup size of the elementwise passes and of the tree-reducing statistics. */
 const WORKGROUP_SIZE = 256;
-/** Values per invocation a slice holds at least, so that small channels are not split into slivers. */
-const MIN_VALUES_PER_INVOCATION = 16;
+/** Workgroup size of the passes with one invocation per channel or per (channel, slice). */
+const SERIAL_WORKGROUP_SIZE = 64;
+/** Vecs one invocation sums serially in a slice. */
+const SERIAL_SLICE = 256;
+/** A channel of at most this many Vecs is summed by one invocation, without a separate combine. */
+const DIRECT_LIMIT = 2 * SERIAL_SLICE;
+/** Slices per channel at most, so that combining them serially stays short. */
+const MAX_SLICES = 64;
+/** Vecs each invocation of a tree-reducing workgroup reads at least, so the barriers stay few per load. */
+const MIN_VECS_PER_INVOCATION = 8;
 
 /** Sizes of a batch-norm input, NCHW viewed as `[batch, channels, spatial]` with `spatial = H * W`. */
 export interface BatchNormShape {
@@ -34,18 +44,100 @@ export interface BatchNormShape {
   spatial: number;
 }
 
-interface Slicing {
-  /** Values per slice, a multiple of the workgroup size. */
-  length: number;
-  /** Slices per channel, at most the workgroup size. */
-  count: number;
+/** How a channel's sums are made; lengths in Vecs (`width` values each). */
+interface StatisticsPlan {
+  /** Values per Vec: 4 when a plane's size is a multiple of 4, else 1. */
+  width: 1 | 4;
+  /** `direct`: one invocation per channel; `serial`/`workgroup`: slices, then a combine. */
+  strategy: "direct" | "serial" | "workgroup";
+  /** Vecs per plane. */
+  spatial: number;
+  /** Vecs per channel. */
+  perChannel: number;
+  /** Vecs per slice. */
+  sliceLength: number;
+  /** Slices per channel (1 when direct). */
+  slices: number;
 }
 
-function slicing(s: BatchNormShape): Slicing {
-  const perChannel = s.batch * s.spatial;
-  const perInvocation = Math.max(MIN_VALUES_PER_INVOCATION, Math.ceil(perChannel / WORKGROUP_SIZE ** 2));
-  const length = perInvocation * WORKGROUP_SIZE;
-  return { length, count: Math.ceil(perChannel / length) };
+/** Chooses how to reduce each channel from the sizes alone. */
+function statisticsPlan(s: BatchNormShape): StatisticsPlan {
+  const width = s.spatial % 4 === 0 ? 4 : 1;
+  const spatial = s.spatial / width;
+  const perChannel = s.batch * spatial;
+  const plan = { width, spatial, perChannel } as const;
+  if (perChannel <= DIRECT_LIMIT) {
+    return { ...plan, strategy: "direct", sliceLength: perChannel, slices: 1 };
+  }
+  if (perChannel <= SERIAL_SLICE * MAX_SLICES) {
+    return { ...plan, strategy: "serial", sliceLength: SERIAL_SLICE, slices: Math.ceil(perChannel / SERIAL_SLICE) };
+  }
+  const perInvocation = Math.max(
+    MIN_VECS_PER_INVOCATION,
+    Math.ceil(perChannel / (WORKGROUP_SIZE * MAX_SLICES)),
+  );
+  const sliceLength = perInvocation * WORKGROUP_SIZE;
+  return { ...plan, strategy: "workgroup", sliceLength, slices: Math.ceil(perChannel / sliceLength) };
+}
+
+/** WGSL that defines `Vec` as one value or four, and the helpers the shaders use on it. */
+function vectorPrelude(width: 1 | 4): string {
+  return width === 4
+    ? `alias Vec = vec4f;
+const WIDTH = 4u;
+fn lanes_sum(v: Vec) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+fn first_lane(v: Vec) -> f32 { return v.x; }
+`
+    : `alias Vec = f32;
+const WIDTH = 1u;
+fn lanes_sum(v: Vec) -> f32 { return v; }
+fn first_lane(v: Vec) -> f32 { return v; }
+`;
+}
+
+/**
+ * The statistics dispatches: slice sums unless direct, then `finalize` over `tensors` (which begin with the
+ * slice pass's bindings).
+ */
+function statisticsDispatches(
+  gpu: Gpu,
+  plan: StatisticsPlan,
+  code: string,
+  spec: {
+    label: string;
+    uniforms: Uint32Array;
+    constants: Record<string, number>;
+    sliceTensors: Array<Tensor | GPUBuffer>;
+    finalizeTensors: Array<Tensor | GPUBuffer>;
+    channels: number;
+  },
+): Dispatch[] {
+  const dispatches: Dispatch[] = [];
+  const constants = { ...spec.constants, WG: WORKGROUP_SIZE, SERIAL_WG: SERIAL_WORKGROUP_SIZE };
+  if (plan.strategy !== "direct") {
+    const workgroup = plan.strategy === "workgroup";
+    dispatches.push(kernel(gpu, {
+      label: `${spec.label} statistics`,
+      code,
+      entryPoint: workgroup ? "slice_sums_workgroup" : "slice_sums_serial",
+      constants,
+      uniforms: spec.uniforms,
+      tensors: spec.sliceTensors,
+      workgroups: workgroup
+        ? [plan.slices, spec.channels, 1]
+        : grid(spec.channels * plan.slices, SERIAL_WORKGROUP_SIZE),
+    }));
+  }
+  dispatches.push(kernel(gpu, {
+    label: `${spec.label} statistics${plan.strategy === "direct" ? "" : " combine"}`,
+    code,
+    entryPoint: "finalize",
+    constants: { ...constants, DIRECT: plan.strategy === "direct" ? 1 : 0 },
+    uniforms: spec.uniforms,
+    tensors: spec.finalizeTensors,
+    workgroups: grid(spec.channels, SERIAL_WORKGROUP_SIZE),
+  }));
+  return dispatches;
 }
 
 function checkShape(label: string, s: BatchNormShape, training: boolean): void {
@@ -162,48 +254,48 @@ export function batchNormTrain(
     savedMean: t.savedMean,
     savedInvStd: t.savedInvStd,
   }, s.channels);
-  const slices = slicing(s);
-  const perChannel = s.batch * s.spatial;
-  const partials = gpu.scratch(s.channels * slices.count * 8);
+  const plan = statisticsPlan(s);
+  const values = s.batch * s.spatial;
+  const partials = gpu.scratch(s.channels * plan.slices * 8, 0);
+  const coefficients = gpu.scratch(s.channels * 16, 1);
   const uniforms = params(
     s.channels,
-    s.spatial,
-    perChannel,
-    slices.length,
-    slices.count,
+    plan.spatial,
+    plan.perChannel,
+    plan.sliceLength,
+    plan.slices,
     f32(o.eps),
     f32(o.momentum),
-    f32(perChannel / (perChannel - 1)),
+    f32(values / (values - 1)),
   );
-  const workgroups = [slices.count, s.channels, 1] as const;
+  const prelude = vectorPrelude(plan.width);
+  const count = s.batch * s.channels * plan.spatial;
   return [
-    kernel(gpu, {
-      label: `${label}: batch norm statistics`,
-      code: trainCode,
-      entryPoint: "partial_sums",
-      constants: { WG: WORKGROUP_SIZE },
+    ...statisticsDispatches(gpu, plan, prelude + common + trainShader, {
+      label: `${label}: batch norm`,
       uniforms,
-      tensors: [t.input, partials],
-      workgroups,
-    }),
-    kernel(gpu, {
-      label: `${label}: batch norm (train)`,
-      code: trainCode,
-      entryPoint: "normalize_slice",
-      constants: { WG: WORKGROUP_SIZE, RELU: o.relu ? 1 : 0 },
-      uniforms,
-      tensors: [
+      constants: {},
+      sliceTensors: [t.input, partials],
+      finalizeTensors: [
         t.input,
         partials,
         t.weight,
         t.bias,
         t.runningMean,
         t.runningVar,
-        t.output,
         t.savedMean,
         t.savedInvStd,
+        coefficients,
       ],
-      workgroups,
+      channels: s.channels,
+    }),
+    kernel(gpu, {
+      label: `${label}: batch norm (train)`,
+      code: prelude + normalizeShader,
+      constants: { WG: WORKGROUP_SIZE, RELU: o.relu ? 1 : 0 },
+      uniforms: params(count, plan.spatial, s.channels),
+      tensors: [t.input, coefficients, t.output],
+      workgroups: grid(count, WORKGROUP_SIZE),
     }),
   ];
 }
@@ -270,50 +362,42 @@ export function batchNormBackward(
     gradBias: t.gradBias,
   }, s.channels);
   if (!t.gradInput && !t.gradWeight && !t.gradBias) return [];
-  const slices = slicing(s);
-  const partials = gpu.scratch(s.channels * slices.count * 8);
+  const plan = statisticsPlan(s);
+  const partials = gpu.scratch(s.channels * plan.slices * 8, 0);
+  const coefficients = gpu.scratch(s.channels * 16, 1);
   // An absent gradient is bound to a placeholder: the pipeline is compiled without the writes to it.
   let placeholder: GPUBuffer | undefined;
   const orPlaceholder = (gradient?: Tensor) =>
     gradient ?? (placeholder ??= gpu.buffer(`${label} batch norm absent gradient`, 4));
-  const uniforms = params(s.channels, s.spatial, s.batch * s.spatial, slices.length, slices.count);
   const relu = o.relu ? 1 : 0;
+  const prelude = vectorPrelude(plan.width);
+  const sliceTensors = [t.input, t.output, t.gradOutput, t.savedMean, partials];
+  const dispatches = statisticsDispatches(gpu, plan, prelude + common + backwardShader, {
+    label: `${label}: batch norm backward`,
+    uniforms: params(s.channels, plan.spatial, plan.perChannel, plan.sliceLength, plan.slices),
+    constants: { RELU: relu, WRITE_WEIGHT: t.gradWeight ? 1 : 0, WRITE_BIAS: t.gradBias ? 1 : 0 },
+    sliceTensors,
+    finalizeTensors: [
+      ...sliceTensors,
+      t.savedInvStd,
+      t.weight,
+      orPlaceholder(t.gradWeight),
+      orPlaceholder(t.gradBias),
+      coefficients,
+    ],
+    channels: s.channels,
+  });
+  if (!t.gradInput) return dispatches;
+  const count = s.batch * s.channels * plan.spatial;
   return [
-    kernel(gpu, {
-      label: `${label}: batch norm backward statistics`,
-      code: backwardCode,
-      entryPoint: "partial_sums",
-      constants: { WG: WORKGROUP_SIZE, RELU: relu },
-      uniforms,
-      tensors: [t.input, t.output, t.gradOutput, t.savedMean, partials],
-      workgroups: [slices.count, s.channels, 1],
-    }),
+    ...dispatches,
     kernel(gpu, {
       label: `${label}: batch norm backward`,
-      code: backwardCode,
-      entryPoint: "gradients",
-      constants: {
-        WG: WORKGROUP_SIZE,
-        RELU: relu,
-        WRITE_INPUT: t.gradInput ? 1 : 0,
-        WRITE_WEIGHT: t.gradWeight ? 1 : 0,
-        WRITE_BIAS: t.gradBias ? 1 : 0,
-      },
-      uniforms,
-      tensors: [
-        t.input,
-        t.output,
-        t.gradOutput,
-        t.savedMean,
-        partials,
-        t.savedInvStd,
-        t.weight,
-        orPlaceholder(t.gradInput),
-        orPlaceholder(t.gradWeight),
-        orPlaceholder(t.gradBias),
-      ],
-      // Without gradInput only the per-channel sums remain: one workgroup per channel combines them.
-      workgroups: [t.gradInput ? slices.count : 1, s.channels, 1],
+      code: prelude + gradInputShader,
+      constants: { WG: WORKGROUP_SIZE, RELU: relu },
+      uniforms: params(count, plan.spatial, s.channels),
+      tensors: [t.input, t.output, t.gradOutput, coefficients, t.gradInput],
+      workgroups: grid(count, WORKGROUP_SIZE),
     }),
   ];
 }

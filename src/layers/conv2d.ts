@@ -1,7 +1,9 @@
 /**
  * 2-D convolution (PyTorch's `nn.Conv2d`): forward, backward-data and backward-weight, each an implicit
  * GEMM in WGSL (no im2col buffer), tiled in registers or workgroup memory as {@link ./_conv_strategy.ts}
- * chooses for the adapter ({@linkcode tuneConvolutions} times the choices once). Float32, NCHW, weights
+ * chooses for the adapter ({@linkcode tuneConvolutions} times the choices once). The 3x3 stride-1
+ * convolutions run forward and backward-data through Winograd F(2x2, 3x3) ({@link ./_conv_winograd.ts})
+ * where the autotune measured that faster. Float32, NCHW, weights
  * `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
  *
  * @module
@@ -11,6 +13,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Tensor } from "../gpu/kernel.ts";
 import { checkTensor } from "./_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
+import { useWinograd, winogradBackwardDataOp, winogradForwardOp } from "./_conv_winograd.ts";
 
 /** Every size of one convolution, as {@linkcode conv2dGeometry} computes it. */
 export interface Conv2dGeometry {
@@ -176,6 +179,7 @@ export function conv2dForward(
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, g.outChannels);
   checkTensor(gpu, label, "output", t.output, outputCount(g), true);
+  if (useWinograd(gpu, g, "forward")) return winogradForwardOp(gpu, g, t, `${label}: conv2d forward`);
   return forwardOp(gpu, g, t, `${label}: conv2d forward`);
 }
 
@@ -207,6 +211,9 @@ export function conv2dBackwardData(
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g), true);
+  if (useWinograd(gpu, g, "backwardData")) {
+    return winogradBackwardDataOp(gpu, g, t, `${label}: conv2d backward-data`);
+  }
   return backwardDataOp(gpu, g, t, `${label}: conv2d backward-data`);
 }
 

@@ -1,0 +1,68 @@
+// Winograd F(2x2, 3x3) input transform: v[xi, c, col] = (B^T d B)[xi] for the 4x4 patch d of channel c
+// that tile TILE_OFFSET + col reads, where B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+// and xi = 4 * a + b. Tile (n, ty, tx) makes output pixels (2ty .. 2ty + 1, 2tx .. 2tx + 1) of image n and
+// reads input rows 2ty - 1 .. 2ty + 2 and columns 2tx - 1 .. 2tx + 2, zero outside the image (padding 1).
+// Tiles are numbered over the run's images; one dispatch transforms COLS of them, zeros past the last.
+// Grid: one invocation per (channel, column), spread over x and y; neighbours take neighbouring columns.
+
+override WG: u32 = 64u;
+override CHANNELS: u32;
+override HEIGHT: u32;
+override WIDTH: u32;
+override BATCH: u32;
+override TILE_OFFSET: u32;
+override COLS: u32;
+override TILES_H: u32 = (HEIGHT + 1u) / 2u;
+override TILES_W: u32 = (WIDTH + 1u) / 2u;
+override TILES: u32 = BATCH * TILES_H * TILES_W;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> v: array<f32>;
+
+fn at(base: u32, y: i32, col: i32) -> f32 {
+  let inside = u32(y) < HEIGHT && u32(col) < WIDTH;
+  return select(0.0, x[base + u32(select(0, y * i32(WIDTH) + col, inside))], inside);
+}
+
+fn patch_row(base: u32, y: i32, x0: i32) -> vec4f {
+  return vec4f(at(base, y, x0), at(base, y, x0 + 1), at(base, y, x0 + 2), at(base, y, x0 + 3));
+}
+
+// Writes row a of the result, (r B) for the row r of B^T d, at index o + 4 * a * stride.
+fn store_row(o: u32, stride: u32, r: vec4f) {
+  v[o] = r.x - r.z;
+  v[o + stride] = r.y + r.z;
+  v[o + 2u * stride] = r.z - r.y;
+  v[o + 3u * stride] = r.y - r.w;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= CHANNELS * COLS) {
+    return;
+  }
+  let col = i % COLS;
+  let c = i / COLS;
+  let tile = TILE_OFFSET + col;
+  var d0 = vec4f(0.0);
+  var d1 = vec4f(0.0);
+  var d2 = vec4f(0.0);
+  var d3 = vec4f(0.0);
+  if (tile < TILES) {
+    let n = tile / (TILES_H * TILES_W);
+    let r = tile % (TILES_H * TILES_W);
+    let y0 = 2 * i32(r / TILES_W) - 1;
+    let x0 = 2 * i32(r % TILES_W) - 1;
+    let base = (n * CHANNELS + c) * HEIGHT * WIDTH;
+    d0 = patch_row(base, y0, x0);
+    d1 = patch_row(base, y0 + 1, x0);
+    d2 = patch_row(base, y0 + 2, x0);
+    d3 = patch_row(base, y0 + 3, x0);
+  }
+  let stride = CHANNELS * COLS;
+  store_row(i, stride, d0 - d2);
+  store_row(i + 4u * stride, stride, d1 + d2);
+  store_row(i + 8u * stride, stride, d2 - d1);
+  store_row(i + 12u * stride, stride, d1 - d3);
+}

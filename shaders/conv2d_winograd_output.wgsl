@@ -1,0 +1,73 @@
+// Winograd F(2x2, 3x3) output transform: the 2x2 output pixels of tile TILE_OFFSET + col in channel k are
+// A^T m A for the 4x4 m[xi, k, col], xi = 4 * a + b, where A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; pixels
+// past an odd edge are dropped. Tiles are numbered over the run's images as in the input transform.
+// Entry points: main, and main_bias which adds bias[k].
+// Grid: one invocation per (channel, column), spread over x and y.
+
+override WG: u32 = 64u;
+override CHANNELS: u32;
+override HEIGHT: u32;
+override WIDTH: u32;
+override BATCH: u32;
+override TILE_OFFSET: u32;
+override COLS: u32;
+override TILES_H: u32 = (HEIGHT + 1u) / 2u;
+override TILES_W: u32 = (WIDTH + 1u) / 2u;
+override TILES: u32 = BATCH * TILES_H * TILES_W;
+
+@group(0) @binding(0) var<storage, read> m: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+
+fn m_row(o: u32, stride: u32) -> vec4f {
+  return vec4f(m[o], m[o + stride], m[o + 2u * stride], m[o + 3u * stride]);
+}
+
+// Output pixels of invocation i, plus b.
+fn transform(i: u32, b: f32) {
+  let col = i % COLS;
+  let k = i / COLS;
+  let tile = TILE_OFFSET + col;
+  if (tile >= TILES) {
+    return;
+  }
+  let stride = CHANNELS * COLS;
+  let m0 = m_row(i, stride);
+  let m1 = m_row(i + 4u * stride, stride);
+  let m2 = m_row(i + 8u * stride, stride);
+  let m3 = m_row(i + 12u * stride, stride);
+  let s0 = m0 + m1 + m2;
+  let s1 = m1 - m2 - m3;
+  let n = tile / (TILES_H * TILES_W);
+  let r = tile % (TILES_H * TILES_W);
+  let oy = 2u * (r / TILES_W);
+  let ox = 2u * (r % TILES_W);
+  let o = (n * CHANNELS + k) * HEIGHT * WIDTH + oy * WIDTH + ox;
+  let right = ox + 1u < WIDTH;
+  y[o] = s0.x + s0.y + s0.z + b;
+  if (right) {
+    y[o + 1u] = s0.y - s0.z - s0.w + b;
+  }
+  if (oy + 1u < HEIGHT) {
+    y[o + WIDTH] = s1.x + s1.y + s1.z + b;
+    if (right) {
+      y[o + WIDTH + 1u] = s1.y - s1.z - s1.w + b;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i < CHANNELS * COLS) {
+    transform(i, 0.0);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i < CHANNELS * COLS) {
+    transform(i, bias[i / COLS]);
+  }
+}

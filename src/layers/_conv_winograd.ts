@@ -1,0 +1,377 @@
+/**
+ * Winograd F(2x2, 3x3) for the 3x3 stride-1 padding-1 convolutions: forward, and backward-data, which
+ * for stride 1 is the same convolution of grad_output with the kernel turned by 180 degrees and
+ * transposed. Four kinds of dispatch: the filter transform `U = G g G^T`, the input transform
+ * `V = B^T d B` of every 4x4 patch, 16 GEMMs `M[xi] = U[xi] V[xi]` in the transformed domain (register
+ * tiled like the direct kernels, with 2.25 times fewer multiply-adds and no bounds tests) and the output
+ * transform `Y = A^T M A`.
+ *
+ * V and M hold 16 values per 2x2 output tile and channel, four times the activations they stand for, so
+ * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is shared by every
+ * Winograd op planned on the device, because the GPU runs the dispatches of a queue in order: its memory
+ * is paid once, not per layer. Whether a convolution takes this path is decided by the autotune's
+ * measurements ({@linkcode useWinograd}), never by the adapter's name.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { BINDING_ALIGNMENT } from "../gpu/device.ts";
+import { type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
+import { batchChunks, chunkPart } from "./_conv_chunks.ts";
+import { gemmProblem } from "./_conv_kernels.ts";
+import {
+  gemmEstimate,
+  type GemmProblem,
+  type GemmTiling,
+  gemmTiling,
+  isMeasured,
+  tileSize,
+  tilingConstants,
+} from "./_conv_strategy.ts";
+import type { Conv2dGeometry } from "./conv2d.ts";
+import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
+import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
+import gemmSource from "../../shaders/conv2d_winograd_gemm.wgsl" with { type: "text" };
+import filterSource from "../../shaders/conv2d_winograd_filter.wgsl" with { type: "text" };
+import inputSource from "../../shaders/conv2d_winograd_input.wgsl" with { type: "text" };
+import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type: "text" };
+
+const GEMM = tileSource + stagedTileSource + gemmSource;
+
+/** The convolution passes Winograd can compute. */
+export type WinogradPass = "forward" | "backwardData";
+
+/** Which algorithm the 3x3 stride-1 convolutions use: `"measured"` lets the autotune's figures decide. */
+export type ConvAlgorithm = "direct" | "winograd" | "measured";
+
+/** Bytes of V (and, apart, of M) one chunk of tiles may take, unless the binding limit is smaller. */
+export const WINOGRAD_SCRATCH_BYTES = 32 * 2 ** 20;
+
+const TRANSFORM_WORKGROUP = 64;
+/** Bytes per tile column of V or M, per channel: 16 floats. */
+const COLUMN_BYTES = 64;
+
+/** The two scratch buffers of the Winograd path. */
+export interface WinogradScratch {
+  /** U (at offset 0) and V (after it), both read by the GEMMs. */
+  transformed: GPUBuffer;
+  /** M, written by the GEMMs. */
+  products: GPUBuffer;
+}
+
+/** A run of images (bound as one range) and how its tiles are cut into chunks. */
+export interface WinogradRun {
+  /** Index of the run's first image. */
+  start: number;
+  /** Images in the run. */
+  batch: number;
+  /** Its 2x2 output tiles. */
+  tiles: number;
+  /** Tiles per chunk: the columns of its GEMMs. */
+  columns: number;
+  /** Chunks of the run. */
+  chunks: number;
+}
+
+/** The sizes of a Winograd op: the channels it reads and writes, its runs, and its scratch bytes. */
+export interface WinogradLayout {
+  /** Channels of the tensor transformed (the GEMM's depth). */
+  depth: number;
+  /** Channels of the result (the GEMM's rows). */
+  rows: number;
+  /** Runs of images. */
+  runs: WinogradRun[];
+  /** Offset of V in the transformed buffer: U's bytes rounded up to the binding alignment. */
+  vOffset: number;
+  /** Bytes the transformed buffer needs. */
+  transformedBytes: number;
+  /** Bytes the products buffer needs. */
+  productsBytes: number;
+}
+
+/** Options of {@linkcode winogradPlan}; tests and the autotune use them, layers take the defaults. */
+export interface WinogradOptions {
+  /** Largest storage binding (default: the adapter's). */
+  maxBindingBytes?: number;
+  /** Bytes V and M of one chunk may each take (default {@linkcode WINOGRAD_SCRATCH_BYTES}). */
+  scratchBytes?: number;
+  /** Private scratch, large enough for the layout, instead of the device's shared one. */
+  scratch?: WinogradScratch;
+  /** The GEMM tiling (default: the fastest measured for the shape). */
+  tiling?: GemmTiling;
+}
+
+/** A planned Winograd op. */
+export interface WinogradPlan {
+  /** Every dispatch, in order. */
+  dispatches: Dispatch[];
+  /** The transform dispatches alone (the autotune times them). */
+  transforms: Dispatch[];
+  /** The GEMM dispatches alone. */
+  gemms: Dispatch[];
+  /** Its sizes. */
+  layout: WinogradLayout;
+}
+
+/** True for the convolutions Winograd F(2x2, 3x3) computes: 3x3, stride 1, padding 1, no dilation or groups. */
+export function winogradApplies(gpu: Gpu, g: Conv2dGeometry): boolean {
+  return g.kernelHeight === 3 && g.kernelWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
+    g.padHeight === 1 && g.padWidth === 1 && g.dilationHeight === 1 && g.dilationWidth === 1 &&
+    g.groups === 1 && COLUMN_BYTES * g.inChannels * g.outChannels <= gpu.limits.maxStorageBufferBindingSize;
+}
+
+function alignUp(bytes: number): number {
+  return Math.ceil(bytes / BINDING_ALIGNMENT) * BINDING_ALIGNMENT;
+}
+
+/** Cuts the op into runs of images that fit one binding and chunks of tiles that fit the scratch budget. */
+export function winogradLayout(
+  g: Conv2dGeometry,
+  pass: WinogradPass,
+  maxBindingBytes: number,
+  scratchBytes: number,
+  label: string,
+): WinogradLayout {
+  const forward = pass === "forward";
+  const depth = forward ? g.inChannels : g.outChannels;
+  const rows = forward ? g.outChannels : g.inChannels;
+  const budget = Math.min(scratchBytes, maxBindingBytes);
+  const vOffset = alignUp(COLUMN_BYTES * rows * depth);
+  // U shares V's buffer; past half the budget it no longer shrinks V's share, so chunks stay useful.
+  const maxColumns = Math.min(
+    Math.floor(Math.max(budget - vOffset, budget / 2) / (COLUMN_BYTES * depth)),
+    Math.floor(budget / (COLUMN_BYTES * rows)),
+  );
+  if (maxColumns < 1) {
+    throw new Error(
+      `${label}: ${budget} bytes of Winograd scratch hold not even one tile of ${depth} channels`,
+    );
+  }
+  const tilesPerImage = Math.ceil(g.inHeight / 2) * Math.ceil(g.inWidth / 2);
+  const runs = batchChunks(g, maxBindingBytes, label).map(({ start, geometry }) => {
+    const tiles = geometry.batch * tilesPerImage;
+    const chunks = Math.ceil(tiles / maxColumns);
+    return { start, batch: geometry.batch, tiles, columns: Math.ceil(tiles / chunks), chunks };
+  });
+  const columns = Math.max(...runs.map((r) => r.columns));
+  return {
+    depth,
+    rows,
+    runs,
+    vOffset,
+    transformedBytes: vOffset + COLUMN_BYTES * depth * columns,
+    productsBytes: COLUMN_BYTES * rows * columns,
+  };
+}
+
+const sharedScratch = new WeakMap<GPUDevice, WinogradScratch>();
+
+/**
+ * The device's shared scratch, grown to `layout`'s needs. A buffer that grows is replaced, not freed:
+ * the ops planned before still bind it.
+ */
+function scratchFor(gpu: Gpu, layout: WinogradLayout): WinogradScratch {
+  const current = sharedScratch.get(gpu.device);
+  const grow = (buffer: GPUBuffer | undefined, bytes: number, label: string) =>
+    buffer && buffer.size >= bytes ? buffer : gpu.buffer(label, bytes);
+  const scratch = {
+    transformed: grow(current?.transformed, layout.transformedBytes, "winograd scratch (U, V)"),
+    products: grow(current?.products, layout.productsBytes, "winograd scratch (M)"),
+  };
+  sharedScratch.set(gpu.device, scratch);
+  return scratch;
+}
+
+/** The tensors of a Winograd op: `result = conv(source, weight) (+ bias)` in `pass`'s sense. */
+interface WinogradTensors {
+  source: Tensor;
+  weight: Tensor;
+  bias?: Tensor;
+  result: Tensor;
+}
+
+/** Plans one Winograd op; every buffer but the scratch is the caller's. */
+export function winogradPlan(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  pass: WinogradPass,
+  t: WinogradTensors,
+  label: string,
+  options: WinogradOptions = {},
+): WinogradPlan {
+  const maxBinding = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
+  const layout = winogradLayout(g, pass, maxBinding, options.scratchBytes ?? WINOGRAD_SCRATCH_BYTES, label);
+  const { depth, rows } = layout;
+  const scratch = options.scratch ?? scratchFor(gpu, layout);
+  if (scratch.transformed.size < layout.transformedBytes || scratch.products.size < layout.productsBytes) {
+    throw new Error(`${label}: the Winograd scratch given is smaller than the op needs`);
+  }
+  const u = tensor(scratch.transformed, [16, rows, depth]);
+  const transforms: Dispatch[] = [];
+  const gemms: Dispatch[] = [];
+  const filter = kernel(gpu, {
+    label: `${label} winograd filter transform`,
+    code: filterSource,
+    constants: { WG: TRANSFORM_WORKGROUP, ROWS: rows, DEPTH: depth, FLIP: pass === "forward" ? 0 : 1 },
+    tensors: [t.weight, u],
+    workgroups: grid(rows * depth, TRANSFORM_WORKGROUP),
+  });
+  transforms.push(filter);
+  const dispatches = [filter];
+  const pixels = g.inHeight * g.inWidth;
+  for (const run of layout.runs) {
+    const chunk = { start: run.start, geometry: { ...g, batch: run.batch } };
+    const source = chunkPart(t.source, chunk, depth * pixels);
+    const result = chunkPart(t.result, chunk, rows * pixels);
+    const v = tensor(scratch.transformed, [16, depth, run.columns], layout.vOffset);
+    const m = tensor(scratch.products, [16, rows, run.columns]);
+    const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth }, { u, v, m }, label, options.tiling);
+    gemms.push(gemm);
+    for (let c = 0; c < run.chunks; c++) {
+      const sizes = {
+        WG: TRANSFORM_WORKGROUP,
+        HEIGHT: g.inHeight,
+        WIDTH: g.inWidth,
+        BATCH: run.batch,
+        TILE_OFFSET: c * run.columns,
+        COLS: run.columns,
+      };
+      const input = kernel(gpu, {
+        label: `${label} winograd input transform`,
+        code: inputSource,
+        constants: { ...sizes, CHANNELS: depth },
+        tensors: [source, v],
+        workgroups: grid(depth * run.columns, TRANSFORM_WORKGROUP),
+      });
+      const output = kernel(gpu, {
+        label: `${label} winograd output transform`,
+        code: outputSource,
+        entryPoint: t.bias ? "main_bias" : "main",
+        constants: { ...sizes, CHANNELS: rows },
+        tensors: t.bias ? [m, result, t.bias] : [m, result],
+        workgroups: grid(rows * run.columns, TRANSFORM_WORKGROUP),
+      });
+      transforms.push(input, output);
+      dispatches.push(input, gemm, output);
+    }
+  }
+  return { dispatches, transforms, gemms, layout };
+}
+
+/** The 16 GEMMs of one chunk in a single dispatch; the same for every chunk of a run. */
+function gemmDispatch(
+  gpu: Gpu,
+  p: GemmProblem,
+  t: { u: Tensor; v: Tensor; m: Tensor },
+  label: string,
+  tiling?: GemmTiling,
+): Dispatch {
+  const tl = tiling ?? gemmTiling(gpu, "winograd", p);
+  const size = tileSize(tl);
+  const [x, y] = grid(Math.ceil(p.columns / size.columns), 1);
+  return kernel(gpu, {
+    label: `${label} winograd GEMMs`,
+    code: GEMM,
+    entryPoint: tl.stagedSteps ? "main_staged" : "main",
+    constants: { ...tilingConstants(tl), ROWS: p.rows, DEPTH: p.depth, COLS: p.columns },
+    tensors: [t.u, t.v, t.m],
+    workgroups: [x, y, 16 * Math.ceil(p.rows / size.rows)],
+  });
+}
+
+/** `output = conv2d(input, weight) + bias` through Winograd; `g` must satisfy {@linkcode winogradApplies}. */
+export function winogradForwardOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
+  label: string,
+  options?: WinogradOptions,
+): Dispatch[] {
+  return winogradPlan(
+    gpu,
+    g,
+    "forward",
+    { source: t.input, weight: t.weight, bias: t.bias, result: t.output },
+    label,
+    options,
+  ).dispatches;
+}
+
+/** `gradInput` overwritten with the backward-data of `g` through Winograd (see {@linkcode winogradApplies}). */
+export function winogradBackwardDataOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  label: string,
+  options?: WinogradOptions,
+): Dispatch[] {
+  return winogradPlan(
+    gpu,
+    g,
+    "backwardData",
+    { source: t.gradOutput, weight: t.weight, result: t.gradInput },
+    label,
+    options,
+  ).dispatches;
+}
+
+/** Values the transforms of `layout` write: U once, V and M per chunk. */
+export function transformedValues(layout: WinogradLayout): number {
+  let values = 16 * layout.rows * layout.depth;
+  for (const r of layout.runs) values += 16 * r.chunks * r.columns * (layout.rows + layout.depth);
+  return values;
+}
+
+const forcedAlgorithm = new WeakMap<GPUDevice, "direct" | "winograd">();
+const transformCost = new WeakMap<GPUDevice, number>();
+
+/**
+ * Makes ops planned afterwards on `gpu` use `algorithm` for every convolution Winograd applies to
+ * (tests and benchmarks); `"measured"` returns the choice to the autotune's figures.
+ */
+export function setConvAlgorithm(gpu: Gpu, algorithm: ConvAlgorithm): void {
+  if (algorithm === "measured") forcedAlgorithm.delete(gpu.device);
+  else forcedAlgorithm.set(gpu.device, algorithm);
+}
+
+/** Records the measured milliseconds per value the Winograd transforms write on `gpu`. */
+export function setWinogradTransformCost(gpu: Gpu, msPerValue: number): void {
+  transformCost.set(gpu.device, msPerValue);
+}
+
+/**
+ * Milliseconds a Winograd op of `g` should take on `gpu` by the measured GEMM throughput and transform
+ * cost; undefined until both were measured.
+ */
+export function winogradEstimateMs(gpu: Gpu, g: Conv2dGeometry, pass: WinogradPass): number | undefined {
+  const cost = transformCost.get(gpu.device);
+  if (cost === undefined || !isMeasured(gpu, "winograd")) return undefined;
+  const layout = winogradLayout(
+    g,
+    pass,
+    gpu.limits.maxStorageBufferBindingSize,
+    WINOGRAD_SCRATCH_BYTES,
+    "winograd estimate",
+  );
+  let ms = transformedValues(layout) * cost;
+  for (const r of layout.runs) {
+    const p = { rows: layout.rows, columns: r.columns, depth: layout.depth };
+    ms += 16 * r.chunks * gemmEstimate(gpu, "winograd", p).ms;
+  }
+  return ms;
+}
+
+/**
+ * True when `pass` of `g` should run through Winograd on `gpu`: it applies, and either it was forced
+ * ({@linkcode setConvAlgorithm}) or the autotune's figures promise it is faster than the direct GEMM.
+ * Without measurements the direct GEMM stays.
+ */
+export function useWinograd(gpu: Gpu, g: Conv2dGeometry, pass: WinogradPass): boolean {
+  if (!winogradApplies(gpu, g)) return false;
+  const forced = forcedAlgorithm.get(gpu.device);
+  if (forced) return forced === "winograd";
+  const winograd = winogradEstimateMs(gpu, g, pass);
+  if (winograd === undefined || !isMeasured(gpu, pass)) return false;
+  return winograd < gemmEstimate(gpu, pass, gemmProblem(g, pass)).ms;
+}

@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import type { Gpu } from "../../src/gpu/device.ts";
+import { type Dispatch, numel, submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
+import {
+  conv2dBackwardData,
+  conv2dForward,
+  type Conv2dGeometry,
+  conv2dGeometry,
+  type Conv2dOptions,
+  tuneConvolutions,
+} from "../../src/layers/conv2d.ts";
+import {
+  GEMM_KINDS,
+  setGemmTiling,
+  setMeasuredTilings,
+  TILING_CANDIDATES,
+} from "../../src/layers/_conv_strategy.ts";
+import {
+  setConvAlgorithm,
+  setWinogradTransformCost,
+  useWinograd,
+  winogradBackwardDataOp,
+  winogradForwardOp,
+  winogradLayout,
+} from "../../src/layers/_conv_winograd.ts";
+import { conv2dBackwardDataReference, conv2dForwardReference } from "../reference/conv2d.ts";
+import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+
+/**
+ * The same tolerance as the direct kernels'. Winograd adds and subtracts up to 16 inputs in the input
+ * transform and 9 products in the output transform, so it could lose some precision to cancellation, but
+ * F(2x2, 3x3)'s coefficients (0, +-1, +-1/2) are exact in binary and its GEMMs are 2.25 times shorter:
+ * measured relative errors are 1e-7 to 6e-7 (direct: 1e-7 to 2e-6) up to 256 channels. A wrong tap,
+ * tile or edge gives ~1e-1.
+ */
+const TOLERANCE = 1e-5;
+
+function conv3x3(outChannels: number, stride = 1, dilation = 1, groups = 1): Conv2dOptions {
+  return {
+    outChannels,
+    kernelSize: [3, 3],
+    stride: [stride, stride],
+    padding: [dilation, dilation],
+    dilation: [dilation, dilation],
+    groups,
+  };
+}
+
+interface Case {
+  name: string;
+  input: number[];
+  outChannels: number;
+  bias?: boolean;
+  /** Index into TILING_CANDIDATES of the Winograd GEMM's tiling. */
+  tiling: number;
+}
+
+/** Odd and even sizes, batch 1 and 3, channels 3, 5 and 64; register and workgroup-memory tilings. */
+const CASES: Case[] = [
+  { name: "batch 1, 3 -> 5 channels, 7x9", input: [1, 3, 7, 9], outChannels: 5, bias: true, tiling: 1 },
+  { name: "batch 3, 5 -> 64 channels, 9x7", input: [3, 5, 9, 7], outChannels: 64, tiling: 4 },
+  { name: "batch 3, 64 -> 5 channels, 7x9", input: [3, 64, 7, 9], outChannels: 5, bias: true, tiling: 6 },
+  { name: "batch 1, 64 -> 64 channels, 8x6", input: [1, 64, 8, 6], outChannels: 64, tiling: 0 },
+];
+
+interface Setup {
+  g: Conv2dGeometry;
+  data: { input: Float32Array; weight: Float32Array; bias?: Float32Array; gradOutput: Float32Array };
+  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor; gradOutput: Tensor; gradInput: Tensor };
+}
+
+function setup(gpu: Gpu, inputShape: number[], options: Conv2dOptions, seed: number, bias: boolean): Setup {
+  const g = conv2dGeometry(inputShape, options);
+  const inShape = [g.batch, g.inChannels, g.inHeight, g.inWidth];
+  const outShape = [g.batch, g.outChannels, g.outHeight, g.outWidth];
+  const data = {
+    input: randomArray(numel(inShape), seed),
+    weight: randomArray(g.outChannels * (g.inChannels / g.groups) * 9, seed + 1),
+    bias: bias ? randomArray(g.outChannels, seed + 2) : undefined,
+    gradOutput: randomArray(numel(outShape), seed + 3),
+  };
+  // The input sits at a non-zero offset to check that the transforms honour Tensor.offset.
+  const padded = new Float32Array(64 + data.input.length);
+  padded.set(data.input, 64);
+  const fresh = (label: string, shape: number[]) => {
+    // Stale values must be overwritten, not accumulated into.
+    const buffer = gpu.upload(label, randomArray(numel(shape), seed + 4));
+    return tensor(buffer, shape);
+  };
+  return {
+    g,
+    data,
+    t: {
+      input: tensor(gpu.upload("input", padded), inShape, 256),
+      weight: tensor(gpu.upload("weight", data.weight), [g.outChannels, g.inChannels / g.groups, 3, 3]),
+      bias: data.bias ? tensor(gpu.upload("bias", data.bias), [g.outChannels]) : undefined,
+      output: fresh("output", outShape),
+      gradOutput: tensor(gpu.upload("gradOutput", data.gradOutput), outShape),
+      gradInput: fresh("gradInput", inShape),
+    },
+  };
+}
+
+async function read(gpu: Gpu, t: Tensor): Promise<Float32Array> {
+  return await gpu.readFloats(t.buffer, t.offset / 4, numel(t.shape));
+}
+
+async function run(gpu: Gpu, dispatches: Dispatch[]): Promise<void> {
+  await gpu.checked("winograd test", () => submit(gpu, dispatches));
+}
+
+function usesWinograd(dispatches: Dispatch[]): boolean {
+  return dispatches.some((d) => d.label.includes("winograd"));
+}
+
+for (const [index, c] of CASES.entries()) {
+  const tiling = TILING_CANDIDATES[c.tiling];
+  Deno.test(`conv2d winograd: ${c.name}, GEMM tiling ${Object.values(tiling).join("/")}`, async () => {
+    const gpu = await testGpu();
+    setConvAlgorithm(gpu, "winograd");
+    setGemmTiling(gpu, "winograd", tiling);
+    const { g, data, t } = setup(gpu, c.input, conv3x3(c.outChannels), 10 * index, c.bias ?? false);
+    const forward = conv2dForward(gpu, g, t, "test");
+    const backward = conv2dBackwardData(gpu, g, t, "test");
+    assert.ok(usesWinograd(forward) && usesWinograd(backward));
+    await run(gpu, [...forward, ...backward]);
+    const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
+    assertClose(await read(gpu, t.output), expected, TOLERANCE, "output");
+    const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
+    assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCE, "gradInput");
+  });
+}
+
+Deno.test("conv2d winograd: runs of images and chunks of tiles share a small scratch", async () => {
+  const gpu = await testGpu();
+  setGemmTiling(gpu, "winograd", TILING_CANDIDATES[1]);
+  // 64 input and 128 output floats per image, 4 tiles each: runs of 3 images, chunks of 3 tiles (M takes
+  // 8 channels * 16 floats per tile); the last chunk of the second run is partly past its tiles.
+  const { g, data, t } = setup(gpu, [5, 4, 4, 4], conv3x3(8), 7, true);
+  const options = { maxBindingBytes: 3 * 128 * 4, scratchBytes: 3 * 128 * 4 };
+  const layout = winogradLayout(g, "forward", options.maxBindingBytes, options.scratchBytes, "test");
+  assert.deepEqual(layout.runs.map((r) => [r.start, r.batch, r.chunks, r.columns]), [
+    [0, 3, 4, 3],
+    [3, 2, 3, 3],
+  ]);
+  await run(gpu, [
+    ...winogradForwardOp(gpu, g, t, "test", options),
+    ...winogradBackwardDataOp(gpu, g, t, "test", options),
+  ]);
+  const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
+  assertClose(await read(gpu, t.output), expected, TOLERANCE, "output");
+  const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
+  assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCE, "gradInput");
+  // The scratch now fits this op, so planning it again allocates nothing.
+  const bytes = gpu.bytesAllocated;
+  winogradForwardOp(gpu, g, t, "test", options);
+  assert.equal(gpu.bytesAllocated, bytes);
+});
+
+Deno.test("conv2d winograd: strided, dilated and grouped convolutions stay direct", async () => {
+  const gpu = await testGpu();
+  setConvAlgorithm(gpu, "winograd");
+  for (const options of [conv3x3(4, 2), conv3x3(4, 1, 2), conv3x3(4, 1, 1, 2)]) {
+    const g = conv2dGeometry([1, 4, 7, 9], options);
+    assert.equal(useWinograd(gpu, g, "forward"), false);
+    assert.equal(useWinograd(gpu, g, "backwardData"), false);
+  }
+});
+
+Deno.test("conv2d winograd: chosen by measured cost, direct until measured", async () => {
+  const gpu = await testGpu();
+  setConvAlgorithm(gpu, "measured");
+  const g = conv2dGeometry([8, 64, 16, 16], conv3x3(64));
+  const measure = (direct: number, winogradGemm: number, msPerValue: number) => {
+    for (const kind of GEMM_KINDS) {
+      const gflops = kind === "winograd" ? winogradGemm : direct;
+      setMeasuredTilings(gpu, kind, [{ tiling: TILING_CANDIDATES[1], gflops }]);
+    }
+    setWinogradTransformCost(gpu, msPerValue);
+  };
+  // Equal GEMM speed and cheap transforms: 2.25 times fewer multiply-adds win.
+  measure(10, 10, 1e-9);
+  assert.equal(useWinograd(gpu, g, "forward"), true);
+  assert.equal(useWinograd(gpu, g, "backwardData"), true);
+  // Transforms as dear as the whole direct GEMM: direct.
+  measure(10, 10, 1e-3);
+  assert.equal(useWinograd(gpu, g, "forward"), false);
+  // A 3-channel input makes the GEMMs too shallow for Winograd to pay its transforms.
+  measure(10, 10, 2e-6);
+  assert.equal(useWinograd(gpu, g, "forward"), true);
+  assert.equal(useWinograd(gpu, conv2dGeometry([8, 3, 16, 16], conv3x3(64)), "forward"), false);
+});
+
+/** Central differences of `f` at `x` in float64. */
+function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-4): Float64Array {
+  const at = Float64Array.from(x);
+  return at.map((v, i) => {
+    at[i] = v + h;
+    const up = f(at);
+    at[i] = v - h;
+    const down = f(at);
+    at[i] = v;
+    return (up - down) / (2 * h);
+  });
+}
+
+Deno.test("conv2d winograd: backward-data matches central differences of the CPU forward", async () => {
+  const gpu = await testGpu();
+  setConvAlgorithm(gpu, "winograd");
+  setGemmTiling(gpu, "winograd", TILING_CANDIDATES[1]);
+  const { g, data, t } = setup(gpu, [2, 3, 5, 3], conv3x3(4), 5, false);
+  await run(gpu, conv2dBackwardData(gpu, g, t, "fd"));
+  // loss = sum(output * gradOutput), so its input gradient is what backward-data computes.
+  const loss = (input: ArrayLike<number>) => {
+    const output = conv2dForwardReference(input, data.weight, undefined, g);
+    return output.reduce((sum, y, i) => sum + y * data.gradOutput[i], 0);
+  };
+  assertClose(await read(gpu, t.gradInput), centralDifferences(loss, data.input), TOLERANCE, "gradInput");
+});
+
+Deno.test("conv2d winograd: the autotune measures the path and remeasures older results", async () => {
+  const gpu = await testGpu();
+  setConvAlgorithm(gpu, "measured");
+  const candidates = [TILING_CANDIDATES[1], TILING_CANDIDATES[4]];
+  // A strided geometry: Winograd is timed on its 3x3 stride-1 counterpart.
+  const geometry = conv2dGeometry([2, 8, 6, 6], conv3x3(8, 2));
+  const bytes = gpu.bytesAllocated;
+  const tuning = await tuneConvolutions(gpu, { candidates, geometry, minMilliseconds: 1 });
+  assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");
+  assert.deepEqual(tuning.results.winograd.map((r) => r.tiling), candidates);
+  assert.ok(tuning.results.winograd.every((r) => r.gflops > 0 && Number.isFinite(r.gflops)));
+  assert.ok(tuning.winogradTransformMsPerValue > 0 && Number.isFinite(tuning.winogradTransformMsPerValue));
+  assert.equal(await tuneConvolutions(gpu, { previous: tuning }), tuning);
+  const { winograd: _, ...olderResults } = tuning.results;
+  const older = { adapterKey: tuning.adapterKey, results: olderResults } as unknown as typeof tuning;
+  const again = await tuneConvolutions(gpu, { previous: older, candidates, geometry, minMilliseconds: 1 });
+  assert.notEqual(again, older);
+  assert.equal(again.results.winograd.length, candidates.length);
+});
