@@ -72,27 +72,39 @@ for (const [name, s] of shapes) {
   const vector = (label: string, fill: number) => make(label, [s.channels], fill);
   const input = make("x", shape, 3), output = make("y", shape), gradOutput = make("dy", shape);
   const weight = vector("w", 1.5), savedMean = vector("mean", 0), savedInvStd = vector("invstd", 0);
-  const forward = batchNormTrain(gpu, s, {
-    input,
-    output,
-    weight,
-    bias: vector("b", 0),
-    runningMean: vector("m", 0),
-    runningVar: vector("v", 1),
-    savedMean,
-    savedInvStd,
-  }, { eps: 1e-5, momentum: 0.1, relu: true }, name);
-  const backward = batchNormBackward(gpu, s, {
-    input,
-    output,
-    gradOutput,
-    weight,
-    savedMean,
-    savedInvStd,
-    gradInput: make("dx", shape),
-    gradWeight: vector("dw", 0),
-    gradBias: vector("db", 0),
-  }, { relu: true }, name);
+  const forward = batchNormTrain(
+    gpu,
+    s,
+    {
+      input,
+      output,
+      weight,
+      bias: vector("b", 0),
+      runningMean: vector("m", 0),
+      runningVar: vector("v", 1),
+      savedMean,
+      savedInvStd,
+    },
+    { eps: 1e-5, momentum: 0.1, relu: true },
+    name,
+  );
+  const backward = batchNormBackward(
+    gpu,
+    s,
+    {
+      input,
+      output,
+      gradOutput,
+      weight,
+      savedMean,
+      savedInvStd,
+      gradInput: make("dx", shape),
+      gradWeight: vector("dw", 0),
+      gradBias: vector("db", 0),
+    },
+    { relu: true },
+    name,
+  );
   const label = `[${shape.join(", ")}] ${name}`;
   bench("batch norm train forward", `bn forward ${label}`, forward);
   bench("batch norm backward", `bn backward ${label}`, backward);
@@ -104,7 +116,11 @@ for (const [planes, spatial] of [[8 * 512, 1], [16 * 512, 16], [8 * 512, 49], [8
   const gradInput = make("dx", [planes, spatial]);
   const s = { planes, spatial };
   const label = `[${planes}, ${spatial}]`;
-  bench("global average pool", `avgpool forward ${label}`, globalAvgPoolForward(gpu, s, { input, output }, label));
+  bench(
+    "global average pool",
+    `avgpool forward ${label}`,
+    globalAvgPoolForward(gpu, s, { input, output }, label),
+  );
   bench(
     "global average pool",
     `avgpool backward ${label}`,

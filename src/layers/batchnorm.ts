@@ -15,6 +15,7 @@
 import common from "../../shaders/batchnorm_common.wgsl" with { type: "text" };
 import evalShader from "../../shaders/batchnorm_eval.wgsl" with { type: "text" };
 import trainShader from "../../shaders/batchnorm_train.wgsl" with { type: "text" };
+import elementwise from "../../shaders/batchnorm_elementwise.wgsl" with { type: "text" };
 import normalizeShader from "../../shaders/batchnorm_normalize.wgsl" with { type: "text" };
 import backwardShader from "../../shaders/batchnorm_backward.wgsl" with { type: "text" };
 import gradInputShader from "../../shaders/batchnorm_grad_input.wgsl" with { type: "text" };
@@ -25,6 +26,8 @@ import { type Dispatch, f32, grid, kernel, numel, params, type Tensor } from "..
 const WORKGROUP_SIZE = 256;
 /** Workgroup size of the passes with one invocation per channel or per (channel, slice). */
 const SERIAL_WORKGROUP_SIZE = 64;
+/** Vecs each invocation of an elementwise pass handles (at least; fewer for small tensors). */
+const VECS_PER_INVOCATION = 4;
 /** Vecs one invocation sums serially in a slice. */
 const SERIAL_SLICE = 256;
 /** A channel of at most this many Vecs is summed by one invocation, without a separate combine. */
@@ -70,7 +73,12 @@ function statisticsPlan(s: BatchNormShape): StatisticsPlan {
     return { ...plan, strategy: "direct", sliceLength: perChannel, slices: 1 };
   }
   if (perChannel <= SERIAL_SLICE * MAX_SLICES) {
-    return { ...plan, strategy: "serial", sliceLength: SERIAL_SLICE, slices: Math.ceil(perChannel / SERIAL_SLICE) };
+    return {
+      ...plan,
+      strategy: "serial",
+      sliceLength: SERIAL_SLICE,
+      slices: Math.ceil(perChannel / SERIAL_SLICE),
+    };
   }
   const perInvocation = Math.max(
     MIN_VECS_PER_INVOCATION,
@@ -93,6 +101,38 @@ const WIDTH = 1u;
 fn lanes_sum(v: Vec) -> f32 { return v; }
 fn first_lane(v: Vec) -> f32 { return v; }
 `;
+}
+
+/**
+ * An elementwise pass over the NCHW tensor of `s`: `shader` (after the prelude and
+ * batchnorm_elementwise.wgsl) defines `apply(i, c)`.
+ */
+function elementwiseDispatch(
+  gpu: Gpu,
+  s: BatchNormShape,
+  spec: { label: string; shader: string; relu: boolean; eps?: number; tensors: Array<Tensor | GPUBuffer> },
+): Dispatch {
+  const width = s.spatial % 4 === 0 ? 4 : 1;
+  const spatial = s.spatial / width;
+  const count = s.batch * s.channels * spatial;
+  const workgroups = grid(Math.ceil(count / VECS_PER_INVOCATION), WORKGROUP_SIZE);
+  const stride = workgroups[0] * workgroups[1] * WORKGROUP_SIZE;
+  return kernel(gpu, {
+    label: spec.label,
+    code: vectorPrelude(width) + elementwise + spec.shader,
+    constants: { WG: WORKGROUP_SIZE, RELU: spec.relu ? 1 : 0 },
+    uniforms: params(
+      count,
+      spatial,
+      s.channels,
+      stride,
+      stride % spatial,
+      Math.floor(stride / spatial) % s.channels,
+      f32(spec.eps ?? 0),
+    ),
+    tensors: spec.tensors,
+    workgroups,
+  });
 }
 
 /**
@@ -197,13 +237,12 @@ export function batchNormEval(
     runningMean: t.runningMean,
     runningVar: t.runningVar,
   }, s.channels);
-  return [kernel(gpu, {
+  return [elementwiseDispatch(gpu, s, {
     label: `${label}: batch norm (eval)`,
-    code: evalShader,
-    constants: { WG: WORKGROUP_SIZE, RELU: o.relu ? 1 : 0 },
-    uniforms: params(count, s.spatial, s.channels, f32(o.eps)),
+    shader: evalShader,
+    relu: o.relu,
+    eps: o.eps,
     tensors: [t.input, t.weight, t.bias, t.runningMean, t.runningVar, t.output],
-    workgroups: grid(count, WORKGROUP_SIZE),
   })];
 }
 
@@ -268,10 +307,8 @@ export function batchNormTrain(
     f32(o.momentum),
     f32(values / (values - 1)),
   );
-  const prelude = vectorPrelude(plan.width);
-  const count = s.batch * s.channels * plan.spatial;
   return [
-    ...statisticsDispatches(gpu, plan, prelude + common + trainShader, {
+    ...statisticsDispatches(gpu, plan, vectorPrelude(plan.width) + common + trainShader, {
       label: `${label}: batch norm`,
       uniforms,
       constants: {},
@@ -289,13 +326,11 @@ export function batchNormTrain(
       ],
       channels: s.channels,
     }),
-    kernel(gpu, {
+    elementwiseDispatch(gpu, s, {
       label: `${label}: batch norm (train)`,
-      code: prelude + normalizeShader,
-      constants: { WG: WORKGROUP_SIZE, RELU: o.relu ? 1 : 0 },
-      uniforms: params(count, plan.spatial, s.channels),
+      shader: normalizeShader,
+      relu: o.relu,
       tensors: [t.input, coefficients, t.output],
-      workgroups: grid(count, WORKGROUP_SIZE),
     }),
   ];
 }
@@ -370,9 +405,8 @@ export function batchNormBackward(
   const orPlaceholder = (gradient?: Tensor) =>
     gradient ?? (placeholder ??= gpu.buffer(`${label} batch norm absent gradient`, 4));
   const relu = o.relu ? 1 : 0;
-  const prelude = vectorPrelude(plan.width);
   const sliceTensors = [t.input, t.output, t.gradOutput, t.savedMean, partials];
-  const dispatches = statisticsDispatches(gpu, plan, prelude + common + backwardShader, {
+  const dispatches = statisticsDispatches(gpu, plan, vectorPrelude(plan.width) + common + backwardShader, {
     label: `${label}: batch norm backward`,
     uniforms: params(s.channels, plan.spatial, plan.perChannel, plan.sliceLength, plan.slices),
     constants: { RELU: relu, WRITE_WEIGHT: t.gradWeight ? 1 : 0, WRITE_BIAS: t.gradBias ? 1 : 0 },
@@ -388,16 +422,13 @@ export function batchNormBackward(
     channels: s.channels,
   });
   if (!t.gradInput) return dispatches;
-  const count = s.batch * s.channels * plan.spatial;
   return [
     ...dispatches,
-    kernel(gpu, {
+    elementwiseDispatch(gpu, s, {
       label: `${label}: batch norm backward`,
-      code: prelude + gradInputShader,
-      constants: { WG: WORKGROUP_SIZE, RELU: relu },
-      uniforms: params(count, plan.spatial, s.channels),
+      shader: gradInputShader,
+      relu: o.relu,
       tensors: [t.input, t.output, t.gradOutput, coefficients, t.gradInput],
-      workgroups: grid(count, WORKGROUP_SIZE),
     }),
   ];
 }

@@ -11,8 +11,12 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, numel, params, type Tensor } from "../gpu/kernel.ts";
 
 const WORKGROUP_SIZE = 256;
-/** Invocations that sum one plane of the global average pool. */
+/** Invocations that sum one plane of the global average pool, when a workgroup sums it. */
 const PLANE_WORKGROUP_SIZE = 64;
+/** Invocations per workgroup of the global average pool's serial forward (one per plane). */
+const SERIAL_WORKGROUP_SIZE = 64;
+/** A plane of at most this many Vecs is summed by one invocation, without barriers. */
+const SERIAL_PLANE_LIMIT = 1024;
 
 /** Sizes of a 2-D max pool over an NCHW input (ceil_mode false). */
 export interface MaxPool2dGeometry {
@@ -251,9 +255,23 @@ export function maxPool2dBackward(
   })];
 }
 
+/** Values per Vec of the global average pool: 4 when a plane's size is a multiple of 4, else 1. */
+function averageWidth(spatial: number): 1 | 4 {
+  return spatial % 4 === 0 ? 4 : 1;
+}
+
+/** The global average pool's shader with `Vec` defined as one value or four. */
+function averageCode(width: 1 | 4): string {
+  const prelude = width === 4
+    ? "alias Vec = vec4f;\nconst WIDTH = 4u;\nfn lanes_sum(v: Vec) -> f32 { return (v.x + v.y) + (v.z + v.w); }\n"
+    : "alias Vec = f32;\nconst WIDTH = 1u;\nfn lanes_sum(v: Vec) -> f32 { return v; }\n";
+  return prelude + averageShader;
+}
+
 /**
  * `AdaptiveAvgPool2d(1)`: `[planes, spatial]` (an NCHW tensor with planes = N * C, spatial = H * W) to
- * `[planes]`, one workgroup per plane.
+ * `[planes]`: one invocation per plane for small planes (a ResNet's last feature map), one workgroup per
+ * plane for large ones.
  *
  * @example
  * ```ts
@@ -272,14 +290,19 @@ export function globalAvgPoolForward(
   label: string,
 ): Dispatch[] {
   checkElements(label, t, { input: s.planes * s.spatial, output: s.planes });
+  const width = averageWidth(s.spatial);
+  const spatial = s.spatial / width;
+  const serial = spatial <= SERIAL_PLANE_LIMIT;
   return [kernel(gpu, {
     label: `${label}: global average pool`,
-    code: averageShader,
-    entryPoint: "forward",
-    constants: { WG: PLANE_WORKGROUP_SIZE },
-    uniforms: params(s.planes, s.spatial),
+    code: averageCode(width),
+    entryPoint: serial ? "forward_serial" : "forward_workgroup",
+    constants: { WG: serial ? SERIAL_WORKGROUP_SIZE : PLANE_WORKGROUP_SIZE },
+    uniforms: params(s.planes, spatial),
     tensors: [t.input, t.output],
-    workgroups: grid(s.planes * PLANE_WORKGROUP_SIZE, PLANE_WORKGROUP_SIZE),
+    workgroups: serial
+      ? grid(s.planes, SERIAL_WORKGROUP_SIZE)
+      : grid(s.planes * PLANE_WORKGROUP_SIZE, PLANE_WORKGROUP_SIZE),
   })];
 }
 
@@ -291,13 +314,15 @@ export function globalAvgPoolBackward(
   label: string,
 ): Dispatch[] {
   checkElements(label, t, { gradOutput: s.planes, gradInput: s.planes * s.spatial });
+  const width = averageWidth(s.spatial);
+  const spatial = s.spatial / width;
   return [kernel(gpu, {
     label: `${label}: global average pool backward`,
-    code: averageShader,
+    code: averageCode(width),
     entryPoint: "backward",
     constants: { WG: WORKGROUP_SIZE },
-    uniforms: params(s.planes, s.spatial),
+    uniforms: params(s.planes, spatial),
     tensors: [t.gradOutput, t.gradInput],
-    workgroups: grid(s.planes * s.spatial, WORKGROUP_SIZE),
+    workgroups: grid(s.planes * spatial, WORKGROUP_SIZE),
   })];
 }

@@ -26,6 +26,19 @@ const SHAPES: BatchNormShape[] = [
 /** 3 * 2070 values per channel: two slices, the second partly filled. */
 const SLICED: BatchNormShape = { batch: 3, channels: 3, spatial: 45 * 46 };
 
+/**
+ * Shapes that reach each way of reducing a channel (by its count of Vecs: 4 values when H * W is a
+ * multiple of 4, else 1): one invocation per channel up to 512 Vecs, serial slices up to 16384 Vecs,
+ * workgroup slices beyond; and elementwise passes whose invocations loop, stepping across channels.
+ */
+const VARIANTS: Array<[string, BatchNormShape, number]> = [
+  ["direct, vec4", { batch: 2, channels: 3, spatial: 4 * 5 }, 10],
+  ["direct, invocations looping across channels", { batch: 3, channels: 5, spatial: 5 * 7 }, 10],
+  ["serial slices, vec4", { batch: 3, channels: 2, spatial: 32 * 32 }, 10],
+  ["workgroup slices, vec4", { batch: 1, channels: 2, spatial: 4 * 16500 }, 10],
+  ["workgroup slices, scalar", { batch: 1, channels: 2, spatial: 16411 }, 10],
+];
+
 /** Central differences of `f` at `x` in float64. */
 function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-6): Float64Array {
   const at = Float64Array.from(x);
@@ -302,5 +315,81 @@ Deno.test("batch norm rejects one value per channel in train mode, and tensors o
   assert.throws(
     () => batchNormEval(gpu, { batch: 1, channels: 3, spatial: 1 }, t, { eps: EPS, relu: false }, "bn1"),
     /bn1: batch norm input has 2 elements, expected 3/,
+  );
+});
+
+for (const [name, s, offset] of VARIANTS) {
+  Deno.test(`batch norm ${name} ${shapeName(s)}: eval, train and backward match the reference`, async () => {
+    const gpu = await testGpu();
+    const data = layerData(s, 60, offset);
+    const shape = [s.batch, s.channels, s.spatial];
+    const runningMean = data.runningMean.map((v, c) => v + offset * (c + 1));
+    const evalOutput = empty(gpu, "y", shape);
+    submit(
+      gpu,
+      batchNormEval(
+        gpu,
+        s,
+        {
+          input: upload(gpu, "x", data.input, shape),
+          weight: upload(gpu, "weight", data.weight, [s.channels]),
+          bias: upload(gpu, "bias", data.bias, [s.channels]),
+          runningMean: upload(gpu, "running mean", runningMean, [s.channels]),
+          runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
+          output: evalOutput,
+        },
+        { eps: EPS, relu: true },
+        "test",
+      ),
+    );
+    assertClose(
+      await read(gpu, evalOutput),
+      batchNormEvalReference(data.input, s, { ...data, runningMean }, { eps: EPS, relu: true }),
+      TOLERANCE,
+      "eval output",
+    );
+    for (const relu of [false, true]) {
+      const t = trainOnGpu(gpu, s, data, relu);
+      const expected = batchNormTrainReference(data.input, s, data, { eps: EPS, momentum: MOMENTUM, relu });
+      assertClose(await read(gpu, t.output), expected.output, TOLERANCE, `output, relu ${relu}`);
+      assertClose(await read(gpu, t.savedMean), expected.mean, TOLERANCE, "saved mean");
+      assertClose(await read(gpu, t.savedInvStd), expected.invStd, TOLERANCE, "saved invstd");
+      assertClose(await read(gpu, t.runningMean), expected.runningMean, TOLERANCE, "running mean");
+      assertClose(await read(gpu, t.runningVar), expected.runningVar, TOLERANCE, "running var");
+    }
+    const gradOutput = randomArray(count(s), 61);
+    const actual = await backwardOnGpu(s, data, gradOutput, true, { input: true, weight: true, bias: true });
+    const expected = batchNormBackwardReference(data.input, s, data.weight, data.bias, gradOutput, {
+      eps: EPS,
+      relu: true,
+    });
+    assertClose(actual.gradInput!, expected.gradInput, TOLERANCE, "grad input");
+    assertClose(actual.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight");
+    assertClose(actual.gradBias!, expected.gradBias, TOLERANCE, "grad bias");
+  });
+}
+
+Deno.test("batch norm backward with vec4 loads matches finite differences", async () => {
+  const [, s] = VARIANTS[0];
+  const data = layerData(s, 70, 10);
+  const gradOutput = randomArray(count(s), 71);
+  const actual = await backwardOnGpu(s, data, gradOutput, false, { input: true, weight: true, bias: false });
+  const loss = (input: ArrayLike<number>, weight: ArrayLike<number>) =>
+    dot(
+      batchNormTrainReference(input, s, { ...data, weight }, { eps: EPS, momentum: MOMENTUM, relu: false })
+        .output,
+      gradOutput,
+    );
+  assertClose(
+    actual.gradInput!,
+    centralDifferences((x) => loss(x, data.weight), data.input),
+    TOLERANCE,
+    "grad input against finite differences",
+  );
+  assertClose(
+    actual.gradWeight!,
+    centralDifferences((w) => loss(data.input, w), data.weight),
+    TOLERANCE,
+    "grad weight against finite differences",
   );
 });

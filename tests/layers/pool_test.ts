@@ -159,10 +159,15 @@ Deno.test("max pool geometry follows PyTorch's output size and checks", () => {
   );
 });
 
-for (const spatial of [7, 49, 130]) {
+/**
+ * Plane sizes for each way of summing a plane: one invocation per plane (scalar: 7, 49, 130; vec4: 16),
+ * one workgroup per plane beyond 1024 Vecs (scalar: 1031; vec4: 4100).
+ */
+const AVERAGE_CASES = [[7, 15], [49, 15], [130, 15], [16, 15], [1031, 3], [4100, 3]];
+
+for (const [spatial, planes] of AVERAGE_CASES) {
   Deno.test(`global average pool over ${spatial} values vs reference and finite differences`, async () => {
     const gpu = await testGpu();
-    const planes = 3 * 5;
     const input = randomArray(planes * spatial, 5), gradOutput = randomArray(planes, 6);
     const output = tensor(gpu.buffer("y", planes * 4), [planes]);
     const gradInput = tensor(gpu.buffer("dx", planes * spatial * 4), [planes, spatial]);
