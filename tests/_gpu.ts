@@ -55,3 +55,27 @@ export function assertClose(
     throw new Error(`${what}: relative error ${error.toExponential(3)} exceeds ${tolerance}`);
   }
 }
+
+/** Central differences of `f` at `x` in float64: the numerical gradient backward passes are checked against. */
+export function centralDifferences(
+  f: (x: Float64Array) => number,
+  x: ArrayLike<number>,
+  h = 1e-6,
+): Float64Array {
+  const at = Float64Array.from(x);
+  return at.map((v, i) => {
+    at[i] = v + h;
+    const up = f(at);
+    at[i] = v - h;
+    const down = f(at);
+    at[i] = v;
+    return (up - down) / (2 * h);
+  });
+}
+
+/** The dot product of two equally long arrays, in float64 (a scalar loss for finite differences). */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+}

@@ -12,7 +12,7 @@ import {
   batchNormEvalReference,
   batchNormTrainReference,
 } from "../reference/batchnorm.ts";
-import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+import { assertClose, centralDifferences, dot, randomArray, testGpu } from "../_gpu.ts";
 
 const TOLERANCE = 1e-5;
 const EPS = 1e-5;
@@ -38,25 +38,6 @@ const VARIANTS: Array<[string, BatchNormShape, number]> = [
   ["workgroup slices, vec4", { batch: 1, channels: 2, spatial: 4 * 16500 }, 10],
   ["workgroup slices, scalar", { batch: 1, channels: 2, spatial: 16411 }, 10],
 ];
-
-/** Central differences of `f` at `x` in float64. */
-function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-6): Float64Array {
-  const at = Float64Array.from(x);
-  return at.map((v, i) => {
-    at[i] = v + h;
-    const up = f(at);
-    at[i] = v - h;
-    const down = f(at);
-    at[i] = v;
-    return (up - down) / (2 * h);
-  });
-}
-
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
-  return sum;
-};
 
 const count = (s: BatchNormShape) => s.batch * s.channels * s.spatial;
 const shapeName = (s: BatchNormShape) => `[${s.batch}, ${s.channels}, ${s.spatial}]`;

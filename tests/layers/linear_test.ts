@@ -3,7 +3,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { numel, submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
 import { linearBackward, linearForward, type LinearSizes } from "../../src/layers/linear.ts";
 import { linearBackwardReference, linearForwardReference } from "../reference/linear.ts";
-import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.ts";
 
 const TOLERANCE = 1e-5;
 
@@ -69,19 +69,6 @@ Deno.test("linear: backward computes only the gradients it is given", async () =
   assert.equal(dispatches.length, 1);
   assert.match(dispatches[0].label, /^fc: /);
 });
-
-/** Central differences of `f` at `x` in float64. */
-function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-4): Float64Array {
-  const at = Float64Array.from(x);
-  return at.map((v, i) => {
-    at[i] = v + h;
-    const up = f(at);
-    at[i] = v - h;
-    const down = f(at);
-    at[i] = v;
-    return (up - down) / (2 * h);
-  });
-}
 
 Deno.test("linear: backward matches central differences of the CPU forward", async () => {
   const gpu = await testGpu();

@@ -15,28 +15,9 @@ import {
   maxPool2dBackwardReference,
   maxPool2dReference,
 } from "../reference/pool.ts";
-import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+import { assertClose, centralDifferences, dot, randomArray, testGpu } from "../_gpu.ts";
 
 const TOLERANCE = 1e-5;
-
-/** Central differences of `f` at `x` in float64. */
-function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-6): Float64Array {
-  const at = Float64Array.from(x);
-  return at.map((v, i) => {
-    at[i] = v + h;
-    const up = f(at);
-    at[i] = v - h;
-    const down = f(at);
-    at[i] = v;
-    return (up - down) / (2 * h);
-  });
-}
-
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
-  return sum;
-};
 
 type PoolOptions = Parameters<typeof maxPool2dGeometry>[1];
 const pool = (
