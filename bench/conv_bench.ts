@@ -47,6 +47,7 @@ for (const [kind, results] of Object.entries(tuning.results)) {
   const line = results.map((r) => `${Object.values(r.tiling).join("/")}=${r.gflops.toFixed(2)}`).join("  ");
   console.log(`  ${kind}: ${line} (tile WG_X/WG_Y/TM/VN = GFLOP/s)`);
 }
+console.log(`  winograd transforms: ${(tuning.winogradTransformMsPerValue * 1e6).toFixed(2)} ns per value`);
 
 const fastest = new Map<string, { flops: number; ms: number }>();
 /** Name prefixes of the 3x3 stride-1 benches timed both directly and through Winograd. */

@@ -7,9 +7,9 @@
  * transform `Y = A^T M A`.
  *
  * V and M hold 16 values per 2x2 output tile and channel, four times the activations they stand for, so
- * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is shared by every
- * Winograd op planned on the device, because the GPU runs the dispatches of a queue in order: its memory
- * is paid once, not per layer. Whether a convolution takes this path is decided by the autotune's
+ * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the device's shared
+ * scratch ({@linkcode Gpu.scratch}), as the GPU runs the dispatches of a queue in order: its memory is
+ * paid once, not per layer. Whether a convolution takes this path is decided by the autotune's
  * measurements ({@linkcode useWinograd}), never by the adapter's name.
  *
  * @module
@@ -96,7 +96,7 @@ export interface WinogradOptions {
   maxBindingBytes?: number;
   /** Bytes V and M of one chunk may each take (default {@linkcode WINOGRAD_SCRATCH_BYTES}). */
   scratchBytes?: number;
-  /** Private scratch, large enough for the layout, instead of the device's shared one. */
+  /** Private scratch, large enough for the layout, instead of the device's shared one (the autotune). */
   scratch?: WinogradScratch;
   /** The GEMM tiling (default: the fastest measured for the shape). */
   tiling?: GemmTiling;
@@ -165,22 +165,12 @@ export function winogradLayout(
   };
 }
 
-const sharedScratch = new WeakMap<GPUDevice, WinogradScratch>();
-
-/**
- * The device's shared scratch, grown to `layout`'s needs. A buffer that grows is replaced, not freed:
- * the ops planned before still bind it.
- */
-function scratchFor(gpu: Gpu, layout: WinogradLayout): WinogradScratch {
-  const current = sharedScratch.get(gpu.device);
-  const grow = (buffer: GPUBuffer | undefined, bytes: number, label: string) =>
-    buffer && buffer.size >= bytes ? buffer : gpu.buffer(label, bytes);
-  const scratch = {
-    transformed: grow(current?.transformed, layout.transformedBytes, "winograd scratch (U, V)"),
-    products: grow(current?.products, layout.productsBytes, "winograd scratch (M)"),
+/** The device's shared scratch ({@linkcode Gpu.scratch} slots 0 and 1), grown to `layout`'s needs. */
+function sharedScratch(gpu: Gpu, layout: WinogradLayout): WinogradScratch {
+  return {
+    transformed: gpu.scratch(layout.transformedBytes, 0),
+    products: gpu.scratch(layout.productsBytes, 1),
   };
-  sharedScratch.set(gpu.device, scratch);
-  return scratch;
 }
 
 /** The tensors of a Winograd op: `result = conv(source, weight) (+ bias)` in `pass`'s sense. */
@@ -203,7 +193,7 @@ export function winogradPlan(
   const maxBinding = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
   const layout = winogradLayout(g, pass, maxBinding, options.scratchBytes ?? WINOGRAD_SCRATCH_BYTES, label);
   const { depth, rows } = layout;
-  const scratch = options.scratch ?? scratchFor(gpu, layout);
+  const scratch = options.scratch ?? sharedScratch(gpu, layout);
   if (scratch.transformed.size < layout.transformedBytes || scratch.products.size < layout.productsBytes) {
     throw new Error(`${label}: the Winograd scratch given is smaller than the op needs`);
   }
