@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Graph, Node } from "../graph/graph.ts";
+import type { Graph } from "../graph/graph.ts";
 import type { Parameter } from "../graph/module.ts";
 import { batchNormBackward, batchNormEval, batchNormTrain } from "../layers/batchnorm.ts";
 import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward, conv2dGeometry } from "../layers/conv2d.ts";
