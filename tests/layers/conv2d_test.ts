@@ -18,7 +18,7 @@ import {
   conv2dBackwardWeightReference,
   conv2dForwardReference,
 } from "../reference/conv2d.ts";
-import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+import { assertClose, centralDifferences, dot, randomArray, testGpu } from "../_gpu.ts";
 
 const TOLERANCE = 1e-5;
 
@@ -190,25 +190,6 @@ Deno.test("conv2d: every tiling candidate is tested, and the large case splits b
   const g = conv2dGeometry(last.input, last.options);
   for (const tiling of TILING_CANDIDATES) assert.ok(weightSplit(gpu, g, tiling).splits > 1);
 });
-
-/** Central differences of `f` at `x` in float64. */
-function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-4): Float64Array {
-  const at = Float64Array.from(x);
-  return at.map((v, i) => {
-    at[i] = v + h;
-    const up = f(at);
-    at[i] = v - h;
-    const down = f(at);
-    at[i] = v;
-    return (up - down) / (2 * h);
-  });
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
-  return sum;
-}
 
 Deno.test("conv2d: backward matches central differences of the CPU forward", async () => {
   const gpu = await testGpu();

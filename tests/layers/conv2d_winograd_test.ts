@@ -24,7 +24,7 @@ import {
   winogradLayout,
 } from "../../src/layers/_conv_winograd.ts";
 import { conv2dBackwardDataReference, conv2dForwardReference } from "../reference/conv2d.ts";
-import { assertClose, randomArray, testGpu } from "../_gpu.ts";
+import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.ts";
 
 /**
  * The same tolerance as the direct kernels'. Winograd adds and subtracts up to 16 inputs in the input
@@ -190,19 +190,6 @@ Deno.test("conv2d winograd: chosen by measured cost, direct until measured", asy
   assert.equal(useWinograd(gpu, g, "forward"), true);
   assert.equal(useWinograd(gpu, conv2dGeometry([8, 3, 16, 16], conv3x3(64)), "forward"), false);
 });
-
-/** Central differences of `f` at `x` in float64. */
-function centralDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-4): Float64Array {
-  const at = Float64Array.from(x);
-  return at.map((v, i) => {
-    at[i] = v + h;
-    const up = f(at);
-    at[i] = v - h;
-    const down = f(at);
-    at[i] = v;
-    return (up - down) / (2 * h);
-  });
-}
 
 Deno.test("conv2d winograd: backward-data matches central differences of the CPU forward", async () => {
   const gpu = await testGpu();
