@@ -1,14 +1,16 @@
 /**
  * The memory planner. Ops of a step are recorded against virtual tensors first; once the whole step is
- * known, each virtual tensor's lifetime (first to last op that touches it) is computed and tensors whose
- * lifetimes do not overlap share one GPU buffer. Only then are buffers made and the ops turned into
- * dispatches.
+ * known, each virtual tensor's lifetime (first to last op that touches it) is computed and tensors are packed
+ * into a few large buffers, at offsets where no tensor of overlapping lifetime lies. Only then are buffers
+ * made and the ops turned into dispatches.
  *
  * @module
  */
 
 import { BINDING_ALIGNMENT, type Gpu } from "../gpu/device.ts";
 import { type Dispatch, numel, type Tensor } from "../gpu/kernel.ts";
+
+const align = (bytes: number) => Math.ceil(bytes / BINDING_ALIGNMENT) * BINDING_ALIGNMENT;
 
 /** A tensor of a step before it has storage. */
 export interface VirtualTensor {
@@ -26,6 +28,7 @@ interface Storage {
   last: number;
   external?: Tensor;
   buffer?: GPUBuffer;
+  offset?: number;
 }
 
 /** Named virtual tensors resolved to real ones (optional names stay optional). */
@@ -33,6 +36,7 @@ export type Resolved<T> = { [K in keyof T]: undefined extends T[K] ? Tensor | un
 
 interface RecordedOp {
   label: string;
+  touched: Storage[];
   make: (resolve: (t: VirtualTensor) => Tensor) => Dispatch[];
 }
 
@@ -93,14 +97,17 @@ export class StepPlanner {
     make: (t: Resolved<T>) => Dispatch[],
   ): void {
     const index = this.#ops.length;
+    const touched: Storage[] = [];
     for (const t of Object.values(tensors)) {
       if (!t) continue;
       const storage = this.#tensors[t.id].storage;
       storage.first = Math.min(storage.first, index);
       storage.last = Math.max(storage.last, index);
+      touched.push(storage);
     }
     this.#ops.push({
       label,
+      touched,
       make: (resolve) =>
         make(
           Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t && resolve(t)])) as Resolved<T>,
@@ -114,42 +121,57 @@ export class StepPlanner {
   }
 
   /**
-   * Assigns storage, makes the buffers and the dispatches. Storage is assigned greedily by size: the largest
-   * tensor first, each into the smallest buffer already sized for it whose tensors' lifetimes do not overlap
-   * its own, else into a new buffer. Tensors used by one op therefore never share a buffer, as WebGPU
-   * requires of a buffer written in a dispatch. Each op's dispatches are made inside error scopes so a
-   * failure names the op. Returns the dispatches in order and the bytes of the buffers made.
+   * Assigns storage, makes the buffers and the dispatches. Tensors are placed greedily by size, the largest
+   * first, each at the lowest offset of the first buffer where it overlaps no tensor of overlapping
+   * lifetime. Two tensors that one op touches never share a buffer, as WebGPU requires of a buffer written
+   * in a dispatch, and no buffer grows past the adapter's `maxBufferSize`. Each op's dispatches are made
+   * inside error scopes so a failure names the op. Returns the dispatches in order and the bytes of the
+   * buffers made.
    */
   async build(): Promise<{ dispatches: Dispatch[]; bytes: number; resolve: (t: VirtualTensor) => Tensor }> {
     const storages = [...new Set(this.#tensors.map((t) => t.storage))]
       .filter((s) => !s.external && s.first <= s.last)
       .sort((a, b) => b.bytes - a.bytes || a.first - b.first);
-    const pool: Array<{ bytes: number; users: Storage[] }> = [];
-    const disjoint = (a: Storage, b: Storage) => a.last < b.first || b.last < a.first;
-    for (const s of storages) {
-      let best = pool
-        .filter((slot) => slot.users.every((user) => disjoint(user, s)))
-        .reduce<(typeof pool)[number] | undefined>((a, b) => (a && a.bytes <= b.bytes ? a : b), undefined);
-      if (!best) {
-        best = { bytes: s.bytes, users: [] };
-        pool.push(best);
+    const together = new Map<Storage, Set<Storage>>(storages.map((s) => [s, new Set()]));
+    for (const op of this.#ops) {
+      for (const a of op.touched) for (const b of op.touched) together.get(a)?.add(b);
+    }
+    const arenas: Array<{ bytes: number; placed: Storage[] }> = [];
+    const maxBytes = this.#gpu.limits.maxBufferSize;
+    const lowestOffset = (arena: (typeof arenas)[number], s: Storage): number => {
+      const overlapping = arena.placed
+        .filter((p) => p.first <= s.last && s.first <= p.last)
+        .sort((a, b) => a.offset! - b.offset!);
+      let offset = 0;
+      for (const p of overlapping) {
+        if (p.offset! - offset >= s.bytes) break;
+        offset = Math.max(offset, align(p.offset! + p.bytes));
       }
-      best.users.push(s);
+      return offset;
+    };
+    for (const s of storages) {
+      let arena = arenas.find((a) =>
+        !a.placed.some((p) => together.get(s)!.has(p)) && lowestOffset(a, s) + s.bytes <= maxBytes
+      );
+      if (!arena) {
+        arena = { bytes: 0, placed: [] };
+        arenas.push(arena);
+      }
+      s.offset = lowestOffset(arena, s);
+      arena.placed.push(s);
+      arena.bytes = Math.max(arena.bytes, s.offset + s.bytes);
     }
     let bytes = 0;
-    pool.forEach((slot, i) => {
-      const buffer = this.#gpu.buffer(
-        `activation arena ${i}`,
-        Math.ceil(slot.bytes / BINDING_ALIGNMENT) * BINDING_ALIGNMENT,
-      );
+    arenas.forEach((arena, i) => {
+      const buffer = this.#gpu.buffer(`activation arena ${i}`, align(arena.bytes));
       bytes += buffer.size;
-      for (const s of slot.users) s.buffer = buffer;
+      for (const s of arena.placed) s.buffer = buffer;
     });
     const resolve = (t: VirtualTensor): Tensor => {
       const { storage, shape } = this.#tensors[t.id];
       if (storage.external) return { ...storage.external, shape };
       if (!storage.buffer) throw new Error(`${t.label}: used outside the ops of its step`);
-      return { buffer: storage.buffer, offset: 0, shape };
+      return { buffer: storage.buffer, offset: storage.offset!, shape };
     };
     const dispatches: Dispatch[] = [];
     for (const op of this.#ops) {
