@@ -11,7 +11,8 @@
  * end, with a side-by-side table of the two algorithms.
  *
  * Environment: CONV_BENCH_BATCH (default 128; use e.g. 8 on a CPU driver, where batch 128 takes
- * minutes), CONV_BENCH_RUNS (default 4).
+ * minutes), CONV_BENCH_RUNS (default 4), CONV_BENCH_STEM (`cifar`, the default, or `imagenet`: resnet18
+ * with the 7x7 stride-2 stem and max-pool on 32x32 inputs, whose last stages run at 2x2 and 1x1 pixels).
  *
  * @module
  */
@@ -96,8 +97,11 @@ function bench(group: string, name: string, flops: number, dispatches: Dispatch[
   }
 }
 
-// resnet18 with the CIFAR stem: [inChannels, outChannels, inSize, kernel, stride].
-const SHAPES: Array<[number, number, number, number, number]> = [
+/** A convolution of resnet18: [inChannels, outChannels, inSize, kernel, stride]. */
+type Shape = [number, number, number, number, number];
+
+/** resnet18 with the CIFAR stem on 32x32 inputs. */
+const CIFAR_SHAPES: Shape[] = [
   [3, 64, 32, 3, 1],
   [64, 64, 32, 3, 1],
   [64, 128, 32, 3, 2],
@@ -110,6 +114,23 @@ const SHAPES: Array<[number, number, number, number, number]> = [
   [256, 512, 8, 1, 2],
   [512, 512, 4, 3, 1],
 ];
+
+/** resnet18 with the ImageNet stem (7x7 stride 2, max-pool) on 32x32 inputs: tiny spatial sizes. */
+const IMAGENET_SHAPES: Shape[] = [
+  [3, 64, 32, 7, 2],
+  [64, 64, 8, 3, 1],
+  [64, 128, 8, 3, 2],
+  [64, 128, 8, 1, 2],
+  [128, 128, 4, 3, 1],
+  [128, 256, 4, 3, 2],
+  [128, 256, 4, 1, 2],
+  [256, 256, 2, 3, 1],
+  [256, 512, 2, 3, 2],
+  [256, 512, 2, 1, 2],
+  [512, 512, 1, 3, 1],
+];
+
+const SHAPES = Deno.env.get("CONV_BENCH_STEM") === "imagenet" ? IMAGENET_SHAPES : CIFAR_SHAPES;
 
 for (const [cin, cout, size, k, s] of SHAPES) {
   const p = (k - 1) / 2;

@@ -1,37 +1,15 @@
-// Convolution backward-weight as an implicit GEMM (appended to conv2d_tile.wgsl and
-// conv2d_tile_shared.wgsl), split along its long reduction. For group g and reduction slice s:
+// Convolution backward-weight as an implicit GEMM (appended to conv2d_tile.wgsl, conv2d_tile_shared.wgsl
+// and conv2d_geometry.wgsl), split along its long reduction. For group g and reduction slice s:
 // partial[s, g*CG_OUT + row, col] = sum over steps (n, oy, ox) in slice s of
 //   grad_output[n, g*CG_OUT + row, oy, ox] * input[n, g*CG_IN + c, oy*STRIDE_H - PAD_H + ky*DIL_H, ...]
 // with col = (c * K_H + ky) * K_W + kx, i.e. partial[s] has grad_weight's layout. Slice s covers the
 // output rows (n, oy) from s * ROWS_PER_SPLIT on. With SPLITS = 1 partial is grad_weight itself.
+// CHECK_BOUNDS: false when no tap of any pixel reaches the padding.
 // Rows are output channels, columns are weight entries of one output channel.
 // Entry points: main tiles in registers only, main_staged stages through workgroup memory.
 // Grid: x = column tiles, y = slice, z = row tile + ROW_TILES * group.
 
-override BATCH: u32;
-override C_IN: u32;
-override IN_H: u32;
-override IN_W: u32;
-override C_OUT: u32;
-override OUT_H: u32;
-override OUT_W: u32;
-override K_H: u32;
-override K_W: u32;
-override STRIDE_H: i32;
-override STRIDE_W: i32;
-override PAD_H: i32;
-override PAD_W: i32;
-override DIL_H: i32;
-override DIL_W: i32;
-override GROUPS: u32;
-override CHECK_BOUNDS: bool = true; // false when no tap of any pixel reaches the padding
 override ROWS_PER_SPLIT: u32;
-
-override CG_IN: u32 = C_IN / GROUPS;
-override CG_OUT: u32 = C_OUT / GROUPS;
-override IN_HW: u32 = IN_H * IN_W;
-override OUT_HW: u32 = OUT_H * OUT_W;
-override KHW: u32 = K_H * K_W;
 override COLS: u32 = CG_IN * KHW;
 override ROWS: u32 = BATCH * OUT_H;
 override ROW_TILES: u32 = (CG_OUT + TILE_ROWS - 1u) / TILE_ROWS;
@@ -117,11 +95,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
   }
   store_tile();
-}
-
-struct Reduction {
-  step: u32,
-  tap: Tap,
 }
 
 fn reduction_at(k: u32) -> Reduction {

@@ -1,35 +1,12 @@
-// Convolution forward as an implicit GEMM (appended to conv2d_tile.wgsl and conv2d_tile_shared.wgsl).
-// For group g the GEMM is
+// Convolution forward as an implicit GEMM (appended to conv2d_tile.wgsl, conv2d_tile_shared.wgsl and
+// conv2d_geometry.wgsl). For group g the GEMM is
 // out[n, g*CG_OUT + row, pixel] = sum over steps (c, ky, kx) of weight[g*CG_OUT + row, c, ky, kx] * x
 // where x is what output pixel `pixel` (n, oy, ox) sees through tap (ky, kx) of input channel g*CG_IN + c,
 // zero in the padding. Rows are output channels, columns are output pixels of the whole batch.
-// The geometry comes as override constants so each shape compiles with constant loop bounds and divisors.
+// CHECK_BOUNDS: false when no tap of any pixel reaches the padding.
 // Entry points: main and main_bias tile in registers only, main_staged and main_staged_bias stage through
 // workgroup memory. Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group.
 
-override BATCH: u32;
-override C_IN: u32;
-override IN_H: u32;
-override IN_W: u32;
-override C_OUT: u32;
-override OUT_H: u32;
-override OUT_W: u32;
-override K_H: u32;
-override K_W: u32;
-override STRIDE_H: i32;
-override STRIDE_W: i32;
-override PAD_H: i32;
-override PAD_W: i32;
-override DIL_H: i32;
-override DIL_W: i32;
-override GROUPS: u32;
-override CHECK_BOUNDS: bool = true; // false when no tap of any pixel reaches the padding
-
-override CG_IN: u32 = C_IN / GROUPS;
-override CG_OUT: u32 = C_OUT / GROUPS;
-override IN_HW: u32 = IN_H * IN_W;
-override OUT_HW: u32 = OUT_H * OUT_W;
-override KHW: u32 = K_H * K_W;
 override PIXELS: u32 = BATCH * OUT_HW;
 override ROW_TILES: u32 = (CG_OUT + TILE_ROWS - 1u) / TILE_ROWS;
 
@@ -86,11 +63,6 @@ fn store(i: u32, j: u32, value: f32) {
   if (row_valid[i] && col_valid[j]) {
     output[out_index[j] + channel[i] * OUT_HW] = value + row_bias[i];
   }
-}
-
-struct Reduction {
-  step: u32,
-  tap: Tap,
 }
 
 fn reduction_at(k: u32) -> Reduction {

@@ -3,7 +3,6 @@
 // global memory once, then every invocation accumulates its register tile from there. GPUs prefer this;
 // CPU drivers, where barriers are dear, prefer the plain register tiling of conv2d_tile.wgsl.
 // TILE_ROWS and TILE_COLS must divide WG_X * WG_Y. Besides the core's hooks, the op's shader defines
-//   struct Reduction { step: u32, tap: Tap }
 //   fn reduction_at(k: u32) -> Reduction       row_value's step and col_value's tap at reduction step k
 // and calls shared_gemm() then store_tile().
 
@@ -11,6 +10,12 @@ override KC: u32 = 8u; // reduction steps staged at a time
 override THREADS: u32 = WG_X * WG_Y;
 override A_SIZE: u32 = KC * TILE_ROWS;
 override B_SIZE: u32 = KC * TILE_COLS;
+
+// One reduction step: row_value's step and col_value's tap.
+struct Reduction {
+  step: u32,
+  tap: Tap,
+}
 
 var<workgroup> a_tile: array<f32, A_SIZE>; // [step][row]
 var<workgroup> b_tile: array<f32, B_SIZE>; // [step][column]

@@ -19,11 +19,6 @@ struct Tap {
   offset: u32, // v index of (xi, step, column 0)
 }
 
-struct Reduction {
-  step: u32,
-  tap: Tap,
-}
-
 var<private> xi: u32;
 var<private> u_row: array<u32, 16>; // u index of (xi, row i, step 0), the row clamped into range
 var<private> m_row: array<u32, 16>; // m index of (xi, row i, column 0)

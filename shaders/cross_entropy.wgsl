@@ -4,8 +4,7 @@
 // `accumulate` adds their sums over the batch into the running statistics in a fixed order, so the
 // statistics are deterministic. A label >= classes (0xFFFFFFFF by convention) marks a padding sample.
 // The entry points use different buffers at the same binding numbers; no entry point uses two of them.
-
-override WG: u32 = 256u;
+// Compiled after workgroup_reduce.wgsl, which declares WG, `sums` and reduce_sum.
 
 struct Params {
   batch: u32,
@@ -26,26 +25,11 @@ struct Params {
 // argmax
 @group(0) @binding(2) var<storage, read_write> predicted: array<u32>;
 
-var<workgroup> sums: array<vec4f, WG>;
 var<workgroup> best_index: array<u32, WG>;
 
 const LOWEST = -3.40282347e38;
 // A thread that saw no logit, in argmax.
 const NONE = 0xffffffffu;
-
-fn reduce_sum(value: vec4f, lid: u32) -> vec4f {
-  sums[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      sums[lid] += sums[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = sums[0];
-  workgroupBarrier();
-  return total;
-}
 
 fn reduce_max(value: f32, lid: u32) -> f32 {
   sums[lid].x = value;
@@ -59,6 +43,17 @@ fn reduce_max(value: f32, lid: u32) -> f32 {
   let top = sums[0].x;
   workgroupBarrier();
   return top;
+}
+
+// The builtins of the entry points that give each row a workgroup, spread over x and y (see grid()).
+struct RowInvocation {
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+}
+
+fn row_index(at: RowInvocation) -> u32 {
+  return at.wid.x + at.wid.y * at.nwg.x;
 }
 
 struct Row {
@@ -116,15 +111,12 @@ fn store(row: u32, lid: u32, r: Row) {
 }
 
 @compute @workgroup_size(WG)
-fn forward_backward(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let row = wid.x + wid.y * nwg.x;
+fn forward_backward(at: RowInvocation) {
+  let row = row_index(at);
   if (row >= p.batch) {
     return;
   }
+  let lid = at.lid;
   // Every workgroup counts the real samples itself, so the host never needs to know the count.
   var real = 0.0;
   for (var j = lid; j < p.batch; j += WG) {
@@ -147,15 +139,12 @@ fn forward_backward(
 }
 
 @compute @workgroup_size(WG)
-fn forward(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let row = wid.x + wid.y * nwg.x;
+fn forward(at: RowInvocation) {
+  let row = row_index(at);
   if (row >= p.batch) {
     return;
   }
+  let lid = at.lid;
   store(row, lid, row_of(row, lid));
 }
 
@@ -177,15 +166,12 @@ fn accumulate(@builtin(local_invocation_index) lid: u32) {
 
 // predicted[row] = index of the largest logit (the lowest such index on ties).
 @compute @workgroup_size(WG)
-fn argmax(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let row = wid.x + wid.y * nwg.x;
+fn argmax(at: RowInvocation) {
+  let row = row_index(at);
   if (row >= p.batch) {
     return;
   }
+  let lid = at.lid;
   let base = row * p.classes;
   var best = LOWEST;
   var index = NONE;

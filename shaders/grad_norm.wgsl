@@ -3,9 +3,9 @@
 // `squares` runs once per chunk of gradients: each workgroup sums the squares of ITEMS * WG consecutive
 // floats into partial_sums[p.first + workgroup]. `finish` (one workgroup) adds the partial sums in a fixed
 // order and writes norm = [total norm, clip coefficient], which the SGD kernels multiply gradients by.
-// The two entry points use different buffers at binding 2; neither uses both.
+// The two entry points use different buffers at binding 2; neither uses both. Compiled after
+// workgroup_reduce.wgsl, which declares WG and reduce_sum.
 
-override WG: u32 = 256u;
 override ITEMS: u32 = 16u;
 
 struct Params {
@@ -23,20 +23,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> grads: array<f32>;
 @group(0) @binding(2) var<storage, read_write> norm: array<f32>;
 
-var<workgroup> sums: array<f32, WG>;
-
-fn reduce_sum(value: f32, lid: u32) -> f32 {
-  sums[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      sums[lid] += sums[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  return sums[0];
-}
-
 @compute @workgroup_size(WG)
 fn squares(
   @builtin(workgroup_id) wid: vec3u,
@@ -53,7 +39,7 @@ fn squares(
       local += g * g;
     }
   }
-  let total = reduce_sum(local, lid);
+  let total = reduce_sum(vec4f(local, 0.0, 0.0, 0.0), lid).x;
   if (lid == 0u && start < p.length) {
     partial_sums[p.first + group] = total;
   }
@@ -65,7 +51,7 @@ fn finish(@builtin(local_invocation_index) lid: u32) {
   for (var j = lid; j < p.length; j += WG) {
     local += partial_sums[j];
   }
-  let total_norm = sqrt(reduce_sum(local, lid));
+  let total_norm = sqrt(reduce_sum(vec4f(local, 0.0, 0.0, 0.0), lid).x);
   if (lid == 0u) {
     norm[0] = total_norm;
     norm[1] = select(1.0, min(p.max_norm / (total_norm + 1e-6), 1.0), p.clip != 0u);

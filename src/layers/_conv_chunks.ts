@@ -9,7 +9,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, type Tensor, tensor } from "../gpu/kernel.ts";
 import {
-  backwardDataDispatch,
+  backwardDataDispatches,
   backwardWeightDispatches,
   biasGradientDispatch,
   forwardDispatch,
@@ -84,7 +84,7 @@ export function forwardOp(
   );
 }
 
-/** Backward-data over the whole batch (see `backwardDataDispatch`). */
+/** Backward-data over the whole batch (see `backwardDataDispatches`). */
 export function backwardDataOp(
   gpu: Gpu,
   g: Conv2dGeometry,
@@ -93,8 +93,8 @@ export function backwardDataOp(
   maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): Dispatch[] {
   const per = imageFloats(g);
-  return batchChunks(g, maxBindingBytes, label).map((c) =>
-    backwardDataDispatch(gpu, c.geometry, {
+  return batchChunks(g, maxBindingBytes, label).flatMap((c) =>
+    backwardDataDispatches(gpu, c.geometry, {
       weight: t.weight,
       gradOutput: chunkPart(t.gradOutput, c, per.output),
       gradInput: chunkPart(t.gradInput, c, per.input),

@@ -7,7 +7,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
+import { type Dispatch, grid, kernel, numel, type Tensor, tensor } from "../gpu/kernel.ts";
 import {
   type GemmKind,
   type GemmProblem,
@@ -19,19 +19,27 @@ import {
 import type { Conv2dGeometry } from "./conv2d.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
 import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
+import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
 import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text" };
 import backwardDataSource from "../../shaders/conv2d_backward_data.wgsl" with { type: "text" };
 import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" with { type: "text" };
 import reduceSource from "../../shaders/conv2d_reduce.wgsl" with { type: "text" };
 import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "text" };
 
-const FORWARD = tileSource + stagedTileSource + forwardSource;
-const BACKWARD_DATA = tileSource + stagedTileSource + backwardDataSource;
-const BACKWARD_WEIGHT = tileSource + stagedTileSource + backwardWeightSource;
+/** The GEMM core every direct convolution kernel is built on, then the geometry they share. */
+const PRELUDE = tileSource + stagedTileSource + geometrySource;
+const FORWARD = PRELUDE + forwardSource;
+const BACKWARD_DATA = PRELUDE + backwardDataSource;
+const BACKWARD_WEIGHT = PRELUDE + backwardWeightSource;
 
 /** Reduction steps a backward-weight slice should at least have, so that splitting stays worth it. */
 const MIN_STEPS_PER_SPLIT = 1024;
-/** Workgroups a backward-weight dispatch aims for, to fill a large GPU. */
+/**
+ * Reduction steps a backward-data slice should at least have. Its partial sums are few (the input
+ * gradient, usually far smaller than the weights backward-weight splits), so shorter slices pay.
+ */
+const MIN_STEPS_PER_DATA_SPLIT = 256;
+/** Workgroups a split GEMM dispatch aims for, to fill a large GPU. */
 const TARGET_WORKGROUPS = 512;
 /** Largest split-K scratch buffer an op allocates. */
 const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
@@ -117,16 +125,19 @@ function readsPadding(a: Axis): boolean {
   return a.pad > 0 || (a.outSize - 1) * a.stride - a.pad + (a.kernel - 1) * a.dilation >= a.inSize;
 }
 
-/** True when, in backward-data, some valid tap of some input position falls outside grad_output. */
-function readsOutsideGradOutput(a: Axis): boolean {
-  for (let phase = 0; phase < Math.min(a.stride, a.inSize); phase++) {
-    const positions = Math.ceil((a.inSize - phase) / a.stride);
-    for (let k = 0; k < a.kernel; k++) {
-      const t = phase + a.pad - k * a.dilation;
-      if (t % a.stride !== 0) continue;
-      const shift = t / a.stride;
-      if (shift < 0 || positions - 1 + shift >= a.outSize) return true;
-    }
+/** Positions of `phase` (pixels phase, phase + stride, ... of the input) along axis `a`. */
+function phasePositions(a: Axis, phase: number): number {
+  return Math.max(0, Math.ceil((a.inSize - phase) / a.stride));
+}
+
+/** True when, in backward-data, some valid tap of some input position of `phase` falls outside grad_output. */
+function readsOutsideGradOutput(a: Axis, phase: number): boolean {
+  const positions = phasePositions(a, phase);
+  for (let k = 0; k < a.kernel; k++) {
+    const t = phase + a.pad - k * a.dilation;
+    if (t % a.stride !== 0) continue;
+    const shift = t / a.stride;
+    if (shift < 0 || positions - 1 + shift >= a.outSize) return true;
   }
   return false;
 }
@@ -181,28 +192,79 @@ export function forwardDispatch(
   });
 }
 
-/** Backward-data GEMM: `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten. */
-export function backwardDataDispatch(
+/**
+ * How a backward-data reduction over the output channels is split: into slices of `channelsPerSplit`
+ * channels each, so that a GEMM with few output elements but a long reduction (small images, many
+ * channels) still spreads over enough workgroups. One slice when the GEMM is large enough as it is.
+ */
+export function dataSplit(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  tiling: GemmTiling,
+): { splits: number; channelsPerSplit: number } {
+  const size = tileSize(tiling);
+  const p = gemmProblem(g, "backwardData");
+  const phases = g.strideHeight * g.strideWidth;
+  const outputTiles = Math.ceil(p.columns / size.columns) * Math.ceil(p.rows / size.rows) * g.groups * phases;
+  const gradInputBytes = g.batch * g.inChannels * g.inHeight * g.inWidth * 4;
+  const scratchLimit = Math.min(MAX_SCRATCH_BYTES, gpu.limits.maxStorageBufferBindingSize);
+  const channels = g.outChannels / g.groups;
+  const wanted = Math.min(
+    Math.ceil(TARGET_WORKGROUPS / outputTiles),
+    Math.floor(p.depth / phases / MIN_STEPS_PER_DATA_SPLIT),
+    Math.floor(scratchLimit / gradInputBytes),
+    channels,
+  );
+  const channelsPerSplit = Math.ceil(channels / Math.max(1, wanted));
+  return { splits: Math.ceil(channels / channelsPerSplit), channelsPerSplit };
+}
+
+/**
+ * Backward-data GEMMs, `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten: one
+ * dispatch per stride phase that holds pixels, each split over the output channels as
+ * {@linkcode dataSplit} says, and then the sum of the slices.
+ */
+export function backwardDataDispatches(
   gpu: Gpu,
   g: Conv2dGeometry,
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
   label: string,
   tiling?: GemmTiling,
-): Dispatch {
+): Dispatch[] {
   const tl = tilingFor(gpu, g, "backwardData", tiling);
   const size = tileSize(tl);
-  const phasePixels = Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
-  const columnTiles = Math.ceil((g.batch * phasePixels) / size.columns);
+  const { splits, channelsPerSplit } = dataSplit(gpu, g, tl);
+  const count = numel(t.gradInput.shape);
+  const scratch = splits > 1 ? gpu.scratch(splits * count * 4) : undefined;
+  const [axisY, axisX] = axes(g);
   const rowTiles = Math.ceil(g.inChannels / g.groups / size.rows);
-  const [x, y] = grid(columnTiles, 1);
-  return kernel(gpu, {
-    label,
-    code: BACKWARD_DATA,
-    entryPoint: tl.stagedSteps ? "main_staged" : "main",
-    constants: gemmConstants(g, tl, axes(g).some(readsOutsideGradOutput)),
-    tensors: [t.gradOutput, t.weight, t.gradInput],
-    workgroups: [x, y, rowTiles * g.groups * g.strideHeight * g.strideWidth],
-  });
+  const dispatches: Dispatch[] = [];
+  for (let phaseY = 0; phaseY < Math.min(g.strideHeight, g.inHeight); phaseY++) {
+    for (let phaseX = 0; phaseX < Math.min(g.strideWidth, g.inWidth); phaseX++) {
+      const pixels = g.batch * phasePositions(axisY, phaseY) * phasePositions(axisX, phaseX);
+      const checkBounds = readsOutsideGradOutput(axisY, phaseY) || readsOutsideGradOutput(axisX, phaseX);
+      const [x, y] = grid(Math.ceil(pixels / size.columns), 1);
+      dispatches.push(kernel(gpu, {
+        label,
+        code: BACKWARD_DATA,
+        entryPoint: tl.stagedSteps ? "main_staged" : "main",
+        constants: {
+          ...gemmConstants(g, tl, checkBounds),
+          PHASE_Y: phaseY,
+          PHASE_X: phaseX,
+          CHANNELS_PER_SPLIT: channelsPerSplit,
+        },
+        tensors: [t.gradOutput, t.weight, scratch ? tensor(scratch, [splits * count]) : t.gradInput],
+        workgroups: [x, y, rowTiles * g.groups * splits],
+      }));
+    }
+  }
+  if (scratch) {
+    dispatches.push(
+      sumSlicesDispatch(gpu, { partial: scratch, total: t.gradInput }, splits, count, `${label} split sum`),
+    );
+  }
+  return dispatches;
 }
 
 /** How a backward-weight reduction over `batch * outHeight` output rows is split. */

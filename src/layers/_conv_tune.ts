@@ -20,7 +20,7 @@ import {
   setMeasuredTilings,
   TILING_CANDIDATES,
 } from "./_conv_strategy.ts";
-import { backwardDataDispatch, backwardWeightPlan, forwardDispatch, gemmProblem } from "./_conv_kernels.ts";
+import { backwardDataDispatches, backwardWeightPlan, forwardDispatch, gemmProblem } from "./_conv_kernels.ts";
 import {
   setWinogradTransformCost,
   transformedValues,
@@ -196,9 +196,8 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
             return winograd(tiling, label).gemms.flatMap((d, i) => Array(layout.runs[i].chunks).fill(d));
           }
           if (kind === "backwardData") {
-            return [
-              backwardDataDispatch(gpu, g, { gradOutput: output, weight, gradInput: input }, label, tiling),
-            ];
+            const t = { gradOutput: output, weight, gradInput: input };
+            return backwardDataDispatches(gpu, g, t, label, tiling);
           }
           const plan = backwardWeightPlan(
             gpu,

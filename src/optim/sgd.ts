@@ -9,7 +9,8 @@
 import { BINDING_ALIGNMENT, type Gpu } from "../gpu/device.ts";
 import { type Dispatch, f32, grid, kernel, params, type Tensor } from "../gpu/kernel.ts";
 import sgdCode from "../../shaders/sgd.wgsl" with { type: "text" };
-import normCode from "../../shaders/grad_norm.wgsl" with { type: "text" };
+import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
+import gradNormCode from "../../shaders/grad_norm.wgsl" with { type: "text" };
 
 /** Hyperparameters of SGD, named and defaulted as in `torch.optim.SGD`. */
 export interface SgdOptions {
@@ -54,7 +55,10 @@ export interface SgdCreateOptions {
   chunkFloats?: number;
 }
 
+const normCode = reduceCode + gradNormCode;
 const WORKGROUP = 256;
+/** vec4fs each invocation of the update updates (the grid-stride loop's trip count). */
+const VECS_PER_INVOCATION = 4;
 /** Floats each workgroup of the norm's first pass reduces (`ITEMS` * `WG` in grad_norm.wgsl). */
 const NORM_ITEMS = 16;
 const ALIGN_FLOATS = BINDING_ALIGNMENT / 4;
@@ -149,7 +153,10 @@ function slice(buffer: GPUBuffer, chunk: Chunk): Tensor {
  * ```
  */
 export class Sgd {
-  /** The step: gradient-norm dispatches (when clipping) then one update per chunk of each group. */
+  /**
+   * The step: gradient-norm dispatches (when clipping) then one update per chunk of each group, and a second
+   * for the last floats of a chunk whose length is not a multiple of 4.
+   */
   readonly dispatches: readonly Dispatch[];
   /** The parameter groups, as given. */
   readonly groups: readonly ParamGroupRange[];
@@ -205,33 +212,9 @@ export class Sgd {
     if (maxGradNorm !== undefined) {
       dispatches.push(...normDispatches(gpu, buffers.grads, chunks, norm, maxGradNorm));
     }
+    const clip = maxGradNorm !== undefined && Number.isFinite(maxGradNorm);
     for (const chunk of chunks) {
-      const g = groups[chunk.group];
-      const momentum = g.momentum ?? 0;
-      const label = `sgd: param group ${chunk.group} [${chunk.offset}, ${chunk.offset + chunk.length})`;
-      const tensors: Array<Tensor | GPUBuffer> = [
-        slice(buffers.params, chunk),
-        slice(buffers.grads, chunk),
-        stepState,
-        norm,
-      ];
-      if (momentum !== 0) tensors.push(slice(buffers.momentum!, chunk));
-      dispatches.push(kernel(gpu, {
-        label,
-        code: sgdCode,
-        entryPoint: momentum !== 0 ? "with_momentum" : "plain",
-        constants: { WG: WORKGROUP },
-        uniforms: params(
-          chunk.length,
-          chunk.group,
-          f32(momentum),
-          f32(1 - (g.dampening ?? 0)),
-          f32(g.weightDecay ?? 0),
-          g.nesterov ? 1 : 0,
-        ),
-        tensors,
-        workgroups: grid(chunk.length, WORKGROUP),
-      }));
+      dispatches.push(...updateDispatches(gpu, buffers, groups[chunk.group], chunk, stepState, norm, clip));
     }
     return new Sgd(gpu, groups, dispatches, stepState, norm, maxGradNorm !== undefined);
   }
@@ -264,6 +247,67 @@ export class Sgd {
     if (!this.#normComputed) throw new Error("sgd: the gradient norm is computed only with maxGradNorm set");
     return (await this.#gpu.readFloats(this.#norm, 0, 1))[0];
   }
+}
+
+/**
+ * The update of one chunk: its whole vec4fs in one dispatch, then its last `length % 4` floats (if any) in
+ * a second, bound from the chunk's last 256-byte boundary since a binding may start nowhere else.
+ */
+function updateDispatches(
+  gpu: Gpu,
+  buffers: SgdBuffers,
+  g: ParamGroupRange,
+  chunk: Chunk,
+  stepState: GPUBuffer,
+  norm: GPUBuffer,
+  clip: boolean,
+): Dispatch[] {
+  const momentum = g.momentum ?? 0;
+  const weightDecay = g.weightDecay ?? 0;
+  const constants = {
+    WG: WORKGROUP,
+    CLIP: clip ? 1 : 0,
+    WEIGHT_DECAY: weightDecay !== 0 ? 1 : 0,
+    NESTEROV: g.nesterov ? 1 : 0,
+  };
+  const entryPoint = momentum !== 0 ? "with_momentum" : "plain";
+  const label = `sgd: param group ${chunk.group} [${chunk.offset}, ${chunk.offset + chunk.length})`;
+  const uniforms = (length: number, first: number) =>
+    params(length, chunk.group, f32(momentum), f32(1 - (g.dampening ?? 0)), f32(weightDecay), first);
+  const tensors = (part: Chunk): Array<Tensor | GPUBuffer> => [
+    slice(buffers.params, part),
+    slice(buffers.grads, part),
+    stepState,
+    norm,
+    ...(momentum !== 0 ? [slice(buffers.momentum!, part)] : []),
+  ];
+  const dispatches: Dispatch[] = [];
+  const vecs = Math.floor(chunk.length / 4);
+  if (vecs > 0) {
+    dispatches.push(kernel(gpu, {
+      label,
+      code: sgdCode,
+      entryPoint,
+      constants,
+      uniforms: uniforms(vecs, 0),
+      tensors: tensors({ ...chunk, length: vecs * 4 }),
+      workgroups: grid(Math.ceil(vecs / VECS_PER_INVOCATION), WORKGROUP),
+    }));
+  }
+  if (chunk.length % 4 !== 0) {
+    const boundary = Math.floor(chunk.length / ALIGN_FLOATS) * ALIGN_FLOATS;
+    const tail = { ...chunk, offset: chunk.offset + boundary, length: chunk.length - boundary };
+    dispatches.push(kernel(gpu, {
+      label: `${label}: last ${chunk.length % 4} floats`,
+      code: sgdCode,
+      entryPoint: `${entryPoint}_tail`,
+      constants,
+      uniforms: uniforms(tail.length, vecs * 4 - boundary),
+      tensors: tensors(tail),
+      workgroups: [1, 1, 1],
+    }));
+  }
+  return dispatches;
 }
 
 function normDispatches(

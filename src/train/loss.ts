@@ -7,7 +7,8 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, f32, grid, kernel, numel, params, type Tensor } from "../gpu/kernel.ts";
-import code from "../../shaders/cross_entropy.wgsl" with { type: "text" };
+import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
+import crossEntropyCode from "../../shaders/cross_entropy.wgsl" with { type: "text" };
 
 /** The label of a padding sample: it adds nothing to the loss, its gradient or the statistics. */
 export const PADDING_LABEL = 0xffffffff;
@@ -48,6 +49,8 @@ export interface CrossEntropyTensors {
   /** `[4]` floats laid out as {@linkcode STATS}; added to on every run, never reset by the op. */
   stats: Tensor;
 }
+
+const code = reduceCode + crossEntropyCode;
 
 function workgroupSize(classes: number): number {
   // A power of two for the tree reductions; small class counts need no more than one warp.

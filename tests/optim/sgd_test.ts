@@ -223,3 +223,69 @@ Deno.test("sgd rejects invalid options as PyTorch does, naming them", async () =
   assert.throws(() => make({})().prepareStep([0.1, 0.2]), /2 learning rates given for 1 param groups/);
   await assert.rejects(make({})().totalGradNorm(), /computed only with maxGradNorm/);
 });
+
+Deno.test("sgd: every specialisation of the vec4 update and its scalar tail matches the float64 reference", async () => {
+  // Group a: 5003 floats, 1250 vec4s (several per invocation) and a tail of 3; frozen [5003, 5056);
+  // group b: [5056, 5336), whole vec4s only; frozen [5336, 5376).
+  const n = 5376;
+  const ranges = [{ offset: 0, length: 5003 }, { offset: 5056, length: 280 }];
+  const cases: Array<[string, Omit<ParamGroupRange, "offset" | "length">, SgdCreateOptions]> = [
+    ["plain", { lr: 0.1 }, {}],
+    ["weight decay", { lr: 0.1, weightDecay: 0.01 }, {}],
+    ["momentum", { lr: 0.1, momentum: 0.9 }, {}],
+    ["momentum, dampening, weight decay", { lr: 0.1, momentum: 0.9, dampening: 0.2, weightDecay: 0.01 }, {}],
+    ["nesterov", { lr: 0.1, momentum: 0.9, nesterov: true }, {}],
+    ["nesterov, weight decay, clipping", { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }, {
+      maxGradNorm: 5,
+    }],
+    ["weight decay, norm without clipping", { lr: 0.1, weightDecay: 0.01 }, { maxGradNorm: Infinity }],
+  ];
+  const params = randomArray(n, 11);
+  const grads = [randomArray(n, 12), randomArray(n, 13)];
+  const momentum = randomArray(n, 14);
+  for (const [name, options, createOptions] of cases) {
+    const groups = ranges.map((r) => ({ ...r, ...options }));
+    const t = await setup(
+      n,
+      [{ params: [...params], grads: [...grads[0]], momentum: [...momentum] }],
+      groups,
+      {
+        ...createOptions,
+        chunkFloats: 4096,
+      },
+    );
+    // Group a: chunks of 4096 and 907 floats, the second with a tail; group b: one chunk.
+    const norms = createOptions.maxGradNorm === undefined ? 0 : 4;
+    assert.equal(t.sgd.dispatches.length, norms + 4, `${name}: dispatches`);
+    let state = groups.map((r) => ({
+      params: params.subarray(r.offset, r.offset + r.length) as ArrayLike<number>,
+      momentum: undefined as Float64Array | undefined,
+    }));
+    for (const g of grads) {
+      t.setGrads([...g]);
+      t.step();
+      const slices = groups.map((r) => g.subarray(r.offset, r.offset + r.length));
+      const { coefficient } = clipGradNormReference(slices, createOptions.maxGradNorm ?? Infinity);
+      if (createOptions.maxGradNorm === 5) assert.ok(coefficient < 0.5, "the test clips");
+      state = groups.map((r, i) =>
+        sgdStepReference(state[i].params, slices[i], state[i].momentum, r, coefficient)
+      );
+    }
+    const all = await t.params(0, n);
+    const allMomentum = await t.momentum(0, n);
+    groups.forEach((r, i) => {
+      assertClose(all.subarray(r.offset, r.offset + r.length), state[i].params, 1e-5, `${name}: group ${i}`);
+      const buffer = allMomentum.subarray(r.offset, r.offset + r.length);
+      if (state[i].momentum) assertClose(buffer, state[i].momentum!, 1e-5, `${name}: group ${i} momentum`);
+      else assert.deepEqual(buffer, momentum.subarray(r.offset, r.offset + r.length), `${name}: no momentum`);
+    });
+    for (const [start, end] of [[5003, 5056], [5336, n]]) {
+      assert.deepEqual(all.subarray(start, end), params.subarray(start, end), `${name}: frozen params`);
+      assert.deepEqual(
+        allMomentum.subarray(start, end),
+        momentum.subarray(start, end),
+        `${name}: frozen momentum`,
+      );
+    }
+  }
+});
