@@ -22,6 +22,23 @@ override TILE_COLS: u32 = 4u * VN * WG_X;
 
 var<private> acc: array<vec4f, 64>; // [row i][column vec4 v] at 4 * i + v
 
+// The ladders below run an operation on rows (or columns) 0, 1, 2..3, 4..7 and 8..15 as TM (or VN) asks,
+// each index a constant once the helpers are inlined.
+
+fn setup_rows4(i: u32, first_row: u32) {
+  setup_row(i, first_row + i * WG_Y);
+  setup_row(i + 1u, first_row + (i + 1u) * WG_Y);
+  setup_row(i + 2u, first_row + (i + 2u) * WG_Y);
+  setup_row(i + 3u, first_row + (i + 3u) * WG_Y);
+}
+
+fn setup_cols4(j: u32, first_col: u32) {
+  setup_col(j, first_col + j * WG_X);
+  setup_col(j + 1u, first_col + (j + 1u) * WG_X);
+  setup_col(j + 2u, first_col + (j + 2u) * WG_X);
+  setup_col(j + 3u, first_col + (j + 3u) * WG_X);
+}
+
 fn setup_tile(first_row: u32, first_col: u32) {
   setup_row(0u, first_row);
   if (TM > 1u) {
@@ -32,40 +49,19 @@ fn setup_tile(first_row: u32, first_col: u32) {
     setup_row(3u, first_row + 3u * WG_Y);
   }
   if (TM > 4u) {
-    setup_row(4u, first_row + 4u * WG_Y);
-    setup_row(5u, first_row + 5u * WG_Y);
-    setup_row(6u, first_row + 6u * WG_Y);
-    setup_row(7u, first_row + 7u * WG_Y);
+    setup_rows4(4u, first_row);
   }
   if (TM > 8u) {
-    setup_row(8u, first_row + 8u * WG_Y);
-    setup_row(9u, first_row + 9u * WG_Y);
-    setup_row(10u, first_row + 10u * WG_Y);
-    setup_row(11u, first_row + 11u * WG_Y);
-    setup_row(12u, first_row + 12u * WG_Y);
-    setup_row(13u, first_row + 13u * WG_Y);
-    setup_row(14u, first_row + 14u * WG_Y);
-    setup_row(15u, first_row + 15u * WG_Y);
+    setup_rows4(8u, first_row);
+    setup_rows4(12u, first_row);
   }
-  setup_col(0u, first_col);
-  setup_col(1u, first_col + WG_X);
-  setup_col(2u, first_col + 2u * WG_X);
-  setup_col(3u, first_col + 3u * WG_X);
+  setup_cols4(0u, first_col);
   if (VN > 1u) {
-    setup_col(4u, first_col + 4u * WG_X);
-    setup_col(5u, first_col + 5u * WG_X);
-    setup_col(6u, first_col + 6u * WG_X);
-    setup_col(7u, first_col + 7u * WG_X);
+    setup_cols4(4u, first_col);
   }
   if (VN > 2u) {
-    setup_col(8u, first_col + 8u * WG_X);
-    setup_col(9u, first_col + 9u * WG_X);
-    setup_col(10u, first_col + 10u * WG_X);
-    setup_col(11u, first_col + 11u * WG_X);
-    setup_col(12u, first_col + 12u * WG_X);
-    setup_col(13u, first_col + 13u * WG_X);
-    setup_col(14u, first_col + 14u * WG_X);
-    setup_col(15u, first_col + 15u * WG_X);
+    setup_cols4(8u, first_col);
+    setup_cols4(12u, first_col);
   }
 }
 
@@ -85,6 +81,14 @@ fn row_fma(i: u32, row_i: f32, x: array<vec4f, 4>) {
     acc[4u * i + 2u] = fma(a, x[2], acc[4u * i + 2u]);
     acc[4u * i + 3u] = fma(a, x[3], acc[4u * i + 3u]);
   }
+}
+
+// acc[i][j] += row_value(i, step) * x[j] for rows i..i+3
+fn rows4_fma(i: u32, step: u32, x: array<vec4f, 4>) {
+  row_fma(i, row_value(i, step), x);
+  row_fma(i + 1u, row_value(i + 1u, step), x);
+  row_fma(i + 2u, row_value(i + 2u, step), x);
+  row_fma(i + 3u, row_value(i + 3u, step), x);
 }
 
 // One reduction step: acc[i][j] += row_value(i, step) * col_value(j, tap).
@@ -107,20 +111,11 @@ fn tile_step(step: u32, tap: Tap) {
     row_fma(3u, row_value(3u, step), x);
   }
   if (TM > 4u) {
-    row_fma(4u, row_value(4u, step), x);
-    row_fma(5u, row_value(5u, step), x);
-    row_fma(6u, row_value(6u, step), x);
-    row_fma(7u, row_value(7u, step), x);
+    rows4_fma(4u, step, x);
   }
   if (TM > 8u) {
-    row_fma(8u, row_value(8u, step), x);
-    row_fma(9u, row_value(9u, step), x);
-    row_fma(10u, row_value(10u, step), x);
-    row_fma(11u, row_value(11u, step), x);
-    row_fma(12u, row_value(12u, step), x);
-    row_fma(13u, row_value(13u, step), x);
-    row_fma(14u, row_value(14u, step), x);
-    row_fma(15u, row_value(15u, step), x);
+    rows4_fma(8u, step, x);
+    rows4_fma(12u, step, x);
   }
 }
 
@@ -143,6 +138,13 @@ fn store_row(i: u32) {
   }
 }
 
+fn store_rows4(i: u32) {
+  store_row(i);
+  store_row(i + 1u);
+  store_row(i + 2u);
+  store_row(i + 3u);
+}
+
 fn store_tile() {
   store_row(0u);
   if (TM > 1u) {
@@ -153,19 +155,10 @@ fn store_tile() {
     store_row(3u);
   }
   if (TM > 4u) {
-    store_row(4u);
-    store_row(5u);
-    store_row(6u);
-    store_row(7u);
+    store_rows4(4u);
   }
   if (TM > 8u) {
-    store_row(8u);
-    store_row(9u);
-    store_row(10u);
-    store_row(11u);
-    store_row(12u);
-    store_row(13u);
-    store_row(14u);
-    store_row(15u);
+    store_rows4(8u);
+    store_rows4(12u);
   }
 }

@@ -46,21 +46,20 @@ fn staged_step(k: u32, lid: vec3u) {
     row_fma(3u, a_tile[a + 3u * WG_Y], x);
   }
   if (TM > 4u) {
-    row_fma(4u, a_tile[a + 4u * WG_Y], x);
-    row_fma(5u, a_tile[a + 5u * WG_Y], x);
-    row_fma(6u, a_tile[a + 6u * WG_Y], x);
-    row_fma(7u, a_tile[a + 7u * WG_Y], x);
+    staged_rows4_fma(4u, a, x);
   }
   if (TM > 8u) {
-    row_fma(8u, a_tile[a + 8u * WG_Y], x);
-    row_fma(9u, a_tile[a + 9u * WG_Y], x);
-    row_fma(10u, a_tile[a + 10u * WG_Y], x);
-    row_fma(11u, a_tile[a + 11u * WG_Y], x);
-    row_fma(12u, a_tile[a + 12u * WG_Y], x);
-    row_fma(13u, a_tile[a + 13u * WG_Y], x);
-    row_fma(14u, a_tile[a + 14u * WG_Y], x);
-    row_fma(15u, a_tile[a + 15u * WG_Y], x);
+    staged_rows4_fma(8u, a, x);
+    staged_rows4_fma(12u, a, x);
   }
+}
+
+// acc[i][j] += a_tile[a + i * WG_Y] * x[j] for rows i..i+3
+fn staged_rows4_fma(i: u32, a: u32, x: array<vec4f, 4>) {
+  row_fma(i, a_tile[a + i * WG_Y], x);
+  row_fma(i + 1u, a_tile[a + (i + 1u) * WG_Y], x);
+  row_fma(i + 2u, a_tile[a + (i + 2u) * WG_Y], x);
+  row_fma(i + 3u, a_tile[a + (i + 3u) * WG_Y], x);
 }
 
 // Accumulates reduction steps [0, depth) of the tile whose first row and column are given into acc,

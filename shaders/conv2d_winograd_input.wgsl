@@ -1,20 +1,8 @@
 // Winograd F(2x2, 3x3) input transform: v[xi, c, col] = (B^T d B)[xi] for the 4x4 patch d of channel c
 // that tile TILE_OFFSET + col reads, where B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-// and xi = 4 * a + b. Tile (n, ty, tx) makes output pixels (2ty .. 2ty + 1, 2tx .. 2tx + 1) of image n and
-// reads input rows 2ty - 1 .. 2ty + 2 and columns 2tx - 1 .. 2tx + 2, zero outside the image (padding 1).
-// Tiles are numbered over the run's images; one dispatch transforms COLS of them, zeros past the last.
-// Grid: one invocation per (channel, column), spread over x and y; neighbours take neighbouring columns.
-
-override WG: u32 = 64u;
-override CHANNELS: u32;
-override HEIGHT: u32;
-override WIDTH: u32;
-override BATCH: u32;
-override TILE_OFFSET: u32;
-override COLS: u32;
-override TILES_H: u32 = (HEIGHT + 1u) / 2u;
-override TILES_W: u32 = (WIDTH + 1u) / 2u;
-override TILES: u32 = BATCH * TILES_H * TILES_W;
+// and xi = 4 * a + b. Tile (n, ty, tx) reads input rows 2ty - 1 .. 2ty + 2 and columns 2tx - 1 .. 2tx + 2,
+// zero outside the image (padding 1); tiles past the last are zeros.
+// Prepended: conv2d_winograd_tiles.wgsl.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> v: array<f32>;
@@ -50,11 +38,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var d2 = vec4f(0.0);
   var d3 = vec4f(0.0);
   if (tile < TILES) {
-    let n = tile / (TILES_H * TILES_W);
-    let r = tile % (TILES_H * TILES_W);
-    let y0 = 2 * i32(r / TILES_W) - 1;
-    let x0 = 2 * i32(r % TILES_W) - 1;
-    let base = (n * CHANNELS + c) * HEIGHT * WIDTH;
+    let origin = tile_origin(tile);
+    let y0 = i32(origin.y) - 1;
+    let x0 = i32(origin.z) - 1;
+    let base = (origin.x * CHANNELS + c) * HEIGHT * WIDTH;
     d0 = patch_row(base, y0, x0);
     d1 = patch_row(base, y0 + 1, x0);
     d2 = patch_row(base, y0 + 2, x0);

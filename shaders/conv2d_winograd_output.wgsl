@@ -1,19 +1,7 @@
 // Winograd F(2x2, 3x3) output transform: the 2x2 output pixels of tile TILE_OFFSET + col in channel k are
 // A^T m A for the 4x4 m[xi, k, col], xi = 4 * a + b, where A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; pixels
-// past an odd edge are dropped. Tiles are numbered over the run's images as in the input transform.
-// Entry points: main, and main_bias which adds bias[k].
-// Grid: one invocation per (channel, column), spread over x and y.
-
-override WG: u32 = 64u;
-override CHANNELS: u32;
-override HEIGHT: u32;
-override WIDTH: u32;
-override BATCH: u32;
-override TILE_OFFSET: u32;
-override COLS: u32;
-override TILES_H: u32 = (HEIGHT + 1u) / 2u;
-override TILES_W: u32 = (WIDTH + 1u) / 2u;
-override TILES: u32 = BATCH * TILES_H * TILES_W;
+// past an odd edge are dropped.
+// Entry points: main, and main_bias which adds bias[k]. Prepended: conv2d_winograd_tiles.wgsl.
 
 @group(0) @binding(0) var<storage, read> m: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -38,11 +26,10 @@ fn transform(i: u32, b: f32) {
   let m3 = m_row(i + 12u * stride, stride);
   let s0 = m0 + m1 + m2;
   let s1 = m1 - m2 - m3;
-  let n = tile / (TILES_H * TILES_W);
-  let r = tile % (TILES_H * TILES_W);
-  let oy = 2u * (r / TILES_W);
-  let ox = 2u * (r % TILES_W);
-  let o = (n * CHANNELS + k) * HEIGHT * WIDTH + oy * WIDTH + ox;
+  let origin = tile_origin(tile);
+  let oy = origin.y;
+  let ox = origin.z;
+  let o = (origin.x * CHANNELS + k) * HEIGHT * WIDTH + oy * WIDTH + ox;
   let right = ox + 1u < WIDTH;
   y[o] = s0.x + s0.y + s0.z + b;
   if (right) {

@@ -38,8 +38,8 @@ export interface GemmTiling {
 /**
  * The tilings the kernels are built with and the autotuner tries. GPUs favour tiles staged in workgroup
  * memory and small per-invocation tiles in large workgroups (registers are dear, loads cheap); CPU drivers
- * favour 16x16 register tiles without barriers, as every load costs tens of cycles there; the narrow one
- * suits GEMMs with few columns.
+ * favour 16x16 register tiles without barriers, as every load costs tens of cycles there; the narrow ones
+ * suit GEMMs with few columns (the last, 8 columns wide, the small images of the last ResNet stages).
  */
 export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 4, rows: 8, columnVectors: 2 },
@@ -50,6 +50,7 @@ export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 16, rows: 8, columnVectors: 2, stagedSteps: 8 },
   { workgroupX: 16, workgroupY: 16, rows: 4, columnVectors: 1, stagedSteps: 16 },
   { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2, stagedSteps: 16 },
+  { workgroupX: 2, workgroupY: 8, rows: 8, columnVectors: 1 },
 ];
 
 /** A GEMM's size: output rows and columns (per group) and the length of its reduction. */

@@ -34,10 +34,13 @@ import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
 import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
 import gemmSource from "../../shaders/conv2d_winograd_gemm.wgsl" with { type: "text" };
 import filterSource from "../../shaders/conv2d_winograd_filter.wgsl" with { type: "text" };
+import tilesSource from "../../shaders/conv2d_winograd_tiles.wgsl" with { type: "text" };
 import inputSource from "../../shaders/conv2d_winograd_input.wgsl" with { type: "text" };
 import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type: "text" };
 
 const GEMM = tileSource + stagedTileSource + gemmSource;
+const INPUT_TRANSFORM = tilesSource + inputSource;
+const OUTPUT_TRANSFORM = tilesSource + outputSource;
 
 /** The convolution passes Winograd can compute. */
 export type WinogradPass = "forward" | "backwardData";
@@ -229,14 +232,14 @@ export function winogradPlan(
       };
       const input = kernel(gpu, {
         label: `${label} winograd input transform`,
-        code: inputSource,
+        code: INPUT_TRANSFORM,
         constants: { ...sizes, CHANNELS: depth },
         tensors: [source, v],
         workgroups: grid(depth * run.columns, TRANSFORM_WORKGROUP),
       });
       const output = kernel(gpu, {
         label: `${label} winograd output transform`,
-        code: outputSource,
+        code: OUTPUT_TRANSFORM,
         entryPoint: t.bias ? "main_bias" : "main",
         constants: { ...sizes, CHANNELS: rows },
         tensors: t.bias ? [m, result, t.bias] : [m, result],

@@ -10,7 +10,7 @@ import {
   type Conv2dOptions,
   tuneConvolutions,
 } from "../../src/layers/conv2d.ts";
-import { gemmProblem, weightSplit } from "../../src/layers/_conv_kernels.ts";
+import { dataSplit, gemmProblem, weightSplit } from "../../src/layers/_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/layers/_conv_chunks.ts";
 import { GEMM_KINDS, gemmTiling, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
 import {
@@ -81,6 +81,18 @@ const CASES: Array<
     options: conv(37, 3, 1, 1),
     bias: true,
     tiling: 2,
+  },
+  {
+    name: "tiny images, many channels: split backward-data, 2x2 stride 2 to 1x1, 5 -> 256, batch 2",
+    input: [2, 5, 2, 2],
+    options: conv(256, 3, 2, 1),
+    tiling: 8,
+  },
+  {
+    name: "1x1 image, 3x3 stride 2: the phases past the image are skipped, 4 -> 6, batch 3",
+    input: [3, 4, 1, 1],
+    options: conv(6, 3, 2, 1),
+    bias: true,
   },
 ];
 
@@ -182,13 +194,19 @@ for (const [index, c] of CASES.entries()) {
   });
 }
 
-Deno.test("conv2d: every tiling candidate is tested, and the large case splits backward-weight", async () => {
+Deno.test("conv2d: every tiling candidate is tested, and the large cases split their reductions", async () => {
   const tested = new Set(CASES.map((c, i) => c.tiling ?? CHEAP_TILINGS[i % CHEAP_TILINGS.length]));
   assert.equal(tested.size, TILING_CANDIDATES.length);
   const gpu = await testGpu();
-  const last = CASES[CASES.length - 1];
-  const g = conv2dGeometry(last.input, last.options);
-  for (const tiling of TILING_CANDIDATES) assert.ok(weightSplit(gpu, g, tiling).splits > 1);
+  const byName = (start: string) => {
+    const c = CASES.find((c) => c.name.startsWith(start))!;
+    return conv2dGeometry(c.input, c.options);
+  };
+  const large = byName("several row and column tiles"), tiny = byName("tiny images");
+  for (const tiling of TILING_CANDIDATES) {
+    assert.ok(weightSplit(gpu, large, tiling).splits > 1);
+    assert.ok(dataSplit(gpu, tiny, tiling).splits > 1);
+  }
 });
 
 Deno.test("conv2d: backward matches central differences of the CPU forward", async () => {
