@@ -84,6 +84,8 @@ function adapterKey(gpu: Gpu): string {
     l.maxComputeInvocationsPerWorkgroup,
     l.maxComputeWorkgroupStorageSize,
     l.maxStorageBufferBindingSize,
+    // A different candidate set (a newer version of the module) is measured again.
+    JSON.stringify(TILING_CANDIDATES),
   ].join("|");
 }
 
