@@ -90,7 +90,6 @@ export class TrainingStep {
   readonly #baseLr: number;
   readonly #groupLrs: number[];
   readonly #batchNormCounters: Parameter[];
-  readonly #options: TrainingOptions;
 
   private constructor(
     fields: {
@@ -118,7 +117,6 @@ export class TrainingStep {
     this.#stats = fields.stats;
     this.#groupLrs = fields.groupLrs;
     this.#baseLr = options.optimizer.lr;
-    this.#options = options;
     this.#batchNormCounters = fields.model.model.namedParameters().filter((p) => p.integer);
   }
 
@@ -268,10 +266,5 @@ export class TrainingStep {
       inputShape: this.images.shape.slice(1),
       input,
     });
-  }
-
-  /** The options the step was compiled with. */
-  get options(): TrainingOptions {
-    return this.#options;
   }
 }
