@@ -2,7 +2,7 @@
 // conv2d_geometry.wgsl). For group g:
 // grad_input[n, g*CG_IN + row, iy, ix] = sum over steps (oc, ky, kx) of
 //   weight[g*CG_OUT + oc, row, ky, kx] * grad_output[n, g*CG_OUT + oc, oy, ox]
-// over the taps with iy = oy*STRIDE_H - PAD_H + ky*DIL_H (same along x). Input pixels are split into
+// over the live taps with iy = oy*STRIDE_H - PAD_H + ky*DIL_H (same along x). Input pixels are split into
 // STRIDE_H x STRIDE_W phases (iy mod STRIDE_H, ix mod STRIDE_W), one dispatch each: within a phase the
 // same taps are valid for every pixel, and as the phase is a constant the loops over them compile to
 // straight code, with no per-pixel test and no branch that differs between invocations.
@@ -110,11 +110,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   setup_tile(start.x + lid.y, start.y + lid.x);
   let last_channel = min(first_channel + CHANNELS_PER_SPLIT, CG_OUT);
   for (var oc = first_channel; oc < last_channel; oc++) {
-    for (var ky = 0u; ky < K_H; ky++) {
+    for (var ky = TAP0_H; ky < TAP0_H + TAPS_H; ky++) {
       if (!tap_valid(PHASE_Y, PAD_H, DIL_H, STRIDE_H, ky)) {
         continue;
       }
-      for (var kx = 0u; kx < K_W; kx++) {
+      for (var kx = TAP0_W; kx < TAP0_W + TAPS_W; kx++) {
         if (tap_valid(PHASE_X, PAD_W, DIL_W, STRIDE_W, kx)) {
           let r = reduction(oc, ky, kx);
           tile_step(r.step, r.tap);
@@ -125,16 +125,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   store_tile();
 }
 
-// The taps k < size of one axis valid in this phase: an arithmetic progression (first, count, step).
+// The live taps first <= k < first + count of one axis valid in this phase: an arithmetic progression
+// (first, count, step).
 struct ValidTaps {
   first: u32,
   count: u32,
   step: u32,
 }
 
-fn valid_taps(phase: i32, pad: i32, dilation: i32, stride: i32, size: u32) -> ValidTaps {
+fn valid_taps(phase: i32, pad: i32, dilation: i32, stride: i32, first: u32, count: u32) -> ValidTaps {
   var taps = ValidTaps(0u, 0u, 1u);
-  for (var k = 0u; k < size; k++) {
+  for (var k = first; k < first + count; k++) {
     if (tap_valid(phase, pad, dilation, stride, k)) {
       if (taps.count == 0u) {
         taps.first = k;
@@ -161,8 +162,8 @@ fn reduction_at(k: u32) -> Reduction {
 fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
                @builtin(num_workgroups) nwg: vec3u) {
   let start = tile_start(wid, nwg);
-  taps_y = valid_taps(PHASE_Y, PAD_H, DIL_H, STRIDE_H, K_H);
-  taps_x = valid_taps(PHASE_X, PAD_W, DIL_W, STRIDE_W, K_W);
+  taps_y = valid_taps(PHASE_Y, PAD_H, DIL_H, STRIDE_H, TAP0_H, TAPS_H);
+  taps_x = valid_taps(PHASE_X, PAD_W, DIL_W, STRIDE_W, TAP0_W, TAPS_W);
   // From wid rather than first_channel: the barriers in shared_gemm need a provably uniform depth.
   let first = (wid.z / ROW_TILES / GROUPS) * CHANNELS_PER_SPLIT;
   let channels = min(first + CHANNELS_PER_SPLIT, CG_OUT) - first;

@@ -2,15 +2,18 @@
 // and conv2d_geometry.wgsl), split along its long reduction. For group g and reduction slice s:
 // partial[s, g*CG_OUT + row, col] = sum over steps (n, oy, ox) in slice s of
 //   grad_output[n, g*CG_OUT + row, oy, ox] * input[n, g*CG_IN + c, oy*STRIDE_H - PAD_H + ky*DIL_H, ...]
-// with col = (c * K_H + ky) * K_W + kx, i.e. partial[s] has grad_weight's layout. Slice s covers the
-// output rows (n, oy) from s * ROWS_PER_SPLIT on. With SPLITS = 1 partial is grad_weight itself.
+// with (ky, kx) a live tap; partial[s] has grad_weight's layout, the entries of dead taps left unwritten
+// (the split sum, or a fill, zeroes them). Column col stands for (c, live tap), i.e. weight entry
+// (c * K_H + ky) * K_W + kx. Slice s covers the output rows (n, oy) from s * ROWS_PER_SPLIT on. With
+// SPLITS = 1 partial may be grad_weight itself.
 // CHECK_BOUNDS: false when no tap of any pixel reaches the padding.
-// Rows are output channels, columns are weight entries of one output channel.
+// Rows are output channels, columns are the live weight entries of one output channel.
 // Entry points: main tiles in registers only, main_staged stages through workgroup memory.
 // Grid: x = column tiles, y = slice, z = row tile + ROW_TILES * group.
 
 override ROWS_PER_SPLIT: u32;
-override COLS: u32 = CG_IN * KHW;
+override COLS: u32 = CG_IN * LIVE_TAPS;
+override WEIGHTS: u32 = CG_IN * KHW; // weight entries per output channel, dead taps included
 override ROWS: u32 = BATCH * OUT_H;
 override ROW_TILES: u32 = (CG_OUT + TILE_ROWS - 1u) / TILE_ROWS;
 
@@ -30,7 +33,7 @@ var<private> row_valid: array<bool, 16>;
 var<private> dy: array<i32, 16>; // column j's tap offset ky*DIL_H - PAD_H
 var<private> dx: array<i32, 16>;
 var<private> input_at: array<i32, 16>; // input index of column j's tap for (n, oy, ox) = (0, 0, 0)
-var<private> col_index: array<u32, 16>;
+var<private> weight_index: array<u32, 16>; // column j's entry among WEIGHTS
 var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
@@ -40,11 +43,14 @@ fn setup_row(i: u32, row: u32) {
 
 fn setup_col(j: u32, col: u32) {
   col_valid[j] = col < COLS;
-  col_index[j] = min(col, COLS - 1u);
-  let c = col_index[j] / KHW;
-  let t = col_index[j] % KHW;
-  dy[j] = i32(t / K_W) * DIL_H - PAD_H;
-  dx[j] = i32(t % K_W) * DIL_W - PAD_W;
+  let live = min(col, COLS - 1u);
+  let c = live / LIVE_TAPS;
+  let t = live % LIVE_TAPS;
+  let ky = TAP0_H + t / TAPS_W;
+  let kx = TAP0_W + t % TAPS_W;
+  weight_index[j] = (c * K_H + ky) * K_W + kx;
+  dy[j] = i32(ky) * DIL_H - PAD_H;
+  dx[j] = i32(kx) * DIL_W - PAD_W;
   input_at[j] = i32((group * CG_IN + c) * IN_HW) + dy[j] * i32(IN_W) + dx[j];
 }
 
@@ -64,14 +70,14 @@ var<private> slice_base: u32;
 
 fn store(i: u32, j: u32, value: f32) {
   if (row_valid[i] && col_valid[j]) {
-    partial[slice_base + channel[i] * COLS + col_index[j]] = value;
+    partial[slice_base + channel[i] * WEIGHTS + weight_index[j]] = value;
   }
 }
 
 // First row and column of this workgroup's tile; sets `group`, `slice_base` and `first_output_row`.
 fn tile_start(wid: vec3u) -> vec2u {
   group = wid.z / ROW_TILES;
-  slice_base = wid.y * C_OUT * COLS;
+  slice_base = wid.y * C_OUT * WEIGHTS;
   first_output_row = wid.y * ROWS_PER_SPLIT;
   return vec2u((wid.z % ROW_TILES) * TILE_ROWS, wid.x * TILE_COLS);
 }

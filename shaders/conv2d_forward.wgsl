@@ -2,7 +2,7 @@
 // conv2d_geometry.wgsl). For group g the GEMM is
 // out[n, g*CG_OUT + row, pixel] = sum over steps (c, ky, kx) of weight[g*CG_OUT + row, c, ky, kx] * x
 // where x is what output pixel `pixel` (n, oy, ox) sees through tap (ky, kx) of input channel g*CG_IN + c,
-// zero in the padding. Rows are output channels, columns are output pixels of the whole batch.
+// zero in the padding; the steps run over the live taps only. Rows are output channels, columns are output pixels of the whole batch.
 // CHECK_BOUNDS: false when no tap of any pixel reaches the padding.
 // Entry points: main and main_bias tile in registers only, main_staged and main_staged_bias stage through
 // workgroup memory. Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group.
@@ -65,11 +65,15 @@ fn store(i: u32, j: u32, value: f32) {
   }
 }
 
+// Reduction step k runs over (c, live tap) pairs only; its weight step is the tap's place in the kernel.
 fn reduction_at(k: u32) -> Reduction {
-  let t = k % KHW;
-  let dy = i32(t / K_W) * DIL_H;
-  let dx = i32(t % K_W) * DIL_W;
-  return Reduction(k, Tap(i32((k / KHW) * IN_HW) + dy * i32(IN_W) + dx, dy, dx));
+  let c = k / LIVE_TAPS;
+  let t = k % LIVE_TAPS;
+  let ky = TAP0_H + t / TAPS_W;
+  let kx = TAP0_W + t % TAPS_W;
+  let dy = i32(ky) * DIL_H;
+  let dx = i32(kx) * DIL_W;
+  return Reduction((c * K_H + ky) * K_W + kx, Tap(i32(c * IN_HW) + dy * i32(IN_W) + dx, dy, dx));
 }
 
 // First row and column of this workgroup's tile; sets `group`.
@@ -82,9 +86,9 @@ fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) {
   let start = tile_start(wid, nwg);
   setup_tile(start.x + lid.y, start.y + lid.x);
   for (var c = 0u; c < CG_IN; c++) {
-    for (var ky = 0u; ky < K_H; ky++) {
+    for (var ky = TAP0_H; ky < TAP0_H + TAPS_H; ky++) {
       let dy = i32(ky) * DIL_H;
-      for (var kx = 0u; kx < K_W; kx++) {
+      for (var kx = TAP0_W; kx < TAP0_W + TAPS_W; kx++) {
         let dx = i32(kx) * DIL_W;
         tile_step((c * K_H + ky) * K_W + kx, Tap(i32(c * IN_HW) + dy * i32(IN_W) + dx, dy, dx));
       }
@@ -94,7 +98,7 @@ fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) {
 
 fn accumulate_staged(lid: vec3u, wid: vec3u, nwg: vec3u) {
   let start = tile_start(wid, nwg);
-  shared_gemm(CG_IN * KHW, lid, start.x, start.y);
+  shared_gemm(CG_IN * LIVE_TAPS, lid, start.x, start.y);
 }
 
 fn load_bias() {

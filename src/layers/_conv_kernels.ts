@@ -90,12 +90,18 @@ function geometryConstants(g: Conv2dGeometry): Record<string, number> {
 }
 
 /** The sizes of a convolution along one spatial axis. */
-interface Axis {
+export interface Axis {
+  /** Input size. */
   inSize: number;
+  /** Output size. */
   outSize: number;
+  /** Kernel size. */
   kernel: number;
+  /** Stride. */
   stride: number;
+  /** Zero padding on each side. */
   pad: number;
+  /** Dilation. */
   dilation: number;
 }
 
@@ -120,9 +126,42 @@ function axes(g: Conv2dGeometry): Axis[] {
   ];
 }
 
-/** True when some tap of some output position reads the padding (forward and backward-weight). */
+/**
+ * The taps `first .. first + count - 1` of axis `a` outside which no tap lands inside the image for any
+ * output position: tap k is live when `0 <= o * stride - pad + k * dilation < inSize` for some output o.
+ * On small images this is less than the kernel (a 3x3 padding-1 kernel on a 1x1 image: its centre only),
+ * and the GEMMs loop over the window alone. Backward-data needs no other taps, as each pair of an input
+ * and an output position it sums over is one forward tap.
+ */
+export function liveTaps(a: Axis): { first: number; count: number } {
+  const lands = (k: number) => {
+    // Positions o * stride + shift for o < outSize: the first one at or after 0 must be < inSize.
+    const shift = k * a.dilation - a.pad;
+    const o = shift >= 0 ? 0 : Math.ceil(-shift / a.stride);
+    return o < a.outSize && o * a.stride + shift < a.inSize;
+  };
+  let first = 0, last = a.kernel - 1;
+  while (first < last && !lands(first)) first++;
+  while (last > first && !lands(last)) last--;
+  return { first, count: last - first + 1 };
+}
+
+/** The live tap windows of `g` (see {@linkcode liveTaps}), vertical then horizontal. */
+function liveWindows(g: Conv2dGeometry): Array<{ first: number; count: number }> {
+  return axes(g).map(liveTaps);
+}
+
+/** Live taps of `g`'s kernel: the reduction length per input channel of its direct GEMMs. */
+export function liveTapCount(g: Conv2dGeometry): number {
+  const [y, x] = liveWindows(g);
+  return y.count * x.count;
+}
+
+/** True when some live tap of some output position reads the padding (forward and backward-weight). */
 function readsPadding(a: Axis): boolean {
-  return a.pad > 0 || (a.outSize - 1) * a.stride - a.pad + (a.kernel - 1) * a.dilation >= a.inSize;
+  const { first, count } = liveTaps(a);
+  return first * a.dilation - a.pad < 0 ||
+    (a.outSize - 1) * a.stride - a.pad + (first + count - 1) * a.dilation >= a.inSize;
 }
 
 /** Positions of `phase` (pixels phase, phase + stride, ... of the input) along axis `a`. */
@@ -133,7 +172,8 @@ function phasePositions(a: Axis, phase: number): number {
 /** True when, in backward-data, some valid tap of some input position of `phase` falls outside grad_output. */
 function readsOutsideGradOutput(a: Axis, phase: number): boolean {
   const positions = phasePositions(a, phase);
-  for (let k = 0; k < a.kernel; k++) {
+  const { first, count } = liveTaps(a);
+  for (let k = first; k < first + count; k++) {
     const t = phase + a.pad - k * a.dilation;
     if (t % a.stride !== 0) continue;
     const shift = t / a.stride;
@@ -142,18 +182,30 @@ function readsOutsideGradOutput(a: Axis, phase: number): boolean {
   return false;
 }
 
+/** WGSL overrides of `g`'s live tap windows. */
+function tapConstants(g: Conv2dGeometry): Record<string, number> {
+  const [y, x] = liveWindows(g);
+  return { TAP0_H: y.first, TAPS_H: y.count, TAP0_W: x.first, TAPS_W: x.count };
+}
+
 function gemmConstants(g: Conv2dGeometry, t: GemmTiling, checkBounds: boolean): Record<string, number> {
-  return { ...geometryConstants(g), ...tilingConstants(t), CHECK_BOUNDS: checkBounds ? 1 : 0 };
+  return {
+    ...geometryConstants(g),
+    ...tapConstants(g),
+    ...tilingConstants(t),
+    CHECK_BOUNDS: checkBounds ? 1 : 0,
+  };
 }
 
 /**
- * The GEMM one group of a convolution runs for `kind`. Backward-data runs one GEMM per stride phase,
- * each over that phase's pixels; together their depths add up to all the taps. For `"winograd"`, one of
+ * The GEMM one group of a convolution runs for `kind`, over the live taps only (see {@linkcode liveTaps}).
+ * Backward-data runs one GEMM per stride phase, each over that phase's pixels; together their depths add
+ * up to all the live taps. For `"winograd"`, one of
  * the 16 GEMMs of the forward pass in the transformed domain, over every 2x2 output tile of the batch.
  */
 export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
   const cgIn = g.inChannels / g.groups, cgOut = g.outChannels / g.groups;
-  const taps = g.kernelHeight * g.kernelWidth;
+  const taps = liveTapCount(g);
   const pixels = g.batch * g.outHeight * g.outWidth;
   if (kind === "forward") return { rows: cgOut, columns: pixels, depth: cgIn * taps };
   if (kind === "winograd") {
@@ -274,11 +326,12 @@ export function weightSplit(
   tiling: GemmTiling,
 ): { splits: number; rowsPerSplit: number } {
   const size = tileSize(tiling);
-  const columns = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
+  const columns = (g.inChannels / g.groups) * liveTapCount(g);
   const outputTiles = Math.ceil(columns / size.columns) * Math.ceil(g.outChannels / g.groups / size.rows) *
     g.groups;
   const rows = g.batch * g.outHeight;
-  const weightBytes = g.outChannels * columns * 4;
+  // The partial sums keep grad_weight's layout, dead taps included.
+  const weightBytes = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth * 4;
   const scratchLimit = Math.min(MAX_SCRATCH_BYTES, gpu.limits.maxStorageBufferBindingSize);
   const wanted = Math.min(
     Math.ceil(TARGET_WORKGROUPS / outputTiles),
@@ -290,7 +343,10 @@ export function weightSplit(
   return { splits: Math.ceil(rows / rowsPerSplit), rowsPerSplit };
 }
 
-/** Backward-weight GEMM, split along the batch when that gives more parallel work, then summed. */
+/**
+ * Backward-weight GEMM over the live taps, split along the batch when that gives more parallel work, then
+ * summed; the entries of dead taps are set to zero (by the sum, or by a fill when unsplit).
+ */
 export function backwardWeightDispatches(
   gpu: Gpu,
   g: Conv2dGeometry,
@@ -312,8 +368,9 @@ export function backwardWeightPlan(
   const tl = tilingFor(gpu, g, "backwardWeight", tiling);
   const size = tileSize(tl);
   const { splits, rowsPerSplit } = weightSplit(gpu, g, tl);
-  const columns = (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
-  const count = g.outChannels * columns;
+  const columns = (g.inChannels / g.groups) * liveTapCount(g);
+  const count = numel(t.gradWeight.shape);
+  const allLive = liveTapCount(g) === g.kernelHeight * g.kernelWidth;
   const scratch = splits > 1 ? gpu.scratch(splits * count * 4) : undefined;
   const gemm = kernel(gpu, {
     label,
@@ -327,30 +384,54 @@ export function backwardWeightPlan(
       Math.ceil(g.outChannels / g.groups / size.rows) * g.groups,
     ],
   });
-  if (!scratch) return { dispatches: [gemm] };
+  const deadTaps = allLive ? undefined : g;
+  if (!scratch) {
+    if (allLive) return { dispatches: [gemm] };
+    // No slices to sum (the input is bound only because the shader declares them): dead taps only.
+    const fill = sumSlicesDispatch(
+      gpu,
+      { partial: t.input, total: t.gradWeight },
+      0,
+      count,
+      `${label} dead taps`,
+      count,
+      g,
+    );
+    return { dispatches: [gemm, fill] };
+  }
   const reduce = sumSlicesDispatch(
     gpu,
     { partial: scratch, total: t.gradWeight },
     splits,
     count,
     `${label} split sum`,
+    count,
+    deadTaps,
   );
   return { dispatches: [gemm, reduce], scratch };
 }
 
-/** `total[i] = sum over s < slices of partial[s * stride + i]` for `i < count` (stride defaults to count). */
+/**
+ * `total[i] = sum over s < slices of partial[s * stride + i]` for `i < count` (stride defaults to count).
+ * With `zeroDeadTapsOf`, `total` is a weight gradient of that convolution and its entries of dead taps
+ * (see {@linkcode liveTaps}) are set to zero instead; with 0 `slices`, only those are written.
+ */
 export function sumSlicesDispatch(
   gpu: Gpu,
-  t: { partial: GPUBuffer; total: Tensor },
+  t: { partial: GPUBuffer | Tensor; total: Tensor },
   slices: number,
   count: number,
   label: string,
   stride = count,
+  zeroDeadTapsOf?: Conv2dGeometry,
 ): Dispatch {
+  const taps = zeroDeadTapsOf
+    ? { K_H: zeroDeadTapsOf.kernelHeight, K_W: zeroDeadTapsOf.kernelWidth, ...tapConstants(zeroDeadTapsOf) }
+    : {};
   return kernel(gpu, {
     label,
     code: reduceSource,
-    constants: { COUNT: count, SPLITS: slices, STRIDE: stride },
+    constants: { COUNT: count, SPLITS: slices, STRIDE: stride, ...taps },
     tensors: [t.partial, t.total],
     workgroups: grid(count, 64),
   });

@@ -83,9 +83,9 @@ const CASES: Array<
     tiling: 2,
   },
   {
-    name: "tiny images, many channels: split backward-data, 2x2 stride 2 to 1x1, 5 -> 256, batch 2",
+    name: "tiny images, many channels: split backward-data, 2x2 stride 2 to 1x1, 5 -> 512, batch 2",
     input: [2, 5, 2, 2],
-    options: conv(256, 3, 2, 1),
+    options: conv(512, 3, 2, 1),
     tiling: 8,
   },
   {
