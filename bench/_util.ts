@@ -1,10 +1,12 @@
 /**
- * Helpers of the training bench: settings from the environment, the measurements each bench case keeps,
- * FLOP counts of a traced graph, and the summary table printed at the end of the run.
+ * Helpers of the benches: settings from the environment, the measurements each bench case keeps, FLOP
+ * counts of a traced graph, the summary table printed at the end of the run, and the op benches' timing.
  *
  * @module
  */
 
+import type { Gpu } from "../src/gpu/device.ts";
+import { type Dispatch, submit } from "../src/gpu/kernel.ts";
 import type { Graph } from "../src/graph/graph.ts";
 
 /** A positive integer from environment variable `name`, or `fallback` when it is unset. */
@@ -120,4 +122,47 @@ export function figure(value: number, digits = 3): string {
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** One op bench of {@linkcode benchFastest}. */
+export interface OpBench {
+  /** The bench's name, also the key of its time in the `fastest` map. */
+  name: string;
+  /** The `Deno.bench` group, if any. */
+  group?: string;
+  /** Copies of `dispatches` submitted per iteration. */
+  runs: number;
+  /** The dispatches of one op. */
+  dispatches: readonly Dispatch[];
+  /** Called before each iteration, untimed (e.g. to write the uniforms the op reads). */
+  prepare?: () => void;
+}
+
+/**
+ * Registers a `Deno.bench` that submits `runs` copies of the op's dispatches and waits once per
+ * iteration, so the ~11 ms sync is amortized, and keeps the fewest milliseconds per op of any iteration
+ * in `fastest` under the bench's name.
+ *
+ * @example
+ * ```ts ignore
+ * const fastest = new Map<string, number>();
+ * benchFastest(gpu, fastest, { name: "relu", runs: 20, dispatches: reluForward(gpu, sizes, t, "relu") });
+ * ```
+ */
+export function benchFastest(gpu: Gpu, fastest: Map<string, number>, op: OpBench): void {
+  const repeated = Array.from({ length: op.runs }, () => op.dispatches).flat();
+  Deno.bench({
+    name: op.name,
+    group: op.group,
+    n: 3,
+    warmup: 1,
+    async fn() {
+      op.prepare?.();
+      const start = performance.now();
+      submit(gpu, repeated);
+      await gpu.idle();
+      const ms = (performance.now() - start) / op.runs;
+      fastest.set(op.name, Math.min(ms, fastest.get(op.name) ?? Infinity));
+    },
+  });
 }

@@ -18,7 +18,7 @@
  */
 
 import { Gpu } from "../src/gpu/device.ts";
-import { type Dispatch, numel, submit, type Tensor, tensor } from "../src/gpu/kernel.ts";
+import { type Dispatch, numel, type Tensor, tensor } from "../src/gpu/kernel.ts";
 import {
   conv2dBackwardData,
   conv2dBackwardWeight,
@@ -35,6 +35,7 @@ import {
   winogradForwardOp,
 } from "../src/layers/_conv_winograd.ts";
 import { fitsLimits, type GemmKind, gemmTiling, TILING_CANDIDATES } from "../src/layers/_conv_strategy.ts";
+import { benchFastest } from "./_util.ts";
 
 const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);
 const RUNS = Number(Deno.env.get("CONV_BENCH_RUNS") ?? 4);
@@ -50,7 +51,8 @@ for (const [kind, results] of Object.entries(tuning.results)) {
 }
 console.log(`  winograd transforms: ${(tuning.winogradTransformMsPerValue * 1e6).toFixed(2)} ns per value`);
 
-const fastest = new Map<string, { flops: number; ms: number }>();
+/** Milliseconds of the best iteration and FLOPs per op, by bench name. */
+const fastest = new Map<string, number>(), flopsOf = new Map<string, number>();
 /** Name prefixes of the 3x3 stride-1 benches timed both directly and through Winograd. */
 const sideBySide: Array<{ forward: string; backward: string }> = [];
 
@@ -59,20 +61,8 @@ function make(label: string, shape: number[]): Tensor {
 }
 
 function bench(group: string, name: string, flops: number, dispatches: Dispatch[]): void {
-  const repeated = Array.from({ length: RUNS }, () => dispatches).flat();
-  Deno.bench({
-    name,
-    group,
-    n: 3,
-    warmup: 1,
-    async fn() {
-      const start = performance.now();
-      submit(gpu, repeated);
-      await gpu.idle();
-      const ms = (performance.now() - start) / RUNS;
-      if (ms < (fastest.get(name)?.ms ?? Infinity)) fastest.set(name, { flops, ms });
-    },
-  });
+  flopsOf.set(name, flops);
+  benchFastest(gpu, fastest, { name, group, runs: RUNS, dispatches });
 }
 
 // Matmul 1024^3: a linear layer with 1024 rows, one bench per tiling.
@@ -204,9 +194,9 @@ for (const [cin, cout, size, k, s] of SHAPES) {
 }
 
 globalThis.addEventListener("unload", () => {
-  const gflops = (name: string) => fastest.get(name)!.flops / fastest.get(name)!.ms / 1e6;
+  const gflops = (name: string) => flopsOf.get(name)! / fastest.get(name)! / 1e6;
   console.log("\nGFLOP/s (best iteration):");
-  for (const [name, { ms }] of fastest) {
+  for (const [name, ms] of fastest) {
     console.log(`${gflops(name).toFixed(2).padStart(8)}  ${ms.toFixed(2).padStart(9)} ms  ${name}`);
   }
   const matmuls = [...fastest.keys()].filter((name) => name.startsWith("matmul"));

@@ -13,9 +13,10 @@
  */
 
 import { Gpu } from "../src/gpu/device.ts";
-import { type Dispatch, numel, submit, type Tensor, tensor } from "../src/gpu/kernel.ts";
+import { type Dispatch, numel, type Tensor, tensor } from "../src/gpu/kernel.ts";
 import { batchNormBackward, type BatchNormShape, batchNormTrain } from "../src/layers/batchnorm.ts";
 import { globalAvgPoolBackward, globalAvgPoolForward } from "../src/layers/pool.ts";
+import { benchFastest } from "./_util.ts";
 
 const RUNS = Number(Deno.env.get("NORM_BENCH_RUNS") ?? 20);
 const LARGE = Deno.env.get("NORM_BENCH_LARGE") !== "0";
@@ -32,20 +33,7 @@ function make(label: string, shape: number[], fill = 0): Tensor {
 }
 
 function bench(group: string, name: string, dispatches: Dispatch[]): void {
-  const repeated = Array.from({ length: RUNS }, () => dispatches).flat();
-  Deno.bench({
-    name,
-    group,
-    n: 3,
-    warmup: 1,
-    async fn() {
-      const start = performance.now();
-      submit(gpu, repeated);
-      await gpu.idle();
-      const ms = (performance.now() - start) / RUNS;
-      fastest.set(name, Math.min(ms, fastest.get(name) ?? Infinity));
-    },
-  });
+  benchFastest(gpu, fastest, { name, group, runs: RUNS, dispatches });
 }
 
 const shapes: Array<[string, BatchNormShape]> = [

@@ -11,8 +11,8 @@
  */
 
 import { Gpu } from "../src/gpu/device.ts";
-import { submit } from "../src/gpu/kernel.ts";
 import { type ParamGroupRange, Sgd, type SgdCreateOptions } from "../src/optim/sgd.ts";
+import { benchFastest } from "./_util.ts";
 
 const RUNS = Number(Deno.env.get("OPTIM_BENCH_RUNS") ?? 10);
 /** resnet18's parameter count with a 10-class head; not a multiple of 4, so the scalar tail runs too. */
@@ -32,19 +32,11 @@ const fastest = new Map<string, number>();
 
 function bench(name: string, group: Omit<ParamGroupRange, "offset" | "length">, options?: SgdCreateOptions) {
   const sgd = Sgd.create(gpu, buffers, [{ offset: 0, length: PARAMETERS, ...group }], options);
-  const repeated = Array.from({ length: RUNS }, () => sgd.dispatches).flat();
-  Deno.bench({
+  benchFastest(gpu, fastest, {
     name,
-    n: 3,
-    warmup: 1,
-    async fn() {
-      sgd.prepareStep();
-      const start = performance.now();
-      submit(gpu, repeated);
-      await gpu.idle();
-      const ms = (performance.now() - start) / RUNS;
-      fastest.set(name, Math.min(ms, fastest.get(name) ?? Infinity));
-    },
+    runs: RUNS,
+    dispatches: sgd.dispatches,
+    prepare: () => sgd.prepareStep(),
   });
 }
 

@@ -105,7 +105,8 @@ export interface Axis {
   dilation: number;
 }
 
-function axes(g: Conv2dGeometry): Axis[] {
+/** The sizes of `g` along its two spatial axes: vertical, then horizontal. */
+export function axes(g: Conv2dGeometry): [Axis, Axis] {
   return [
     {
       inSize: g.inHeight,

@@ -56,24 +56,40 @@ export interface TuneOptions {
   minMilliseconds?: number;
 }
 
-const DEFAULT_GEOMETRY: Conv2dGeometry = {
+/**
+ * A 3x3 stride-1 padding-1 convolution, no dilation or groups (what Winograd computes), with `g`'s batch,
+ * channels and image size.
+ */
+function winogradGeometry(
+  g: Pick<Conv2dGeometry, "batch" | "inChannels" | "inHeight" | "inWidth" | "outChannels">,
+): Conv2dGeometry {
+  return {
+    batch: g.batch,
+    inChannels: g.inChannels,
+    inHeight: g.inHeight,
+    inWidth: g.inWidth,
+    outChannels: g.outChannels,
+    kernelHeight: 3,
+    kernelWidth: 3,
+    strideHeight: 1,
+    strideWidth: 1,
+    padHeight: 1,
+    padWidth: 1,
+    dilationHeight: 1,
+    dilationWidth: 1,
+    groups: 1,
+    outHeight: g.inHeight,
+    outWidth: g.inWidth,
+  };
+}
+
+const DEFAULT_GEOMETRY = winogradGeometry({
   batch: 8,
   inChannels: 64,
   inHeight: 16,
   inWidth: 16,
   outChannels: 64,
-  kernelHeight: 3,
-  kernelWidth: 3,
-  strideHeight: 1,
-  strideWidth: 1,
-  padHeight: 1,
-  padWidth: 1,
-  dilationHeight: 1,
-  dilationWidth: 1,
-  groups: 1,
-  outHeight: 16,
-  outWidth: 16,
-};
+});
 
 function adapterKey(gpu: Gpu): string {
   const a = gpu.adapter, l = gpu.limits;
@@ -87,24 +103,6 @@ function adapterKey(gpu: Gpu): string {
     // A different candidate set (a newer version of the module) is measured again.
     JSON.stringify(TILING_CANDIDATES),
   ].join("|");
-}
-
-/** `g` with a 3x3 kernel, stride 1, padding 1, no dilation or groups: what Winograd computes. */
-function winogradGeometry(g: Conv2dGeometry): Conv2dGeometry {
-  return {
-    ...g,
-    kernelHeight: 3,
-    kernelWidth: 3,
-    strideHeight: 1,
-    strideWidth: 1,
-    padHeight: 1,
-    padWidth: 1,
-    dilationHeight: 1,
-    dilationWidth: 1,
-    groups: 1,
-    outHeight: g.inHeight,
-    outWidth: g.inWidth,
-  };
 }
 
 /** True when `previous` holds every measurement this version makes (older caches lack Winograd's). */

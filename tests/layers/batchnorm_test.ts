@@ -79,32 +79,52 @@ function trainOnGpu(gpu: Gpu, s: BatchNormShape, data: ReturnType<typeof layerDa
   return t;
 }
 
+/** Uploads a layer with `runningMean` in place of its own and runs its eval-mode forward. */
+function evalOnGpu(
+  gpu: Gpu,
+  s: BatchNormShape,
+  data: ReturnType<typeof layerData>,
+  runningMean: Float32Array,
+  relu: boolean,
+): Tensor {
+  const shape = [s.batch, s.channels, s.spatial];
+  const output = empty(gpu, "y", shape);
+  const t = {
+    input: upload(gpu, "x", data.input, shape),
+    weight: upload(gpu, "weight", data.weight, [s.channels]),
+    bias: upload(gpu, "bias", data.bias, [s.channels]),
+    runningMean: upload(gpu, "running mean", runningMean, [s.channels]),
+    runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
+    output,
+  };
+  submit(gpu, batchNormEval(gpu, s, t, { eps: EPS, relu }, "test"));
+  return output;
+}
+
+/** Runs the train-mode forward and checks its output and statistics against the reference. */
+async function assertTrainMatches(
+  gpu: Gpu,
+  s: BatchNormShape,
+  data: ReturnType<typeof layerData>,
+  relu: boolean,
+) {
+  const t = trainOnGpu(gpu, s, data, relu);
+  const expected = batchNormTrainReference(data.input, s, data, { eps: EPS, momentum: MOMENTUM, relu });
+  assertClose(await read(gpu, t.output), expected.output, TOLERANCE, `output, relu ${relu}`);
+  assertClose(await read(gpu, t.savedMean), expected.mean, TOLERANCE, "saved mean");
+  assertClose(await read(gpu, t.savedInvStd), expected.invStd, TOLERANCE, "saved invstd");
+  assertClose(await read(gpu, t.runningMean), expected.runningMean, TOLERANCE, "running mean");
+  assertClose(await read(gpu, t.runningVar), expected.runningVar, TOLERANCE, "running var");
+}
+
 for (const s of SHAPES) {
   for (const relu of [false, true]) {
     Deno.test(`batch norm eval ${shapeName(s)} relu ${relu} matches the reference`, async () => {
       const gpu = await testGpu();
       const data = layerData(s, 10, 3);
-      const shape = [s.batch, s.channels, s.spatial];
       // Running statistics near the batch's, so that the output is of order 1.
       const runningMean = data.runningMean.map((v, c) => v + 3 * (c + 1));
-      const output = empty(gpu, "y", shape);
-      submit(
-        gpu,
-        batchNormEval(
-          gpu,
-          s,
-          {
-            input: upload(gpu, "x", data.input, shape),
-            weight: upload(gpu, "weight", data.weight, [s.channels]),
-            bias: upload(gpu, "bias", data.bias, [s.channels]),
-            runningMean: upload(gpu, "running mean", runningMean, [s.channels]),
-            runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
-            output,
-          },
-          { eps: EPS, relu },
-          "test",
-        ),
-      );
+      const output = evalOnGpu(gpu, s, data, runningMean, relu);
       const expected = batchNormEvalReference(data.input, s, { ...data, runningMean }, { eps: EPS, relu });
       assertClose(await read(gpu, output), expected, TOLERANCE, "output");
     });
@@ -120,13 +140,7 @@ for (const [s, offset] of [[SHAPES[0], 10], [SHAPES[1], 10], [SLICED, 100]] as c
       async () => {
         const gpu = await testGpu();
         const data = layerData(s, 20, offset);
-        const t = trainOnGpu(gpu, s, data, relu);
-        const expected = batchNormTrainReference(data.input, s, data, { eps: EPS, momentum: MOMENTUM, relu });
-        assertClose(await read(gpu, t.output), expected.output, TOLERANCE, "output");
-        assertClose(await read(gpu, t.savedMean), expected.mean, TOLERANCE, "saved mean");
-        assertClose(await read(gpu, t.savedInvStd), expected.invStd, TOLERANCE, "saved invstd");
-        assertClose(await read(gpu, t.runningMean), expected.runningMean, TOLERANCE, "running mean");
-        assertClose(await read(gpu, t.runningVar), expected.runningVar, TOLERANCE, "running var");
+        await assertTrainMatches(gpu, s, data, relu);
       },
     );
   }
@@ -171,6 +185,24 @@ async function backwardOnGpu(
   };
 }
 
+/** Runs backward into every gradient and checks them against the reference; returns them. */
+async function assertBackwardMatches(
+  s: BatchNormShape,
+  data: ReturnType<typeof layerData>,
+  gradOutput: Float32Array,
+  relu: boolean,
+) {
+  const actual = await backwardOnGpu(s, data, gradOutput, relu, { input: true, weight: true, bias: true });
+  const expected = batchNormBackwardReference(data.input, s, data.weight, data.bias, gradOutput, {
+    eps: EPS,
+    relu,
+  });
+  assertClose(actual.gradInput!, expected.gradInput, TOLERANCE, "grad input");
+  assertClose(actual.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight");
+  assertClose(actual.gradBias!, expected.gradBias, TOLERANCE, "grad bias");
+  return actual;
+}
+
 for (const s of SHAPES) {
   for (const relu of [false, true]) {
     Deno.test(
@@ -178,18 +210,7 @@ for (const s of SHAPES) {
       async () => {
         const data = layerData(s, 30, 10);
         const gradOutput = randomArray(count(s), 31);
-        const actual = await backwardOnGpu(s, data, gradOutput, relu, {
-          input: true,
-          weight: true,
-          bias: true,
-        });
-        const expected = batchNormBackwardReference(data.input, s, data.weight, data.bias, gradOutput, {
-          eps: EPS,
-          relu,
-        });
-        assertClose(actual.gradInput!, expected.gradInput, TOLERANCE, "grad input");
-        assertClose(actual.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight");
-        assertClose(actual.gradBias!, expected.gradBias, TOLERANCE, "grad bias");
+        const actual = await assertBackwardMatches(s, data, gradOutput, relu);
         // d sum(output * gradOutput) by central differences of the float64 forward.
         const loss = (input: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>) =>
           dot(
@@ -229,18 +250,7 @@ Deno.test("batch norm backward over several slices matches the reference", async
   // (as in PyTorch) shifts sum(g * xhat) by about ulp(mean) / std * sum(g).
   const data = layerData(SLICED, 40, 10);
   const gradOutput = randomArray(count(SLICED), 41);
-  const actual = await backwardOnGpu(SLICED, data, gradOutput, true, {
-    input: true,
-    weight: true,
-    bias: true,
-  });
-  const expected = batchNormBackwardReference(data.input, SLICED, data.weight, data.bias, gradOutput, {
-    eps: EPS,
-    relu: true,
-  });
-  assertClose(actual.gradInput!, expected.gradInput, TOLERANCE, "grad input");
-  assertClose(actual.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight");
-  assertClose(actual.gradBias!, expected.gradBias, TOLERANCE, "grad bias");
+  await assertBackwardMatches(SLICED, data, gradOutput, true);
 });
 
 Deno.test("batch norm backward computes only the gradients it is given", async () => {
@@ -303,50 +313,17 @@ for (const [name, s, offset] of VARIANTS) {
   Deno.test(`batch norm ${name} ${shapeName(s)}: eval, train and backward match the reference`, async () => {
     const gpu = await testGpu();
     const data = layerData(s, 60, offset);
-    const shape = [s.batch, s.channels, s.spatial];
     const runningMean = data.runningMean.map((v, c) => v + offset * (c + 1));
-    const evalOutput = empty(gpu, "y", shape);
-    submit(
-      gpu,
-      batchNormEval(
-        gpu,
-        s,
-        {
-          input: upload(gpu, "x", data.input, shape),
-          weight: upload(gpu, "weight", data.weight, [s.channels]),
-          bias: upload(gpu, "bias", data.bias, [s.channels]),
-          runningMean: upload(gpu, "running mean", runningMean, [s.channels]),
-          runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
-          output: evalOutput,
-        },
-        { eps: EPS, relu: true },
-        "test",
-      ),
-    );
+    const evalOutput = evalOnGpu(gpu, s, data, runningMean, true);
     assertClose(
       await read(gpu, evalOutput),
       batchNormEvalReference(data.input, s, { ...data, runningMean }, { eps: EPS, relu: true }),
       TOLERANCE,
       "eval output",
     );
-    for (const relu of [false, true]) {
-      const t = trainOnGpu(gpu, s, data, relu);
-      const expected = batchNormTrainReference(data.input, s, data, { eps: EPS, momentum: MOMENTUM, relu });
-      assertClose(await read(gpu, t.output), expected.output, TOLERANCE, `output, relu ${relu}`);
-      assertClose(await read(gpu, t.savedMean), expected.mean, TOLERANCE, "saved mean");
-      assertClose(await read(gpu, t.savedInvStd), expected.invStd, TOLERANCE, "saved invstd");
-      assertClose(await read(gpu, t.runningMean), expected.runningMean, TOLERANCE, "running mean");
-      assertClose(await read(gpu, t.runningVar), expected.runningVar, TOLERANCE, "running var");
-    }
+    for (const relu of [false, true]) await assertTrainMatches(gpu, s, data, relu);
     const gradOutput = randomArray(count(s), 61);
-    const actual = await backwardOnGpu(s, data, gradOutput, true, { input: true, weight: true, bias: true });
-    const expected = batchNormBackwardReference(data.input, s, data.weight, data.bias, gradOutput, {
-      eps: EPS,
-      relu: true,
-    });
-    assertClose(actual.gradInput!, expected.gradInput, TOLERANCE, "grad input");
-    assertClose(actual.gradWeight!, expected.gradWeight, TOLERANCE, "grad weight");
-    assertClose(actual.gradBias!, expected.gradBias, TOLERANCE, "grad bias");
+    await assertBackwardMatches(s, data, gradOutput, true);
   });
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Gpu } from "../../src/gpu/device.ts";
 import { numel, submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
 import {
   conv2dBackwardData,
@@ -8,13 +9,7 @@ import {
   conv2dGeometry,
   type Conv2dOptions,
 } from "../../src/layers/conv2d.ts";
-import {
-  type Axis,
-  gemmProblem,
-  liveTapCount,
-  liveTaps,
-  weightSplit,
-} from "../../src/layers/_conv_kernels.ts";
+import { axes, gemmProblem, liveTapCount, liveTaps, weightSplit } from "../../src/layers/_conv_kernels.ts";
 import { GEMM_KINDS, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
@@ -29,63 +24,23 @@ function conv(outChannels: number, k: number, s: number, p: number): Conv2dOptio
   return { outChannels, kernelSize: [k, k], stride: [s, s], padding: [p, p], dilation: [1, 1], groups: 1 };
 }
 
-/** Tilings by index into TILING_CANDIDATES: register-only (4, 1) and staged (6, 7), all quick to compile. */
-const CASES: Array<{ name: string; input: number[]; options: Conv2dOptions; tiling: number; live: number }> =
-  [
-    {
-      name: "3x3 padding 1 on 1x1, stride 1",
-      input: [3, 4, 1, 1],
-      options: conv(6, 3, 1, 1),
-      tiling: 4,
-      live: 1,
-    },
-    {
-      name: "3x3 padding 1 on 1x1, stride 2",
-      input: [2, 5, 1, 1],
-      options: conv(3, 3, 2, 1),
-      tiling: 6,
-      live: 1,
-    },
-    {
-      name: "3x3 padding 1 on 2x2, stride 1",
-      input: [2, 4, 2, 2],
-      options: conv(5, 3, 1, 1),
-      tiling: 1,
-      live: 9,
-    },
-    {
-      name: "3x3 padding 1 on 2x2, stride 2",
-      input: [3, 5, 2, 2],
-      options: conv(6, 3, 2, 1),
-      tiling: 7,
-      live: 4,
-    },
-    {
-      name: "7x7 padding 3 on 2x2, stride 2",
-      input: [2, 3, 2, 2],
-      options: conv(4, 7, 2, 3),
-      tiling: 4,
-      live: 4,
-    },
-    {
-      name: "7x7 padding 3 on 2x2, stride 1",
-      input: [2, 3, 2, 2],
-      options: conv(4, 7, 1, 3),
-      tiling: 7,
-      live: 9,
-    },
-    {
-      name: "3x3 padding 1 on 1x1, batch 2048: split backward-weight",
-      input: [2048, 4, 1, 1],
-      options: conv(5, 3, 1, 1),
-      tiling: 1,
-      live: 1,
-    },
-  ];
+/**
+ * Tilings by index into TILING_CANDIDATES: register-only (4, 1) and staged (6, 7), all quick to compile.
+ * Each row: name, input shape, [out channels, kernel, stride, padding], tiling, live taps.
+ */
+const CASES: Array<[string, number[], [number, number, number, number], number, number]> = [
+  ["3x3 padding 1 on 1x1, stride 1", [3, 4, 1, 1], [6, 3, 1, 1], 4, 1],
+  ["3x3 padding 1 on 1x1, stride 2", [2, 5, 1, 1], [3, 3, 2, 1], 6, 1],
+  ["3x3 padding 1 on 2x2, stride 1", [2, 4, 2, 2], [5, 3, 1, 1], 1, 9],
+  ["3x3 padding 1 on 2x2, stride 2", [3, 5, 2, 2], [6, 3, 2, 1], 7, 4],
+  ["7x7 padding 3 on 2x2, stride 2", [2, 3, 2, 2], [4, 7, 2, 3], 4, 4],
+  ["7x7 padding 3 on 2x2, stride 1", [2, 3, 2, 2], [4, 7, 1, 3], 7, 9],
+  ["3x3 padding 1 on 1x1, batch 2048: split backward-weight", [2048, 4, 1, 1], [5, 3, 1, 1], 1, 1],
+];
 
 /** Indices of the weight entries of `g` whose tap lies outside the live windows. */
 function deadEntries(g: Conv2dGeometry): number[] {
-  const y = liveTaps(axis(g, "height")), x = liveTaps(axis(g, "width"));
+  const [y, x] = axes(g).map(liveTaps);
   const dead: number[] = [];
   const taps = g.kernelHeight * g.kernelWidth;
   for (let i = 0; i < g.outChannels * g.inChannels * taps; i++) {
@@ -95,24 +50,24 @@ function deadEntries(g: Conv2dGeometry): number[] {
   return dead;
 }
 
-function axis(g: Conv2dGeometry, which: "height" | "width"): Axis {
-  return which === "height"
-    ? {
-      inSize: g.inHeight,
-      outSize: g.outHeight,
-      kernel: g.kernelHeight,
-      stride: g.strideHeight,
-      pad: g.padHeight,
-      dilation: g.dilationHeight,
-    }
-    : {
-      inSize: g.inWidth,
-      outSize: g.outWidth,
-      kernel: g.kernelWidth,
-      stride: g.strideWidth,
-      pad: g.padWidth,
-      dilation: g.dilationWidth,
-    };
+/** Random data of seeds `seed ..` for `g`, uploaded, and zeroed output tensors. */
+function upload(gpu: Gpu, g: Conv2dGeometry, seed: number) {
+  const inShape = [g.batch, g.inChannels, g.inHeight, g.inWidth];
+  const outShape = [g.batch, g.outChannels, g.outHeight, g.outWidth];
+  const weightShape = [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth];
+  const input = randomArray(numel(inShape), seed), weight = randomArray(numel(weightShape), seed + 1);
+  const bias = randomArray(g.outChannels, seed + 2), gradOutput = randomArray(numel(outShape), seed + 3);
+  const fresh = (label: string, shape: number[]) => tensor(gpu.buffer(label, numel(shape) * 4), shape);
+  const t = {
+    input: tensor(gpu.upload("input", input), inShape),
+    weight: tensor(gpu.upload("weight", weight), weightShape),
+    bias: tensor(gpu.upload("bias", bias), [g.outChannels]),
+    output: fresh("output", outShape),
+    gradOutput: tensor(gpu.upload("gradOutput", gradOutput), outShape),
+    gradInput: fresh("gradInput", inShape),
+    gradWeight: fresh("gradWeight", weightShape),
+  };
+  return { data: { input, weight, bias, gradOutput }, t };
 }
 
 async function read(t: Tensor): Promise<Float32Array> {
@@ -126,48 +81,38 @@ Deno.test("conv2d taps: the live window is where some output's tap lands inside 
     const { first, count } = liveTaps({ inSize, outSize, kernel, stride, pad, dilation });
     return [first, count];
   };
-  assert.deepEqual(window(1, 3, 1, 1), [1, 1]);
-  assert.deepEqual(window(1, 3, 2, 1), [1, 1]);
-  assert.deepEqual(window(2, 3, 1, 1), [0, 3]);
-  assert.deepEqual(window(2, 3, 2, 1), [1, 2]);
-  assert.deepEqual(window(2, 7, 2, 3), [3, 2]);
-  assert.deepEqual(window(2, 7, 1, 3), [2, 3]);
-  assert.deepEqual(window(32, 7, 2, 3), [0, 7]);
-  assert.deepEqual(window(1, 3, 1, 2, 2), [1, 1]);
-  // Taps 0 and 2 land (on outputs 1 and 0), tap 1 between them never does: the window spans it.
-  assert.deepEqual(window(1, 3, 10, 10, 5), [0, 3]);
+  // [inSize, kernel, stride, pad, dilation] -> [first, count]
+  const windows: Array<[[number, number, number, number, number?], [number, number]]> = [
+    [[1, 3, 1, 1], [1, 1]],
+    [[1, 3, 2, 1], [1, 1]],
+    [[2, 3, 1, 1], [0, 3]],
+    [[2, 3, 2, 1], [1, 2]],
+    [[2, 7, 2, 3], [3, 2]],
+    [[2, 7, 1, 3], [2, 3]],
+    [[32, 7, 2, 3], [0, 7]],
+    [[1, 3, 1, 2, 2], [1, 1]],
+    // Taps 0 and 2 land (on outputs 1 and 0), tap 1 between them never does: the window spans it.
+    [[1, 3, 10, 10, 5], [0, 3]],
+  ];
+  for (const [sizes, expected] of windows) assert.deepEqual(window(...sizes), expected, `window(${sizes})`);
   const g = conv2dGeometry([64, 512, 1, 1], conv(512, 3, 1, 1));
   assert.equal(liveTapCount(g), 1);
   assert.deepEqual(gemmProblem(g, "forward"), { rows: 512, columns: 64, depth: 512 });
   assert.deepEqual(gemmProblem(g, "backwardWeight"), { rows: 512, columns: 512, depth: 64 });
 });
 
-for (const c of CASES) {
-  const tiling = TILING_CANDIDATES[c.tiling];
-  Deno.test(`conv2d taps: ${c.name}, tiling ${Object.values(tiling).join("/")}`, async () => {
+for (const [name, inputShape, [outChannels, k, stride, pad], tilingIndex, live] of CASES) {
+  const tiling = TILING_CANDIDATES[tilingIndex];
+  Deno.test(`conv2d taps: ${name}, tiling ${Object.values(tiling).join("/")}`, async () => {
     const gpu = await testGpu();
     for (const kind of GEMM_KINDS) setGemmTiling(gpu, kind, tiling);
-    const g = conv2dGeometry(c.input, c.options);
-    assert.equal(liveTapCount(g), c.live);
-    const inShape = [g.batch, g.inChannels, g.inHeight, g.inWidth];
-    const outShape = [g.batch, g.outChannels, g.outHeight, g.outWidth];
-    const weightShape = [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth];
-    const input = randomArray(numel(inShape), 1), weight = randomArray(numel(weightShape), 2);
-    const bias = randomArray(g.outChannels, 3), gradOutput = randomArray(numel(outShape), 4);
-    const fresh = (label: string, shape: number[]) => tensor(gpu.buffer(label, numel(shape) * 4), shape);
-    const t = {
-      input: tensor(gpu.upload("input", input), inShape),
-      weight: tensor(gpu.upload("weight", weight), weightShape),
-      bias: tensor(gpu.upload("bias", bias), [g.outChannels]),
-      output: fresh("output", outShape),
-      gradOutput: tensor(gpu.upload("gradOutput", gradOutput), outShape),
-      gradInput: fresh("gradInput", inShape),
-      gradWeight: fresh("gradWeight", weightShape),
-    };
+    const g = conv2dGeometry(inputShape, conv(outChannels, k, stride, pad));
+    assert.equal(liveTapCount(g), live);
+    const { data: { input, weight, bias, gradOutput }, t } = upload(gpu, g, 1);
     // Stale values, in the dead taps' entries too, must be overwritten.
     gpu.write(t.gradInput.buffer, randomArray(t.gradInput.buffer.size / 4, 99));
     gpu.write(t.gradWeight.buffer, randomArray(t.gradWeight.buffer.size / 4, 98));
-    if (c.name.includes("split")) assert.ok(weightSplit(gpu, g, tiling).splits > 1);
+    if (name.includes("split")) assert.ok(weightSplit(gpu, g, tiling).splits > 1);
     await gpu.checked("conv2d taps test", () =>
       submit(gpu, [
         ...conv2dForward(gpu, g, t, "test"),
@@ -189,7 +134,7 @@ for (const c of CASES) {
       "gradWeight",
     );
     const dead = deadEntries(g);
-    assert.equal(dead.length, numel(weightShape) * (1 - c.live / (g.kernelHeight * g.kernelWidth)));
+    assert.equal(dead.length, numel(t.weight.shape) * (1 - live / (g.kernelHeight * g.kernelWidth)));
     for (const i of dead) assert.equal(gradWeight[i], 0, `gradWeight[${i}] of a dead tap`);
   });
 }
@@ -198,16 +143,7 @@ Deno.test("conv2d taps: backward on a 2x2 image, stride 2, matches central diffe
   const gpu = await testGpu();
   for (const kind of GEMM_KINDS) setGemmTiling(gpu, kind, TILING_CANDIDATES[4]);
   const g = conv2dGeometry([2, 3, 2, 2], conv(4, 3, 2, 1));
-  const inShape = [2, 3, 2, 2], outShape = [2, 4, 1, 1], weightShape = [4, 3, 3, 3];
-  const input = randomArray(numel(inShape), 5), weight = randomArray(numel(weightShape), 6);
-  const gradOutput = randomArray(numel(outShape), 7);
-  const t = {
-    input: tensor(gpu.upload("input", input), inShape),
-    weight: tensor(gpu.upload("weight", weight), weightShape),
-    gradOutput: tensor(gpu.upload("gradOutput", gradOutput), outShape),
-    gradInput: tensor(gpu.buffer("gradInput", numel(inShape) * 4), inShape),
-    gradWeight: tensor(gpu.buffer("gradWeight", numel(weightShape) * 4), weightShape),
-  };
+  const { data: { input, weight, gradOutput }, t } = upload(gpu, g, 5);
   await gpu.checked(
     "conv2d taps fd",
     () => submit(gpu, [...conv2dBackwardData(gpu, g, t, "fd"), ...conv2dBackwardWeight(gpu, g, t, "fd")]),

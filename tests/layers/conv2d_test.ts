@@ -158,6 +158,25 @@ async function run(gpu: Gpu, dispatches: Dispatch[]): Promise<void> {
   await gpu.checked("conv2d test", () => submit(gpu, dispatches));
 }
 
+/** Asserts the output and the gradients in `t` (the bias's where `d` has a bias) against the CPU references. */
+async function assertMatchesReference(gpu: Gpu, g: Conv2dGeometry, d: Data, t: Tensors): Promise<void> {
+  assertClose(
+    await read(gpu, t.output),
+    conv2dForwardReference(d.input, d.weight, d.bias, g),
+    TOLERANCE,
+    "output",
+  );
+  assertClose(
+    await read(gpu, t.gradInput),
+    conv2dBackwardDataReference(d.gradOutput, d.weight, g),
+    TOLERANCE,
+    "gradInput",
+  );
+  const expected = conv2dBackwardWeightReference(d.input, d.gradOutput, g);
+  assertClose(await read(gpu, t.gradWeight), expected.gradWeight, TOLERANCE, "gradWeight");
+  if (d.bias) assertClose(await read(gpu, t.gradBias), expected.gradBias, TOLERANCE, "gradBias");
+}
+
 const KINDS = GEMM_KINDS;
 
 for (const [index, c] of CASES.entries()) {
@@ -176,21 +195,7 @@ for (const [index, c] of CASES.entries()) {
       ...conv2dBackwardData(gpu, g, t, "test"),
       ...conv2dBackwardWeight(gpu, g, { ...t, gradBias: c.bias ? t.gradBias : undefined }, "test"),
     ]);
-    assertClose(
-      await read(gpu, t.output),
-      conv2dForwardReference(d.input, d.weight, d.bias, g),
-      TOLERANCE,
-      "output",
-    );
-    assertClose(
-      await read(gpu, t.gradInput),
-      conv2dBackwardDataReference(d.gradOutput, d.weight, g),
-      TOLERANCE,
-      "gradInput",
-    );
-    const expected = conv2dBackwardWeightReference(d.input, d.gradOutput, g);
-    assertClose(await read(gpu, t.gradWeight), expected.gradWeight, TOLERANCE, "gradWeight");
-    if (c.bias) assertClose(await read(gpu, t.gradBias), expected.gradBias, TOLERANCE, "gradBias");
+    await assertMatchesReference(gpu, g, d, t);
   });
 }
 
@@ -285,21 +290,7 @@ Deno.test("conv2d: a batch larger than one binding runs in aligned runs of image
     ...backwardDataOp(gpu, g, t, "test", maxBinding),
     ...backwardWeightOp(gpu, g, t, { weight: "test weight", bias: "test bias" }, maxBinding),
   ]);
-  assertClose(
-    await read(gpu, t.output),
-    conv2dForwardReference(d.input, d.weight, d.bias, g),
-    TOLERANCE,
-    "output",
-  );
-  assertClose(
-    await read(gpu, t.gradInput),
-    conv2dBackwardDataReference(d.gradOutput, d.weight, g),
-    TOLERANCE,
-    "gradInput",
-  );
-  const expected = conv2dBackwardWeightReference(d.input, d.gradOutput, g);
-  assertClose(await read(gpu, t.gradWeight), expected.gradWeight, TOLERANCE, "gradWeight");
-  assertClose(await read(gpu, t.gradBias), expected.gradBias, TOLERANCE, "gradBias");
+  await assertMatchesReference(gpu, g, d, t);
   // 63 floats per image: only runs of 64 images would stay aligned.
   assert.throws(
     () => batchChunks(conv2dGeometry([8, 7, 3, 3], conv(7, 3)), 1024, "layer2"),
