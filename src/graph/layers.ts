@@ -34,7 +34,8 @@ const uniformIn = (bound: number) => () => (uniform() * 2 - 1) * bound;
 const normal = (std: number) => () =>
   std * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 
-type Pair = number | [number, number];
+/** A size given once for both axes or as `[height, width]`, as PyTorch accepts. */
+export type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => typeof v === "number" ? [v, v] : [v[0], v[1]];
 
 function leaf(module: Module, x: SymbolicTensor, spec: LayerSpec): SymbolicTensor {

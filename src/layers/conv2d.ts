@@ -254,3 +254,4 @@ export function conv2dBackwardWeight(
 }
 
 export { type ConvTuning, tuneConvolutions, type TuneOptions } from "./_conv_tune.ts";
+export type { GemmKind, GemmTiling, MeasuredTiling } from "./_conv_strategy.ts";
