@@ -128,6 +128,19 @@ export class GpuModel {
     }
   }
 
+  /**
+   * The gradients of the trainable parameters from the last step, keyed by `state_dict` name (as PyTorch's
+   * `p.grad`, before weight decay); one readback.
+   */
+  async downloadGradients(): Promise<Map<string, Float32Array>> {
+    const host = await this.gpu.readFloats(this.gradients);
+    const gradients = new Map<string, Float32Array>();
+    for (const [p, offset] of this.#offsets) {
+      if (offset < this.trainableLength) gradients.set(p.name, host.slice(offset, offset + p.size));
+    }
+    return gradients;
+  }
+
   #layouts(): Array<[GPUBuffer, Map<Parameter, number>]> {
     return [[this.values, this.#offsets], [this.buffers, this.#bufferOffsets]];
   }
