@@ -40,6 +40,7 @@ import {
   SCHEDULE_NAMES,
   type Stem,
 } from "./src/train/run_config.ts";
+import { exists } from "./src/io/_fs.ts";
 
 /** A wrong command line: reported with the command's usage, exit code 2. */
 class UsageError extends Error {}
@@ -239,15 +240,6 @@ function configFromFlags(flags: Flags): RunConfig {
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(`--${kebab(error.field)}: ${error.message}`);
     throw error;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

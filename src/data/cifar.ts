@@ -12,6 +12,7 @@ import { CIFAR_LAYOUTS, type CifarLabelKind, type CifarName } from "./cifar_layo
 import { type CifarSplits, readCifar } from "./cifar_reader.ts";
 import { downloadFile } from "./download.ts";
 import { type DownloadProgress, progressReporter } from "./progress.ts";
+import { exists } from "../io/_fs.ts";
 
 /** Options of {@linkcode loadCifar}. */
 export interface LoadCifarOptions {
@@ -85,14 +86,4 @@ export async function loadCifar(options: LoadCifarOptions = {}): Promise<CifarSp
     );
   }
   return await readCifar(archive, read);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

@@ -40,6 +40,7 @@ import {
 import { writeReport } from "./report.ts";
 import { buildModel, learningRate, type RunConfig } from "./run_config.ts";
 import { TrainingStep } from "./training.ts";
+import { exists } from "../io/_fs.ts";
 
 /** Options of {@linkcode fit}. */
 export interface FitOptions {
@@ -92,16 +93,6 @@ export function limitDataset(dataset: ImageDataset, limit: number | undefined, n
     images: dataset.images.subarray(0, limit * size),
     labels: dataset.labels.subarray(0, limit),
   }, name);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Training steps submitted to the GPU that the loop does not wait for. */
