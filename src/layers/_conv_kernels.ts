@@ -26,8 +26,10 @@ import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" wit
 import reduceSource from "../../shaders/conv2d_reduce.wgsl" with { type: "text" };
 import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "text" };
 
-/** The GEMM core every direct convolution kernel is built on, then the geometry they share. */
-const PRELUDE = tileSource + stagedTileSource + geometrySource;
+/** The register-tiled and workgroup-memory GEMM cores every convolution GEMM (direct or Winograd) builds on. */
+export const GEMM_CORE: string = tileSource + stagedTileSource;
+/** The GEMM core, then the geometry the direct kernels share. */
+const PRELUDE = GEMM_CORE + geometrySource;
 const FORWARD = PRELUDE + forwardSource;
 const BACKWARD_DATA = PRELUDE + backwardDataSource;
 const BACKWARD_WEIGHT = PRELUDE + backwardWeightSource;

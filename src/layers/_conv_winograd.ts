@@ -19,7 +19,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { BINDING_ALIGNMENT } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
 import { batchChunks, chunkPart } from "./_conv_chunks.ts";
-import { gemmProblem } from "./_conv_kernels.ts";
+import { GEMM_CORE, gemmProblem } from "./_conv_kernels.ts";
 import {
   gemmEstimate,
   type GemmProblem,
@@ -30,15 +30,13 @@ import {
   tilingConstants,
 } from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./conv2d.ts";
-import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
-import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
 import gemmSource from "../../shaders/conv2d_winograd_gemm.wgsl" with { type: "text" };
 import filterSource from "../../shaders/conv2d_winograd_filter.wgsl" with { type: "text" };
 import tilesSource from "../../shaders/conv2d_winograd_tiles.wgsl" with { type: "text" };
 import inputSource from "../../shaders/conv2d_winograd_input.wgsl" with { type: "text" };
 import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type: "text" };
 
-const GEMM = tileSource + stagedTileSource + gemmSource;
+const GEMM = GEMM_CORE + gemmSource;
 const INPUT_TRANSFORM = tilesSource + inputSource;
 const OUTPUT_TRANSFORM = tilesSource + outputSource;
 
