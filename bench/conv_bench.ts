@@ -53,6 +53,8 @@ console.log(`  winograd transforms: ${(tuning.winogradTransformMsPerValue * 1e6)
 
 /** Milliseconds of the best iteration and FLOPs per op, by bench name. */
 const fastest = new Map<string, number>(), flopsOf = new Map<string, number>();
+/** The bench the library runs for each pass of each convolution of resnet18, and how often a step runs it. */
+const inStep: Array<{ name: string; uses: number }> = [];
 /** Name prefixes of the 3x3 stride-1 benches timed both directly and through Winograd. */
 const sideBySide: Array<{ forward: string; backward: string }> = [];
 
@@ -60,8 +62,9 @@ function make(label: string, shape: number[]): Tensor {
   return tensor(gpu.buffer(label, numel(shape) * 4), shape);
 }
 
-function bench(group: string, name: string, flops: number, dispatches: Dispatch[]): void {
+function bench(group: string, name: string, flops: number, dispatches: Dispatch[], uses = 0): void {
   flopsOf.set(name, flops);
+  if (uses > 0) inStep.push({ name, uses });
   benchFastest(gpu, fastest, { name, group, runs: RUNS, dispatches });
 }
 
@@ -87,42 +90,45 @@ function bench(group: string, name: string, flops: number, dispatches: Dispatch[
   }
 }
 
-/** A convolution of resnet18: [inChannels, outChannels, inSize, kernel, stride]. */
-type Shape = [number, number, number, number, number];
+/**
+ * A convolution of resnet18: [inChannels, outChannels, inSize, kernel, stride, uses], where `uses` is how
+ * many convolutions of the network have this shape.
+ */
+type Shape = [number, number, number, number, number, number];
 
 /** resnet18 with the CIFAR stem on 32x32 inputs. */
 const CIFAR_SHAPES: Shape[] = [
-  [3, 64, 32, 3, 1],
-  [64, 64, 32, 3, 1],
-  [64, 128, 32, 3, 2],
-  [64, 128, 32, 1, 2],
-  [128, 128, 16, 3, 1],
-  [128, 256, 16, 3, 2],
-  [128, 256, 16, 1, 2],
-  [256, 256, 8, 3, 1],
-  [256, 512, 8, 3, 2],
-  [256, 512, 8, 1, 2],
-  [512, 512, 4, 3, 1],
+  [3, 64, 32, 3, 1, 1],
+  [64, 64, 32, 3, 1, 4],
+  [64, 128, 32, 3, 2, 1],
+  [64, 128, 32, 1, 2, 1],
+  [128, 128, 16, 3, 1, 3],
+  [128, 256, 16, 3, 2, 1],
+  [128, 256, 16, 1, 2, 1],
+  [256, 256, 8, 3, 1, 3],
+  [256, 512, 8, 3, 2, 1],
+  [256, 512, 8, 1, 2, 1],
+  [512, 512, 4, 3, 1, 3],
 ];
 
 /** resnet18 with the ImageNet stem (7x7 stride 2, max-pool) on 32x32 inputs: tiny spatial sizes. */
 const IMAGENET_SHAPES: Shape[] = [
-  [3, 64, 32, 7, 2],
-  [64, 64, 8, 3, 1],
-  [64, 128, 8, 3, 2],
-  [64, 128, 8, 1, 2],
-  [128, 128, 4, 3, 1],
-  [128, 256, 4, 3, 2],
-  [128, 256, 4, 1, 2],
-  [256, 256, 2, 3, 1],
-  [256, 512, 2, 3, 2],
-  [256, 512, 2, 1, 2],
-  [512, 512, 1, 3, 1],
+  [3, 64, 32, 7, 2, 1],
+  [64, 64, 8, 3, 1, 4],
+  [64, 128, 8, 3, 2, 1],
+  [64, 128, 8, 1, 2, 1],
+  [128, 128, 4, 3, 1, 3],
+  [128, 256, 4, 3, 2, 1],
+  [128, 256, 4, 1, 2, 1],
+  [256, 256, 2, 3, 1, 3],
+  [256, 512, 2, 3, 2, 1],
+  [256, 512, 2, 1, 2, 1],
+  [512, 512, 1, 3, 1, 3],
 ];
 
 const SHAPES = Deno.env.get("CONV_BENCH_STEM") === "imagenet" ? IMAGENET_SHAPES : CIFAR_SHAPES;
 
-for (const [cin, cout, size, k, s] of SHAPES) {
+for (const [cin, cout, size, k, s, uses] of SHAPES) {
   const p = (k - 1) / 2;
   const g = conv2dGeometry([BATCH, cin, size, size], {
     outChannels: cout,
@@ -139,11 +145,15 @@ for (const [cin, cout, size, k, s] of SHAPES) {
   const gradOutput = make("dy", [BATCH, cout, g.outHeight, g.outWidth]);
   const gradInput = make("dx", [BATCH, cin, size, size]);
   const gradWeight = make("dw", [cout, cin, k, k]);
+  // The stem's input is the image: a training step computes no gradient for it.
+  const dataUses = cin === 3 ? 0 : uses;
   const flops = 2 * BATCH * g.outHeight * g.outWidth * cout * cin * k * k;
   const tile = (kind: GemmKind) => Object.values(gemmTiling(gpu, kind, gemmProblem(g, kind))).join("/");
   if (winogradApplies(gpu, g)) {
+    const isChosen = (pass: "forward" | "backwardData", winograd: boolean) =>
+      useWinograd(gpu, g, pass) === winograd;
     const chosen = (pass: "forward" | "backwardData", winograd: boolean) =>
-      useWinograd(gpu, g, pass) === winograd ? " (chosen)" : "";
+      isChosen(pass, winograd) ? " (chosen)" : "";
     const forward = `${group} forward`, backward = `${group} backward-data`;
     const winogradTile = tile("winograd");
     sideBySide.push({ forward, backward });
@@ -152,24 +162,28 @@ for (const [cin, cout, size, k, s] of SHAPES) {
       `${forward} direct [${tile("forward")}]${chosen("forward", false)}`,
       flops,
       forwardOp(gpu, g, { input, weight, output }, group),
+      isChosen("forward", false) ? uses : 0,
     );
     bench(
       group,
       `${forward} winograd [${winogradTile}]${chosen("forward", true)}`,
       flops,
       winogradForwardOp(gpu, g, { input, weight, output }, group),
+      isChosen("forward", true) ? uses : 0,
     );
     bench(
       group,
       `${backward} direct [${tile("backwardData")}]${chosen("backwardData", false)}`,
       flops,
       backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group),
+      isChosen("backwardData", false) ? dataUses : 0,
     );
     bench(
       group,
       `${backward} winograd [${winogradTile}]${chosen("backwardData", true)}`,
       flops,
       winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group),
+      isChosen("backwardData", true) ? dataUses : 0,
     );
   } else {
     bench(
@@ -177,12 +191,14 @@ for (const [cin, cout, size, k, s] of SHAPES) {
       `${group} forward [${tile("forward")}]`,
       flops,
       conv2dForward(gpu, g, { input, weight, output }, group),
+      uses,
     );
     bench(
       group,
       `${group} backward-data [${tile("backwardData")}]`,
       flops,
       conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group),
+      dataUses,
     );
   }
   bench(
@@ -190,6 +206,7 @@ for (const [cin, cout, size, k, s] of SHAPES) {
     `${group} backward-weight [${tile("backwardWeight")}]`,
     flops,
     conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group),
+    uses,
   );
 }
 
@@ -202,6 +219,16 @@ globalThis.addEventListener("unload", () => {
   const matmuls = [...fastest.keys()].filter((name) => name.startsWith("matmul"));
   const best = matmuls.reduce((a, b) => (gflops(a) >= gflops(b) ? a : b), matmuls[0]);
   if (best) console.log(`best ${best}: ${gflops(best).toFixed(2)} GFLOP/s`);
+  const timed = inStep.filter(({ name }) => fastest.has(name));
+  if (best && timed.length === inStep.length) {
+    const flops = timed.reduce((sum, { name, uses }) => sum + uses * flopsOf.get(name)!, 0);
+    const ms = timed.reduce((sum, { name, uses }) => sum + uses * fastest.get(name)!, 0);
+    const weighted = flops / ms / 1e6;
+    console.log(
+      `convolutions of a resnet18 training step (the kernels the library picks, weighted by FLOPs): ` +
+        `${weighted.toFixed(2)} GFLOP/s, ${(100 * weighted / gflops(best)).toFixed(0)}% of the best matmul`,
+    );
+  }
   const figure = (prefix: string) => {
     const name = [...fastest.keys()].find((n) => n.startsWith(prefix));
     return name ? `${gflops(name).toFixed(2)}${name.endsWith("(chosen)") ? "*" : ""}` : "—";
