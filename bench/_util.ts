@@ -6,7 +6,8 @@
  */
 
 import type { Gpu } from "../src/gpu/device.ts";
-import { type Dispatch, submit } from "../src/gpu/kernel.ts";
+import type { Dispatch } from "../src/gpu/kernel.ts";
+import { timeDispatches } from "../src/gpu/timing.ts";
 import type { Graph } from "../src/graph/graph.ts";
 
 /** A positive integer from environment variable `name`, or `fallback` when it is unset. */
@@ -59,19 +60,22 @@ export interface BenchCase {
   idle(): Promise<void>;
   /** GPU bytes allocated now, to count what a step allocates. */
   bytesNow(): number;
-  /** Milliseconds of each timed step (enqueue to GPU idle). */
+  /** Milliseconds per step of each timing (enqueue to GPU idle, over the steps enqueued together). */
   samples: number[];
-  /** Largest growth of the GPU bytes over one timed step. */
+  /** Largest growth of the GPU bytes over one timing. */
   bytesPerStep: number;
 }
 
-/** Times one step of `benchCase` and records its duration and the bytes it allocated. */
-export async function timeStep(benchCase: BenchCase): Promise<void> {
+/**
+ * Enqueues `steps` steps of `benchCase` back to back and waits once, as a training loop does between two
+ * readings of its statistics; records the milliseconds per step and the bytes the steps allocated.
+ */
+export async function timeSteps(benchCase: BenchCase, steps: number): Promise<void> {
   const before = benchCase.bytesNow();
   const start = performance.now();
-  benchCase.run();
+  for (let i = 0; i < steps; i++) benchCase.run();
   await benchCase.idle();
-  benchCase.samples.push(performance.now() - start);
+  benchCase.samples.push((performance.now() - start) / steps);
   benchCase.bytesPerStep = Math.max(benchCase.bytesPerStep, benchCase.bytesNow() - before);
 }
 
@@ -130,38 +134,31 @@ export interface OpBench {
   name: string;
   /** The `Deno.bench` group, if any. */
   group?: string;
-  /** Copies of `dispatches` submitted per iteration. */
-  runs: number;
   /** The dispatches of one op. */
   dispatches: readonly Dispatch[];
-  /** Called before each iteration, untimed (e.g. to write the uniforms the op reads). */
+  /** Called before each timed submit, untimed (e.g. to write the uniforms the op reads). */
   prepare?: () => void;
 }
 
 /**
- * Registers a `Deno.bench` that submits `runs` copies of the op's dispatches and waits once per
- * iteration, so the ~11 ms sync is amortized, and keeps the fewest milliseconds per op of any iteration
- * in `fastest` under the bench's name.
+ * Registers a `Deno.bench` whose iterations time the op with {@linkcode timeDispatches} (copies of its
+ * dispatches in one submit, the cost of the wait subtracted), and keeps the fewest milliseconds per op of
+ * any iteration in `fastest` under the bench's name.
  *
  * @example
  * ```ts ignore
  * const fastest = new Map<string, number>();
- * benchFastest(gpu, fastest, { name: "relu", runs: 20, dispatches: reluForward(gpu, sizes, t, "relu") });
+ * benchFastest(gpu, fastest, { name: "relu", dispatches: reluForward(gpu, sizes, t, "relu") });
  * ```
  */
 export function benchFastest(gpu: Gpu, fastest: Map<string, number>, op: OpBench): void {
-  const repeated = Array.from({ length: op.runs }, () => op.dispatches).flat();
   Deno.bench({
     name: op.name,
     group: op.group,
-    n: 3,
-    warmup: 1,
+    n: 1,
+    warmup: 0,
     async fn() {
-      op.prepare?.();
-      const start = performance.now();
-      submit(gpu, repeated);
-      await gpu.idle();
-      const ms = (performance.now() - start) / op.runs;
+      const ms = await timeDispatches(gpu, op.dispatches, { prepare: op.prepare });
       fastest.set(op.name, Math.min(ms, fastest.get(op.name) ?? Infinity));
     },
   });

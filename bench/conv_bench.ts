@@ -5,13 +5,13 @@
  * candidate tiling) and the forward, backward-data and backward-weight GEMMs of every distinct
  * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). The 3x3 stride-1 shapes
  * time forward and backward-data both as the direct implicit GEMM and through Winograd F(2x2, 3x3), and
- * mark the one the autotune picks. Each bench iteration submits RUNS copies of the op's dispatches and
- * waits once, so the ~11 ms sync is amortized; GFLOP/s (multiply-add = 2 FLOP, padding not counted,
+ * mark the one the autotune picks. Each op is timed by `timeDispatches` (enough copies in one submit to
+ * outlast the wait, whose cost is subtracted); GFLOP/s (multiply-add = 2 FLOP, padding not counted,
  * Winograd's "effective" GFLOP/s counted with the direct algorithm's FLOPs) are printed when the benches
  * end, with a side-by-side table of the two algorithms.
  *
  * Environment: CONV_BENCH_BATCH (default 128; use e.g. 8 on a CPU driver, where batch 128 takes
- * minutes), CONV_BENCH_RUNS (default 4), CONV_BENCH_STEM (`cifar`, the default, or `imagenet`: resnet18
+ * minutes), CONV_BENCH_STEM (`cifar`, the default, or `imagenet`: resnet18
  * with the 7x7 stride-2 stem and max-pool on 32x32 inputs, whose last stages run at 2x2 and 1x1 pixels).
  *
  * @module
@@ -38,10 +38,9 @@ import { fitsLimits, type GemmKind, gemmTiling, TILING_CANDIDATES } from "../src
 import { benchFastest } from "./_util.ts";
 
 const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);
-const RUNS = Number(Deno.env.get("CONV_BENCH_RUNS") ?? 4);
 
 const gpu = await Gpu.create();
-console.log(`adapter: ${gpu.adapter.description}; batch ${BATCH}, ${RUNS} runs per iteration`);
+console.log(`adapter: ${gpu.adapter.description}; batch ${BATCH}`);
 const tuneStart = performance.now();
 const tuning = await tuneConvolutions(gpu);
 console.log(`autotune took ${((performance.now() - tuneStart) / 1000).toFixed(1)} s:`);
@@ -65,7 +64,7 @@ function make(label: string, shape: number[]): Tensor {
 function bench(group: string, name: string, flops: number, dispatches: Dispatch[], uses = 0): void {
   flopsOf.set(name, flops);
   if (uses > 0) inStep.push({ name, uses });
-  benchFastest(gpu, fastest, { name, group, runs: RUNS, dispatches });
+  benchFastest(gpu, fastest, { name, group, dispatches });
 }
 
 // Matmul 1024^3: a linear layer with 1024 rows, one bench per tiling.

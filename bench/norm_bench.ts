@@ -2,12 +2,11 @@
  * BatchNorm (train forward, backward) and global average pool timings: `deno bench -A bench/norm_bench.ts`.
  *
  * Covers resnet18's batch-norm shapes with the ImageNet stem on 32x32 inputs at batch 8 and with the CIFAR
- * stem at batch 16 (per-channel counts 8 .. 16384), plus large per-channel counts. Each bench iteration
- * submits RUNS copies of the op's dispatches and waits once, so the ~11 ms sync is amortized; the best
+ * stem at batch 16 (per-channel counts 8 .. 16384), plus large per-channel counts. Each op is timed by
+ * `timeDispatches` (enough copies in one submit to outlast the wait, whose cost is subtracted); the best
  * milliseconds per op are printed when the benches end.
  *
- * Environment: NORM_BENCH_RUNS (default 20), NORM_BENCH_LARGE (default 1; 0 skips the large shapes, which
- * take long on a CPU driver).
+ * Environment: NORM_BENCH_LARGE (default 1; 0 skips the large shapes, which take long on a CPU driver).
  *
  * @module
  */
@@ -18,11 +17,10 @@ import { batchNormBackward, type BatchNormShape, batchNormTrain } from "../src/l
 import { globalAvgPoolBackward, globalAvgPoolForward } from "../src/layers/pool.ts";
 import { benchFastest } from "./_util.ts";
 
-const RUNS = Number(Deno.env.get("NORM_BENCH_RUNS") ?? 20);
 const LARGE = Deno.env.get("NORM_BENCH_LARGE") !== "0";
 
 const gpu = await Gpu.create();
-console.log(`adapter: ${gpu.adapter.description}; ${RUNS} runs per iteration`);
+console.log(`adapter: ${gpu.adapter.description}`);
 
 const fastest = new Map<string, number>();
 
@@ -33,7 +31,7 @@ function make(label: string, shape: number[], fill = 0): Tensor {
 }
 
 function bench(group: string, name: string, dispatches: Dispatch[]): void {
-  benchFastest(gpu, fastest, { name, group, runs: RUNS, dispatches });
+  benchFastest(gpu, fastest, { name, group, dispatches });
 }
 
 const shapes: Array<[string, BatchNormShape]> = [

@@ -2,10 +2,8 @@
  * SGD step timings over resnet18's 11.17 M parameters (CIFAR head): `deno bench -A bench/optim_bench.ts`.
  *
  * One case per specialisation of the update (plain, momentum, Nesterov, with and without weight decay and
- * gradient clipping). Each bench iteration submits RUNS copies of the step's dispatches and waits once, so
- * the ~11 ms sync is amortized; the best milliseconds per step are printed when the benches end.
- *
- * Environment: OPTIM_BENCH_RUNS (default 10).
+ * gradient clipping). Each step is timed by `timeDispatches` (enough copies in one submit to outlast the
+ * wait, whose cost is subtracted); the best milliseconds per step are printed when the benches end.
  *
  * @module
  */
@@ -14,12 +12,11 @@ import { Gpu } from "../src/gpu/device.ts";
 import { type ParamGroupRange, Sgd, type SgdCreateOptions } from "../src/optim/sgd.ts";
 import { benchFastest } from "./_util.ts";
 
-const RUNS = Number(Deno.env.get("OPTIM_BENCH_RUNS") ?? 10);
 /** resnet18's parameter count with a 10-class head; not a multiple of 4, so the scalar tail runs too. */
 const PARAMETERS = 11_173_962;
 
 const gpu = await Gpu.create();
-console.log(`adapter: ${gpu.adapter.description}; ${RUNS} runs per iteration; ${PARAMETERS} parameters`);
+console.log(`adapter: ${gpu.adapter.description}; ${PARAMETERS} parameters`);
 
 function filled(label: string, seed: number): GPUBuffer {
   const data = new Float32Array(PARAMETERS);
@@ -34,7 +31,6 @@ function bench(name: string, group: Omit<ParamGroupRange, "offset" | "length">, 
   const sgd = Sgd.create(gpu, buffers, [{ offset: 0, length: PARAMETERS, ...group }], options);
   benchFastest(gpu, fastest, {
     name,
-    runs: RUNS,
     dispatches: sgd.dispatches,
     prepare: () => sgd.prepareStep(),
   });

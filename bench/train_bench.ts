@@ -8,14 +8,16 @@
  *
  * Each case runs on a device of its own, so that its time to the first step includes every pipeline it
  * needs and its GPU bytes are its own; the convolution autotune runs once and its result is applied to
- * every device. One bench iteration is one step, enqueued and waited for without a readback; images/s come
- * from the median of all timed steps (`Deno.bench` adds a few runs of its own to `n`). A Markdown summary
+ * every device. One bench iteration enqueues `RESNET_BENCH_STEPS` steps and waits once, without a readback;
+ * images/s come from the median over all iterations (`Deno.bench` adds a few runs of its own to `n`). A Markdown summary
  * (ours vs TensorFlow.js, ratio, first step, GPU memory, bytes allocated per step) is printed at the end.
  *
  * Environment:
  * - `RESNET_BENCH_BATCH`: images per step, default 8 (a resnet18 CIFAR-stem step takes seconds on a CPU
  *   driver); use 64 or 128 on a GPU.
- * - `RESNET_BENCH_ITERATIONS`: `n` of each bench, default 1 (3 timed steps in all); e.g. 20 on a GPU.
+ * - `RESNET_BENCH_ITERATIONS`: `n` of each bench, default 1 (3 timings in all).
+ * - `RESNET_BENCH_STEPS`: steps enqueued per wait, default 1. Waiting costs about 11 ms in Deno, more than
+ *   a whole step on a fast GPU; `fit` waits every 10 steps (`statsEvery`), so use 10 on a GPU.
  * - `RESNET_BENCH_MEMORY_BATCH`: the batch of the resnet18 CIFAR-stem memory figure, default 128 (compiled,
  *   not run).
  * - `RESNET_BENCH_PEER`: stems of the TensorFlow.js peer, default `imagenet`; `imagenet,cifar` adds the
@@ -43,11 +45,12 @@ import {
   mebibytes,
   median,
   type Mode,
-  timeStep,
+  timeSteps,
 } from "./_util.ts";
 
 const BATCH = envInteger("RESNET_BENCH_BATCH", 8);
 const ITERATIONS = envInteger("RESNET_BENCH_ITERATIONS", 1);
+const STEPS_PER_WAIT = envInteger("RESNET_BENCH_STEPS", 1);
 const MEMORY_BATCH = envInteger("RESNET_BENCH_MEMORY_BATCH", 128);
 const PEER_STEMS = envList("RESNET_BENCH_PEER", ["imagenet"]);
 const INPUT_SHAPE = [3, 32, 32] as const;
@@ -257,7 +260,7 @@ for (const c of cases) {
     warmup: 0,
     // An async function: Deno.bench awaits only those, and would time a returned promise's creation.
     async fn() {
-      await timeStep(c);
+      await timeSteps(c, STEPS_PER_WAIT);
     },
   });
 }
@@ -303,7 +306,8 @@ function summary(): string {
       peer.version ? `TensorFlow.js ${peer.version} (tfjs-backend-webgpu)` : peer.failure
     }`,
     `batch ${BATCH}, input 3x32x32, ${CLASSES} classes, SGD lr ${OPTIMIZER.lr} momentum ${OPTIMIZER.momentum}; ` +
-    `images/s from the median of ${whole.samples.length} timed steps (enqueue to GPU idle, no readback)`,
+    `images/s from the median of ${whole.samples.length} timings of ${STEPS_PER_WAIT} step(s) each ` +
+    "(enqueue to GPU idle, no readback)",
     "",
     markdownTable(
       [

@@ -9,12 +9,14 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, numel, submit, type Tensor, tensor } from "../gpu/kernel.ts";
+import { numel, type Tensor, tensor } from "../gpu/kernel.ts";
+import { timeDispatches } from "../gpu/timing.ts";
 import {
   fitsLimits,
   GEMM_KINDS,
   type GemmKind,
   type GemmTiling,
+  gemmTiling,
   type MeasuredTiling,
   paddedWork,
   setMeasuredTilings,
@@ -48,8 +50,8 @@ export interface TuneOptions {
   /** The tilings to try (default: all candidates the adapter's limits allow). */
   candidates?: readonly GemmTiling[];
   /**
-   * The convolution to time (default: batch 8, 64 -> 64 channels, 3x3, 16x16 pixels); Winograd is timed
-   * on its 3x3 stride-1 padding-1 counterpart.
+   * The convolution to time (default: 64 -> 64 channels, 3x3, 16x16 pixels, batch 8 doubled up to 128
+   * until a forward run lasts 1 ms); Winograd is timed on its 3x3 stride-1 padding-1 counterpart.
    */
   geometry?: Conv2dGeometry;
   /** Least GPU time per measurement, so that dispatch and sync overheads stay small (default 60). */
@@ -91,6 +93,35 @@ const DEFAULT_GEOMETRY = winogradGeometry({
   outChannels: 64,
 });
 
+/**
+ * The default problem with its batch doubled (at most 16 times) until its forward GEMM lasts about 1 ms:
+ * a tile that wins on a problem too small to fill a fast GPU loses at training sizes.
+ */
+async function fillingGeometry(gpu: Gpu): Promise<Conv2dGeometry> {
+  const g = DEFAULT_GEOMETRY;
+  const shapes = {
+    input: [g.batch, g.inChannels, g.inHeight, g.inWidth],
+    weight: [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth],
+    output: [g.batch, g.outChannels, g.outHeight, g.outWidth],
+  };
+  const t = Object.fromEntries(
+    Object.entries(shapes).map(([name, shape]) => [
+      name,
+      tensor(gpu.buffer(`conv tuning size ${name}`, numel(shape) * 4), shape),
+    ]),
+  ) as Record<keyof typeof shapes, Tensor>;
+  try {
+    const label = "conv tuning size";
+    const tiling = gemmTiling(gpu, "forward", gemmProblem(g, "forward"));
+    const dispatch = await gpu.checked(label, () => forwardDispatch(gpu, g, t, label, tiling));
+    const ms = await timeDispatches(gpu, [dispatch], { minMilliseconds: 10 });
+    const doublings = Math.min(4, Math.max(0, Math.ceil(Math.log2(1 / ms))));
+    return winogradGeometry({ ...g, batch: g.batch << doublings });
+  } finally {
+    for (const { buffer } of Object.values(t)) gpu.release(buffer);
+  }
+}
+
 function adapterKey(gpu: Gpu): string {
   const a = gpu.adapter, l = gpu.limits;
   return [
@@ -109,22 +140,6 @@ function adapterKey(gpu: Gpu): string {
 function complete(previous: ConvTuning): boolean {
   return GEMM_KINDS.every((kind) => Array.isArray(previous.results?.[kind])) &&
     Number.isFinite(previous.winogradTransformMsPerValue);
-}
-
-/** Milliseconds per run of `dispatches` after a warm-up: the best of three timings, sized to last `minMs`. */
-async function timeDispatches(gpu: Gpu, dispatches: Dispatch[], minMs: number): Promise<number> {
-  submit(gpu, dispatches);
-  await gpu.idle();
-  let runs = 1, best = Infinity;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const start = performance.now();
-    submit(gpu, Array.from({ length: runs }, () => dispatches).flat());
-    await gpu.idle();
-    const perRun = (performance.now() - start) / runs;
-    best = Math.min(best, perRun);
-    runs = Math.min(256, Math.max(1, Math.ceil(minMs / perRun)));
-  }
-  return best;
 }
 
 /**
@@ -147,9 +162,9 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     setWinogradTransformCost(gpu, options.previous.winogradTransformMsPerValue);
     return options.previous;
   }
-  const g = options.geometry ?? DEFAULT_GEOMETRY;
+  const g = options.geometry ?? await fillingGeometry(gpu);
   const candidates = (options.candidates ?? TILING_CANDIDATES).filter((t) => fitsLimits(gpu, t));
-  const minMs = options.minMilliseconds ?? 60;
+  const minMilliseconds = options.minMilliseconds ?? 60;
   const made: GPUBuffer[] = [];
   const make = (label: string, shape: number[]): Tensor => {
     const buffer = gpu.buffer(`conv tuning ${label}`, numel(shape) * 4);
@@ -208,7 +223,7 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
           );
           return plan.dispatches;
         });
-        const ms = await timeDispatches(gpu, dispatches, minMs);
+        const ms = await timeDispatches(gpu, dispatches, { minMilliseconds });
         const work = kind === "winograd" ? winogradWork(tiling) : paddedWork(tiling, problem) * g.groups;
         const gflops = (2 * work) / (ms * 1e6);
         results[kind].push({ tiling, gflops });
@@ -219,7 +234,8 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       "conv tuning: winograd transforms",
       () => winograd(undefined, "conv tuning: winograd transforms").transforms,
     );
-    winogradTransformMsPerValue = (await timeDispatches(gpu, transforms, minMs)) / transformedValues(layout);
+    winogradTransformMsPerValue = (await timeDispatches(gpu, transforms, { minMilliseconds })) /
+      transformedValues(layout);
     setWinogradTransformCost(gpu, winogradTransformMsPerValue);
   } finally {
     for (const buffer of made) gpu.release(buffer);
