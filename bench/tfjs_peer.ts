@@ -198,7 +198,8 @@ export class TfjsResNet18 {
   /** Submits TensorFlow.js's queued commands and waits until the GPU has finished them (no readback). */
   async idle(): Promise<void> {
     const backend = tf.backend() as WebGPUBackend;
-    backend.submitQueue();
+    // The backend submits by itself once enough dispatches are queued, and has no encoder right after.
+    if (backend["commandEncoder"]) backend.submitQueue();
     await backend.queue.onSubmittedWorkDone();
   }
 
