@@ -4,8 +4,8 @@
 //   weight[g*CG_OUT + oc, row, ky, kx] * grad_output[n, g*CG_OUT + oc, oy, ox]
 // over the live taps with iy = oy*STRIDE_H - PAD_H + ky*DIL_H (same along x). Input pixels are split into
 // STRIDE_H x STRIDE_W phases (iy mod STRIDE_H, ix mod STRIDE_W), one dispatch each: within a phase the
-// same taps are valid for every pixel, and as the phase is a constant the loops over them compile to
-// straight code, with no per-pixel test and no branch that differs between invocations.
+// same taps are valid for every pixel, an arithmetic progression along each axis that the host computes,
+// so the loops run over those taps alone, with constant trip counts and no test per tap or pixel.
 // The reduction may be split over the output channels: slice s sums CHANNELS_PER_SPLIT of them into
 // grad_input[s * SLICE_SIZE + ...], a scratch buffer summed afterwards; unsplit, grad_input is the result.
 // CHECK_BOUNDS: false when every valid tap of every pixel of the phase lands inside grad_output.
@@ -15,6 +15,13 @@
 
 override PHASE_Y: i32; // this dispatch's phase: input pixels (PHASE_Y + STRIDE_H * jy, PHASE_X + STRIDE_W * jx)
 override PHASE_X: i32;
+// The live taps valid in this phase, per axis: ky = PHASE_TAP0_H + t * PHASE_TAP_STEP_H for t < PHASE_TAPS_H.
+override PHASE_TAP0_H: u32;
+override PHASE_TAPS_H: u32;
+override PHASE_TAP_STEP_H: u32;
+override PHASE_TAP0_W: u32;
+override PHASE_TAPS_W: u32;
+override PHASE_TAP_STEP_W: u32;
 override CHANNELS_PER_SPLIT: u32 = CG_OUT; // output channels each slice of the reduction sums
 override SLICE_SIZE: u32 = BATCH * C_IN * IN_HW; // floats between the slices' partial sums
 
@@ -88,11 +95,6 @@ fn reduction(oc: u32, ky: u32, kx: u32) -> Reduction {
   return Reduction((oc * CG_IN * K_H + ky) * K_W + kx, Tap(i32(oc * OUT_HW) + sy * i32(OUT_W) + sx, sy, sx));
 }
 
-// True when kernel tap k of an axis reaches this phase's pixels: STRIDE divides phase + pad - k * dilation.
-fn tap_valid(phase: i32, pad: i32, dilation: i32, stride: i32, k: u32) -> bool {
-  return (phase + pad - i32(k) * dilation) % stride == 0;
-}
-
 // First row and column of this workgroup's tile; sets `group`, `first_channel` and `slice_base`.
 fn tile_start(wid: vec3u, nwg: vec3u) -> vec2u {
   let group_slice = wid.z / ROW_TILES;
@@ -110,63 +112,29 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   setup_tile(start.x + lid.y, start.y + lid.x);
   let last_channel = min(first_channel + CHANNELS_PER_SPLIT, CG_OUT);
   for (var oc = first_channel; oc < last_channel; oc++) {
-    for (var ky = TAP0_H; ky < TAP0_H + TAPS_H; ky++) {
-      if (!tap_valid(PHASE_Y, PAD_H, DIL_H, STRIDE_H, ky)) {
-        continue;
-      }
-      for (var kx = TAP0_W; kx < TAP0_W + TAPS_W; kx++) {
-        if (tap_valid(PHASE_X, PAD_W, DIL_W, STRIDE_W, kx)) {
-          let r = reduction(oc, ky, kx);
-          tile_step(r.step, r.tap);
-        }
+    for (var ty = 0u; ty < PHASE_TAPS_H; ty++) {
+      for (var tx = 0u; tx < PHASE_TAPS_W; tx++) {
+        let r = reduction(oc, PHASE_TAP0_H + ty * PHASE_TAP_STEP_H, PHASE_TAP0_W + tx * PHASE_TAP_STEP_W);
+        tile_step(r.step, r.tap);
       }
     }
   }
   store_tile();
 }
 
-// The live taps first <= k < first + count of one axis valid in this phase: an arithmetic progression
-// (first, count, step).
-struct ValidTaps {
-  first: u32,
-  count: u32,
-  step: u32,
-}
-
-fn valid_taps(phase: i32, pad: i32, dilation: i32, stride: i32, first: u32, count: u32) -> ValidTaps {
-  var taps = ValidTaps(0u, 0u, 1u);
-  for (var k = first; k < first + count; k++) {
-    if (tap_valid(phase, pad, dilation, stride, k)) {
-      if (taps.count == 0u) {
-        taps.first = k;
-      } else if (taps.count == 1u) {
-        taps.step = k - taps.first;
-      }
-      taps.count++;
-    }
-  }
-  return taps;
-}
-
-var<private> taps_y: ValidTaps;
-var<private> taps_x: ValidTaps;
-
 fn reduction_at(k: u32) -> Reduction {
-  let per_channel = taps_y.count * taps_x.count;
-  let t = k % per_channel;
-  return reduction(first_channel + k / per_channel, taps_y.first + (t / taps_x.count) * taps_y.step,
-    taps_x.first + (t % taps_x.count) * taps_x.step);
+  let t = k % (PHASE_TAPS_H * PHASE_TAPS_W);
+  return reduction(first_channel + k / (PHASE_TAPS_H * PHASE_TAPS_W),
+    PHASE_TAP0_H + (t / PHASE_TAPS_W) * PHASE_TAP_STEP_H, PHASE_TAP0_W + (t % PHASE_TAPS_W) * PHASE_TAP_STEP_W);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
                @builtin(num_workgroups) nwg: vec3u) {
   let start = tile_start(wid, nwg);
-  taps_y = valid_taps(PHASE_Y, PAD_H, DIL_H, STRIDE_H, TAP0_H, TAPS_H);
-  taps_x = valid_taps(PHASE_X, PAD_W, DIL_W, STRIDE_W, TAP0_W, TAPS_W);
   // From wid rather than first_channel: the barriers in shared_gemm need a provably uniform depth.
   let first = (wid.z / ROW_TILES / GROUPS) * CHANNELS_PER_SPLIT;
   let channels = min(first + CHANNELS_PER_SPLIT, CG_OUT) - first;
-  shared_gemm(channels * taps_y.count * taps_x.count, lid, start.x, start.y);
+  shared_gemm(channels * PHASE_TAPS_H * PHASE_TAPS_W, lid, start.x, start.y);
   store_tile();
 }

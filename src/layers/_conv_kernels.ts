@@ -172,17 +172,36 @@ function phasePositions(a: Axis, phase: number): number {
   return Math.max(0, Math.ceil((a.inSize - phase) / a.stride));
 }
 
+/**
+ * The live taps of axis `a` that reach the input positions of `phase` in backward-data (those k with
+ * phase + pad - k * dilation a multiple of the stride): an arithmetic progression.
+ */
+function phaseTaps(a: Axis, phase: number): number[] {
+  const { first, count } = liveTaps(a);
+  const taps: number[] = [];
+  for (let k = first; k < first + count; k++) {
+    if ((phase + a.pad - k * a.dilation) % a.stride === 0) taps.push(k);
+  }
+  return taps;
+}
+
 /** True when, in backward-data, some valid tap of some input position of `phase` falls outside grad_output. */
 function readsOutsideGradOutput(a: Axis, phase: number): boolean {
   const positions = phasePositions(a, phase);
-  const { first, count } = liveTaps(a);
-  for (let k = first; k < first + count; k++) {
-    const t = phase + a.pad - k * a.dilation;
-    if (t % a.stride !== 0) continue;
-    const shift = t / a.stride;
-    if (shift < 0 || positions - 1 + shift >= a.outSize) return true;
-  }
-  return false;
+  return phaseTaps(a, phase).some((k) => {
+    const shift = (phase + a.pad - k * a.dilation) / a.stride;
+    return shift < 0 || positions - 1 + shift >= a.outSize;
+  });
+}
+
+/** WGSL overrides of the taps valid in one backward-data phase, along the axis named by `suffix`. */
+function phaseTapConstants(a: Axis, phase: number, suffix: "H" | "W"): Record<string, number> {
+  const taps = phaseTaps(a, phase);
+  return {
+    [`PHASE_TAP0_${suffix}`]: taps[0] ?? 0,
+    [`PHASE_TAPS_${suffix}`]: taps.length,
+    [`PHASE_TAP_STEP_${suffix}`]: taps.length > 1 ? taps[1] - taps[0] : 1,
+  };
 }
 
 /** WGSL overrides of `g`'s live tap windows. */
@@ -307,6 +326,8 @@ export function backwardDataDispatches(
           ...gemmConstants(g, tl, checkBounds),
           PHASE_Y: phaseY,
           PHASE_X: phaseX,
+          ...phaseTapConstants(axisY, phaseY, "H"),
+          ...phaseTapConstants(axisX, phaseX, "W"),
           CHANNELS_PER_SPLIT: channelsPerSplit,
         },
         tensors: [t.gradOutput, t.weight, scratch ? tensor(scratch, [splits * count]) : t.gradInput],
