@@ -313,3 +313,18 @@ Deno.test("conv2d: the autotune records its measurements and reuses earlier ones
   await tuneConvolutions(gpu, { candidates: [TILING_CANDIDATES[4]], geometry, minMilliseconds: 1 });
   assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");
 });
+
+Deno.test("conv2d: the default autotune times a stride-1 and a stride-2 problem and releases both", async () => {
+  const gpu = await testGpu();
+  const candidates = [TILING_CANDIDATES[4]];
+  const tuning = await tuneConvolutions(gpu, { candidates, minMilliseconds: 1 });
+  for (const kind of KINDS) {
+    assert.equal(tuning.results[kind].length, 1);
+    assert.ok(tuning.results[kind][0].gflops > 0 && Number.isFinite(tuning.results[kind][0].gflops));
+  }
+  assert.ok(tuning.winogradTransformMsPerValue > 0);
+  // What stays is the device's shared split-K scratch, which later ops reuse: a second run adds nothing.
+  const bytes = gpu.bytesAllocated;
+  await tuneConvolutions(gpu, { candidates, minMilliseconds: 1 });
+  assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");
+});
