@@ -1,9 +1,9 @@
 /**
  * A short autotune of the convolution GEMM tilings: each candidate of {@link ./_conv_strategy.ts} is timed
  * on a mid-sized 3x3 convolution of stride 1 and one of stride 2 per GEMM kind, and later plans on the same
- * GPU choose by the measured throughput. The Winograd path's GEMMs are timed the same way and its transforms once, so that each 3x3
- * stride-1 convolution can weigh Winograd against the direct GEMM for its own shape. The result can be
- * kept (it is plain JSON) and passed back to skip the measuring next time.
+ * GPU choose by the measured throughput. The Winograd path's GEMMs are timed the same way and its
+ * transforms once, so that each 3x3 stride-1 convolution can weigh Winograd against the direct GEMM for its
+ * own shape. The result can be kept (it is plain JSON) and passed back to skip the measuring next time.
  *
  * @module
  */
@@ -100,27 +100,43 @@ const DEFAULT_GEOMETRY = winogradGeometry({
  */
 async function fillingGeometry(gpu: Gpu): Promise<Conv2dGeometry> {
   const g = DEFAULT_GEOMETRY;
-  const shapes = {
-    input: [g.batch, g.inChannels, g.inHeight, g.inWidth],
-    weight: [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth],
-    output: [g.batch, g.outChannels, g.outHeight, g.outWidth],
-  };
-  const t = Object.fromEntries(
-    Object.entries(shapes).map(([name, shape]) => [
-      name,
-      tensor(gpu.buffer(`conv tuning size ${name}`, numel(shape) * 4), shape),
-    ]),
-  ) as Record<keyof typeof shapes, Tensor>;
+  const made: GPUBuffer[] = [];
   try {
     const label = "conv tuning size";
     const tiling = gemmTiling(gpu, "forward", gemmProblem(g, "forward"));
+    const t = convTensors(gpu, g, made);
     const dispatch = await gpu.checked(label, () => forwardDispatch(gpu, g, t, label, tiling));
     const ms = await timeDispatches(gpu, [dispatch], { minMilliseconds: 10 });
     const doublings = Math.min(4, Math.max(0, Math.ceil(Math.log2(1 / ms))));
     return winogradGeometry({ ...g, batch: g.batch << doublings });
   } finally {
-    for (const { buffer } of Object.values(t)) gpu.release(buffer);
+    for (const buffer of made) gpu.release(buffer);
   }
+}
+
+/** A tensor of `shape` for the tuning, its buffer recorded in `made` to be released afterwards. */
+function tuningTensor(gpu: Gpu, label: string, shape: number[], made: GPUBuffer[]): Tensor {
+  const buffer = gpu.buffer(`conv tuning ${label}`, numel(shape) * 4);
+  made.push(buffer);
+  return tensor(buffer, shape);
+}
+
+/** The input, weight and output of convolution `g`, for the tuning. */
+function convTensors(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  made: GPUBuffer[],
+): Record<"input" | "weight" | "output", Tensor> {
+  return {
+    input: tuningTensor(gpu, "input", [g.batch, g.inChannels, g.inHeight, g.inWidth], made),
+    weight: tuningTensor(
+      gpu,
+      "weight",
+      [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth],
+      made,
+    ),
+    output: tuningTensor(gpu, "output", [g.batch, g.outChannels, g.outHeight, g.outWidth], made),
+  };
 }
 
 /** The stride-2 counterpart of `g`: twice the image, so the same output size and work. */
@@ -151,7 +167,7 @@ function complete(previous: ConvTuning): boolean {
 
 /**
  * Times every candidate tiling of the convolution GEMMs on `gpu` and makes plans built afterwards use
- * the fastest for their shape. Takes a few seconds on a GPU, longer on a CPU driver (shader compiles).
+ * the fastest for their shape. Takes about half a minute, mostly creating the candidates' pipelines.
  *
  * @example
  * ```ts
@@ -173,19 +189,11 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const candidates = (options.candidates ?? TILING_CANDIDATES).filter((t) => fitsLimits(gpu, t));
   const minMilliseconds = options.minMilliseconds ?? 60;
   const made: GPUBuffer[] = [];
-  const make = (label: string, shape: number[]): Tensor => {
-    const buffer = gpu.buffer(`conv tuning ${label}`, numel(shape) * 4);
-    made.push(buffer);
-    return tensor(buffer, shape);
-  };
+  const make = (label: string, shape: number[]) => tuningTensor(gpu, label, shape, made);
   // A ResNet has stride-2 convolutions besides stride-1 ones, and a tiling can win on one and lose on the
   // other: the default times both, with the same work.
   const problems = options.geometry ? [options.geometry] : [g, strided(g)];
-  const problemTensors = problems.map((p) => ({
-    input: make("input", [p.batch, p.inChannels, p.inHeight, p.inWidth]),
-    weight: make("weight", [p.outChannels, p.inChannels / p.groups, p.kernelHeight, p.kernelWidth]),
-    output: make("output", [p.batch, p.outChannels, p.outHeight, p.outWidth]),
-  }));
+  const problemTensors = problems.map((p) => convTensors(gpu, p, made));
   const wg = winogradGeometry(g);
   const winogradWeight = make("winograd weight", [wg.outChannels, wg.inChannels, 3, 3]);
   const winogradOutput = make("winograd output", [wg.batch, wg.outChannels, wg.outHeight, wg.outWidth]);
