@@ -70,7 +70,8 @@ export function checkTensor(
   }
 }
 
-function geometryConstants(g: Conv2dGeometry): Record<string, number> {
+/** WGSL overrides of `g`'s sizes, as conv2d_geometry.wgsl declares them. */
+export function geometryConstants(g: Conv2dGeometry): Record<string, number> {
   return {
     BATCH: g.batch,
     C_IN: g.inChannels,

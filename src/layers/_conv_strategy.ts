@@ -39,7 +39,8 @@ export interface GemmTiling {
  * The tilings the kernels are built with and the autotuner tries. GPUs favour tiles staged in workgroup
  * memory and small per-invocation tiles in large workgroups (registers are dear, loads cheap); CPU drivers
  * favour 16x16 register tiles without barriers, as every load costs tens of cycles there; the narrow ones
- * suit GEMMs with few columns (the last, 8 columns wide, the small images of the last ResNet stages).
+ * suit GEMMs with few columns (8 columns wide: the small images of the last ResNet stages; 64: a small
+ * batch, the columns of a convolution on tiny images as a dense matrix).
  */
 export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 4, rows: 8, columnVectors: 2 },
@@ -51,6 +52,7 @@ export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 16, rows: 4, columnVectors: 1, stagedSteps: 16 },
   { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2, stagedSteps: 16 },
   { workgroupX: 2, workgroupY: 8, rows: 8, columnVectors: 1 },
+  { workgroupX: 4, workgroupY: 8, rows: 16, columnVectors: 4 },
 ];
 
 /** A GEMM's size: output rows and columns (per group) and the length of its reduction. */

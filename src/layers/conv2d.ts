@@ -14,6 +14,7 @@ import type { Dispatch, Tensor } from "../gpu/kernel.ts";
 import { checkTensor } from "./_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
 import { useWinograd, winogradBackwardDataOp, winogradForwardOp } from "./_conv_winograd.ts";
+import { denseApplies, denseBackwardDataOp, denseBackwardWeightOp, denseForwardOp } from "./_conv_dense.ts";
 
 /** Every size of one convolution, as {@linkcode conv2dGeometry} computes it. */
 export interface Conv2dGeometry {
@@ -179,8 +180,11 @@ export function conv2dForward(
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, g.outChannels);
   checkTensor(gpu, label, "output", t.output, outputCount(g), true);
-  if (useWinograd(gpu, g, "forward")) return winogradForwardOp(gpu, g, t, `${label}: conv2d forward`);
-  return forwardOp(gpu, g, t, `${label}: conv2d forward`);
+  const op = `${label}: conv2d forward`;
+  // The dense matrix has one output per (channel, pixel): a bias per channel stays with the direct kernels.
+  if (!t.bias && denseApplies(g)) return denseForwardOp(gpu, g, t, op);
+  if (useWinograd(gpu, g, "forward")) return winogradForwardOp(gpu, g, t, op);
+  return forwardOp(gpu, g, t, op);
 }
 
 /**
@@ -211,10 +215,10 @@ export function conv2dBackwardData(
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g), true);
-  if (useWinograd(gpu, g, "backwardData")) {
-    return winogradBackwardDataOp(gpu, g, t, `${label}: conv2d backward-data`);
-  }
-  return backwardDataOp(gpu, g, t, `${label}: conv2d backward-data`);
+  const op = `${label}: conv2d backward-data`;
+  if (denseApplies(g)) return denseBackwardDataOp(gpu, g, t, op);
+  if (useWinograd(gpu, g, "backwardData")) return winogradBackwardDataOp(gpu, g, t, op);
+  return backwardDataOp(gpu, g, t, op);
 }
 
 /**
@@ -247,10 +251,12 @@ export function conv2dBackwardWeight(
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "gradWeight", t.gradWeight, weightCount(g));
   if (t.gradBias) checkTensor(gpu, label, "gradBias", t.gradBias, g.outChannels);
-  return backwardWeightOp(gpu, g, t, {
-    weight: `${label}: conv2d backward-weight`,
-    bias: `${label}: conv2d bias gradient`,
-  });
+  const labels = { weight: `${label}: conv2d backward-weight`, bias: `${label}: conv2d bias gradient` };
+  if (!denseApplies(g)) return backwardWeightOp(gpu, g, t, labels);
+  return [
+    ...denseBackwardWeightOp(gpu, g, t, labels.weight),
+    ...backwardWeightOp(gpu, g, { input: t.input, gradOutput: t.gradOutput, gradBias: t.gradBias }, labels),
+  ];
 }
 
 export { type ConvTuning, tuneConvolutions, type TuneOptions } from "./_conv_tune.ts";

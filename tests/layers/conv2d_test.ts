@@ -12,6 +12,7 @@ import {
 } from "../../src/layers/conv2d.ts";
 import { dataSplit, gemmProblem, weightSplit } from "../../src/layers/_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/layers/_conv_chunks.ts";
+import { denseApplies } from "../../src/layers/_conv_dense.ts";
 import { GEMM_KINDS, gemmTiling, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
@@ -87,6 +88,18 @@ const CASES: Array<
     input: [2, 5, 2, 2],
     options: conv(512, 3, 2, 1),
     tiling: 8,
+  },
+  {
+    name: "3x3 on 2x3 images, fewer pixels than taps: a dense matrix, 5 -> 7, batch 3",
+    input: [3, 5, 2, 3],
+    options: conv(7, 3, 1, 1),
+    bias: true,
+  },
+  {
+    name: "3x3 on 2x2 images, no bias: a dense matrix, 6 -> 4, batch 2",
+    input: [2, 6, 2, 2],
+    options: conv(4, 3, 1, 1),
+    tiling: 9,
   },
   {
     name: "1x1 image, 3x3 stride 2: the phases past the image are skipped, 4 -> 6, batch 3",
@@ -199,7 +212,7 @@ for (const [index, c] of CASES.entries()) {
   });
 }
 
-Deno.test("conv2d: every tiling candidate is tested, and the large cases split their reductions", async () => {
+Deno.test("conv2d: every tiling candidate is tested, the large cases split their reductions, the tiny ones go dense", async () => {
   const tested = new Set(CASES.map((c, i) => c.tiling ?? CHEAP_TILINGS[i % CHEAP_TILINGS.length]));
   assert.equal(tested.size, TILING_CANDIDATES.length);
   const gpu = await testGpu();
@@ -208,6 +221,8 @@ Deno.test("conv2d: every tiling candidate is tested, and the large cases split t
     return conv2dGeometry(c.input, c.options);
   };
   const large = byName("several row and column tiles"), tiny = byName("tiny images");
+  assert.ok(denseApplies(byName("3x3 on 2x3 images")) && denseApplies(byName("3x3 on 2x2 images")));
+  assert.ok(!denseApplies(tiny) && !denseApplies(large));
   for (const tiling of TILING_CANDIDATES) {
     assert.ok(weightSplit(gpu, large, tiling).splits > 1);
     assert.ok(dataSplit(gpu, tiny, tiling).splits > 1);

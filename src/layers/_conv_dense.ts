@@ -1,0 +1,168 @@
+/**
+ * Convolutions on images so small that each output pixel reaches only part of the kernel (a 3x3 kernel on
+ * 2x2 pixels reaches 4 of its 9 taps from each pixel), computed as dense matrices over whole images. The
+ * weight is unrolled into the matrix that maps an image's `inChannels * H * W` inputs to its
+ * `outChannels * H' * W'` outputs, so each pass is one GEMM of a 1x1 convolution over
+ * `[batch, inChannels * H * W, 1, 1]`, with no padding taps and no bounds tests: the forward pass, its
+ * transpose for backward-data, and for backward-weight a GEMM whose result is folded back onto the taps.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
+import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
+import { geometryConstants, liveTapCount } from "./_conv_kernels.ts";
+import type { Conv2dGeometry } from "./conv2d.ts";
+import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
+import denseSource from "../../shaders/conv2d_dense.wgsl" with { type: "text" };
+
+const DENSE = geometrySource + denseSource;
+/** Largest unrolled weight, in bytes: beyond it the direct kernels are used. */
+const MAX_UNROLLED_BYTES = 32 * 2 ** 20;
+/** Scratch slot of the unrolled weight and its gradient (0 and 1 serve the GEMMs' split sums). */
+const UNROLLED_SLOT = 2;
+
+function unrolledCount(g: Conv2dGeometry): number {
+  return g.outChannels * g.outHeight * g.outWidth * g.inChannels * g.inHeight * g.inWidth;
+}
+
+/**
+ * True when `g` takes fewer multiply-adds as a dense matrix than over its live taps: each output pixel then
+ * pairs with every input pixel, which is less work when an image has fewer pixels than the live taps.
+ */
+export function denseApplies(g: Conv2dGeometry): boolean {
+  return g.groups === 1 && g.inHeight * g.inWidth < liveTapCount(g) &&
+    unrolledCount(g) * 4 <= MAX_UNROLLED_BYTES;
+}
+
+/** The 1x1 convolution over whole images that `g` is as a dense matrix. */
+function denseGeometry(g: Conv2dGeometry): Conv2dGeometry {
+  return {
+    batch: g.batch,
+    inChannels: g.inChannels * g.inHeight * g.inWidth,
+    inHeight: 1,
+    inWidth: 1,
+    outChannels: g.outChannels * g.outHeight * g.outWidth,
+    outHeight: 1,
+    outWidth: 1,
+    kernelHeight: 1,
+    kernelWidth: 1,
+    strideHeight: 1,
+    strideWidth: 1,
+    padHeight: 0,
+    padWidth: 0,
+    dilationHeight: 1,
+    dilationWidth: 1,
+    groups: 1,
+  };
+}
+
+/** `t` seen with the dense geometry's shape `[batch, channels, 1, 1]`: the same floats. */
+function asImages(t: Tensor, channels: number): Tensor {
+  return tensor(t.buffer, [t.shape[0], channels, 1, 1], t.offset);
+}
+
+function denseKernel(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  entryPoint: "unroll" | "fold",
+  t: Tensor[],
+  count: number,
+  label: string,
+) {
+  return kernel(gpu, {
+    label,
+    code: DENSE,
+    entryPoint,
+    constants: geometryConstants(g),
+    tensors: t,
+    workgroups: grid(count, 64),
+  });
+}
+
+/** The unrolled weight of `g` in the scratch buffer, and the dispatch that writes it. */
+function unrolled(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  weight: Tensor,
+  label: string,
+): { matrix: Tensor; write: Dispatch } {
+  const d = denseGeometry(g);
+  const matrix = tensor(gpu.scratch(unrolledCount(g) * 4, UNROLLED_SLOT), [
+    d.outChannels,
+    d.inChannels,
+    1,
+    1,
+  ]);
+  return {
+    matrix,
+    write: denseKernel(gpu, g, "unroll", [weight, matrix], unrolledCount(g), `${label} unroll`),
+  };
+}
+
+/** Forward pass of `g` as a dense matrix: unroll the weight, then one GEMM (no bias; see `denseApplies`). */
+export function denseForwardOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; weight: Tensor; output: Tensor },
+  label: string,
+): Dispatch[] {
+  const d = denseGeometry(g);
+  const { matrix, write } = unrolled(gpu, g, t.weight, label);
+  const images = {
+    input: asImages(t.input, d.inChannels),
+    weight: matrix,
+    output: asImages(t.output, d.outChannels),
+  };
+  return [write, ...forwardOp(gpu, d, images, label)];
+}
+
+/** Backward-data of `g` as a dense matrix: unroll the weight, then the transposed GEMM. */
+export function denseBackwardDataOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  label: string,
+): Dispatch[] {
+  const d = denseGeometry(g);
+  const { matrix, write } = unrolled(gpu, g, t.weight, label);
+  return [
+    write,
+    ...backwardDataOp(gpu, d, {
+      gradOutput: asImages(t.gradOutput, d.outChannels),
+      weight: matrix,
+      gradInput: asImages(t.gradInput, d.inChannels),
+    }, label),
+  ];
+}
+
+/** Backward-weight of `g` as a dense matrix: the unrolled weight's gradient, folded back onto the taps. */
+export function denseBackwardWeightOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  label: string,
+): Dispatch[] {
+  const d = denseGeometry(g);
+  const gradMatrix = tensor(gpu.scratch(unrolledCount(g) * 4, UNROLLED_SLOT), [
+    d.outChannels,
+    d.inChannels,
+    1,
+    1,
+  ]);
+  const gemm = backwardWeightOp(gpu, d, {
+    input: asImages(t.input, d.inChannels),
+    gradOutput: asImages(t.gradOutput, d.outChannels),
+    gradWeight: gradMatrix,
+  }, { weight: label, bias: label });
+  const fold = denseKernel(
+    gpu,
+    g,
+    "fold",
+    [gradMatrix, t.gradWeight],
+    t.gradWeight.shape.reduce((a, b) => a * b, 1),
+    `${label} fold`,
+  );
+  return [...gemm, fold];
+}
