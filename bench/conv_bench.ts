@@ -5,7 +5,8 @@
  * candidate tiling) and the forward, backward-data and backward-weight GEMMs of every distinct
  * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). The 3x3 stride-1 shapes
  * time forward and backward-data both as the direct implicit GEMM and through Winograd F(2x2, 3x3), and
- * mark the one the autotune picks. Each op is timed by `timeDispatches` (enough copies in one submit to
+ * mark the one the autotune picks; convolutions on images with fewer pixels than taps (the ImageNet stem's
+ * 2x2 stage) run as dense matrices, as the library runs them. Each op is timed by `timeDispatches` (enough copies in one submit to
  * outlast the wait, whose cost is subtracted); GFLOP/s (multiply-add = 2 FLOP, padding not counted,
  * Winograd's "effective" GFLOP/s counted with the direct algorithm's FLOPs) are printed when the benches
  * end, with a side-by-side table of the two algorithms.
@@ -27,6 +28,7 @@ import {
   tuneConvolutions,
 } from "../src/layers/conv2d.ts";
 import { forwardDispatch, gemmProblem } from "../src/layers/_conv_kernels.ts";
+import { denseApplies } from "../src/layers/_conv_dense.ts";
 import { backwardDataOp, forwardOp } from "../src/layers/_conv_chunks.ts";
 import {
   useWinograd,
@@ -148,7 +150,22 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
   const dataUses = cin === 3 ? 0 : uses;
   const flops = 2 * BATCH * g.outHeight * g.outWidth * cout * cin * k * k;
   const tile = (kind: GemmKind) => Object.values(gemmTiling(gpu, kind, gemmProblem(g, kind))).join("/");
-  if (winogradApplies(gpu, g)) {
+  if (denseApplies(g)) {
+    bench(
+      group,
+      `${group} forward dense`,
+      flops,
+      conv2dForward(gpu, g, { input, weight, output }, group),
+      uses,
+    );
+    bench(
+      group,
+      `${group} backward-data dense`,
+      flops,
+      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group),
+      dataUses,
+    );
+  } else if (winogradApplies(gpu, g)) {
     const isChosen = (pass: "forward" | "backwardData", winograd: boolean) =>
       useWinograd(gpu, g, pass) === winograd;
     const chosen = (pass: "forward" | "backwardData", winograd: boolean) =>
@@ -202,7 +219,7 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
   }
   bench(
     group,
-    `${group} backward-weight [${tile("backwardWeight")}]`,
+    `${group} backward-weight${denseApplies(g) ? " dense" : ""} [${tile("backwardWeight")}]`,
     flops,
     conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group),
     uses,
