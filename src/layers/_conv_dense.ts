@@ -14,6 +14,7 @@ import { type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.
 import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
 import { geometryConstants, liveTapCount } from "./_conv_kernels.ts";
 import type { Conv2dGeometry } from "./conv2d.ts";
+import { asConvolution } from "./linear.ts";
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
 import denseSource from "../../shaders/conv2d_dense.wgsl" with { type: "text" };
 
@@ -36,26 +37,13 @@ export function denseApplies(g: Conv2dGeometry): boolean {
     unrolledCount(g) * 4 <= MAX_UNROLLED_BYTES;
 }
 
-/** The 1x1 convolution over whole images that `g` is as a dense matrix. */
+/** The 1x1 convolution over whole images (a fully connected layer) that `g` is as a dense matrix. */
 function denseGeometry(g: Conv2dGeometry): Conv2dGeometry {
-  return {
+  return asConvolution({
     batch: g.batch,
-    inChannels: g.inChannels * g.inHeight * g.inWidth,
-    inHeight: 1,
-    inWidth: 1,
-    outChannels: g.outChannels * g.outHeight * g.outWidth,
-    outHeight: 1,
-    outWidth: 1,
-    kernelHeight: 1,
-    kernelWidth: 1,
-    strideHeight: 1,
-    strideWidth: 1,
-    padHeight: 0,
-    padWidth: 0,
-    dilationHeight: 1,
-    dilationWidth: 1,
-    groups: 1,
-  };
+    inFeatures: g.inChannels * g.inHeight * g.inWidth,
+    outFeatures: g.outChannels * g.outHeight * g.outWidth,
+  });
 }
 
 /** `t` seen with the dense geometry's shape `[batch, channels, 1, 1]`: the same floats. */

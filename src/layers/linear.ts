@@ -21,7 +21,8 @@ export interface LinearSizes {
   outFeatures: number;
 }
 
-function asConvolution(s: LinearSizes): Conv2dGeometry {
+/** The 1x1 convolution over 1x1 images that a fully connected layer of sizes `s` is (validated). */
+export function asConvolution(s: LinearSizes): Conv2dGeometry {
   for (const [name, value] of Object.entries(s)) {
     if (!Number.isInteger(value) || value < 1) {
       throw new RangeError(`linear: ${name} must be a positive integer, got ${value}`);
