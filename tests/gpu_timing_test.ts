@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { kernel } from "../src/gpu/kernel.ts";
-import { timeDispatches } from "../src/gpu/timing.ts";
+import { timeDispatches, timeEach } from "../src/gpu/timing.ts";
 import { testGpu } from "./_gpu.ts";
 
 const busy = `
@@ -32,4 +32,7 @@ Deno.test("timeDispatches measures GPU time per run, the wait excluded", async (
   assert.ok(light > 0 && Number.isFinite(light), `light: ${light} ms`);
   // 8 times the work: well over 3 times the time, even on a noisy machine, unless the wait were counted.
   assert.ok(heavy > 3 * light, `8x the work took ${heavy} ms against ${light} ms`);
+  // Timed in turn, the same two keep their order.
+  const [first, second] = await timeEach(gpu, [[work(8 * 2048)], [work(2048)]], { minMilliseconds: 20 });
+  assert.ok(first > 3 * second, `8x the work took ${first} ms against ${second} ms, timed in turn`);
 });

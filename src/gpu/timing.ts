@@ -30,9 +30,45 @@ async function elapsedMs(gpu: Gpu, dispatches: readonly Dispatch[], prepare?: ()
 }
 
 /**
- * Milliseconds of GPU time per run of `dispatches`, the best of `attempts` timings after a cold and a warm
- * run. Each timing submits enough copies to last `minMilliseconds` and at least four times the cost of a
- * wait, which is measured with an empty submit and subtracted.
+ * Milliseconds of GPU time per run of each list of dispatches in `candidates`, each the best of `attempts`
+ * timings after a cold and a warm run. Each timing submits enough copies to last `minMilliseconds` and at
+ * least four times the cost of a wait, which is measured once with an empty submit and subtracted. The
+ * attempts go round all candidates in turn, so that a busy moment of a shared machine does not decide
+ * between them alone.
+ *
+ * @example
+ * ```ts ignore
+ * const [direct, winograd] = await timeEach(gpu, [directDispatches, winogradDispatches]);
+ * ```
+ */
+export async function timeEach(
+  gpu: Gpu,
+  candidates: readonly (readonly Dispatch[])[],
+  options: TimingOptions = {},
+): Promise<number[]> {
+  const { minMilliseconds = 60, maxRuns = 4096, attempts = 3, prepare } = options;
+  let waitMs = Infinity;
+  for (let i = 0; i < 3; i++) waitMs = Math.min(waitMs, await elapsedMs(gpu, []));
+  const targetMs = Math.max(minMilliseconds, 4 * waitMs);
+  const perRun: number[] = [];
+  for (const dispatches of candidates) {
+    await elapsedMs(gpu, dispatches, prepare);
+    perRun.push(Math.max(await elapsedMs(gpu, dispatches, prepare) - waitMs, 1e-3));
+  }
+  const best = candidates.map(() => Infinity);
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    for (const [i, dispatches] of candidates.entries()) {
+      const runs = Math.min(maxRuns, Math.max(1, Math.ceil(targetMs / perRun[i])));
+      const repeated = Array.from({ length: runs }, () => dispatches).flat();
+      perRun[i] = Math.max(await elapsedMs(gpu, repeated, prepare) - waitMs, 1e-3) / runs;
+      best[i] = Math.min(best[i], perRun[i]);
+    }
+  }
+  return best;
+}
+
+/**
+ * Milliseconds of GPU time per run of `dispatches` (see {@linkcode timeEach}).
  *
  * @example
  * ```ts ignore
@@ -44,18 +80,5 @@ export async function timeDispatches(
   dispatches: readonly Dispatch[],
   options: TimingOptions = {},
 ): Promise<number> {
-  const { minMilliseconds = 60, maxRuns = 4096, attempts = 3, prepare } = options;
-  let waitMs = Infinity;
-  for (let i = 0; i < 3; i++) waitMs = Math.min(waitMs, await elapsedMs(gpu, []));
-  const targetMs = Math.max(minMilliseconds, 4 * waitMs);
-  await elapsedMs(gpu, dispatches, prepare);
-  let perRun = Math.max(await elapsedMs(gpu, dispatches, prepare) - waitMs, 1e-3);
-  let best = Infinity;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const runs = Math.min(maxRuns, Math.max(1, Math.ceil(targetMs / perRun)));
-    const repeated = Array.from({ length: runs }, () => dispatches).flat();
-    perRun = Math.max(await elapsedMs(gpu, repeated, prepare) - waitMs, 1e-3) / runs;
-    best = Math.min(best, perRun);
-  }
-  return best;
+  return (await timeEach(gpu, [dispatches], options))[0];
 }

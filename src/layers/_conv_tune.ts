@@ -10,7 +10,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, numel, type Tensor, tensor } from "../gpu/kernel.ts";
-import { timeDispatches } from "../gpu/timing.ts";
+import { timeDispatches, timeEach } from "../gpu/timing.ts";
 import {
   fitsLimits,
   GEMM_KINDS,
@@ -243,21 +243,17 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   try {
     for (const kind of GEMM_KINDS) {
       const label = `conv tuning: ${kind}`;
-      const timed = [];
+      const dispatches: Dispatch[][] = [];
       for (const tiling of candidates) {
-        const dispatches = await gpu.checked(label, () => gemmDispatches(kind, tiling, label));
+        dispatches.push(await gpu.checked(label, () => gemmDispatches(kind, tiling, label)));
+      }
+      const ms = await timeEach(gpu, dispatches, { minMilliseconds });
+      results[kind] = candidates.map((tiling, i) => {
         const work = kind === "winograd"
           ? winogradWork(tiling)
           : problems.reduce((sum, p) => sum + paddedWork(tiling, gemmProblem(p, kind)) * p.groups, 0);
-        timed.push({ tiling, dispatches, work, ms: Infinity });
-      }
-      // Rounds over all candidates, so that a busy moment of a shared machine does not decide alone.
-      for (let round = 0; round < 3; round++) {
-        for (const t of timed) {
-          t.ms = Math.min(t.ms, await timeDispatches(gpu, t.dispatches, { minMilliseconds, attempts: 1 }));
-        }
-      }
-      results[kind] = timed.map((t) => ({ tiling: t.tiling, gflops: (2 * t.work) / (t.ms * 1e6) }));
+        return { tiling, gflops: (2 * work) / (ms[i] * 1e6) };
+      });
       setMeasuredTilings(gpu, kind, results[kind]);
     }
     const transforms = await gpu.checked(
