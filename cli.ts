@@ -22,7 +22,7 @@ import { defaultCacheDir, loadCifar } from "./src/data/cifar.ts";
 import type { CifarName } from "./src/data/cifar_layout.ts";
 import { Gpu } from "./src/gpu/device.ts";
 import { tuneConvolutionsCached } from "./src/train/tuning.ts";
-import { summary } from "./src/graph/summary.ts";
+import { summary } from "./src/nn/summary.ts";
 import { checkpointPaths, loadTrainingState, openCheckpoint } from "./src/train/checkpoint.ts";
 import { evaluate, formatEvaluation } from "./src/train/evaluate.ts";
 import { fit, limitDataset, stopOnInterrupt } from "./src/train/fit.ts";

@@ -8,7 +8,7 @@
 import type { Gpu } from "../src/gpu/device.ts";
 import type { Dispatch } from "../src/gpu/kernel.ts";
 import { timeDispatches } from "../src/gpu/timing.ts";
-import type { Graph } from "../src/graph/graph.ts";
+import type { Graph } from "../src/nn/graph.ts";
 
 /** A positive integer from environment variable `name`, or `fallback` when it is unset. */
 export function envInteger(name: string, fallback: number): number {

@@ -26,17 +26,17 @@ import {
   conv2dForward,
   conv2dGeometry,
   tuneConvolutions,
-} from "../src/layers/conv2d.ts";
-import { forwardDispatch, gemmProblem } from "../src/layers/_conv_kernels.ts";
-import { denseApplies } from "../src/layers/_conv_dense.ts";
-import { backwardDataOp, forwardOp } from "../src/layers/_conv_chunks.ts";
+} from "../src/ops/conv2d.ts";
+import { forwardDispatch, gemmProblem } from "../src/ops/_conv_kernels.ts";
+import { denseApplies } from "../src/ops/_conv_dense.ts";
+import { backwardDataOp, forwardOp } from "../src/ops/_conv_chunks.ts";
 import {
   useWinograd,
   winogradApplies,
   winogradBackwardDataOp,
   winogradForwardOp,
-} from "../src/layers/_conv_winograd.ts";
-import { fitsLimits, type GemmKind, gemmTiling, TILING_CANDIDATES } from "../src/layers/_conv_strategy.ts";
+} from "../src/ops/_conv_winograd.ts";
+import { fitsLimits, type GemmKind, gemmTiling, TILING_CANDIDATES } from "../src/ops/_conv_strategy.ts";
 import { benchFastest } from "./_util.ts";
 
 const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);

@@ -13,8 +13,8 @@
 
 import { Gpu } from "../src/gpu/device.ts";
 import { type Dispatch, numel, type Tensor, tensor } from "../src/gpu/kernel.ts";
-import { batchNormBackward, type BatchNormShape, batchNormTrain } from "../src/layers/batchnorm.ts";
-import { globalAvgPoolBackward, globalAvgPoolForward } from "../src/layers/pool.ts";
+import { batchNormBackward, type BatchNormShape, batchNormTrain } from "../src/ops/batchnorm.ts";
+import { globalAvgPoolBackward, globalAvgPoolForward } from "../src/ops/pool.ts";
 import { benchFastest } from "./_util.ts";
 
 const LARGE = Deno.env.get("NORM_BENCH_LARGE") !== "0";

@@ -28,11 +28,11 @@
 
 import { Gpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
-import type { Module } from "../src/graph/module.ts";
-import { type ConvTuning, tuneConvolutions } from "../src/layers/conv2d.ts";
+import type { Module } from "../src/nn/module.ts";
+import { type ConvTuning, tuneConvolutions } from "../src/ops/conv2d.ts";
 import { resnet18, resnet20, resnet50 } from "../src/models/resnet.ts";
-import { Inference } from "../src/train/inference.ts";
-import { TrainingStep } from "../src/train/training.ts";
+import { Inference } from "../src/compile/inference.ts";
+import { TrainingStep } from "../src/compile/training.ts";
 import { randomArray } from "../tests/_gpu.ts";
 import {
   type BenchCase,

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { CIFAR_LAYOUTS, type CifarLabelKind, type CifarName } from "./cifar_layout.ts";
 import { type CifarSplits, readCifar } from "./cifar_reader.ts";
-import { downloadFile } from "./download.ts";
-import { type DownloadProgress, progressReporter } from "./progress.ts";
+import { downloadFile } from "../io/download.ts";
+import { type DownloadProgress, progressReporter } from "../io/progress.ts";
 import { exists } from "../io/_fs.ts";
 
 /** Options of {@linkcode loadCifar}. */

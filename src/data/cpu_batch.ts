@@ -5,7 +5,7 @@
  * @module
  */
 
-import { PADDING_LABEL } from "../train/loss.ts";
+import { PADDING_LABEL } from "../ops/cross_entropy.ts";
 import type { ImageDataset } from "./dataset.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { draw, DRAW_CROP_LEFT, DRAW_CROP_TOP, DRAW_CUTOUT_X, DRAW_CUTOUT_Y, DRAW_FLIP } from "./random.ts";

@@ -10,7 +10,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, type Tensor, tensor } from "../gpu/kernel.ts";
 import { augmentBatchForward, type ImageChunk } from "./augment_op.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
-import { PADDING_LABEL } from "../train/loss.ts";
+import { PADDING_LABEL } from "../ops/cross_entropy.ts";
 import type { ImageDataset } from "./dataset.ts";
 
 /** Where and how {@linkcode GpuBatcher.create} stores the data set on the GPU. */

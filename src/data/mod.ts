@@ -19,6 +19,6 @@ export { CIFAR_LAYOUTS, type CifarLabelKind, type CifarLayout, type CifarName } 
 export { type CifarSplits, readCifar, type ReadCifarOptions } from "./cifar_reader.ts";
 export { type CpuBatch, cpuBatch } from "./cpu_batch.ts";
 export { type ImageDataset, imageDataset, type ImageDatasetInit } from "./dataset.ts";
-export { downloadFile, type DownloadOptions } from "./download.ts";
+export { downloadFile, type DownloadOptions } from "../io/download.ts";
 export { GpuBatcher, type GpuDataOptions } from "./gpu_batcher.ts";
-export { type DownloadProgress, type ProgressOutput, progressReporter } from "./progress.ts";
+export { type DownloadProgress, type ProgressOutput, progressReporter } from "../io/progress.ts";

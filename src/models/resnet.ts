@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { SymbolicTensor } from "../graph/graph.ts";
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from "../graph/layers.ts";
-import { Module, Sequential } from "../graph/module.ts";
+import type { SymbolicTensor } from "../nn/graph.ts";
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from "../nn/layers.ts";
+import { Module, Sequential } from "../nn/module.ts";
 
 /** 3x3 convolution with padding. */
 export function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {

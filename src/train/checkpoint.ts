@@ -26,7 +26,7 @@ import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import type { CifarResNet, ResNet } from "../models/resnet.ts";
 import { readStateDict } from "./pretrained.ts";
 import { buildModel, MODEL_NAMES, type ModelName, type RunConfig, type Stem } from "./run_config.ts";
-import type { TrainingStep } from "./training.ts";
+import type { TrainingStep } from "../compile/training.ts";
 
 /** Version of the sidecar's layout. */
 export const CHECKPOINT_FORMAT = 1;

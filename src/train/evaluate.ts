@@ -10,9 +10,9 @@ import type { ImageDataset } from "../data/dataset.ts";
 import { GpuBatcher } from "../data/gpu_batcher.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { encode } from "../gpu/kernel.ts";
-import type { Module } from "../graph/module.ts";
-import type { GpuModel } from "./gpu_model.ts";
-import { Inference } from "./inference.ts";
+import type { Module } from "../nn/module.ts";
+import type { GpuModel } from "../compile/gpu_model.ts";
+import { Inference } from "../compile/inference.ts";
 
 /** Accuracy on the samples of one class. */
 export interface ClassAccuracy {

@@ -13,7 +13,7 @@ import { imageDataset } from "../data/dataset.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import { GpuBatcher } from "../data/gpu_batcher.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Module } from "../graph/module.ts";
+import type { Module } from "../nn/module.ts";
 import { writeFileAtomicAsync } from "../io/atomic.ts";
 import {
   CHECKPOINT_FORMAT,
@@ -39,7 +39,7 @@ import {
 } from "./pretrained.ts";
 import { writeReport } from "./report.ts";
 import { buildModel, learningRate, type RunConfig } from "./run_config.ts";
-import { TrainingStep } from "./training.ts";
+import { TrainingStep } from "../compile/training.ts";
 import { exists } from "../io/_fs.ts";
 
 /** Options of {@linkcode fit}. */

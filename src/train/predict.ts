@@ -7,9 +7,9 @@
 
 import { prepareImage, readImage } from "../data/images.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Module } from "../graph/module.ts";
+import type { Module } from "../nn/module.ts";
 import type { ModelInfo } from "./checkpoint.ts";
-import { Inference } from "./inference.ts";
+import { Inference } from "../compile/inference.ts";
 
 /** One of the most probable classes of an image. */
 export interface ClassProbability {

@@ -7,7 +7,7 @@
  */
 
 import type { CifarName } from "../data/cifar_layout.ts";
-import { manualSeed } from "../graph/layers.ts";
+import { manualSeed } from "../nn/layers.ts";
 import {
   type CifarResNet,
   type ResNet,

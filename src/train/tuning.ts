@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { writeFileAtomicAsync } from "../io/atomic.ts";
-import { type ConvTuning, tuneConvolutions } from "../layers/conv2d.ts";
+import { type ConvTuning, tuneConvolutions } from "../ops/conv2d.ts";
 
 /**
  * Applies the convolution tilings measured on this adapter: read from `<cacheDir>/conv-tuning.json` when

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { BatchOptions } from "../../src/data/batch_plan.ts";
 import { cpuBatch } from "../../src/data/cpu_batch.ts";
-import { PADDING_LABEL } from "../../src/train/loss.ts";
+import { PADDING_LABEL } from "../../src/ops/cross_entropy.ts";
 import { draw, sampleSeed } from "../../src/data/random.ts";
 import { referenceAugment } from "./_augment_reference.ts";
 import { randomDataset } from "./_datasets.ts";

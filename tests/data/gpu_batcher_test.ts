@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { submit } from "../../src/gpu/kernel.ts";
 import type { BatchOptions } from "../../src/data/batch_plan.ts";
 import { cpuBatch } from "../../src/data/cpu_batch.ts";
-import { PADDING_LABEL } from "../../src/train/loss.ts";
+import { PADDING_LABEL } from "../../src/ops/cross_entropy.ts";
 import type { ImageDataset } from "../../src/data/dataset.ts";
 import { GpuBatcher, type GpuDataOptions } from "../../src/data/gpu_batcher.ts";
 import { testGpu } from "../_gpu.ts";

@@ -8,8 +8,8 @@ import {
   resnet50,
   resnet56,
 } from "../../src/models/resnet.ts";
-import { summary } from "../../src/graph/summary.ts";
-import { Conv2d } from "../../src/graph/layers.ts";
+import { summary } from "../../src/nn/summary.ts";
+import { Conv2d } from "../../src/nn/layers.ts";
 
 Deno.test("parameter counts equal torchvision's", () => {
   assert.equal(resnet18().parameterCount(), 11_689_512);

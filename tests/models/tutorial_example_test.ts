@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { summary } from "../../src/graph/summary.ts";
-import { TrainingStep } from "../../src/train/training.ts";
+import { summary } from "../../src/nn/summary.ts";
+import { TrainingStep } from "../../src/compile/training.ts";
 import { TutorialResNet } from "../../examples/tutorial_resnet.ts";
 import { randomArray, testGpu } from "../_gpu.ts";
 

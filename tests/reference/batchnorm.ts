@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { BatchNormShape } from "../../src/layers/batchnorm.ts";
+import type { BatchNormShape } from "../../src/ops/batchnorm.ts";
 
 /** The affine parameters and running statistics of a batch-norm layer, each `[C]`. */
 export interface BatchNormReferenceParameters {

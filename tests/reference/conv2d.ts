@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Conv2dGeometry } from "../../src/layers/conv2d.ts";
+import type { Conv2dGeometry } from "../../src/ops/conv2d.ts";
 
 /** Calls `visit` for every (output element, weight element, input element) triple that contributes. */
 function forEachTap(

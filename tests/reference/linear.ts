@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { LinearSizes } from "../../src/layers/linear.ts";
+import type { LinearSizes } from "../../src/ops/linear.ts";
 
 /**
  * `output[b, o] = bias[o] + sum over i of input[b, i] * weight[o, i]`.

@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Graph } from "../../src/graph/graph.ts";
-import type { Parameter } from "../../src/graph/module.ts";
-import { conv2dGeometry } from "../../src/layers/conv2d.ts";
-import { maxPool2dGeometry } from "../../src/layers/pool.ts";
+import type { Graph } from "../../src/nn/graph.ts";
+import type { Parameter } from "../../src/nn/parameter.ts";
+import { conv2dGeometry } from "../../src/ops/conv2d.ts";
+import { maxPool2dGeometry } from "../../src/ops/pool.ts";
 import { batchNormBackwardReference, batchNormEvalReference, batchNormTrainReference } from "./batchnorm.ts";
 import {
   conv2dBackwardDataReference,

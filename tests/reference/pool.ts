@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { MaxPool2dGeometry } from "../../src/layers/pool.ts";
+import type { MaxPool2dGeometry } from "../../src/ops/pool.ts";
 
 /** What {@linkcode maxPool2dReference} returns. */
 export interface MaxPool2dReference {

@@ -1,5 +1,5 @@
 /** Small models with non-trivial parameters and BatchNorm statistics, for comparing GPU and CPU. */
-import type { Module } from "../../src/graph/module.ts";
+import type { Module } from "../../src/nn/module.ts";
 import { random } from "../_gpu.ts";
 
 /** Gives every BatchNorm parameter and running statistic seeded non-trivial values; returns the model. */

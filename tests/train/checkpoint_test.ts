@@ -14,9 +14,9 @@ import {
   saveCheckpoint,
   type TrainingState,
 } from "../../src/train/checkpoint.ts";
-import { Inference } from "../../src/train/inference.ts";
+import { Inference } from "../../src/compile/inference.ts";
 import { resolveConfig } from "../../src/train/run_config.ts";
-import { TrainingStep } from "../../src/train/training.ts";
+import { TrainingStep } from "../../src/compile/training.ts";
 import { loadResnet20Fixture } from "../_fixtures.ts";
 import { assertClose, randomArray, testGpu } from "../_gpu.ts";
 import { CLASSES } from "./_runs.ts";

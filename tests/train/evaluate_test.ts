@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { cpuBatch } from "../../src/data/cpu_batch.ts";
 import { resnet20 } from "../../src/models/resnet.ts";
 import { evaluate, formatEvaluation, scoreLogits } from "../../src/train/evaluate.ts";
-import { Inference } from "../../src/train/inference.ts";
+import { Inference } from "../../src/compile/inference.ts";
 import { testGpu } from "../_gpu.ts";
 import { perturbBatchNorm } from "./_models.ts";
 import { tinyDataset } from "./_runs.ts";

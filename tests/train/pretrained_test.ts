@@ -10,7 +10,7 @@ import {
   loadPretrained,
   readStateDict,
 } from "../../src/train/pretrained.ts";
-import { TrainingStep } from "../../src/train/training.ts";
+import { TrainingStep } from "../../src/compile/training.ts";
 import { loadResnet20Fixture } from "../_fixtures.ts";
 import { randomArray, testGpu } from "../_gpu.ts";
 

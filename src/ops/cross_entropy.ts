@@ -82,7 +82,7 @@ function checkLength(t: Tensor, expected: number, what: string, label: string): 
  * ```ts
  * import { Gpu } from "../gpu/device.ts";
  * import { submit, tensor } from "../gpu/kernel.ts";
- * import { crossEntropy } from "./loss.ts";
+ * import { crossEntropy } from "./cross_entropy.ts";
  *
  * const gpu = await Gpu.create();
  * const logits = gpu.upload("logits", new Float32Array([2, 0, -1, 0.5, 0.5, 3]));
@@ -154,7 +154,7 @@ export interface ArgmaxSizes {
  * ```ts
  * import { Gpu } from "../gpu/device.ts";
  * import { submit, tensor } from "../gpu/kernel.ts";
- * import { argmax } from "./loss.ts";
+ * import { argmax } from "./cross_entropy.ts";
  *
  * const gpu = await Gpu.create();
  * const logits = gpu.upload("logits", new Float32Array([2, 0, -1, 0.5, 0.5, 3]));

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Parameter } from "./module.ts";
+import type { Parameter } from "./parameter.ts";
 
 /** The layer kinds of the graph, as a discriminated union. Shapes are per sample (no batch dimension). */
 export type LayerSpec =

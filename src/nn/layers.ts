@@ -6,7 +6,8 @@
  */
 
 import type { LayerSpec, SymbolicTensor } from "./graph.ts";
-import { Module, Parameter } from "./module.ts";
+import { Module } from "./module.ts";
+import { Parameter } from "./parameter.ts";
 
 let generatorState = 0x2545f491;
 

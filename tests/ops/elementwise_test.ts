@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { add, reluBackward, reluForward } from "../../src/layers/elementwise.ts";
+import { add, reluBackward, reluForward } from "../../src/ops/elementwise.ts";
 import { submit, tensor } from "../../src/gpu/kernel.ts";
 import { addReference, reluBackwardReference, reluReference } from "../reference/elementwise.ts";
 import { assertClose, centralDifferences, dot, randomArray, testGpu } from "../_gpu.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { f32, grid, kernel, params, submit } from "../src/gpu/kernel.ts";
-import { testGpu } from "./_gpu.ts";
+import { f32, grid, kernel, params, submit } from "../../src/gpu/kernel.ts";
+import { testGpu } from "../_gpu.ts";
 
 const scale = `
 struct Params { n: u32, factor: f32 }

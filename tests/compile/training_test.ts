@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import type { Parameter } from "../../src/graph/module.ts";
+import type { Parameter } from "../../src/nn/parameter.ts";
 import { resnet20 } from "../../src/models/resnet.ts";
-import { TrainingStep } from "../../src/train/training.ts";
+import { TrainingStep } from "../../src/compile/training.ts";
 import { assertClose, random, randomArray, testGpu } from "../_gpu.ts";
 import { modelReference } from "../reference/model.ts";
 import { sgdStepReference } from "../reference/sgd.ts";
-import { perturbBatchNorm } from "./_models.ts";
+import { perturbBatchNorm } from "../train/_models.ts";
 
 // float32 GPU against float64 CPU through a whole ResNet and back, relative to each tensor's largest value.
 const GRADIENT_TOLERANCE = 1e-3;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { numel, submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
-import { linearBackward, linearForward, type LinearSizes } from "../../src/layers/linear.ts";
+import { linearBackward, linearForward, type LinearSizes } from "../../src/ops/linear.ts";
 import { linearBackwardReference, linearForwardReference } from "../reference/linear.ts";
 import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatBytes, progressReporter } from "../../src/data/progress.ts";
+import { formatBytes, progressReporter } from "../../src/io/progress.ts";
 
 Deno.test("without a terminal, progress is plain lines with bytes, rate and ETA, at most every 2 s", () => {
   const lines: string[] = [];

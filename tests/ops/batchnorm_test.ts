@@ -4,7 +4,7 @@ import {
   batchNormEval,
   type BatchNormShape,
   batchNormTrain,
-} from "../../src/layers/batchnorm.ts";
+} from "../../src/ops/batchnorm.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
 import {

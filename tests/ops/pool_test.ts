@@ -6,7 +6,7 @@ import {
   maxPool2dForward,
   type MaxPool2dGeometry,
   maxPool2dGeometry,
-} from "../../src/layers/pool.ts";
+} from "../../src/ops/pool.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { submit, tensor } from "../../src/gpu/kernel.ts";
 import {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { kernel } from "../src/gpu/kernel.ts";
-import { timeDispatches, timeEach } from "../src/gpu/timing.ts";
-import { testGpu } from "./_gpu.ts";
+import { kernel } from "../../src/gpu/kernel.ts";
+import { timeDispatches, timeEach } from "../../src/gpu/timing.ts";
+import { testGpu } from "../_gpu.ts";
 
 const busy = `
 override ITERATIONS: u32;

@@ -9,10 +9,11 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, encode, type Tensor } from "../gpu/kernel.ts";
-import type { Graph } from "../graph/graph.ts";
-import type { Module, Parameter } from "../graph/module.ts";
+import type { Graph } from "../nn/graph.ts";
+import type { Module } from "../nn/module.ts";
+import type { Parameter } from "../nn/parameter.ts";
 import { Sgd, type SgdOptions } from "../optim/sgd.ts";
-import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "./loss.ts";
+import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "../ops/cross_entropy.ts";
 import { GpuModel } from "./gpu_model.ts";
 import { checkBatchSize, Inference } from "./inference.ts";
 import { checkNoSharedParameters, lowerBackward, lowerForward } from "./lower.ts";

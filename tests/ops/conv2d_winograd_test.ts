@@ -8,13 +8,13 @@ import {
   conv2dGeometry,
   type Conv2dOptions,
   tuneConvolutions,
-} from "../../src/layers/conv2d.ts";
+} from "../../src/ops/conv2d.ts";
 import {
   GEMM_KINDS,
   setGemmTiling,
   setMeasuredTilings,
   TILING_CANDIDATES,
-} from "../../src/layers/_conv_strategy.ts";
+} from "../../src/ops/_conv_strategy.ts";
 import {
   setConvAlgorithm,
   setWinogradTransformCost,
@@ -22,7 +22,7 @@ import {
   winogradBackwardDataOp,
   winogradForwardOp,
   winogradLayout,
-} from "../../src/layers/_conv_winograd.ts";
+} from "../../src/ops/_conv_winograd.ts";
 import { conv2dBackwardDataReference, conv2dForwardReference } from "../reference/conv2d.ts";
 import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.ts";
 

@@ -8,9 +8,9 @@ import {
   type Conv2dGeometry,
   conv2dGeometry,
   type Conv2dOptions,
-} from "../../src/layers/conv2d.ts";
-import { axes, gemmProblem, liveTapCount, liveTaps, weightSplit } from "../../src/layers/_conv_kernels.ts";
-import { GEMM_KINDS, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
+} from "../../src/ops/conv2d.ts";
+import { axes, gemmProblem, liveTapCount, liveTaps, weightSplit } from "../../src/ops/_conv_kernels.ts";
+import { GEMM_KINDS, setGemmTiling, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
   conv2dBackwardWeightReference,

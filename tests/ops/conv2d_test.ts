@@ -9,11 +9,11 @@ import {
   conv2dGeometry,
   type Conv2dOptions,
   tuneConvolutions,
-} from "../../src/layers/conv2d.ts";
-import { dataSplit, gemmProblem, weightSplit } from "../../src/layers/_conv_kernels.ts";
-import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/layers/_conv_chunks.ts";
-import { denseApplies } from "../../src/layers/_conv_dense.ts";
-import { GEMM_KINDS, gemmTiling, setGemmTiling, TILING_CANDIDATES } from "../../src/layers/_conv_strategy.ts";
+} from "../../src/ops/conv2d.ts";
+import { dataSplit, gemmProblem, weightSplit } from "../../src/ops/_conv_kernels.ts";
+import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/ops/_conv_chunks.ts";
+import { denseApplies } from "../../src/ops/_conv_dense.ts";
+import { GEMM_KINDS, gemmTiling, setGemmTiling, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
   conv2dBackwardWeightReference,

@@ -10,7 +10,8 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/kernel.ts";
-import type { Module, Parameter } from "../graph/module.ts";
+import type { Module } from "../nn/module.ts";
+import type { Parameter } from "../nn/parameter.ts";
 
 /** Floats per alignment unit: every tensor starts at a multiple of 256 bytes so it can be bound alone. */
 const ALIGN = 64;

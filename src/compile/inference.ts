@@ -6,8 +6,8 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, submit, type Tensor } from "../gpu/kernel.ts";
-import type { Graph } from "../graph/graph.ts";
-import type { Module } from "../graph/module.ts";
+import type { Graph } from "../nn/graph.ts";
+import type { Module } from "../nn/module.ts";
 import { GpuModel } from "./gpu_model.ts";
 import { lowerForward } from "./lower.ts";
 import { StepPlanner } from "./memory.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { BasicBlock, Bottleneck, ResNet, resnet20 } from "../../src/models/resnet.ts";
-import { Inference } from "../../src/train/inference.ts";
+import { Inference } from "../../src/compile/inference.ts";
 import { assertClose, randomArray, testGpu } from "../_gpu.ts";
 import { modelReference } from "../reference/model.ts";
-import { perturbBatchNorm } from "./_models.ts";
+import { perturbBatchNorm } from "../train/_models.ts";
 
 // Tolerance: float32 GPU against float64 CPU through ~20 layers, relative to the largest logit.
 const TOLERANCE = 1e-4;

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { defaultCacheDir, loadCifar } from "../../src/data/cifar.ts";
-import { downloadFile } from "../../src/data/download.ts";
-import type { DownloadProgress } from "../../src/data/progress.ts";
-import { archiveOf, CIFAR10_CLASSES, cifarFixture } from "./_cifar_fixture.ts";
+import { downloadFile } from "../../src/io/download.ts";
+import type { DownloadProgress } from "../../src/io/progress.ts";
+import { archiveOf, CIFAR10_CLASSES, cifarFixture } from "../data/_cifar_fixture.ts";
 
 const fixture = cifarFixture("cifar10", { trainPerFile: 4, test: 3 });
 const archive = await archiveOf("cifar10", fixture.files);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { submit, tensor } from "../../src/gpu/kernel.ts";
-import { argmax, crossEntropy, PADDING_LABEL, STATS } from "../../src/train/loss.ts";
+import { argmax, crossEntropy, PADDING_LABEL, STATS } from "../../src/ops/cross_entropy.ts";
 import { crossEntropyReference } from "../reference/loss.ts";
 import { assertClose, randomArray, testGpu } from "../_gpu.ts";
 

@@ -6,19 +6,19 @@
  * @module
  */
 
-import type { Graph } from "../graph/graph.ts";
-import type { Parameter } from "../graph/module.ts";
-import { batchNormBackward, batchNormEval, batchNormTrain } from "../layers/batchnorm.ts";
-import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward, conv2dGeometry } from "../layers/conv2d.ts";
-import { add, reluBackward, reluForward } from "../layers/elementwise.ts";
-import { linearBackward, linearForward } from "../layers/linear.ts";
+import type { Graph } from "../nn/graph.ts";
+import type { Parameter } from "../nn/parameter.ts";
+import { batchNormBackward, batchNormEval, batchNormTrain } from "../ops/batchnorm.ts";
+import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward, conv2dGeometry } from "../ops/conv2d.ts";
+import { add, reluBackward, reluForward } from "../ops/elementwise.ts";
+import { linearBackward, linearForward } from "../ops/linear.ts";
 import {
   globalAvgPoolBackward,
   globalAvgPoolForward,
   maxPool2dBackward,
   maxPool2dForward,
   maxPool2dGeometry,
-} from "../layers/pool.ts";
+} from "../ops/pool.ts";
 import type { GpuModel } from "./gpu_model.ts";
 import type { StepPlanner, VirtualTensor } from "./memory.ts";
 
