@@ -19,7 +19,7 @@
  * import { Gpu, resnet20, TrainingStep } from "@denogpu/resnet";
  *
  * const gpu = await Gpu.create();
- * const training = await TrainingStep.compile(gpu, resnet20(), {
+ * const training = await TrainingStep.compile(gpu, resnet20({ seed: 0 }), {
  *   batchSize: 8,
  *   optimizer: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
  * });
@@ -28,39 +28,90 @@
  * console.log(await training.readStats());
  * ```
  *
+ * This module holds what a user of the library needs; the subpaths hold the rest:
+ * `@denogpu/resnet/ops` (GPU kernels, op definitions, the op registry, convolution tuning),
+ * `@denogpu/resnet/io` (safetensors, `.pth`, state dicts, downloads, atomic writes),
+ * `@denogpu/resnet/data` (CIFAR, image folders, batching and augmentation) and
+ * `@denogpu/resnet/train` (the training application: run configs, checkpoints, reports, prediction).
+ *
  * @module
  */
 
-export * from "./src/gpu/device.ts";
-export * from "./src/gpu/kernel.ts";
-export * from "./src/nn/graph.ts";
-export * from "./src/nn/module.ts";
-export * from "./src/nn/parameter.ts";
-export * from "./src/nn/layers.ts";
-export * from "./src/nn/summary.ts";
-export * from "./src/models/resnet.ts";
-export * from "./src/compile/gpu_model.ts";
-export * from "./src/compile/inference.ts";
-export * from "./src/compile/training.ts";
-export * from "./src/ops/cross_entropy.ts";
-export * from "./src/optim/sgd.ts";
-export * from "./src/optim/schedule.ts";
-export * from "./src/ops/conv2d.ts";
-export * from "./src/ops/linear.ts";
-export * from "./src/ops/batchnorm.ts";
-export * from "./src/ops/elementwise.ts";
-export * from "./src/ops/pool.ts";
-export * from "./src/data/mod.ts";
-export * from "./src/train/run_config.ts";
-export * from "./src/train/fit.ts";
-export * from "./src/train/checkpoint.ts";
-export * from "./src/train/evaluate.ts";
-export * from "./src/train/pretrained.ts";
-export * from "./src/train/predict.ts";
-export * from "./src/train/report.ts";
-export * from "./src/train/tuning.ts";
-export * from "./src/data/images.ts";
-export * from "./src/io/state_dict.ts";
-export * from "./src/io/safetensors.ts";
-export * from "./src/io/pth.ts";
-export * from "./src/io/atomic.ts";
+export { Gpu, type GpuOptions } from "./src/gpu/device.ts";
+
+export { Module, Sequential } from "./src/nn/module.ts";
+export { Parameter } from "./src/nn/parameter.ts";
+export {
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  type Conv2dLayerOptions,
+  Flatten,
+  Identity,
+  Linear,
+  MaxPool2d,
+  type Pair,
+  ReLU,
+} from "./src/nn/layers.ts";
+export { Generator, kaimingNormal, kaimingUniform } from "./src/nn/init.ts";
+export { Graph, SymbolicTensor } from "./src/nn/graph.ts";
+export { type Summary, summary, type SummaryRow } from "./src/nn/summary.ts";
+
+export {
+  BasicBlock,
+  type BlockClass,
+  Bottleneck,
+  CifarResNet,
+  type CifarResNetOptions,
+  conv1x1,
+  conv3x3,
+  makeLayer,
+  ResNet,
+  resnet101,
+  resnet110,
+  resnet152,
+  resnet18,
+  resnet20,
+  resnet32,
+  resnet34,
+  resnet44,
+  resnet50,
+  resnet56,
+  type ResNetOptions,
+  type Stem,
+} from "./src/models/resnet.ts";
+export { buildModel, MODEL_NAMES, type ModelName, type ModelOptions, MODELS } from "./src/models/table.ts";
+
+export {
+  type ParameterGroup,
+  type TrainingOptions,
+  type TrainingStats,
+  TrainingStep,
+} from "./src/compile/training.ts";
+export { Inference, type InferenceOptions } from "./src/compile/inference.ts";
+export { GpuModel } from "./src/compile/gpu_model.ts";
+export { DivergenceError } from "./src/compile/divergence.ts";
+
+export type { SgdOptions } from "./src/optim/sgd.ts";
+export type { SgdStateDict } from "./src/optim/sgd_state.ts";
+export {
+  cosineAnnealingLr,
+  linearLr,
+  multiStepLr,
+  oneCycleLr,
+  type Schedule,
+  sequentialLr,
+  stepLr,
+} from "./src/optim/schedule.ts";
+
+export { loadSafetensors, saveSafetensors } from "./src/io/safetensors.ts";
+export { loadPth } from "./src/io/pth.ts";
+export type { StateDict, TensorData } from "./src/io/state_dict.ts";
+
+export { loadCifar } from "./src/data/cifar.ts";
+export { imageDataset } from "./src/data/dataset.ts";
+
+export { fit, type FitOptions, type FitResult } from "./src/train/fit.ts";
+export type { RunConfig } from "./src/train/run_config.ts";
+export { evaluate } from "./src/train/evaluate.ts";
+export { tuneConvolutionsCached } from "./src/train/tuning.ts";

@@ -9,6 +9,7 @@ import type { Gpu } from "../src/gpu/device.ts";
 import type { Dispatch } from "../src/gpu/kernel.ts";
 import { timeDispatches } from "../src/gpu/timing.ts";
 import type { Graph } from "../src/nn/graph.ts";
+import { opDefinition } from "../src/ops/registry.ts";
 
 /** A positive integer from environment variable `name`, or `fallback` when it is unset. */
 export function envInteger(name: string, fallback: number): number {
@@ -93,20 +94,12 @@ export function imagesPerSecond(benchCase: BenchCase): number {
 }
 
 /**
- * FLOPs of one forward pass of `graph` per sample: 2 per multiply-add of the convolutions and linear
- * layers (BatchNorm, ReLU, pooling and additions are memory-bound and not counted), as usually quoted.
+ * FLOPs of one forward pass of `graph` per sample, as each layer kind's definition counts them: 2 per
+ * multiply-add of the convolutions and linear layers (memory-bound kinds count none), as usually quoted.
  */
 export function forwardFlopsPerSample(graph: Graph): number {
   let flops = 0;
-  for (const node of graph.nodes) {
-    const spec = node.spec;
-    if (spec.kind === "conv2d") {
-      const outputs = node.shape.reduce((a, b) => a * b, 1);
-      flops += 2 * outputs * (spec.inChannels / spec.groups) * spec.kernelSize[0] * spec.kernelSize[1];
-    } else if (spec.kind === "linear") {
-      flops += 2 * spec.inFeatures * spec.outFeatures;
-    }
-  }
+  for (const node of graph.nodes) flops += opDefinition(node.spec).forwardFlops?.(node.spec, node.shape) ?? 0;
   return flops;
 }
 

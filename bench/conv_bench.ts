@@ -36,7 +36,13 @@ import {
   winogradBackwardDataOp,
   winogradForwardOp,
 } from "../src/ops/_conv_winograd.ts";
-import { fitsLimits, type GemmKind, gemmTiling, TILING_CANDIDATES } from "../src/ops/_conv_strategy.ts";
+import {
+  fitsLimits,
+  fixedTiling,
+  type GemmKind,
+  gemmTiling,
+  TILING_CANDIDATES,
+} from "../src/ops/_conv_strategy.ts";
 import { benchFastest } from "./_util.ts";
 
 const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);
@@ -87,7 +93,9 @@ function bench(group: string, name: string, flops: number, dispatches: Dispatch[
   };
   for (const tiling of TILING_CANDIDATES.filter((c) => fitsLimits(gpu, c))) {
     const name = `matmul 1024^3 tiling ${Object.values(tiling).join("/")}`;
-    bench("matmul 1024^3", name, 2 * n ** 3, [forwardDispatch(gpu, g, t, name, tiling)]);
+    bench("matmul 1024^3", name, 2 * n ** 3, [
+      forwardDispatch(gpu, g, t, name, fixedTiling(tiling, ["forward"])),
+    ]);
   }
 }
 
@@ -149,25 +157,26 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
   // The stem's input is the image: a training step computes no gradient for it.
   const dataUses = cin === 3 ? 0 : uses;
   const flops = 2 * BATCH * g.outHeight * g.outWidth * cout * cin * k * k;
-  const tile = (kind: GemmKind) => Object.values(gemmTiling(gpu, kind, gemmProblem(g, kind))).join("/");
+  const tile = (kind: GemmKind) =>
+    Object.values(gemmTiling(gpu, tuning, kind, gemmProblem(g, kind))).join("/");
   if (denseApplies(g)) {
     bench(
       group,
       `${group} forward dense`,
       flops,
-      conv2dForward(gpu, g, { input, weight, output }, group),
+      conv2dForward(gpu, g, { input, weight, output }, group, tuning),
       uses,
     );
     bench(
       group,
       `${group} backward-data dense`,
       flops,
-      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group),
+      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
       dataUses,
     );
   } else if (winogradApplies(gpu, g)) {
     const isChosen = (pass: "forward" | "backwardData", winograd: boolean) =>
-      useWinograd(gpu, g, pass) === winograd;
+      useWinograd(gpu, tuning, g, pass) === winograd;
     const chosen = (pass: "forward" | "backwardData", winograd: boolean) =>
       isChosen(pass, winograd) ? " (chosen)" : "";
     const forward = `${group} forward`, backward = `${group} backward-data`;
@@ -177,28 +186,28 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
       group,
       `${forward} direct [${tile("forward")}]${chosen("forward", false)}`,
       flops,
-      forwardOp(gpu, g, { input, weight, output }, group),
+      forwardOp(gpu, g, { input, weight, output }, group, tuning),
       isChosen("forward", false) ? uses : 0,
     );
     bench(
       group,
       `${forward} winograd [${winogradTile}]${chosen("forward", true)}`,
       flops,
-      winogradForwardOp(gpu, g, { input, weight, output }, group),
+      winogradForwardOp(gpu, g, { input, weight, output }, group, tuning),
       isChosen("forward", true) ? uses : 0,
     );
     bench(
       group,
       `${backward} direct [${tile("backwardData")}]${chosen("backwardData", false)}`,
       flops,
-      backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group),
+      backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
       isChosen("backwardData", false) ? dataUses : 0,
     );
     bench(
       group,
       `${backward} winograd [${winogradTile}]${chosen("backwardData", true)}`,
       flops,
-      winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group),
+      winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
       isChosen("backwardData", true) ? dataUses : 0,
     );
   } else {
@@ -206,14 +215,14 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
       group,
       `${group} forward [${tile("forward")}]`,
       flops,
-      conv2dForward(gpu, g, { input, weight, output }, group),
+      conv2dForward(gpu, g, { input, weight, output }, group, tuning),
       uses,
     );
     bench(
       group,
       `${group} backward-data [${tile("backwardData")}]`,
       flops,
-      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group),
+      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
       dataUses,
     );
   }
@@ -221,7 +230,7 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
     group,
     `${group} backward-weight${denseApplies(g) ? " dense" : ""} [${tile("backwardWeight")}]`,
     flops,
-    conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group),
+    conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group, tuning),
     uses,
   );
 }

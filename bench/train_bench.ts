@@ -80,11 +80,9 @@ const tuneMs = performance.now() - tuneStart;
 tuneGpu.device.destroy();
 console.log(`adapter: ${adapter}; batch ${BATCH}; convolution autotune ${(tuneMs / 1000).toFixed(1)} s`);
 
-/** A device of its own for one case, with the autotune's result applied. */
+/** A device of its own for one case (each compiles with the autotune's result, `tuning`). */
 async function freshGpu(): Promise<Gpu> {
-  const gpu = await Gpu.create({ powerPreference: POWER_PREFERENCE });
-  await tuneConvolutions(gpu, { previous: tuning });
-  return gpu;
+  return await Gpu.create({ powerPreference: POWER_PREFERENCE });
 }
 
 /** A training case, with the activation storage its plan made. */
@@ -99,6 +97,7 @@ async function prepareTraining(model: string, mode: Mode): Promise<TrainingCase>
     batchSize: BATCH,
     inputShape: INPUT_SHAPE,
     optimizer: OPTIMIZER,
+    tuning,
   });
   const compileMs = performance.now() - start;
   training.setBatch(images, labels);
@@ -131,6 +130,7 @@ async function prepareInference(model: string): Promise<BenchCase> {
   const inference = await Inference.compile(gpu, MODELS[model](), {
     batchSize: BATCH,
     inputShape: INPUT_SHAPE,
+    tuning,
   });
   const compileMs = performance.now() - start;
   gpu.write(inference.images.buffer, images, inference.images.offset);
@@ -161,6 +161,7 @@ async function trainingMemory(batch: number): Promise<{ total: number; activatio
     batchSize: batch,
     inputShape: INPUT_SHAPE,
     optimizer: OPTIMIZER,
+    tuning,
   });
   const memory = { total: gpu.bytesAllocated, activations: training.activationBytes };
   gpu.device.destroy();

@@ -22,7 +22,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 // The chunk's images, CHW bytes each, image after image, four bytes per word (little-endian).
-@group(0) @binding(1) var<storage, read> data: array<u32>;
+@group(0) @binding(1) var<storage, read> chunk_bytes: array<u32>;
 // table[c * 256 + byte]: the normalised value of byte in channel c.
 @group(0) @binding(2) var<storage, read> table: array<f32>;
 // [count, index of each slot..., augmentation seed of each slot...], written by GpuBatcher.select.
@@ -120,7 +120,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     var value = 0u;
     if (row_inside && sx >= 0 && sx < width) {
       let address = source_row + u32(sx);
-      value = (data[address >> 2u] >> ((address & 3u) * 8u)) & 0xffu;
+      value = (chunk_bytes[address >> 2u] >> ((address & 3u) * 8u)) & 0xffu;
     }
     images[out_row + u32(x)] = table[c * 256u + value];
   }

@@ -1,4 +1,4 @@
-// Statistics of the backward of train-mode BatchNorm2d (after the prelude and batchnorm_common.wgsl), with
+// Statistics of the backward of train-mode BatchNorm2d (after vec4.wgsl or vec1.wgsl and batchnorm_common.wgsl), with
 // the fused ReLU when RELU: the incoming gradient g is masked where the forward output is not positive.
 // With xhat = (x - mean) * inv_std:
 //   grad_bias = sum g, grad_weight = sum g * xhat,
@@ -21,9 +21,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<Vec>;
-@group(0) @binding(2) var<storage, read> y: array<Vec>;
-@group(0) @binding(3) var<storage, read> grad_y: array<Vec>;
+@group(0) @binding(1) var<storage, read> input: array<Vec>;
+@group(0) @binding(2) var<storage, read> output: array<Vec>;
+@group(0) @binding(3) var<storage, read> grad_output: array<Vec>;
 @group(0) @binding(4) var<storage, read> saved_mean: array<f32>;
 // [channels][slices]: (sum g, sum g * (x - mean)). Read-write in `finalize` too, where it is only read, so
 // that all entry points share one declaration.
@@ -39,9 +39,9 @@ fn channel_reference(c: u32) -> f32 {
 }
 
 fn value_sums(i: u32, mean: f32) -> vec2f {
-  var g = grad_y[i];
-  if (RELU) { g = select(Vec(0.0), g, y[i] > Vec(0.0)); }
-  return vec2f(lanes_sum(g), lanes_sum(g * (x[i] - Vec(mean))));
+  var g = grad_output[i];
+  if (RELU) { g = select(Vec(0.0), g, output[i] > Vec(0.0)); }
+  return vec2f(lanes_sum(g), lanes_sum(g * (input[i] - Vec(mean))));
 }
 
 @compute @workgroup_size(SERIAL_WG)

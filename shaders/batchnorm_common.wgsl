@@ -1,6 +1,6 @@
 // Per-channel statistics shared by batchnorm_train.wgsl and batchnorm_backward.wgsl, which are compiled after
-// a prelude (from src/layers/batchnorm.ts) that defines `Vec` (f32, or vec4f when a plane's size is a
-// multiple of 4), `WIDTH`, `lanes_sum` and `first_lane`, and before the file that declares `Params`
+// vec4.wgsl or vec1.wgsl (which define `Vec`, `WIDTH`, `lanes_sum` and `first_lane`; vec4f when a plane's
+// size is a multiple of 4) and before the file that declares `Params`
 // (starting with the five u32 fields used here), `partials`, `channel_reference` and `value_sums`.
 //
 // A channel's values are indexed by j in (batch, spatial) order, counted in Vecs. Its two sums are computed

@@ -1,4 +1,4 @@
-// The loop of the elementwise batch-norm passes (after the prelude, before the file that defines
+// The loop of the elementwise batch-norm passes (after vec4.wgsl or vec1.wgsl, before the file that defines
 // `apply(i, c)` for Vec i of channel c). Each invocation handles Vecs i, i + stride, i + 2 * stride, ...
 // with stride the dispatch's invocation count, so that neighbouring invocations read neighbouring memory;
 // it divides once to find its first Vec's channel and then steps the channel along, as integer division

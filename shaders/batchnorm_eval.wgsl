@@ -1,14 +1,14 @@
-// BatchNorm2d in eval mode (after the prelude and batchnorm_elementwise.wgsl):
+// BatchNorm2d in eval mode (after vec4.wgsl or vec1.wgsl and batchnorm_elementwise.wgsl):
 // y = (x - running_mean) * weight / sqrt(running_var + eps) + bias, then ReLU when RELU.
 
-@group(0) @binding(1) var<storage, read> x: array<Vec>;
+@group(0) @binding(1) var<storage, read> input: array<Vec>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> running_mean: array<f32>;
 @group(0) @binding(5) var<storage, read> running_var: array<f32>;
-@group(0) @binding(6) var<storage, read_write> y: array<Vec>;
+@group(0) @binding(6) var<storage, read_write> output: array<Vec>;
 
 fn apply(i: u32, c: u32) {
-  let v = (x[i] - Vec(running_mean[c])) * (weight[c] / sqrt(running_var[c] + p.eps)) + Vec(bias[c]);
-  y[i] = select(v, max(v, Vec(0.0)), RELU);
+  let v = (input[i] - Vec(running_mean[c])) * (weight[c] / sqrt(running_var[c] + p.eps)) + Vec(bias[c]);
+  output[i] = select(v, max(v, Vec(0.0)), RELU);
 }

@@ -1,4 +1,4 @@
-// Statistics of BatchNorm2d in train mode (after the prelude and batchnorm_common.wgsl). The sums are of
+// Statistics of BatchNorm2d in train mode (after vec4.wgsl or vec1.wgsl and batchnorm_common.wgsl). The sums are of
 // x - shift and its square, the shift being the channel's first value: that keeps `sum of squares - squared
 // sum` well conditioned when the mean is large compared to the spread, where plain sums would cancel.
 // `finalize` (one invocation per channel) derives the mean and biased variance, saves the mean and
@@ -17,7 +17,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<Vec>;
+@group(0) @binding(1) var<storage, read> input: array<Vec>;
 // [channels][slices]: (sum of x - shift, sum of (x - shift)^2). Read-write in `finalize` too, where it is
 // only read, so that all entry points share one declaration.
 @group(0) @binding(2) var<storage, read_write> partials: array<vec2f>;
@@ -31,11 +31,11 @@ struct Params {
 
 // The shift: the channel's first value (batch 0, position 0).
 fn channel_reference(c: u32) -> f32 {
-  return first_lane(x[c * p.spatial]);
+  return first_lane(input[c * p.spatial]);
 }
 
 fn value_sums(i: u32, shift: f32) -> vec2f {
-  let d = x[i] - Vec(shift);
+  let d = input[i] - Vec(shift);
   return vec2f(lanes_sum(d), lanes_sum(d * d));
 }
 

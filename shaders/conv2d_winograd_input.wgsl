@@ -4,12 +4,12 @@
 // zero outside the image (padding 1); tiles past the last are zeros.
 // Prepended: conv2d_winograd_tiles.wgsl.
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> source: array<f32>;
 @group(0) @binding(1) var<storage, read_write> v: array<f32>;
 
 fn at(base: u32, y: i32, col: i32) -> f32 {
   let inside = u32(y) < HEIGHT && u32(col) < WIDTH;
-  return select(0.0, x[base + u32(select(0, y * i32(WIDTH) + col, inside))], inside);
+  return select(0.0, source[base + u32(select(0, y * i32(WIDTH) + col, inside))], inside);
 }
 
 fn patch_row(base: u32, y: i32, x0: i32) -> vec4f {

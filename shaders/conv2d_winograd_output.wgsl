@@ -4,7 +4,7 @@
 // Entry points: main, and main_bias which adds bias[k]. Prepended: conv2d_winograd_tiles.wgsl.
 
 @group(0) @binding(0) var<storage, read> m: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> result: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 
 fn m_row(o: u32, stride: u32) -> vec4f {
@@ -31,14 +31,14 @@ fn transform(i: u32, b: f32) {
   let ox = origin.z;
   let o = (origin.x * CHANNELS + k) * HEIGHT * WIDTH + oy * WIDTH + ox;
   let right = ox + 1u < WIDTH;
-  y[o] = s0.x + s0.y + s0.z + b;
+  result[o] = s0.x + s0.y + s0.z + b;
   if (right) {
-    y[o + 1u] = s0.y - s0.z - s0.w + b;
+    result[o + 1u] = s0.y - s0.z - s0.w + b;
   }
   if (oy + 1u < HEIGHT) {
-    y[o + WIDTH] = s1.x + s1.y + s1.z + b;
+    result[o + WIDTH] = s1.x + s1.y + s1.z + b;
     if (right) {
-      y[o + WIDTH + 1u] = s1.y - s1.z - s1.w + b;
+      result[o + WIDTH + 1u] = s1.y - s1.z - s1.w + b;
     }
   }
 }

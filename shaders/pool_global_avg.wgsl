@@ -1,6 +1,6 @@
-// AdaptiveAvgPool2d(1) over `planes` consecutive runs of `spatial` values (after a prelude from
-// src/layers/pool.ts that defines `Vec` as f32, or as vec4f when `spatial` is a multiple of 4, `WIDTH` and
-// `lanes_sum`); sizes in the uniforms are counted in Vecs.
+// AdaptiveAvgPool2d(1) over `planes` consecutive runs of `spatial` values (after vec4.wgsl, when `spatial` is
+// a multiple of 4, or vec1.wgsl, which define `Vec`, `WIDTH` and `lanes_sum`); sizes in the uniforms are
+// counted in Vecs.
 // - `forward_serial`: one invocation per plane sums it serially, without barriers (small planes).
 // - `forward_workgroup`: one workgroup per plane reads it in coalesced strides and sums by a tree.
 // - `backward`: one invocation per input Vec.

@@ -8,6 +8,8 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, submit, type Tensor } from "../gpu/kernel.ts";
 import type { Graph } from "../nn/graph.ts";
 import type { Module } from "../nn/module.ts";
+import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
+import { rewrite } from "./fuse.ts";
 import { GpuModel } from "./gpu_model.ts";
 import { lowerForward } from "./lower.ts";
 import { StepPlanner } from "./memory.ts";
@@ -20,6 +22,13 @@ export interface InferenceOptions {
   inputShape?: readonly number[];
   /** Read images from this tensor (e.g. a data pipeline's batch) instead of an input buffer of its own. */
   input?: Tensor;
+  /**
+   * How the convolution and linear kernels are tiled and which algorithm they take, e.g. the autotune's
+   * `tuneConvolutionsCached(gpu, cacheDir)`.
+   *
+   * @default {UNTUNED}
+   */
+  tuning?: ConvTuning;
 }
 
 /**
@@ -78,8 +87,9 @@ export class Inference {
         shape: [options.batchSize, ...inputShape],
       };
     const input = planner.external(images, "input images");
-    const forward = lowerForward(planner, gpuModel, graph, options.batchSize, input, "eval");
-    const output = forward.values[graph.output.id];
+    const tuning = options.tuning ?? UNTUNED;
+    const output = lowerForward(planner, gpuModel, rewrite(graph), options.batchSize, input, "eval", tuning)
+      .output;
     planner.keep([output]);
     const built = await planner.build();
     return new Inference(gpuModel, graph, images, built.resolve(output), built.dispatches, built.bytes);

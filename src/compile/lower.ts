@@ -1,43 +1,71 @@
 /**
- * Lowers a traced graph to GPU ops on a {@linkcode StepPlanner}: the forward pass in train or eval mode
- * (BatchNorm + ReLU and residual add + ReLU fused), and the backward pass in reverse graph order, which sums
- * gradients where a tensor fans out and stops below the lowest layer that still needs a gradient.
+ * Lowers a graph to GPU ops on a {@linkcode StepPlanner} through the op registry: the forward pass in train
+ * or eval mode, and the backward pass in reverse graph order, which sums gradients where a tensor fans out
+ * and stops below the lowest layer that still needs a gradient. Fusions are not made here: the graph comes
+ * rewritten (see {@link ./fuse.ts}), and each node lowers as its kind's definition says.
  *
  * @module
  */
 
-import type { Graph } from "../nn/graph.ts";
+import { numel } from "../gpu/kernel.ts";
+import type { Graph, LayerSpec, Node } from "../nn/graph.ts";
 import type { Parameter } from "../nn/parameter.ts";
-import { batchNormBackward, batchNormEval, batchNormTrain } from "../ops/batchnorm.ts";
-import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward, conv2dGeometry } from "../ops/conv2d.ts";
-import { add, reluBackward, reluForward } from "../ops/elementwise.ts";
-import { linearBackward, linearForward } from "../ops/linear.ts";
-import {
-  globalAvgPoolBackward,
-  globalAvgPoolForward,
-  maxPool2dBackward,
-  maxPool2dForward,
-  maxPool2dGeometry,
-} from "../ops/pool.ts";
+import type { ConvTuning } from "../ops/conv2d.ts";
+import { add } from "../ops/elementwise.ts";
+import type { BackwardContext, Mode, NodeContext, StepBuilder } from "../ops/op.ts";
+import { opDefinition } from "../ops/registry.ts";
 import type { GpuModel } from "./gpu_model.ts";
 import type { StepPlanner, VirtualTensor } from "./memory.ts";
-
-/** Whether BatchNorm uses batch statistics (and updates running ones) or running statistics. */
-export type Mode = "train" | "eval";
 
 /** What {@linkcode lowerForward} returns. */
 export interface Forward {
   /** Each node's output. */
   values: VirtualTensor[];
-  /** Nodes whose ReLU consumer was fused into them. */
-  fusedRelu: Set<number>;
-  /** Saved per-node tensors the backward pass needs (BatchNorm statistics, max-pool indices). */
-  saved: Map<number, VirtualTensor[]>;
+  /** The graph's output (the logits). */
+  output: VirtualTensor;
+  /** Per node, what its forward lowering saved for backward (BatchNorm statistics, max-pool indices). */
+  saved: VirtualTensor[][];
 }
 
-const count = (t: VirtualTensor) => t.shape.reduce((a, b) => a * b, 1);
+/** The planner seen through the interface op definitions record against. */
+function stepBuilder(planner: StepPlanner, model: GpuModel, tuning: ConvTuning): StepBuilder {
+  return {
+    gpu: model.gpu,
+    tuning,
+    tensor: (shape, label) => planner.tensor(shape, label),
+    view: (of, shape) => planner.view(of, shape),
+    op(label, tensors, make) {
+      planner.op(label, tensors, make);
+    },
+  };
+}
 
-/** Records the forward pass of `graph` for `batch` samples reading `input`. */
+/** What lowering `node` sees in either pass: the step, the node, and its parameters' values. */
+function nodeContext(
+  planner: StepPlanner,
+  model: GpuModel,
+  tuning: ConvTuning,
+  node: Node,
+  inputs: readonly VirtualTensor[],
+  label: string,
+): NodeContext<LayerSpec> {
+  return {
+    ...stepBuilder(planner, model, tuning),
+    name: node.name,
+    label,
+    spec: node.spec,
+    inputs,
+    parameter(localName) {
+      const p = node.parameters.get(localName);
+      return p && planner.external(model.view(p), p.name);
+    },
+  };
+}
+
+/**
+ * Records the forward pass of `graph` for `batch` samples reading `input`, its convolution and linear
+ * kernels chosen by `tuning`.
+ */
 export function lowerForward(
   planner: StepPlanner,
   model: GpuModel,
@@ -45,111 +73,27 @@ export function lowerForward(
   batch: number,
   input: VirtualTensor,
   mode: Mode,
+  tuning: ConvTuning,
 ): Forward {
-  const gpu = model.gpu;
-  const consumers = graph.consumers();
   const values: VirtualTensor[] = [];
-  const fusedRelu = new Set<number>();
-  const saved = new Map<number, VirtualTensor[]>();
-
+  const saved: VirtualTensor[][] = [];
   for (const node of graph.nodes) {
-    const spec = node.spec;
-    const x = values[node.inputs[0]];
-    const shape = [batch, ...node.shape];
-    const label = `${node.name}: ${spec.kind}`;
-    const fuse = consumers[node.id].length === 1 && graph.nodes[consumers[node.id][0]].spec.kind === "relu";
-    const value = (name: string) => {
-      const p = node.parameters.get(name);
-      return p && planner.external(model.view(p), p.name);
-    };
-    switch (spec.kind) {
-      case "input":
-        values.push(input);
-        continue;
-      case "relu":
-        if (fusedRelu.has(node.inputs[0])) {
-          values.push(x);
-          continue;
-        }
-        break;
-      case "flatten":
-      case "identity":
-        values.push(planner.view(x, shape));
-        continue;
-    }
-    const output = planner.tensor(shape, `${node.name} output`);
-    values.push(output);
-    switch (spec.kind) {
-      case "relu":
-        planner.op(label, { input: x, output }, (t) => reluForward(gpu, count(output), t, node.name));
-        break;
-      case "conv2d": {
-        const geometry = conv2dGeometry(x.shape, spec);
-        const tensors = { input: x, weight: value("weight")!, bias: value("bias"), output };
-        planner.op(label, tensors, (t) => conv2dForward(gpu, geometry, t, node.name));
-        break;
-      }
-      case "batchnorm2d": {
-        if (fuse) fusedRelu.add(node.id);
-        const s = { batch, channels: shape[1], spatial: shape[2] * shape[3] };
-        const tensors = {
-          input: x,
-          weight: value("weight")!,
-          bias: value("bias")!,
-          runningMean: value("running_mean")!,
-          runningVar: value("running_var")!,
-          output,
-        };
-        if (mode === "eval") {
-          planner.op(
-            label,
-            tensors,
-            (t) => batchNormEval(gpu, s, t, { eps: spec.eps, relu: fuse }, node.name),
-          );
-          break;
-        }
-        const savedMean = planner.tensor([s.channels], `${node.name} batch mean`);
-        const savedInvStd = planner.tensor([s.channels], `${node.name} batch inverse std`);
-        saved.set(node.id, [savedMean, savedInvStd]);
-        const options = { eps: spec.eps, momentum: spec.momentum, relu: fuse };
-        planner.op(
-          label,
-          { ...tensors, savedMean, savedInvStd },
-          (t) => batchNormTrain(gpu, s, t, options, node.name),
-        );
-        break;
-      }
-      case "maxpool2d": {
-        const geometry = maxPool2dGeometry(x.shape, spec);
-        const indices = planner.tensor(shape, `${node.name} arg-max indices`);
-        saved.set(node.id, [indices]);
-        planner.op(
-          label,
-          { input: x, output, indices },
-          (t) => maxPool2dForward(gpu, geometry, t, node.name),
-        );
-        break;
-      }
-      case "adaptiveavgpool2d": {
-        const s = { planes: x.shape[0] * x.shape[1], spatial: x.shape[2] * x.shape[3] };
-        planner.op(label, { input: x, output }, (t) => globalAvgPoolForward(gpu, s, t, node.name));
-        break;
-      }
-      case "linear": {
-        const s = { batch, inFeatures: spec.inFeatures, outFeatures: spec.outFeatures };
-        const tensors = { input: x, weight: value("weight")!, bias: value("bias"), output };
-        planner.op(label, tensors, (t) => linearForward(gpu, s, t, node.name));
-        break;
-      }
-      case "add": {
-        if (fuse) fusedRelu.add(node.id);
-        const tensors = { a: x, b: values[node.inputs[1]], output };
-        planner.op(label, tensors, (t) => add(gpu, count(output), t, { relu: fuse }, node.name));
-        break;
-      }
-    }
+    // The graph's input node reads the step's input batch.
+    const inputs = node.inputs.length === 0 ? [input] : node.inputs.map((id) => values[id]);
+    const outputShape = [batch, ...node.shape];
+    const kept: VirtualTensor[] = [];
+    values.push(
+      opDefinition(node.spec).forward({
+        ...nodeContext(planner, model, tuning, node, inputs, `${node.name}: ${node.spec.kind}`),
+        mode,
+        outputShape,
+        output: () => planner.tensor(outputShape, `${node.name} output`),
+        save: (...tensors) => kept.push(...tensors),
+      }),
+    );
+    saved.push(kept);
   }
-  return { values, fusedRelu, saved };
+  return { values, output: values[graph.output.id], saved };
 }
 
 /**
@@ -167,165 +111,94 @@ export function gradientNeeded(graph: Graph): boolean[] {
   return needed;
 }
 
-/** Records the backward pass from `gradOutput` (the gradient of the graph's output). */
+/** The gradients of a backward pass so far, per node, summed where a node's output fans out. */
+class GradientSums {
+  readonly #planner: StepPlanner;
+  readonly #model: GpuModel;
+  readonly #graph: Graph;
+  readonly #grads: Array<VirtualTensor | undefined> = [];
+  /** Per node, whether its gradient is needed. */
+  readonly needed: boolean[];
+
+  constructor(planner: StepPlanner, model: GpuModel, graph: Graph, gradOutput: VirtualTensor) {
+    this.#planner = planner;
+    this.#model = model;
+    this.#graph = graph;
+    this.needed = gradientNeeded(graph);
+    this.#grads[graph.output.id] = gradOutput;
+  }
+
+  /** The gradient of node `id`'s output, if one reached it. */
+  of(id: number): VirtualTensor | undefined {
+    return this.#grads[id];
+  }
+
+  /** Adds `g` to node `id`'s gradient, if that is needed. */
+  accumulate(id: number, g: VirtualTensor): void {
+    if (!this.needed[id]) return;
+    const previous = this.#grads[id];
+    if (!previous) {
+      this.#grads[id] = g;
+      return;
+    }
+    const name = this.#graph.nodes[id].name;
+    const output = this.#planner.tensor(g.shape, `${name} gradient`);
+    const gpu = this.#model.gpu;
+    this.#planner.op(
+      `${name}: gradient sum`,
+      { a: previous, b: g, output },
+      (t) => add(gpu, numel(output.shape), t, { relu: false }, name),
+    );
+    this.#grads[id] = output;
+  }
+}
+
+/** What the backward lowering of `node` sees. */
+function backwardContext(
+  planner: StepPlanner,
+  model: GpuModel,
+  tuning: ConvTuning,
+  graph: Graph,
+  forward: Forward,
+  sums: GradientSums,
+  node: Node,
+): BackwardContext<LayerSpec> {
+  const inputs = node.inputs.map((id) => forward.values[id]);
+  const inputNode = (index: number) => node.inputs[index];
+  return {
+    ...nodeContext(planner, model, tuning, node, inputs, `${node.name}: ${node.spec.kind} backward`),
+    output: forward.values[node.id],
+    gradOutput: sums.of(node.id)!,
+    saved: forward.saved[node.id],
+    gradient(localName) {
+      const p = node.parameters.get(localName);
+      return p?.requiresGrad ? planner.external(model.gradient(p), `${p.name} gradient`) : undefined;
+    },
+    gradInput(index) {
+      if (!sums.needed[inputNode(index)]) return undefined;
+      return planner.tensor(inputs[index].shape, `${graph.nodes[inputNode(index)].name} gradient`);
+    },
+    accumulate: (index, gradient) => sums.accumulate(inputNode(index), gradient),
+  };
+}
+
+/**
+ * Records the backward pass of `graph` from `gradOutput` (the gradient of the graph's output), its
+ * convolution and linear kernels chosen by `tuning`.
+ */
 export function lowerBackward(
   planner: StepPlanner,
   model: GpuModel,
   graph: Graph,
   forward: Forward,
   gradOutput: VirtualTensor,
+  tuning: ConvTuning,
 ): void {
-  const gpu = model.gpu;
-  const needed = gradientNeeded(graph);
-  const grads: Array<VirtualTensor | undefined> = [];
-  grads[graph.output.id] = gradOutput;
-  const { values, fusedRelu, saved } = forward;
-
-  const accumulate = (id: number, g: VirtualTensor) => {
-    if (!needed[id]) return;
-    const previous = grads[id];
-    if (!previous) {
-      grads[id] = g;
-      return;
-    }
-    const name = graph.nodes[id].name;
-    const output = planner.tensor(g.shape, `${name} gradient`);
-    planner.op(
-      `${name}: gradient sum`,
-      { a: previous, b: g, output },
-      (t) => add(gpu, count(output), t, { relu: false }, name),
-    );
-    grads[id] = output;
-  };
-
+  const sums = new GradientSums(planner, model, graph, gradOutput);
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     const node = graph.nodes[id];
-    const gradOutput = grads[id];
-    if (!gradOutput || !needed[id]) continue;
-    const spec = node.spec;
-    const [inputId] = node.inputs;
-    const input = values[inputId];
-    const output = values[id];
-    const label = `${node.name}: ${spec.kind} backward`;
-    const gradInput = inputId !== undefined && needed[inputId]
-      ? planner.tensor(input.shape, `${graph.nodes[inputId].name} gradient`)
-      : undefined;
-    const parameter = (name: string): Parameter | undefined => node.parameters.get(name);
-    const value = (p: Parameter) => planner.external(model.view(p), p.name);
-    const gradient = (name: string) => {
-      const p = parameter(name);
-      return p?.requiresGrad ? planner.external(model.gradient(p), `${p.name} gradient`) : undefined;
-    };
-    switch (spec.kind) {
-      case "relu":
-        if (fusedRelu.has(inputId)) {
-          accumulate(inputId, gradOutput);
-          continue;
-        }
-        planner.op(
-          label,
-          { output, gradOutput, gradInput: gradInput! },
-          (t) => reluBackward(gpu, count(output), t, node.name),
-        );
-        break;
-      case "flatten":
-      case "identity":
-        accumulate(inputId, planner.view(gradOutput, input.shape));
-        continue;
-      case "conv2d": {
-        const geometry = conv2dGeometry(input.shape, spec);
-        const weight = parameter("weight")!;
-        const gradWeight = gradient("weight");
-        const gradBias = gradient("bias");
-        if (gradBias && !gradWeight) {
-          throw new Error(`${node.name}: a frozen weight with a trainable bias is not supported`);
-        }
-        if (gradWeight) {
-          planner.op(
-            `${node.name}: conv2d backward-weight`,
-            { input, gradOutput, gradWeight, gradBias },
-            (t) => conv2dBackwardWeight(gpu, geometry, t, node.name),
-          );
-        }
-        if (gradInput) {
-          planner.op(
-            `${node.name}: conv2d backward-data`,
-            { gradOutput, weight: value(weight), gradInput },
-            (t) => conv2dBackwardData(gpu, geometry, t, node.name),
-          );
-        }
-        break;
-      }
-      case "batchnorm2d": {
-        const s = {
-          batch: output.shape[0],
-          channels: output.shape[1],
-          spatial: output.shape[2] * output.shape[3],
-        };
-        const relu = fusedRelu.has(id);
-        const [savedMean, savedInvStd] = saved.get(id)!;
-        const tensors = {
-          input,
-          // Read only for a fused ReLU's mask; otherwise the input stands in, so the output need not live
-          // until backward.
-          output: relu ? output : input,
-          gradOutput,
-          weight: value(parameter("weight")!),
-          savedMean,
-          savedInvStd,
-          gradInput,
-          gradWeight: gradient("weight"),
-          gradBias: gradient("bias"),
-        };
-        planner.op(label, tensors, (t) => batchNormBackward(gpu, s, t, { relu }, node.name));
-        break;
-      }
-      case "maxpool2d": {
-        if (!gradInput) break;
-        const geometry = maxPool2dGeometry(input.shape, spec);
-        const [indices] = saved.get(id)!;
-        planner.op(
-          label,
-          { gradOutput, indices, gradInput },
-          (t) => maxPool2dBackward(gpu, geometry, t, node.name),
-        );
-        break;
-      }
-      case "adaptiveavgpool2d": {
-        if (!gradInput) break;
-        const s = { planes: input.shape[0] * input.shape[1], spatial: input.shape[2] * input.shape[3] };
-        planner.op(label, { gradOutput, gradInput }, (t) => globalAvgPoolBackward(gpu, s, t, node.name));
-        break;
-      }
-      case "linear": {
-        const s = { batch: input.shape[0], inFeatures: spec.inFeatures, outFeatures: spec.outFeatures };
-        const tensors = {
-          input,
-          weight: value(parameter("weight")!),
-          gradOutput,
-          gradInput,
-          gradWeight: gradient("weight"),
-          gradBias: gradient("bias"),
-        };
-        planner.op(label, tensors, (t) => linearBackward(gpu, s, t, node.name));
-        break;
-      }
-      case "add": {
-        let gradSum = gradOutput;
-        if (fusedRelu.has(id)) {
-          gradSum = planner.tensor(gradOutput.shape, `${node.name} gradient`);
-          planner.op(
-            `${node.name}: relu backward`,
-            { output, gradOutput, gradInput: gradSum },
-            (t) => reluBackward(gpu, count(output), t, node.name),
-          );
-        }
-        accumulate(node.inputs[0], gradSum);
-        accumulate(node.inputs[1], gradSum);
-        continue;
-      }
-    }
-    if (gradInput) accumulate(inputId, gradInput);
+    if (!sums.of(id) || !sums.needed[id]) continue;
+    opDefinition(node.spec).backward(backwardContext(planner, model, tuning, graph, forward, sums, node));
   }
 }
 

@@ -9,18 +9,12 @@
 
 import { BINDING_ALIGNMENT, type Gpu } from "../gpu/device.ts";
 import { type Dispatch, numel, type Tensor } from "../gpu/kernel.ts";
+import type { Resolved, StepTensor } from "../ops/op.ts";
 
 const align = (bytes: number) => Math.ceil(bytes / BINDING_ALIGNMENT) * BINDING_ALIGNMENT;
 
-/** A tensor of a step before it has storage. */
-export interface VirtualTensor {
-  /** Index in the plan. */
-  readonly id: number;
-  /** Shape including the batch dimension. */
-  readonly shape: readonly number[];
-  /** What it holds, for messages, e.g. `"layer1.0.conv1 output"`. */
-  readonly label: string;
-}
+/** A tensor of a step before it has storage: the handle that op definitions lower against. */
+export type VirtualTensor = StepTensor;
 
 interface Storage {
   bytes: number;
@@ -30,9 +24,6 @@ interface Storage {
   buffer?: GPUBuffer;
   offset?: number;
 }
-
-/** Named virtual tensors resolved to real ones (optional names stay optional). */
-export type Resolved<T> = { [K in keyof T]: undefined extends T[K] ? Tensor | undefined : Tensor };
 
 interface RecordedOp {
   label: string;

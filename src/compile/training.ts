@@ -13,11 +13,16 @@ import type { Graph } from "../nn/graph.ts";
 import type { Module } from "../nn/module.ts";
 import type { Parameter } from "../nn/parameter.ts";
 import { Sgd, type SgdOptions } from "../optim/sgd.ts";
+import type { SgdStateDict } from "../optim/sgd_state.ts";
 import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "../ops/cross_entropy.ts";
+import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
+import { rewrite } from "./fuse.ts";
 import { GpuModel } from "./gpu_model.ts";
 import { checkBatchSize, Inference } from "./inference.ts";
 import { checkNoSharedParameters, lowerBackward, lowerForward } from "./lower.ts";
 import { StepPlanner } from "./memory.ts";
+import { DivergenceError } from "./divergence.ts";
+import { keepsMomentum, momentumOf, optimizerGroups, stateDictOf } from "./_optimizer_state.ts";
 
 /** Optimizer settings for the parameters whose names `match` accepts (PyTorch's parameter groups). */
 export interface ParameterGroup extends Partial<SgdOptions> {
@@ -39,6 +44,13 @@ export interface TrainingOptions {
   maxGradNorm?: number;
   /** Read batches from a GPU data pipeline instead of {@linkcode TrainingStep.setBatch}. */
   input?: { images: Tensor; labels: Tensor; dispatches: readonly Dispatch[] };
+  /**
+   * How the convolution and linear kernels are tiled and which algorithm they take, e.g. the autotune's
+   * `tuneConvolutionsCached(gpu, cacheDir)`.
+   *
+   * @default {UNTUNED}
+   */
+  tuning?: ConvTuning;
 }
 
 /** Loss and accuracy accumulated since the last read. */
@@ -75,10 +87,8 @@ export class TrainingStep {
   readonly model: GpuModel;
   /** The traced graph. */
   readonly graph: Graph;
-  /** The optimizer (its momentum buffer and step count are the optimizer state). */
+  /** The optimizer; {@linkcode TrainingStep.optimizerState} reads its state as a value. */
   readonly optimizer: Sgd;
-  /** SGD's momentum buffers, laid out like {@linkcode GpuModel.gradients} (the optimizer state to save). */
-  readonly momentum: GPUBuffer;
   /** Input images `[batch, ...inputShape]`. */
   readonly images: Tensor;
   /** Input labels `[batch]`, u32; {@linkcode PADDING_LABEL} marks padding. */
@@ -87,6 +97,8 @@ export class TrainingStep {
   readonly dispatches: readonly Dispatch[];
   /** Bytes of activation storage the step's plan made. */
   readonly activationBytes: number;
+  /** SGD's momentum buffers, laid out like {@linkcode GpuModel.gradients}. */
+  readonly #momentum: GPUBuffer;
   readonly #stats: GPUBuffer;
   readonly #baseLr: number;
   readonly #groupLrs: number[];
@@ -110,7 +122,7 @@ export class TrainingStep {
     this.model = fields.model;
     this.graph = fields.graph;
     this.optimizer = fields.optimizer;
-    this.momentum = fields.momentum;
+    this.#momentum = fields.momentum;
     this.images = fields.images;
     this.labels = fields.labels;
     this.dispatches = fields.dispatches;
@@ -156,15 +168,18 @@ export class TrainingStep {
       };
     const labels = options.input?.labels ??
       { buffer: gpu.buffer("input labels", batch * 4), offset: 0, shape: [batch] };
+    const lowered = rewrite(graph);
+    const tuning = options.tuning ?? UNTUNED;
     const forward = lowerForward(
       planner,
       gpuModel,
-      graph,
+      lowered,
       batch,
       planner.external(images, "input images"),
       "train",
+      tuning,
     );
-    const logits = forward.values[output.id];
+    const logits = forward.output;
     const gradLogits = planner.tensor(logits.shape, "logits gradient");
     const stats = gpu.buffer("training statistics", STATS_LENGTH * 4);
     const lossSizes = { batch, classes: output.shape[0], labelSmoothing: options.labelSmoothing ?? 0 };
@@ -175,7 +190,7 @@ export class TrainingStep {
       stats: planner.external({ buffer: stats, offset: 0, shape: [STATS_LENGTH] }, "training statistics"),
     };
     planner.op("loss: cross-entropy", lossTensors, (t) => crossEntropy(gpu, lossSizes, t, "loss"));
-    lowerBackward(planner, gpuModel, graph, forward, gradLogits);
+    lowerBackward(planner, gpuModel, lowered, forward, gradLogits, tuning);
     const built = await planner.build();
 
     const momentum = gpu.buffer("momentum buffers", gpuModel.gradients.size);
@@ -237,8 +252,9 @@ export class TrainingStep {
   }
 
   /**
-   * Reads and resets the loss and accuracy accumulated since the last call (one readback). Throws if the
-   * loss became NaN or infinite.
+   * Reads and resets the loss and accuracy accumulated since the last call (one readback).
+   *
+   * @throws {DivergenceError} When the loss became NaN or infinite.
    */
   async readStats(): Promise<TrainingStats> {
     const gpu = this.model.gpu;
@@ -247,9 +263,10 @@ export class TrainingStep {
     const samples = values[STATS.samples];
     const loss = values[STATS.lossSum] / Math.max(1, samples);
     if (!Number.isFinite(loss)) {
-      throw new Error(
+      throw new DivergenceError(
         `training diverged: the loss became ${loss} at optimizer step ${this.optimizer.stepCount}; ` +
           "lower the learning rate or set maxGradNorm",
+        { loss, step: this.optimizer.stepCount },
       );
     }
     return {
@@ -258,6 +275,75 @@ export class TrainingStep {
       top5: values[STATS.top5] / Math.max(1, samples),
       samples,
     };
+  }
+
+  /**
+   * The optimizer state as `torch.optim.SGD.state_dict()` lays it out: ids number the trained parameters
+   * across the groups in order, each group names its parameters (`param_names`), and `state` holds each
+   * momentum buffer once a step has run (one readback). A group's `lr` is the one it was compiled with;
+   * the learning rate of each step is the schedule's, given to {@linkcode TrainingStep.step}.
+   *
+   * @example
+   * ```ts
+   * import { Gpu, resnet20, TrainingStep } from "@denogpu/resnet";
+   * const training = await TrainingStep.compile(await Gpu.create(), resnet20(), {
+   *   batchSize: 2,
+   *   optimizer: { lr: 0.1, momentum: 0.9 },
+   * });
+   * training.setBatch(new Float32Array(2 * 3 * 32 * 32), [0, 1]);
+   * training.step();
+   * const state = await training.optimizerState();
+   * console.log(state.param_groups[0].param_names?.[0], state.state[0].momentum_buffer?.shape); // conv1.weight [16, 3, 3, 3]
+   * ```
+   */
+  async optimizerState(): Promise<SgdStateDict> {
+    const groups = optimizerGroups(this.model, this.optimizer.groups);
+    const started = this.optimizer.stepCount > 0 && keepsMomentum(groups);
+    return stateDictOf(groups, started ? await this.model.gpu.readFloats(this.#momentum) : undefined);
+  }
+
+  /**
+   * Restores a state {@linkcode TrainingStep.optimizerState} returned (or PyTorch's, converted): the momentum
+   * buffers, and `step`, the optimizer steps it was taken after. Parameters pair up by position, as in
+   * PyTorch's `load_state_dict`, and are checked by name where the state names them. The groups' `lr` is not
+   * restored: each step's learning rate is given to {@linkcode TrainingStep.step}.
+   *
+   * @example
+   * ```ts
+   * import { Gpu, resnet20, TrainingStep } from "@denogpu/resnet";
+   * const gpu = await Gpu.create();
+   * const options = { batchSize: 2, optimizer: { lr: 0.1, momentum: 0.9 } };
+   * const trained = await TrainingStep.compile(gpu, resnet20(), options);
+   * trained.setBatch(new Float32Array(2 * 3 * 32 * 32), [0, 1]);
+   * trained.step();
+   * const resumed = await TrainingStep.compile(gpu, resnet20(), options);
+   * resumed.loadOptimizerState(await trained.optimizerState(), { step: trained.optimizer.stepCount });
+   * ```
+   *
+   * @throws {Error} When the state's groups, parameters or compiled hyperparameters (momentum, dampening,
+   * weight decay, Nesterov) differ from this step's, or a momentum buffer has another shape; the message
+   * names the parameter and the expected shape.
+   * @throws {RangeError} When `step` is 0 but the state holds momentum buffers, or positive but it holds
+   * none although a group has momentum.
+   */
+  loadOptimizerState(state: SgdStateDict, options: { step?: number } = {}): void {
+    const groups = optimizerGroups(this.model, this.optimizer.groups);
+    const momentum = momentumOf(groups, state, this.#momentum.size / 4);
+    // Sgd starts the buffers afresh on its first step, so the step count says whether they exist.
+    const step = options.step ?? (momentum ? 1 : 0);
+    if (!Number.isInteger(step) || step < 0) throw new RangeError(`step must be a count, got ${step}`);
+    if (momentum && step === 0) {
+      throw new RangeError(
+        "the state holds momentum buffers, so it is from after a step: step must be positive",
+      );
+    }
+    if (!momentum && step > 0 && keepsMomentum(groups)) {
+      throw new RangeError(
+        `the state holds no momentum buffers, which step ${step} of SGD with momentum has`,
+      );
+    }
+    if (momentum) this.model.gpu.write(this.#momentum, momentum);
+    this.optimizer.stepCount = step;
   }
 
   /** An eval-mode forward pass over the same parameters (e.g. for the test set between epochs). */

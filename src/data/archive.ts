@@ -47,7 +47,7 @@ export async function readHead(path: string, length = 512): Promise<Uint8Array> 
  *
  * @example
  * ```ts
- * import { readArchive } from "./archive.ts";
+ * import { readArchive } from "@denogpu/resnet/data";
  * const { files } = await readArchive("cifar-10-binary.tar.gz", (name) => name.endsWith(".bin"));
  * ```
  */

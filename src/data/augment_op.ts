@@ -6,7 +6,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, kernel, params, type Tensor } from "../gpu/kernel.ts";
+import { type Dispatch, grid, kernel, type Tensor } from "../gpu/kernel.ts";
 import source from "../../shaders/augment.wgsl" with { type: "text" };
 
 const WORKGROUP_SIZE = 64;
@@ -76,20 +76,25 @@ export function augmentBatchForward(
       label: tensors.chunks.length === 1 ? label : `${label} (chunk ${i + 1} of ${tensors.chunks.length})`,
       code: source,
       constants: { WG: WORKGROUP_SIZE },
-      uniforms: params(
-        chunk.first,
-        chunk.count,
-        batchSize,
+      uniforms: {
+        first: chunk.first,
+        chunkCount: chunk.count,
+        batch: batchSize,
         channels,
         height,
         width,
         padding,
-        reflect ? 1 : 0,
-        flip ? 1 : 0,
+        reflectPad: reflect ? 1 : 0,
+        flip: flip ? 1 : 0,
         cutout,
-        i === 0 ? 1 : 0,
-      ),
-      tensors: [chunk.buffer, tensors.table, tensors.selection, tensors.images],
+        writePadding: i === 0 ? 1 : 0,
+      },
+      bindings: {
+        chunkBytes: chunk.buffer,
+        table: tensors.table,
+        selection: tensors.selection,
+        images: tensors.images,
+      },
       workgroups: grid(rows, WORKGROUP_SIZE),
     })
   );

@@ -5,11 +5,10 @@
  * @module
  */
 
-import { homedir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { CIFAR_LAYOUTS, type CifarLabelKind, type CifarName } from "./cifar_layout.ts";
 import { type CifarSplits, readCifar } from "./cifar_reader.ts";
+import { defaultCacheDir } from "../io/cache.ts";
 import { downloadFile } from "../io/download.ts";
 import { type DownloadProgress, progressReporter } from "../io/progress.ts";
 import { exists } from "../io/_fs.ts";
@@ -35,11 +34,7 @@ export interface LoadCifarOptions {
   mirror?: { url: string; md5: string };
 }
 
-/** `$XDG_CACHE_HOME/denogpu-resnet`, or `~/.cache/denogpu-resnet` when the variable is unset. */
-export function defaultCacheDir(): string {
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg ? xdg : join(homedir(), ".cache"), "denogpu-resnet");
-}
+// Re-exported so that the folder loadCifar defaults to sits beside it.
 
 /**
  * Both splits of CIFAR-10 or CIFAR-100, validated. Reads `path` when given; otherwise looks in the cache
@@ -48,7 +43,7 @@ export function defaultCacheDir(): string {
  *
  * @example
  * ```ts
- * import { loadCifar } from "./cifar.ts";
+ * import { loadCifar } from "@denogpu/resnet";
  * const { train, test, warnings } = await loadCifar({ dataset: "cifar10" });
  * for (const warning of warnings) console.warn(warning);
  * console.log(train.count, test.classes);

@@ -46,7 +46,7 @@ export interface ReadCifarOptions {
  *
  * @example
  * ```ts
- * import { readCifar } from "./cifar_reader.ts";
+ * import { readCifar } from "@denogpu/resnet/data";
  * const { train, test } = await readCifar("downloads/cifar-10-binary.tar.gz");
  * console.log(train.count, test.count, train.classes[0]); // 50000 10000 airplane
  * ```

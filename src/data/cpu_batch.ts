@@ -25,8 +25,8 @@ export interface CpuBatch {
  *
  * @example
  * ```ts
- * import { cpuBatch } from "./cpu_batch.ts";
- * import { imageDataset } from "./dataset.ts";
+ * import { cpuBatch } from "@denogpu/resnet/data";
+ * import { imageDataset } from "@denogpu/resnet";
  * const data = imageDataset({
  *   images: new Uint8Array(4 * 3 * 8 * 8), labels: new Uint8Array(4), channels: 3, height: 8, width: 8,
  *   classes: ["only"],

@@ -36,7 +36,7 @@ export type ImageDatasetInit = Omit<ImageDataset, "count">;
  *
  * @example
  * ```ts
- * import { imageDataset } from "./dataset.ts";
+ * import { imageDataset } from "@denogpu/resnet";
  * const data = imageDataset({
  *   images: new Uint8Array(2 * 3 * 4 * 4),
  *   labels: new Uint8Array([0, 1]),

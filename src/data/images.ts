@@ -51,7 +51,7 @@ function rgbaToRgb(rgba: Uint8Array, width: number, height: number): Uint8Array 
  *
  * @example
  * ```ts
- * import { decodeImage } from "./images.ts";
+ * import { decodeImage } from "@denogpu/resnet/data";
  * const image = decodeImage(await Deno.readFile("cat.png"), "cat.png");
  * console.log(image.width, image.height);
  * ```
@@ -86,7 +86,7 @@ export function decodeImage(bytes: Uint8Array, source = "image"): RgbImage {
  *
  * @example
  * ```ts
- * import { readImage } from "./images.ts";
+ * import { readImage } from "@denogpu/resnet/data";
  * const image = await readImage("cat.jpg");
  * ```
  */
@@ -134,7 +134,7 @@ function axisWeights(inSize: number, outSize: number): { first: Int32Array; weig
  *
  * @example
  * ```ts
- * import { resizeImage } from "./images.ts";
+ * import { resizeImage } from "@denogpu/resnet/data";
  * const small = resizeImage({ width: 4, height: 2, data: new Uint8Array(24) }, 2, 1);
  * ```
  */
@@ -215,7 +215,7 @@ export interface PrepareOptions {
  *
  * @example
  * ```ts
- * import { prepareImage, readImage } from "./images.ts";
+ * import { prepareImage, readImage } from "@denogpu/resnet/data";
  * const input = prepareImage(await readImage("cat.png"), {
  *   size: 32,
  *   mean: [0.4914, 0.4822, 0.4465],

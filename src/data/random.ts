@@ -28,7 +28,7 @@ const SAMPLE_DOMAIN = 0x27d4eb2f;
  *
  * @example
  * ```ts
- * import { mix32 } from "./random.ts";
+ * import { mix32 } from "@denogpu/resnet/data";
  * mix32(1); // always the same u32
  * ```
  */
@@ -71,7 +71,7 @@ export function draw(sampleSeedValue: number, k: number): number {
  *
  * @example
  * ```ts
- * import { epochOrder } from "./random.ts";
+ * import { epochOrder } from "@denogpu/resnet/data";
  * const order = epochOrder(10, true, 42, 0); // a permutation of 0..9, the same on every call
  * ```
  */

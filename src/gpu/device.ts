@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type EntryPointInterface, entryPointInterface } from "./_wgsl.ts";
+
 /** Storage buffers are bound at offsets that are multiples of this many bytes on every adapter. */
 export const BINDING_ALIGNMENT = 256;
 
@@ -52,6 +54,7 @@ export class Gpu {
   #pipelines = new Map<string, GPUComputePipeline>();
   #scratch: GPUBuffer[] = [];
   #modules = new Map<string, GPUShaderModule>();
+  #interfaces = new Map<string, EntryPointInterface>();
   #asyncError: Error | undefined;
   #lost: GPUDeviceLostInfo | undefined;
 
@@ -209,6 +212,20 @@ export class Gpu {
       this.#pipelines.set(key, pipeline);
     }
     return pipeline;
+  }
+
+  /**
+   * The bindings and uniform fields `entryPoint` of `code` uses, read from the WGSL once per pair; errors
+   * name `label`.
+   */
+  entryPointInterface(code: string, entryPoint: string, label: string): EntryPointInterface {
+    const key = `${entryPoint}|${code}`;
+    let found = this.#interfaces.get(key);
+    if (!found) {
+      found = entryPointInterface(code, entryPoint, label);
+      this.#interfaces.set(key, found);
+    }
+    return found;
   }
 
   /** Number of distinct pipelines made so far. */

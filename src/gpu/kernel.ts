@@ -1,45 +1,33 @@
 /**
  * Kernels and dispatches: the one mechanism every op uses to put work on the GPU.
  *
- * Conventions every shader in `shaders/` follows:
- * - `@group(0) @binding(0) var<uniform> p: Params;` holds the op's sizes (u32) and scalars (f32), packed
- *   in declaration order by {@linkcode params};
- * - storage buffers follow at bindings 1, 2, ... in the order the op passes them;
- * - a 1-D problem larger than 65535 workgroups is spread over x and y (see {@linkcode grid}); the shader
- *   computes its linear index as `gid.x + gid.y * nwg.x * WORKGROUP_SIZE` from
- *   `@builtin(global_invocation_id) gid` and `@builtin(num_workgroups) nwg`.
+ * A shader is WGSL files of `shaders/` joined by {@linkcode compose}, nothing generated in TypeScript; a
+ * file may call functions (hooks) that a later file defines. Its caller passes everything by name:
+ * - `bindings`: the storage buffers, keyed by the camelCase of their WGSL names (`grad_output` is
+ *   `gradOutput`); exactly those the entry point uses, or {@linkcode kernel} throws naming the kernel;
+ * - `uniforms`: the fields of the struct of its one `var<uniform>`, by the same rule, each packed as the
+ *   struct declares it (`u32`, `i32` or `f32`);
+ * - `constants`: its WGSL `override`s.
+ *
+ * The rule for which: **override constants for shape specialisation and tiling (sizes that fix loop bounds
+ * and index arithmetic, tile and workgroup sizes, flags that compile a code path out); uniforms for the
+ * rest** (scalars such as eps, momentum or a clip norm, and sizes an op chooses not to specialise on). A new
+ * override value compiles a new pipeline; a uniform costs a small buffer per dispatch. A variant that binds
+ * other buffers is another entry point of the same file, since an entry point decides which bindings exist.
+ *
+ * A 1-D problem larger than 65535 workgroups is spread over x and y (see {@linkcode grid}); the shader
+ * computes its linear index as `gid.x + gid.y * nwg.x * WORKGROUP_SIZE` from
+ * `@builtin(global_invocation_id) gid` and `@builtin(num_workgroups) nwg`.
  *
  * @module
  */
 
 import type { Gpu } from "./device.ts";
+import type { EntryPointInterface, UniformField } from "./_wgsl.ts";
 
-/** A float scalar for {@linkcode params}. */
-export interface F32 {
-  /** The value, stored as a 32-bit float. */
-  readonly f32: number;
-}
-
-/** Marks `value` as an `f32` field for {@linkcode params}. */
-export function f32(value: number): F32 {
-  return { f32: value };
-}
-
-/** Packs uniform fields in order: plain numbers as `u32`, {@linkcode f32} values as `f32`. */
-export function params(...fields: Array<number | F32>): Uint32Array {
-  const words = new Uint32Array(Math.max(4, Math.ceil(fields.length / 4) * 4));
-  const floats = new Float32Array(words.buffer);
-  fields.forEach((field, i) => {
-    if (typeof field === "number") {
-      if (!Number.isInteger(field) || field < 0 || field > 0xffffffff) {
-        throw new RangeError(`uniform field ${i} must be a u32, got ${field}`);
-      }
-      words[i] = field;
-    } else {
-      floats[i] = field.f32;
-    }
-  });
-  return words;
+/** The source of one shader: `parts` (WGSL files, each defining what the later ones use) joined in order. */
+export function compose(...parts: string[]): string {
+  return parts.join("\n");
 }
 
 /** A range of a GPU buffer viewed as a tensor of `shape` (float32 unless the op says otherwise). */
@@ -82,12 +70,18 @@ export interface KernelSpec {
   code: string;
   /** Entry point, `"main"` by default. */
   entryPoint?: string;
-  /** WGSL `override` constants (tile sizes, workgroup size). */
+  /** WGSL `override` constants: shapes the pipeline is specialised for, tiling and code-path flags. */
   constants?: Record<string, number>;
-  /** Uniform fields from {@linkcode params}, bound at binding 0; omit if the shader has none. */
-  uniforms?: Uint32Array;
-  /** Storage buffers at bindings 1, 2, ... (or from 0 when there are no uniforms). */
-  tensors: Array<Tensor | GPUBuffer>;
+  /**
+   * Every field of the uniform struct by camelCase name; required exactly when the entry point uses a
+   * `var<uniform>`.
+   */
+  uniforms?: Record<string, number>;
+  /**
+   * The storage buffers by camelCase WGSL name: exactly those the entry point uses (an `undefined` entry
+   * counts as absent, so that optional tensors pass straight through).
+   */
+  bindings: Record<string, Tensor | GPUBuffer | undefined>;
   /** Workgroup counts, e.g. from {@linkcode grid}. */
   workgroups: readonly [number, number, number];
 }
@@ -98,15 +92,132 @@ function binding(resource: Tensor | GPUBuffer): GPUBufferBinding {
   return { buffer: resource.buffer, offset: resource.offset, size: Math.max(4, size) };
 }
 
-/** Makes a dispatch: pipeline (cached), uniform buffer and bind group, all once. */
-export function kernel(gpu: Gpu, spec: KernelSpec): Dispatch {
-  const pipeline = gpu.pipeline(spec.code, spec.entryPoint, spec.constants);
-  const entries: GPUBindGroupEntry[] = [];
-  if (spec.uniforms) {
-    entries.push({ binding: 0, resource: { buffer: gpu.uniform(`${spec.label} params`, spec.uniforms) } });
+/** The name a caller uses for a WGSL name: `grad_output` is `gradOutput`. */
+function callerName(wgslName: string): string {
+  return wgslName.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** Throws, naming the kernel, unless `given` holds exactly the names `expected`. */
+function checkNames(
+  label: string,
+  what: string,
+  given: readonly string[],
+  expected: readonly string[],
+): void {
+  const missing = expected.filter((name) => !given.includes(name));
+  const unknown = given.filter((name) => !expected.includes(name));
+  if (missing.length === 0 && unknown.length === 0) return;
+  const problems = [
+    ...(missing.length ? [`missing ${missing.join(", ")}`] : []),
+    ...(unknown.length ? [`unknown ${unknown.join(", ")}`] : []),
+  ];
+  throw new Error(`${label}: ${what}: ${problems.join("; ")} (expected ${expected.join(", ") || "none"})`);
+}
+
+/** Whether a number can be stored in a uniform field of each scalar type, and how. */
+const SCALARS = {
+  u32: {
+    fits: (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff,
+    store: (view: DataView, at: number, v: number) => view.setUint32(at, v, true),
+  },
+  i32: {
+    fits: (v: number) => Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff,
+    store: (view: DataView, at: number, v: number) => view.setInt32(at, v, true),
+  },
+  f32: {
+    fits: (v: number) => typeof v === "number",
+    store: (view: DataView, at: number, v: number) => view.setFloat32(at, v, true),
+  },
+} as const;
+
+/** `values` packed as the uniform struct `fields` lays them out: each a 4-byte scalar, in order. */
+function packUniforms(
+  label: string,
+  fields: readonly UniformField[],
+  values: Record<string, number>,
+): Uint32Array {
+  const names = fields.map((field) => callerName(field.name));
+  checkNames(label, "uniforms", Object.keys(values), names);
+  const words = new Uint32Array(Math.max(4, Math.ceil(fields.length / 4) * 4));
+  const view = new DataView(words.buffer);
+  fields.forEach((field, i) => {
+    const value = values[names[i]];
+    const scalar = SCALARS[field.type];
+    if (!scalar.fits(value)) {
+      throw new RangeError(`${label}: uniform ${names[i]}: ${value} does not fit ${field.type}`);
+    }
+    scalar.store(view, i * 4, value);
+  });
+  return words;
+}
+
+function uniformEntry(
+  gpu: Gpu,
+  spec: KernelSpec,
+  uniform: EntryPointInterface["uniform"],
+): GPUBindGroupEntry[] {
+  if (!uniform) {
+    if (spec.uniforms) throw new Error(`${spec.label}: uniforms given, but the entry point uses none`);
+    return [];
   }
-  const first = spec.uniforms ? 1 : 0;
-  spec.tensors.forEach((t, i) => entries.push({ binding: first + i, resource: binding(t) }));
+  if (!spec.uniforms) {
+    throw new Error(
+      `${spec.label}: uniforms missing (expected ${
+        uniform.fields.map((f) => callerName(f.name)).join(", ")
+      })`,
+    );
+  }
+  const words = packUniforms(spec.label, uniform.fields, spec.uniforms);
+  const buffer = gpu.uniform(`${spec.label} uniforms`, words);
+  return [{ binding: uniform.declaration.binding, resource: { buffer } }];
+}
+
+/**
+ * Makes a dispatch: pipeline (cached), uniform buffer and bind group, all once.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { kernel, submit } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const code = `
+ * struct Params { count: u32, factor: f32 }
+ * @group(0) @binding(0) var<uniform> p: Params;
+ * @group(0) @binding(1) var<storage, read> input: array<f32>;
+ * @group(0) @binding(2) var<storage, read_write> scaled_output: array<f32>;
+ * @compute @workgroup_size(64)
+ * fn main(@builtin(global_invocation_id) gid: vec3u) {
+ *   if (gid.x < p.count) { scaled_output[gid.x] = input[gid.x] * p.factor; }
+ * }`;
+ * const input = gpu.upload("input", new Float32Array([1, 2, 3]));
+ * const output = gpu.buffer("output", 12);
+ * submit(gpu, [kernel(gpu, {
+ *   label: "example: scale",
+ *   code,
+ *   uniforms: { count: 3, factor: 2 },
+ *   bindings: { input, scaledOutput: output },
+ *   workgroups: [1, 1, 1],
+ * })]);
+ * console.log(await gpu.readFloats(output, 0, 3)); // [2, 4, 6]
+ * ```
+ *
+ * @throws {Error} naming `spec.label` and the names expected when a binding or uniform field is missing
+ * or unknown, or the entry point does not exist.
+ */
+export function kernel(gpu: Gpu, spec: KernelSpec): Dispatch {
+  const entryPoint = spec.entryPoint ?? "main";
+  const used = gpu.entryPointInterface(spec.code, entryPoint, spec.label);
+  const names = used.storage.map((declaration) => callerName(declaration.name));
+  const given = Object.keys(spec.bindings).filter((name) => spec.bindings[name] !== undefined);
+  checkNames(spec.label, `bindings of ${entryPoint}`, given, names);
+  const entries = [
+    ...uniformEntry(gpu, spec, used.uniform),
+    ...used.storage.map((declaration, i) => ({
+      binding: declaration.binding,
+      resource: binding(spec.bindings[names[i]]!),
+    })),
+  ];
+  const pipeline = gpu.pipeline(spec.code, entryPoint, spec.constants);
   const bindGroup = gpu.device.createBindGroup({
     label: spec.label,
     layout: pipeline.getBindGroupLayout(0),

@@ -29,7 +29,7 @@ function removeQuietly(path: string): void {
  *
  * @example
  * ```ts
- * import { writeFileAtomic } from "./atomic.ts";
+ * import { writeFileAtomic } from "@denogpu/resnet/io";
  * const path = Deno.makeTempFileSync();
  * writeFileAtomic(path, JSON.stringify({ epoch: 3 }));
  * ```
@@ -58,7 +58,7 @@ export function writeFileAtomic(path: string, content: Uint8Array | string): voi
  *
  * @example
  * ```ts
- * import { writeFileAtomicAsync } from "./atomic.ts";
+ * import { writeFileAtomicAsync } from "@denogpu/resnet/io";
  * await writeFileAtomicAsync(await Deno.makeTempFile(), new Uint8Array([1, 2, 3]));
  * ```
  */

@@ -50,7 +50,7 @@ export function formatBytes(bytes: number): string {
  *
  * @example
  * ```ts
- * import { progressReporter } from "./progress.ts";
+ * import { progressReporter } from "@denogpu/resnet/io";
  * const report = progressReporter("cifar-10-binary.tar.gz");
  * report({ url: "https://...", receivedBytes: 0, totalBytes: 170e6, bytesPerSecond: 0, done: false });
  * ```

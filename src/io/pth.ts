@@ -215,7 +215,7 @@ function unzip(bytes: Uint8Array, source: string): Record<string, Uint8Array> {
  *
  * @example
  * ```ts
- * import { decodePth } from "./pth.ts";
+ * import { decodePth } from "@denogpu/resnet/io";
  * const dict = decodePth(await Deno.readFile("resnet20.pth"), "resnet20.pth");
  * console.log(dict.get("conv1.weight")?.shape); // [16, 3, 3, 3]
  * ```
@@ -276,7 +276,7 @@ export function decodePth(bytes: Uint8Array, source = "checkpoint"): StateDict {
  *
  * @example
  * ```ts
- * import { loadPth } from "./pth.ts";
+ * import { loadPth } from "@denogpu/resnet";
  * const dict = await loadPth("resnet18-f37072fd.pth");
  * console.log(dict.size); // 122
  * ```

@@ -136,7 +136,7 @@ function checkLayout(entries: Entry[], dataLength: number, fail: (why: string) =
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * import { decodeSafetensors, encodeSafetensors } from "@denogpu/resnet/io";
  * const bytes = encodeSafetensors(new Map([["w", { shape: [2], dtype: "F32", data: new Float32Array([1, 2]) }]]));
  * console.log(decodeSafetensors(bytes, "w.safetensors").tensors.get("w")?.data); // Float32Array [1, 2]
  * ```
@@ -183,7 +183,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
  *
  * @example
  * ```ts
- * import { loadSafetensors } from "./safetensors.ts";
+ * import { loadSafetensors } from "@denogpu/resnet";
  * const { tensors } = await loadSafetensors("resnet20.safetensors");
  * console.log(tensors.get("fc.weight")?.shape); // [10, 64]
  * ```
@@ -217,7 +217,7 @@ function storedDType(
  *
  * @example
  * ```ts
- * import { encodeSafetensors } from "./safetensors.ts";
+ * import { encodeSafetensors } from "@denogpu/resnet/io";
  * const bytes = encodeSafetensors(
  *   new Map([["fc.bias", { shape: [3], dtype: "F32", data: new Float32Array([0.5, -1, 2]) }]]),
  *   { metadata: { format: "pt" }, floatDType: "F16" },
@@ -268,7 +268,7 @@ export function encodeSafetensors(tensors: StateDict, options: SafetensorsWriteO
  *
  * @example
  * ```ts
- * import { saveSafetensors } from "./safetensors.ts";
+ * import { saveSafetensors } from "@denogpu/resnet";
  * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
  * await saveSafetensors(path, new Map([["step", { shape: [], dtype: "I64", data: new BigInt64Array([7n]) }]]));
  * ```

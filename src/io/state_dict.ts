@@ -61,7 +61,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  *
  * @example
  * ```ts
- * import { matchStateDict } from "./state_dict.ts";
+ * import { matchStateDict } from "@denogpu/resnet/io";
  * const expected = new Map([["fc.weight", [10, 64]], ["fc.bias", [10]]]);
  * const given = new Map([["fc.weight", { shape: [10, 64], dtype: "F32" as const, data: new Float32Array(640) }]]);
  * const { matched, missing } = matchStateDict(expected, given, { strict: false, source: "head.safetensors" });

@@ -1,34 +1,67 @@
 /**
  * ResNets as torchvision's `models/resnet.py` defines them (He et al., "Deep Residual Learning for Image
- * Recognition", 2015), with the same module and parameter names, plus the CIFAR ResNets of the paper's
- * section 4.2 (resnet20 ... resnet110).
+ * Recognition", 2015), with the same module and parameter names and initialisation, plus the CIFAR ResNets
+ * of the paper's section 4.2 (resnet20 ... resnet110), which share their body. A model's initial weights
+ * depend only on its `seed` option.
  *
  * @module
  */
 
 import type { SymbolicTensor } from "../nn/graph.ts";
+import { Generator, kaimingNormal } from "../nn/init.ts";
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from "../nn/layers.ts";
 import { Module, Sequential } from "../nn/module.ts";
 
-/** 3x3 convolution with padding. */
-export function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
-  return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false });
+/**
+ * 3x3 convolution with padding, without bias (a BatchNorm follows).
+ *
+ * @example
+ * ```ts
+ * import { conv3x3, Generator } from "@denogpu/resnet";
+ * const conv = conv3x3(64, 128, 2, new Generator(0)); // halves the feature map
+ * ```
+ */
+export function conv3x3(inPlanes: number, outPlanes: number, stride = 1, generator?: Generator): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false, generator });
 }
 
-/** 1x1 convolution. */
-export function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
-  return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false });
+/**
+ * 1x1 convolution without bias (a BatchNorm follows).
+ *
+ * @example
+ * ```ts
+ * import { conv1x1 } from "@denogpu/resnet";
+ * const projection = conv1x1(64, 256); // a Bottleneck's expansion
+ * ```
+ */
+export function conv1x1(inPlanes: number, outPlanes: number, stride = 1, generator?: Generator): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, generator });
 }
 
 /** A residual block class: what {@linkcode makeLayer} stacks. */
 export interface BlockClass {
   /** Output channels = planes * expansion. */
   readonly expansion: number;
-  /** Makes a block. */
-  new (inPlanes: number, planes: number, stride?: number, downsample?: Sequential): Module;
+  /** Makes a block whose layers draw their initial weights from `generator`. */
+  new (
+    inPlanes: number,
+    planes: number,
+    stride?: number,
+    downsample?: Sequential,
+    generator?: Generator,
+  ): Module;
 }
 
-/** Two 3x3 convolutions with a shortcut (resnet18/34 and the CIFAR ResNets). */
+/**
+ * Two 3x3 convolutions with a shortcut (resnet18/34 and the CIFAR ResNets).
+ *
+ * @example
+ * ```ts
+ * import { BasicBlock } from "@denogpu/resnet";
+ * const block = new BasicBlock(64, 64);
+ * block.trace([64, 8, 8]);
+ * ```
+ */
 export class BasicBlock extends Module {
   /** Output channels per `planes`. */
   static readonly expansion = 1;
@@ -46,11 +79,11 @@ export class BasicBlock extends Module {
   readonly downsample?: Sequential;
 
   /** As torchvision's `BasicBlock(inplanes, planes, stride, downsample)`. */
-  constructor(inPlanes: number, planes: number, stride = 1, downsample?: Sequential) {
+  constructor(inPlanes: number, planes: number, stride = 1, downsample?: Sequential, generator?: Generator) {
     super();
-    this.conv1 = conv3x3(inPlanes, planes, stride);
+    this.conv1 = conv3x3(inPlanes, planes, stride, generator);
     this.bn1 = new BatchNorm2d(planes);
-    this.conv2 = conv3x3(planes, planes);
+    this.conv2 = conv3x3(planes, planes, 1, generator);
     this.bn2 = new BatchNorm2d(planes);
     this.downsample = downsample;
   }
@@ -64,7 +97,16 @@ export class BasicBlock extends Module {
   }
 }
 
-/** 1x1, 3x3 (with the stride, as torchvision's "ResNet V1.5") and 1x1 convolutions with a shortcut. */
+/**
+ * 1x1, 3x3 (with the stride, as torchvision's "ResNet V1.5") and 1x1 convolutions with a shortcut.
+ *
+ * @example
+ * ```ts
+ * import { Bottleneck, conv1x1, BatchNorm2d, Sequential } from "@denogpu/resnet";
+ * const block = new Bottleneck(64, 64, 1, new Sequential(conv1x1(64, 256), new BatchNorm2d(256)));
+ * block.trace([64, 8, 8]); // 256 channels out
+ * ```
+ */
 export class Bottleneck extends Module {
   /** Output channels per `planes`. */
   static readonly expansion = 4;
@@ -86,13 +128,13 @@ export class Bottleneck extends Module {
   readonly downsample?: Sequential;
 
   /** As torchvision's `Bottleneck(inplanes, planes, stride, downsample)`. */
-  constructor(inPlanes: number, planes: number, stride = 1, downsample?: Sequential) {
+  constructor(inPlanes: number, planes: number, stride = 1, downsample?: Sequential, generator?: Generator) {
     super();
-    this.conv1 = conv1x1(inPlanes, planes);
+    this.conv1 = conv1x1(inPlanes, planes, 1, generator);
     this.bn1 = new BatchNorm2d(planes);
-    this.conv2 = conv3x3(planes, planes, stride);
+    this.conv2 = conv3x3(planes, planes, stride, generator);
     this.bn2 = new BatchNorm2d(planes);
-    this.conv3 = conv1x1(planes, planes * Bottleneck.expansion);
+    this.conv3 = conv1x1(planes, planes * Bottleneck.expansion, 1, generator);
     this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
     this.downsample = downsample;
   }
@@ -110,22 +152,32 @@ export class Bottleneck extends Module {
 /**
  * One stage: `blocks` residual blocks, the first with `stride` and, where the shape changes, a 1x1
  * convolution + BatchNorm shortcut. Returns the stage and its output channels.
+ *
+ * @example
+ * ```ts
+ * import { BasicBlock, makeLayer } from "@denogpu/resnet";
+ * const { layer, outPlanes } = makeLayer(BasicBlock, 64, 128, 2, { stride: 2 }); // outPlanes: 128
+ * ```
  */
 export function makeLayer(
   block: BlockClass,
   inPlanes: number,
   planes: number,
   blocks: number,
-  stride = 1,
+  options: { stride?: number; generator?: Generator } = {},
 ): { layer: Sequential; outPlanes: number } {
+  const { stride = 1, generator } = options;
   const outPlanes = planes * block.expansion;
   const downsample = stride !== 1 || inPlanes !== outPlanes
-    ? new Sequential(conv1x1(inPlanes, outPlanes, stride), new BatchNorm2d(outPlanes))
+    ? new Sequential(conv1x1(inPlanes, outPlanes, stride, generator), new BatchNorm2d(outPlanes))
     : undefined;
-  const layers = [new block(inPlanes, planes, stride, downsample)];
-  for (let i = 1; i < blocks; i++) layers.push(new block(outPlanes, planes));
+  const layers = [new block(inPlanes, planes, stride, downsample, generator)];
+  for (let i = 1; i < blocks; i++) layers.push(new block(outPlanes, planes, 1, undefined, generator));
   return { layer: new Sequential(...layers), outPlanes };
 }
+
+/** The stem of a ResNet: 7x7 stride-2 convolution + 3x3 max-pool (`imagenet`) or one 3x3 stride-1 (`cifar`). */
+export type Stem = "imagenet" | "cifar";
 
 /** Options of the ResNet constructors. */
 export interface ResNetOptions {
@@ -135,10 +187,35 @@ export interface ResNetOptions {
    * `"imagenet"` (default): torchvision's 7x7 stride-2 convolution and 3x3 max-pool. `"cifar"`: one 3x3
    * stride-1 convolution and no max-pool, for 32x32 inputs.
    */
-  stem?: "imagenet" | "cifar";
+  stem?: Stem;
+  /**
+   * Planes of each stage, one per entry of `layers`; torchvision's 64, 128, 256, 512 by default. The stem
+   * has as many channels as the first stage.
+   */
+  planes?: readonly number[];
+  /** Seeds the initial weights: the same seed gives the same model; a fresh random seed by default. */
+  seed?: number;
+  /**
+   * Start each block's last BatchNorm at weight 0, so that every residual branch starts as the identity
+   * (torchvision's `zero_init_residual`; Goyal et al. 2017). Default false.
+   */
+  zeroInitResidual?: boolean;
 }
 
-/** torchvision's `ResNet`: a stem, four stages of 64/128/256/512 planes, global average pool and `fc`. */
+/** The options of the CIFAR ResNets, whose stem and planes the paper fixes. */
+export type CifarResNetOptions = Pick<ResNetOptions, "numClasses" | "seed" | "zeroInitResidual">;
+
+/**
+ * torchvision's `ResNet`: a stem, stages of residual blocks (64/128/256/512 planes by default), global
+ * average pool and `fc`. Initialised as torchvision's `ResNet.__init__` does: Kaiming normal (fan-out, ReLU
+ * gain) for every convolution, BatchNorm at weight 1 and bias 0, `fc` with `nn.Linear`'s default.
+ *
+ * @example
+ * ```ts
+ * import { BasicBlock, ResNet } from "@denogpu/resnet";
+ * const tiny = new ResNet(BasicBlock, [1, 1, 1, 1], { numClasses: 10, stem: "cifar", seed: 0 });
+ * ```
+ */
 export class ResNet extends Module {
   /** Stem convolution. */
   readonly conv1: Conv2d;
@@ -154,63 +231,8 @@ export class ResNet extends Module {
   readonly layer2: Sequential;
   /** Stage 3. */
   readonly layer3: Sequential;
-  /** Stage 4. */
-  readonly layer4: Sequential;
-  /** Global average pool. */
-  readonly avgpool: AdaptiveAvgPool2d = new AdaptiveAvgPool2d(1);
-  /** The classifier. */
-  fc: Linear;
-  readonly #flatten = new Flatten();
-
-  /** As torchvision's `ResNet(block, layers, num_classes)`. */
-  constructor(block: BlockClass, layers: [number, number, number, number], options: ResNetOptions = {}) {
-    super();
-    const cifar = options.stem === "cifar";
-    this.conv1 = cifar ? conv3x3(3, 64) : new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false });
-    this.bn1 = new BatchNorm2d(64);
-    if (!cifar) this.maxpool = new MaxPool2d(3, { stride: 2, padding: 1 });
-    let planes = 64;
-    [this.layer1, planes] = stage(block, planes, 64, layers[0], 1);
-    [this.layer2, planes] = stage(block, planes, 128, layers[1], 2);
-    [this.layer3, planes] = stage(block, planes, 256, layers[2], 2);
-    [this.layer4, planes] = stage(block, planes, 512, layers[3], 2);
-    this.fc = new Linear(512 * block.expansion, options.numClasses ?? 1000);
-  }
-
-  /** stem, four stages, pool, flatten, fc. */
-  forward(x: SymbolicTensor): SymbolicTensor {
-    x = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    if (this.maxpool) x = this.maxpool.forward(x);
-    x = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(x))));
-    return this.fc.forward(this.#flatten.forward(this.avgpool.forward(x)));
-  }
-}
-
-function stage(
-  block: BlockClass,
-  inPlanes: number,
-  planes: number,
-  blocks: number,
-  stride: number,
-): [Sequential, number] {
-  const { layer, outPlanes } = makeLayer(block, inPlanes, planes, blocks, stride);
-  return [layer, outPlanes];
-}
-
-/** He et al.'s CIFAR ResNet (6n+2 layers): a 3x3 stem of 16 channels and three stages of 16/32/64. */
-export class CifarResNet extends Module {
-  /** Stem convolution. */
-  readonly conv1: Conv2d = conv3x3(3, 16);
-  /** Stem BatchNorm. */
-  readonly bn1: BatchNorm2d = new BatchNorm2d(16);
-  /** Stem ReLU. */
-  readonly relu: ReLU = new ReLU();
-  /** Stage 1 (16 channels). */
-  readonly layer1: Sequential;
-  /** Stage 2 (32 channels, stride 2). */
-  readonly layer2: Sequential;
-  /** Stage 3 (64 channels, stride 2). */
-  readonly layer3: Sequential;
+  /** Stage 4 (absent in He et al.'s three-stage CIFAR ResNets). */
+  readonly layer4?: Sequential;
   /** Global average pool. */
   readonly avgpool: AdaptiveAvgPool2d = new AdaptiveAvgPool2d(1);
   /** The classifier. */
@@ -218,72 +240,212 @@ export class CifarResNet extends Module {
   readonly #flatten = new Flatten();
 
   /**
-   * `blocksPerStage` = n of the paper (3 for resnet20). Shortcuts that change shape are 1x1 convolution +
-   * BatchNorm (the paper's option B), so every parameter has a torchvision-style name.
+   * As torchvision's `ResNet(block, layers, num_classes, zero_init_residual)`: `layers` holds the blocks of
+   * each stage (three or four stages).
+   *
+   * @throws {Error} When `layers` and `planes` differ in length or give other than three or four stages.
    */
-  constructor(blocksPerStage: number, options: { numClasses?: number } = {}) {
+  constructor(block: BlockClass, layers: readonly number[], options: ResNetOptions = {}) {
     super();
-    let planes = 16;
-    [this.layer1, planes] = stage(BasicBlock, planes, 16, blocksPerStage, 1);
-    [this.layer2, planes] = stage(BasicBlock, planes, 32, blocksPerStage, 2);
-    [this.layer3, planes] = stage(BasicBlock, planes, 64, blocksPerStage, 2);
-    this.fc = new Linear(64, options.numClasses ?? 10);
+    const planes = options.planes ?? [64, 128, 256, 512];
+    if (layers.length !== planes.length || layers.length < 3 || layers.length > 4) {
+      throw new Error(
+        `ResNet: layers [${layers}] and planes [${planes}] must both give three or four stages`,
+      );
+    }
+    const generator = new Generator(options.seed);
+    const stemPlanes = planes[0];
+    if (options.stem === "cifar") this.conv1 = conv3x3(3, stemPlanes, 1, generator);
+    else {
+      this.conv1 = new Conv2d(3, stemPlanes, 7, { stride: 2, padding: 3, bias: false, generator });
+      this.maxpool = new MaxPool2d(3, { stride: 2, padding: 1 });
+    }
+    this.bn1 = new BatchNorm2d(stemPlanes);
+    let inPlanes = stemPlanes;
+    const stages = layers.map((blocks, i) => {
+      const stage = makeLayer(block, inPlanes, planes[i], blocks, { stride: i === 0 ? 1 : 2, generator });
+      inPlanes = stage.outPlanes;
+      return stage.layer;
+    });
+    [this.layer1, this.layer2, this.layer3, this.layer4] = stages;
+    this.fc = new Linear(inPlanes, options.numClasses ?? 1000, { generator });
+    initialiseResNet(this, generator, options.zeroInitResidual ?? false);
   }
 
-  /** stem, three stages, pool, flatten, fc. */
+  /** stem, the stages, pool, flatten, fc. */
   forward(x: SymbolicTensor): SymbolicTensor {
     x = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    x = this.layer3.forward(this.layer2.forward(this.layer1.forward(x)));
+    if (this.maxpool) x = this.maxpool.forward(x);
+    for (const stage of [this.layer1, this.layer2, this.layer3, this.layer4]) if (stage) x = stage.forward(x);
     return this.fc.forward(this.#flatten.forward(this.avgpool.forward(x)));
   }
 }
 
-/** ResNet-18 (BasicBlock, [2, 2, 2, 2]): 11,689,512 parameters with 1000 classes. */
+/** The weight loop at the end of torchvision's `ResNet.__init__`. */
+function initialiseResNet(model: ResNet, generator: Generator, zeroInitResidual: boolean): void {
+  // BatchNorm2d already starts at weight 1 and bias 0, which torchvision's loop sets again.
+  for (const module of modulesOf(model)) {
+    if (module instanceof Conv2d) kaimingNormal(module.weight, { mode: "fanOut", generator });
+    else if (zeroInitResidual && module instanceof Bottleneck) module.bn3.weight.data.fill(0);
+    else if (zeroInitResidual && module instanceof BasicBlock) module.bn2.weight.data.fill(0);
+  }
+}
+
+/** `module` and every module below it, in registration order, as PyTorch's `Module.modules()`. */
+function modulesOf(module: Module): Module[] {
+  return [module, ...module.children().flatMap(([, child]) => modulesOf(child))];
+}
+
+/**
+ * He et al.'s CIFAR ResNet (6n+2 layers): a 3x3 stem of 16 channels, three stages of n BasicBlocks with
+ * 16/32/64 planes, global average pool and a 10-way `fc`. Shortcuts that change shape are 1x1 convolution +
+ * BatchNorm (the paper's option B), so every parameter has a torchvision-style name.
+ *
+ * @example
+ * ```ts
+ * import { CifarResNet } from "@denogpu/resnet";
+ * const resnet20 = new CifarResNet(3, { seed: 0 }); // 3 * 6 + 2 = 20 layers
+ * ```
+ */
+export class CifarResNet extends ResNet {
+  /** `blocksPerStage` = n of the paper (3 for resnet20). */
+  constructor(blocksPerStage: number, options: CifarResNetOptions = {}) {
+    super(BasicBlock, [blocksPerStage, blocksPerStage, blocksPerStage], {
+      numClasses: options.numClasses ?? 10,
+      stem: "cifar",
+      planes: [16, 32, 64],
+      seed: options.seed,
+      zeroInitResidual: options.zeroInitResidual,
+    });
+  }
+}
+
+/**
+ * ResNet-18 (BasicBlock, [2, 2, 2, 2]): 11,689,512 parameters with 1000 classes.
+ *
+ * @example
+ * ```ts
+ * import { resnet18 } from "@denogpu/resnet";
+ * const model = resnet18({ numClasses: 10, stem: "cifar", seed: 0 });
+ * ```
+ */
 export function resnet18(options: ResNetOptions = {}): ResNet {
   return new ResNet(BasicBlock, [2, 2, 2, 2], options);
 }
 
-/** ResNet-34 (BasicBlock, [3, 4, 6, 3]): 21,797,672 parameters with 1000 classes. */
+/**
+ * ResNet-34 (BasicBlock, [3, 4, 6, 3]): 21,797,672 parameters with 1000 classes.
+ *
+ * @example
+ * ```ts
+ * import { resnet34 } from "@denogpu/resnet";
+ * const model = resnet34({ seed: 0 });
+ * ```
+ */
 export function resnet34(options: ResNetOptions = {}): ResNet {
   return new ResNet(BasicBlock, [3, 4, 6, 3], options);
 }
 
-/** ResNet-50 (Bottleneck, [3, 4, 6, 3]): 25,557,032 parameters with 1000 classes. */
+/**
+ * ResNet-50 (Bottleneck, [3, 4, 6, 3]): 25,557,032 parameters with 1000 classes.
+ *
+ * @example
+ * ```ts
+ * import { resnet50 } from "@denogpu/resnet";
+ * const model = resnet50({ seed: 0, zeroInitResidual: true });
+ * ```
+ */
 export function resnet50(options: ResNetOptions = {}): ResNet {
   return new ResNet(Bottleneck, [3, 4, 6, 3], options);
 }
 
-/** ResNet-101 (Bottleneck, [3, 4, 23, 3]). */
+/**
+ * ResNet-101 (Bottleneck, [3, 4, 23, 3]).
+ *
+ * @example
+ * ```ts
+ * import { resnet101 } from "@denogpu/resnet";
+ * const model = resnet101({ numClasses: 100 });
+ * ```
+ */
 export function resnet101(options: ResNetOptions = {}): ResNet {
   return new ResNet(Bottleneck, [3, 4, 23, 3], options);
 }
 
-/** ResNet-152 (Bottleneck, [3, 8, 36, 3]). */
+/**
+ * ResNet-152 (Bottleneck, [3, 8, 36, 3]).
+ *
+ * @example
+ * ```ts
+ * import { resnet152 } from "@denogpu/resnet";
+ * const model = resnet152({ seed: 1 });
+ * ```
+ */
 export function resnet152(options: ResNetOptions = {}): ResNet {
   return new ResNet(Bottleneck, [3, 8, 36, 3], options);
 }
 
-/** CIFAR ResNet-20 (n = 3). */
-export function resnet20(options: { numClasses?: number } = {}): CifarResNet {
+/**
+ * CIFAR ResNet-20 (n = 3): 272,474 parameters with 10 classes.
+ *
+ * @example
+ * ```ts
+ * import { resnet20 } from "@denogpu/resnet";
+ * const model = resnet20({ seed: 0 });
+ * ```
+ */
+export function resnet20(options: CifarResNetOptions = {}): CifarResNet {
   return new CifarResNet(3, options);
 }
 
-/** CIFAR ResNet-32 (n = 5). */
-export function resnet32(options: { numClasses?: number } = {}): CifarResNet {
+/**
+ * CIFAR ResNet-32 (n = 5).
+ *
+ * @example
+ * ```ts
+ * import { resnet32 } from "@denogpu/resnet";
+ * const model = resnet32({ numClasses: 100, seed: 0 });
+ * ```
+ */
+export function resnet32(options: CifarResNetOptions = {}): CifarResNet {
   return new CifarResNet(5, options);
 }
 
-/** CIFAR ResNet-44 (n = 7). */
-export function resnet44(options: { numClasses?: number } = {}): CifarResNet {
+/**
+ * CIFAR ResNet-44 (n = 7).
+ *
+ * @example
+ * ```ts
+ * import { resnet44 } from "@denogpu/resnet";
+ * const model = resnet44({ seed: 0 });
+ * ```
+ */
+export function resnet44(options: CifarResNetOptions = {}): CifarResNet {
   return new CifarResNet(7, options);
 }
 
-/** CIFAR ResNet-56 (n = 9). */
-export function resnet56(options: { numClasses?: number } = {}): CifarResNet {
+/**
+ * CIFAR ResNet-56 (n = 9).
+ *
+ * @example
+ * ```ts
+ * import { resnet56 } from "@denogpu/resnet";
+ * const model = resnet56({ seed: 0 });
+ * ```
+ */
+export function resnet56(options: CifarResNetOptions = {}): CifarResNet {
   return new CifarResNet(9, options);
 }
 
-/** CIFAR ResNet-110 (n = 18). */
-export function resnet110(options: { numClasses?: number } = {}): CifarResNet {
+/**
+ * CIFAR ResNet-110 (n = 18).
+ *
+ * @example
+ * ```ts
+ * import { resnet110 } from "@denogpu/resnet";
+ * const model = resnet110({ seed: 0 });
+ * ```
+ */
+export function resnet110(options: CifarResNetOptions = {}): CifarResNet {
   return new CifarResNet(18, options);
 }

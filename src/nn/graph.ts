@@ -1,43 +1,16 @@
 /**
  * The typed layer graph: a model traced on a symbolic input becomes a list of nodes, each with its layer
- * kind, the module path that owns it (torchvision's names) and its inferred per-sample output shape.
+ * kind, the module path that owns it (torchvision's names) and its inferred per-sample output shape, which
+ * each kind's definition in the op registry ({@link ../ops/registry.ts}) infers.
  *
  * @module
  */
 
+import { formatShape } from "../ops/op.ts";
+import { type LayerSpec, opDefinition } from "../ops/registry.ts";
 import type { Parameter } from "./parameter.ts";
 
-/** The layer kinds of the graph, as a discriminated union. Shapes are per sample (no batch dimension). */
-export type LayerSpec =
-  | { kind: "input" }
-  | {
-    kind: "conv2d";
-    inChannels: number;
-    outChannels: number;
-    kernelSize: [number, number];
-    stride: [number, number];
-    padding: [number, number];
-    dilation: [number, number];
-    groups: number;
-    bias: boolean;
-  }
-  | { kind: "batchnorm2d"; numFeatures: number; eps: number; momentum: number }
-  | { kind: "relu" }
-  | {
-    kind: "maxpool2d";
-    kernelSize: [number, number];
-    stride: [number, number];
-    padding: [number, number];
-    dilation: [number, number];
-  }
-  | { kind: "adaptiveavgpool2d" }
-  | { kind: "flatten" }
-  | { kind: "linear"; inFeatures: number; outFeatures: number; bias: boolean }
-  | { kind: "add" }
-  | { kind: "identity" };
-
-/** The name of a layer kind. */
-export type LayerKind = LayerSpec["kind"];
+export type { LayerKind, LayerSpec } from "../ops/registry.ts";
 
 /** One node of a traced graph. */
 export interface Node {
@@ -77,86 +50,6 @@ export class SymbolicTensor {
   }
 }
 
-const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
-
-function pair(value: [number, number]): string {
-  return value[0] === value[1] ? `${value[0]}` : `(${value[0]}, ${value[1]})`;
-}
-
-/** Output size of a convolution or pooling window along one axis, as PyTorch computes it. */
-export function windowOutputSize(
-  size: number,
-  kernel: number,
-  stride: number,
-  padding: number,
-  dilation: number,
-): number {
-  return Math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
-}
-
-function inferShape(name: string, spec: LayerSpec, inputs: readonly (readonly number[])[]): number[] {
-  const fail = (expected: string, got: readonly number[]): never => {
-    throw new Error(`${name} (${spec.kind}): expected input of shape ${expected}, got ${fmt(got)}`);
-  };
-  const [x] = inputs;
-  switch (spec.kind) {
-    case "input":
-      return [...x];
-    case "conv2d":
-    case "maxpool2d": {
-      const channels = spec.kind === "conv2d" ? spec.inChannels : x[0];
-      if (x.length !== 3 || x[0] !== channels) fail(`[${channels}, H, W]`, x);
-      const out = [0, 1].map((axis) =>
-        windowOutputSize(
-          x[axis + 1],
-          spec.kernelSize[axis],
-          spec.stride[axis],
-          spec.padding[axis],
-          spec.dilation[axis],
-        )
-      );
-      if (out[0] < 1 || out[1] < 1) {
-        throw new Error(
-          `${name} (${spec.kind}): input ${fmt(x)} is too small for kernel ${pair(spec.kernelSize)}, ` +
-            `stride ${pair(spec.stride)}, padding ${pair(spec.padding)}, dilation ${pair(spec.dilation)}`,
-        );
-      }
-      if (spec.kind === "maxpool2d") {
-        if (spec.padding.some((p, axis) => p > spec.kernelSize[axis] / 2)) {
-          throw new Error(
-            `${name} (maxpool2d): padding ${pair(spec.padding)} must be at most half the kernel`,
-          );
-        }
-        return [x[0], out[0], out[1]];
-      }
-      return [spec.outChannels, out[0], out[1]];
-    }
-    case "batchnorm2d":
-      if (x.length !== 3 || x[0] !== spec.numFeatures) fail(`[${spec.numFeatures}, H, W]`, x);
-      return [...x];
-    case "relu":
-    case "identity":
-      return [...x];
-    case "adaptiveavgpool2d":
-      if (x.length !== 3) fail("[C, H, W]", x);
-      return [x[0], 1, 1];
-    case "flatten":
-      return [x.reduce((a, b) => a * b, 1)];
-    case "linear":
-      if (x.length !== 1 || x[0] !== spec.inFeatures) fail(`[${spec.inFeatures}]`, x);
-      return [spec.outFeatures];
-    case "add": {
-      const [a, b] = inputs;
-      if (fmt(a) !== fmt(b)) {
-        throw new Error(
-          `${name} (add): the residual branch has shape ${fmt(a)} but the shortcut has ${fmt(b)}`,
-        );
-      }
-      return [...a];
-    }
-  }
-}
-
 /** A traced model: nodes in execution order, the last one being the output. */
 export class Graph {
   /** All nodes, in the order they were traced (a topological order). */
@@ -167,7 +60,7 @@ export class Graph {
     const graph = new Graph();
     if (shape.length !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
       throw new Error(
-        `input: expected a shape [channels, height, width] of positive integers, got ${fmt(shape)}`,
+        `input: expected a shape [channels, height, width] of positive integers, got ${formatShape(shape)}`,
       );
     }
     return graph.add("input", { kind: "input" }, [], new Map(), shape);
@@ -184,7 +77,11 @@ export class Graph {
     for (const input of inputs) {
       if (input.graph !== this) throw new Error(`${name}: its input belongs to another graph`);
     }
-    const shape = inferShape(name, spec, inputShape ? [inputShape] : inputs.map((t) => t.shape));
+    const shape = opDefinition(spec).inferShape(
+      name,
+      spec,
+      inputShape ? [inputShape] : inputs.map((t) => t.shape),
+    );
     const node: Node = {
       id: this.nodes.length,
       name,

@@ -6,34 +6,18 @@
  */
 
 import type { LayerSpec, SymbolicTensor } from "./graph.ts";
+import { fans, Generator, kaimingUniform, uniform } from "./init.ts";
 import { Module } from "./module.ts";
 import { Parameter } from "./parameter.ts";
 
-let generatorState = 0x2545f491;
-
-/** Seeds the generator that initialises new layers' weights (as `torch.manual_seed`). */
-export function manualSeed(seed: number): void {
-  generatorState = seed >>> 0;
+/**
+ * PyTorch's `reset_parameters` of `nn.Conv2d` and `nn.Linear`: Kaiming uniform with `a = sqrt(5)` for the
+ * weight (U(±1/sqrt(fan_in))), U(±1/sqrt(fan_in)) for the bias.
+ */
+function resetLikePyTorch(weight: Parameter, bias: Parameter | undefined, generator: Generator): void {
+  kaimingUniform(weight, { a: Math.sqrt(5), generator });
+  if (bias) uniform(bias, 1 / Math.sqrt(fans(weight).fanIn), generator);
 }
-
-/** A uniform float in [0, 1) from the initialisation generator (mulberry32). */
-function uniform(): number {
-  generatorState = (generatorState + 0x6d2b79f5) >>> 0;
-  let t = generatorState;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-
-function fill(size: number, sample: () => number): Float32Array {
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = sample();
-  return out;
-}
-
-const uniformIn = (bound: number) => () => (uniform() * 2 - 1) * bound;
-const normal = (std: number) => () =>
-  std * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 
 /** A size given once for both axes or as `[height, width]`, as PyTorch accepts. */
 export type Pair = number | [number, number];
@@ -55,15 +39,18 @@ export interface Conv2dLayerOptions {
   groups?: number;
   /** Default true, as `nn.Conv2d` (ResNets pass false). */
   bias?: boolean;
+  /** The stream the initial weights are drawn from; a freshly seeded one by default. */
+  generator?: Generator;
 }
 
 /**
- * `nn.Conv2d`. Weights start as torchvision's ResNets initialise them: Kaiming normal, fan-out, ReLU gain.
+ * `nn.Conv2d`, initialised as PyTorch's default (U(±1/sqrt(fan_in)) for weight and bias; models re-initialise
+ * their convolutions as they need, as torchvision's ResNets do).
  *
  * @example
  * ```ts
- * import { Conv2d } from "@denogpu/resnet";
- * const conv = new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false });
+ * import { Conv2d, Generator } from "@denogpu/resnet";
+ * const conv = new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false, generator: new Generator(0) });
  * ```
  */
 export class Conv2d extends Module {
@@ -95,19 +82,12 @@ export class Conv2d extends Module {
       bias: options.bias ?? true,
     };
     const [kh, kw] = this.spec.kernelSize;
-    const shape = [outChannels, inChannels / groups, kh, kw];
-    const fanOut = outChannels * kh * kw;
     this.weight = this.register(
       "weight",
-      new Parameter(shape, "parameter", fill(shape.reduce((a, b) => a * b), normal(Math.sqrt(2 / fanOut)))),
+      new Parameter([outChannels, inChannels / groups, kh, kw], "parameter"),
     );
-    if (this.spec.bias) {
-      const bound = 1 / Math.sqrt((inChannels / groups) * kh * kw);
-      this.bias = this.register(
-        "bias",
-        new Parameter([outChannels], "parameter", fill(outChannels, uniformIn(bound))),
-      );
-    }
+    if (this.spec.bias) this.bias = this.register("bias", new Parameter([outChannels], "parameter"));
+    resetLikePyTorch(this.weight, this.bias, options.generator ?? new Generator());
   }
 
   /** Adds the convolution to the graph. */
@@ -120,6 +100,10 @@ export class Conv2d extends Module {
 export class BatchNorm2d extends Module {
   /** The layer's settings. */
   readonly spec: Extract<LayerSpec, { kind: "batchnorm2d" }>;
+  /** The scale `[numFeatures]` (gamma). */
+  readonly weight: Parameter;
+  /** The shift `[numFeatures]` (beta). */
+  readonly bias: Parameter;
 
   /** As `nn.BatchNorm2d(numFeatures, eps, momentum)`. */
   constructor(numFeatures: number, options: { eps?: number; momentum?: number } = {}) {
@@ -130,8 +114,11 @@ export class BatchNorm2d extends Module {
       eps: options.eps ?? 1e-5,
       momentum: options.momentum ?? 0.1,
     };
-    this.register("weight", new Parameter([numFeatures], "parameter", new Float32Array(numFeatures).fill(1)));
-    this.register("bias", new Parameter([numFeatures], "parameter"));
+    this.weight = this.register(
+      "weight",
+      new Parameter([numFeatures], "parameter", new Float32Array(numFeatures).fill(1)),
+    );
+    this.bias = this.register("bias", new Parameter([numFeatures], "parameter"));
     this.register("running_mean", new Parameter([numFeatures], "buffer"));
     this.register(
       "running_var",
@@ -210,7 +197,15 @@ export class Flatten extends Module {
   }
 }
 
-/** `nn.Linear` with PyTorch's default initialisation (uniform in ±1/sqrt(in_features)). */
+/**
+ * `nn.Linear` with PyTorch's default initialisation (U(±1/sqrt(in_features)) for weight and bias).
+ *
+ * @example
+ * ```ts
+ * import { Generator, Linear } from "@denogpu/resnet";
+ * const fc = new Linear(512, 10, { generator: new Generator(0) });
+ * ```
+ */
 export class Linear extends Module {
   /** The layer's sizes. */
   readonly spec: Extract<LayerSpec, { kind: "linear" }>;
@@ -219,21 +214,20 @@ export class Linear extends Module {
   /** `[out]`, when the layer has a bias. */
   readonly bias?: Parameter;
 
-  /** As `nn.Linear(inFeatures, outFeatures, bias)`. */
-  constructor(inFeatures: number, outFeatures: number, options: { bias?: boolean } = {}) {
+  /**
+   * As `nn.Linear(inFeatures, outFeatures, bias)`; `bias` defaults to true, `generator` (the stream the
+   * initial weights are drawn from) to a freshly seeded one.
+   */
+  constructor(
+    inFeatures: number,
+    outFeatures: number,
+    options: { bias?: boolean; generator?: Generator } = {},
+  ) {
     super();
     this.spec = { kind: "linear", inFeatures, outFeatures, bias: options.bias ?? true };
-    const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = this.register(
-      "weight",
-      new Parameter([outFeatures, inFeatures], "parameter", fill(outFeatures * inFeatures, uniformIn(bound))),
-    );
-    if (this.spec.bias) {
-      this.bias = this.register(
-        "bias",
-        new Parameter([outFeatures], "parameter", fill(outFeatures, uniformIn(bound))),
-      );
-    }
+    this.weight = this.register("weight", new Parameter([outFeatures, inFeatures], "parameter"));
+    if (this.spec.bias) this.bias = this.register("bias", new Parameter([outFeatures], "parameter"));
+    resetLikePyTorch(this.weight, this.bias, options.generator ?? new Generator());
   }
 
   /** Adds the layer to the graph. */

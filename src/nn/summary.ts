@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { Graph, LayerKind } from "./graph.ts";
+import { opDefinition } from "../ops/registry.ts";
+import type { Graph } from "./graph.ts";
 
 /** One row of {@linkcode summary}. */
 export interface SummaryRow {
@@ -29,19 +30,6 @@ export interface Summary {
   /** The table as text, as printed. */
   text: string;
 }
-
-const TYPE_NAMES: Record<LayerKind, string> = {
-  input: "Input",
-  conv2d: "Conv2d",
-  batchnorm2d: "BatchNorm2d",
-  relu: "ReLU",
-  maxpool2d: "MaxPool2d",
-  adaptiveavgpool2d: "AdaptiveAvgPool2d",
-  flatten: "Flatten",
-  linear: "Linear",
-  add: "Add",
-  identity: "Identity",
-};
 
 /**
  * Builds the summary table of a traced graph for `batchSize` samples.
@@ -68,7 +56,7 @@ export function summary(graph: Graph, batchSize = 1): Summary {
     total += count;
     rows.push({
       name: node.name,
-      type: TYPE_NAMES[node.spec.kind],
+      type: opDefinition(node.spec).typeName,
       outputShape: [batchSize, ...node.shape],
       parameters: count,
     });

@@ -15,7 +15,8 @@ import {
   forwardDispatch,
   sumSlicesDispatch,
 } from "./_conv_kernels.ts";
-import type { Conv2dGeometry } from "./conv2d.ts";
+import type { Conv2dGeometry } from "./_conv_geometry.ts";
+import type { ConvTuning } from "./_conv_strategy.ts";
 
 /** A run of images of a batch: the first one's index and the geometry of the run. */
 export interface BatchChunk {
@@ -72,15 +73,22 @@ export function forwardOp(
   g: Conv2dGeometry,
   t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
   label: string,
+  tuning: ConvTuning,
   maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): Dispatch[] {
   const per = imageFloats(g);
   return batchChunks(g, maxBindingBytes, label).map((c) =>
-    forwardDispatch(gpu, c.geometry, {
-      ...t,
-      input: chunkPart(t.input, c, per.input),
-      output: chunkPart(t.output, c, per.output),
-    }, label)
+    forwardDispatch(
+      gpu,
+      c.geometry,
+      {
+        ...t,
+        input: chunkPart(t.input, c, per.input),
+        output: chunkPart(t.output, c, per.output),
+      },
+      label,
+      tuning,
+    )
   );
 }
 
@@ -90,15 +98,22 @@ export function backwardDataOp(
   g: Conv2dGeometry,
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
   label: string,
+  tuning: ConvTuning,
   maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): Dispatch[] {
   const per = imageFloats(g);
   return batchChunks(g, maxBindingBytes, label).flatMap((c) =>
-    backwardDataDispatches(gpu, c.geometry, {
-      weight: t.weight,
-      gradOutput: chunkPart(t.gradOutput, c, per.output),
-      gradInput: chunkPart(t.gradInput, c, per.input),
-    }, label)
+    backwardDataDispatches(
+      gpu,
+      c.geometry,
+      {
+        weight: t.weight,
+        gradOutput: chunkPart(t.gradOutput, c, per.output),
+        gradInput: chunkPart(t.gradInput, c, per.input),
+      },
+      label,
+      tuning,
+    )
   );
 }
 
@@ -111,6 +126,7 @@ export function backwardWeightOp(
   g: Conv2dGeometry,
   t: { input: Tensor; gradOutput: Tensor; gradWeight?: Tensor; gradBias?: Tensor },
   labels: { weight: string; bias: string },
+  tuning: ConvTuning,
   maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): Dispatch[] {
   const per = imageFloats(g);
@@ -142,11 +158,17 @@ export function backwardWeightOp(
   };
   if (t.gradWeight) {
     gradient(t.gradWeight, labels.weight, (c, into) =>
-      backwardWeightDispatches(gpu, c.geometry, {
-        input: chunkPart(t.input, c, per.input),
-        gradOutput: chunkPart(t.gradOutput, c, per.output),
-        gradWeight: into,
-      }, labels.weight));
+      backwardWeightDispatches(
+        gpu,
+        c.geometry,
+        {
+          input: chunkPart(t.input, c, per.input),
+          gradOutput: chunkPart(t.gradOutput, c, per.output),
+          gradWeight: into,
+        },
+        labels.weight,
+        tuning,
+      ));
   }
   if (t.gradBias) {
     gradient(t.gradBias, labels.bias, (c, into) => [

@@ -10,15 +10,15 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
 import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
 import { geometryConstants, liveTapCount } from "./_conv_kernels.ts";
-import type { Conv2dGeometry } from "./conv2d.ts";
-import { asConvolution } from "./linear.ts";
+import { asConvolution, type Conv2dGeometry } from "./_conv_geometry.ts";
+import type { ConvTuning } from "./_conv_strategy.ts";
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
 import denseSource from "../../shaders/conv2d_dense.wgsl" with { type: "text" };
 
-const DENSE = geometrySource + denseSource;
+const DENSE = compose(geometrySource, denseSource);
 /** Largest unrolled weight, in bytes: beyond it the direct kernels are used. */
 const MAX_UNROLLED_BYTES = 32 * 2 ** 20;
 /** Scratch slot of the unrolled weight and its gradient (0 and 1 serve the GEMMs' split sums). */
@@ -55,7 +55,7 @@ function denseKernel(
   gpu: Gpu,
   g: Conv2dGeometry,
   entryPoint: "unroll" | "fold",
-  t: Tensor[],
+  t: { source: Tensor; result: Tensor },
   count: number,
   label: string,
 ) {
@@ -64,7 +64,7 @@ function denseKernel(
     code: DENSE,
     entryPoint,
     constants: geometryConstants(g),
-    tensors: t,
+    bindings: t,
     workgroups: grid(count, 64),
   });
 }
@@ -85,7 +85,14 @@ function unrolled(
   ]);
   return {
     matrix,
-    write: denseKernel(gpu, g, "unroll", [weight, matrix], unrolledCount(g), `${label} unroll`),
+    write: denseKernel(
+      gpu,
+      g,
+      "unroll",
+      { source: weight, result: matrix },
+      unrolledCount(g),
+      `${label} unroll`,
+    ),
   };
 }
 
@@ -95,6 +102,7 @@ export function denseForwardOp(
   g: Conv2dGeometry,
   t: { input: Tensor; weight: Tensor; output: Tensor },
   label: string,
+  tuning: ConvTuning,
 ): Dispatch[] {
   const d = denseGeometry(g);
   const { matrix, write } = unrolled(gpu, g, t.weight, label);
@@ -103,7 +111,7 @@ export function denseForwardOp(
     weight: matrix,
     output: asImages(t.output, d.outChannels),
   };
-  return [write, ...forwardOp(gpu, d, images, label)];
+  return [write, ...forwardOp(gpu, d, images, label, tuning)];
 }
 
 /** Backward-data of `g` as a dense matrix: unroll the weight, then the transposed GEMM. */
@@ -112,16 +120,23 @@ export function denseBackwardDataOp(
   g: Conv2dGeometry,
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
   label: string,
+  tuning: ConvTuning,
 ): Dispatch[] {
   const d = denseGeometry(g);
   const { matrix, write } = unrolled(gpu, g, t.weight, label);
   return [
     write,
-    ...backwardDataOp(gpu, d, {
-      gradOutput: asImages(t.gradOutput, d.outChannels),
-      weight: matrix,
-      gradInput: asImages(t.gradInput, d.inChannels),
-    }, label),
+    ...backwardDataOp(
+      gpu,
+      d,
+      {
+        gradOutput: asImages(t.gradOutput, d.outChannels),
+        weight: matrix,
+        gradInput: asImages(t.gradInput, d.inChannels),
+      },
+      label,
+      tuning,
+    ),
   ];
 }
 
@@ -131,6 +146,7 @@ export function denseBackwardWeightOp(
   g: Conv2dGeometry,
   t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
   label: string,
+  tuning: ConvTuning,
 ): Dispatch[] {
   const d = denseGeometry(g);
   const gradMatrix = tensor(gpu.scratch(unrolledCount(g) * 4, UNROLLED_SLOT), [
@@ -139,16 +155,22 @@ export function denseBackwardWeightOp(
     1,
     1,
   ]);
-  const gemm = backwardWeightOp(gpu, d, {
-    input: asImages(t.input, d.inChannels),
-    gradOutput: asImages(t.gradOutput, d.outChannels),
-    gradWeight: gradMatrix,
-  }, { weight: label, bias: label });
+  const gemm = backwardWeightOp(
+    gpu,
+    d,
+    {
+      input: asImages(t.input, d.inChannels),
+      gradOutput: asImages(t.gradOutput, d.outChannels),
+      gradWeight: gradMatrix,
+    },
+    { weight: label, bias: label },
+    tuning,
+  );
   const fold = denseKernel(
     gpu,
     g,
     "fold",
-    [gradMatrix, t.gradWeight],
+    { source: gradMatrix, result: t.gradWeight },
     t.gradWeight.shape.reduce((a, b) => a * b, 1),
     `${label} fold`,
   );

@@ -7,8 +7,9 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, kernel, numel, type Tensor, tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, numel, type Tensor, tensor } from "../gpu/kernel.ts";
 import {
+  type ConvTuning,
   type GemmKind,
   type GemmProblem,
   type GemmTiling,
@@ -16,7 +17,8 @@ import {
   tileSize,
   tilingConstants,
 } from "./_conv_strategy.ts";
-import type { Conv2dGeometry } from "./conv2d.ts";
+import type { Conv2dGeometry } from "./_conv_geometry.ts";
+import { axes, type Axis } from "./_window.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
 import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
@@ -27,12 +29,10 @@ import reduceSource from "../../shaders/conv2d_reduce.wgsl" with { type: "text" 
 import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "text" };
 
 /** The register-tiled and workgroup-memory GEMM cores every convolution GEMM (direct or Winograd) builds on. */
-export const GEMM_CORE: string = tileSource + stagedTileSource;
-/** The GEMM core, then the geometry the direct kernels share. */
-const PRELUDE = GEMM_CORE + geometrySource;
-const FORWARD = PRELUDE + forwardSource;
-const BACKWARD_DATA = PRELUDE + backwardDataSource;
-const BACKWARD_WEIGHT = PRELUDE + backwardWeightSource;
+export const GEMM_CORE: string = compose(tileSource, stagedTileSource);
+const FORWARD = compose(GEMM_CORE, geometrySource, forwardSource);
+const BACKWARD_DATA = compose(GEMM_CORE, geometrySource, backwardDataSource);
+const BACKWARD_WEIGHT = compose(GEMM_CORE, geometrySource, backwardWeightSource);
 
 /** Reduction steps a backward-weight slice should at least have, so that splitting stays worth it. */
 const MIN_STEPS_PER_SPLIT = 1024;
@@ -90,44 +90,6 @@ export function geometryConstants(g: Conv2dGeometry): Record<string, number> {
     DIL_W: g.dilationWidth,
     GROUPS: g.groups,
   };
-}
-
-/** The sizes of a convolution along one spatial axis. */
-export interface Axis {
-  /** Input size. */
-  inSize: number;
-  /** Output size. */
-  outSize: number;
-  /** Kernel size. */
-  kernel: number;
-  /** Stride. */
-  stride: number;
-  /** Zero padding on each side. */
-  pad: number;
-  /** Dilation. */
-  dilation: number;
-}
-
-/** The sizes of `g` along its two spatial axes: vertical, then horizontal. */
-export function axes(g: Conv2dGeometry): [Axis, Axis] {
-  return [
-    {
-      inSize: g.inHeight,
-      outSize: g.outHeight,
-      kernel: g.kernelHeight,
-      stride: g.strideHeight,
-      pad: g.padHeight,
-      dilation: g.dilationHeight,
-    },
-    {
-      inSize: g.inWidth,
-      outSize: g.outWidth,
-      kernel: g.kernelWidth,
-      stride: g.strideWidth,
-      pad: g.padWidth,
-      dilation: g.dilationWidth,
-    },
-  ];
 }
 
 /**
@@ -240,19 +202,22 @@ export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
   return { rows: cgIn, columns: phasePixels, depth: cgOut * taps };
 }
 
-function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tiling?: GemmTiling): GemmTiling {
-  return tiling ?? gemmTiling(gpu, kind, gemmProblem(g, kind));
+function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tuning: ConvTuning): GemmTiling {
+  return gemmTiling(gpu, tuning, kind, gemmProblem(g, kind));
 }
 
-/** Forward GEMM: `output = conv(input, weight) + bias`; `label` is the dispatch's `"<layer>: <op>"`. */
+/**
+ * Forward GEMM: `output = conv(input, weight) + bias`, tiled as `tuning` says; `label` is the dispatch's
+ * `"<layer>: <op>"`.
+ */
 export function forwardDispatch(
   gpu: Gpu,
   g: Conv2dGeometry,
   t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
   label: string,
-  tiling?: GemmTiling,
+  tuning: ConvTuning,
 ): Dispatch {
-  const tl = tilingFor(gpu, g, "forward", tiling);
+  const tl = tilingFor(gpu, g, "forward", tuning);
   const size = tileSize(tl);
   const columnTiles = Math.ceil((g.batch * g.outHeight * g.outWidth) / size.columns);
   const rowTiles = Math.ceil(g.outChannels / g.groups / size.rows);
@@ -262,7 +227,7 @@ export function forwardDispatch(
     code: FORWARD,
     entryPoint: `${tl.stagedSteps ? "main_staged" : "main"}${t.bias ? "_bias" : ""}`,
     constants: gemmConstants(g, tl, axes(g).some(readsPadding)),
-    tensors: t.bias ? [t.input, t.weight, t.output, t.bias] : [t.input, t.weight, t.output],
+    bindings: { input: t.input, weight: t.weight, output: t.output, bias: t.bias },
     workgroups: [x, y, rowTiles * g.groups],
   });
 }
@@ -297,16 +262,16 @@ export function dataSplit(
 /**
  * Backward-data GEMMs, `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten: one
  * dispatch per stride phase that holds pixels, each split over the output channels as
- * {@linkcode dataSplit} says, and then the sum of the slices.
+ * {@linkcode dataSplit} says, and then the sum of the slices; tiled as `tuning` says.
  */
 export function backwardDataDispatches(
   gpu: Gpu,
   g: Conv2dGeometry,
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
   label: string,
-  tiling?: GemmTiling,
+  tuning: ConvTuning,
 ): Dispatch[] {
-  const tl = tilingFor(gpu, g, "backwardData", tiling);
+  const tl = tilingFor(gpu, g, "backwardData", tuning);
   const size = tileSize(tl);
   const { splits, channelsPerSplit } = dataSplit(gpu, g, tl);
   const count = numel(t.gradInput.shape);
@@ -331,7 +296,11 @@ export function backwardDataDispatches(
           ...phaseTapConstants(axisX, phaseX, "W"),
           CHANNELS_PER_SPLIT: channelsPerSplit,
         },
-        tensors: [t.gradOutput, t.weight, scratch ? tensor(scratch, [splits * count]) : t.gradInput],
+        bindings: {
+          gradOutput: t.gradOutput,
+          weight: t.weight,
+          gradInput: scratch ? tensor(scratch, [splits * count]) : t.gradInput,
+        },
         workgroups: [x, y, rowTiles * g.groups * splits],
       }));
     }
@@ -370,16 +339,17 @@ export function weightSplit(
 
 /**
  * Backward-weight GEMM over the live taps, split along the batch when that gives more parallel work, then
- * summed; the entries of dead taps are set to zero (by the sum, or by a fill when unsplit).
+ * summed; the entries of dead taps are set to zero (by the sum, or by a fill when unsplit). Tiled as
+ * `tuning` says.
  */
 export function backwardWeightDispatches(
   gpu: Gpu,
   g: Conv2dGeometry,
   t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
   label: string,
-  tiling?: GemmTiling,
+  tuning: ConvTuning,
 ): Dispatch[] {
-  return backwardWeightPlan(gpu, g, t, label, tiling).dispatches;
+  return backwardWeightPlan(gpu, g, t, label, tuning).dispatches;
 }
 
 /** {@linkcode backwardWeightDispatches} and the split-K scratch buffer they use, if any. */
@@ -388,9 +358,9 @@ export function backwardWeightPlan(
   g: Conv2dGeometry,
   t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
   label: string,
-  tiling?: GemmTiling,
+  tuning: ConvTuning,
 ): { dispatches: Dispatch[]; scratch?: GPUBuffer } {
-  const tl = tilingFor(gpu, g, "backwardWeight", tiling);
+  const tl = tilingFor(gpu, g, "backwardWeight", tuning);
   const size = tileSize(tl);
   const { splits, rowsPerSplit } = weightSplit(gpu, g, tl);
   const columns = (g.inChannels / g.groups) * liveTapCount(g);
@@ -402,7 +372,7 @@ export function backwardWeightPlan(
     code: BACKWARD_WEIGHT,
     entryPoint: tl.stagedSteps ? "main_staged" : "main",
     constants: { ...gemmConstants(g, tl, axes(g).some(readsPadding)), ROWS_PER_SPLIT: rowsPerSplit },
-    tensors: [t.input, t.gradOutput, scratch ?? t.gradWeight],
+    bindings: { input: t.input, gradOutput: t.gradOutput, partial: scratch ?? t.gradWeight },
     workgroups: [
       Math.ceil(columns / size.columns),
       splits,
@@ -457,7 +427,7 @@ export function sumSlicesDispatch(
     label,
     code: reduceSource,
     constants: { COUNT: count, SPLITS: slices, STRIDE: stride, ...taps },
-    tensors: [t.partial, t.total],
+    bindings: t,
     workgroups: grid(count, 64),
   });
 }
@@ -473,7 +443,7 @@ export function biasGradientDispatch(
     label,
     code: biasGradSource,
     constants: { BATCH: g.batch, CHANNELS: g.outChannels, PIXELS: g.outHeight * g.outWidth },
-    tensors: [t.gradOutput, t.gradBias],
+    bindings: { gradOutput: t.gradOutput, gradBias: t.gradBias },
     workgroups: [g.outChannels, 1, 1],
   });
 }

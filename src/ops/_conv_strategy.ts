@@ -1,8 +1,9 @@
 /**
- * How the convolution kernels tile their GEMMs on a given adapter. Without tuning, each GEMM takes the
+ * How the convolution kernels tile their GEMMs on a given adapter, decided by a {@linkcode ConvTuning}
+ * value the caller passes in (no state is kept here). Untuned ({@linkcode UNTUNED}), each GEMM takes the
  * moderate register tiling that pads its problem least (ties go to the first, a sound default anywhere).
- * After {@link ./_conv_tune.ts} has timed the candidates on the adapter, each GEMM takes the one whose
- * measured throughput and padding promise the shortest time.
+ * With the measurements of {@link ./_conv_tune.ts}, each GEMM takes the one whose measured throughput and
+ * padding promise the shortest time.
  *
  * @module
  */
@@ -73,7 +74,44 @@ export interface MeasuredTiling {
   gflops: number;
 }
 
-const measured = new WeakMap<GPUDevice, Partial<Record<GemmKind, MeasuredTiling[]>>>();
+/**
+ * What decides how a compiled convolution or linear layer runs: the autotune's measurements (see
+ * {@link ./_conv_tune.ts}) and, for tests and benchmarks, a forced algorithm or tiling. A plain, immutable
+ * value: steps compiled with the same tuning run the same kernels. Every field is optional; the empty
+ * value {@linkcode UNTUNED} is the untuned default.
+ */
+export interface ConvTuning {
+  /** The adapter and limits the measurements hold for. */
+  readonly adapterKey?: string;
+  /** Candidate tilings with their measured throughput, per GEMM kind; a kind absent is unmeasured. */
+  readonly results?: Readonly<Partial<Record<GemmKind, readonly MeasuredTiling[]>>>;
+  /** Milliseconds per value the Winograd transforms write (GEMM throughput is in `results.winograd`). */
+  readonly winogradTransformMsPerValue?: number;
+  /**
+   * The algorithm of every convolution Winograd applies to (tests and benchmarks); absent: chosen by the
+   * measurements, direct until measured.
+   */
+  readonly algorithm?: "direct" | "winograd";
+  /** The tiling every GEMM of a kind uses, whatever was measured (tests and benchmarks). */
+  readonly tilings?: Readonly<Partial<Record<GemmKind, GemmTiling>>>;
+}
+
+/** The untuned default: nothing measured, nothing forced. */
+export const UNTUNED: ConvTuning = Object.freeze({});
+
+/**
+ * A tuning that makes every GEMM of `kinds` use `tiling` (tests and benchmarks), with `base`'s other
+ * fields.
+ */
+export function fixedTiling(
+  tiling: GemmTiling,
+  kinds: readonly GemmKind[] = GEMM_KINDS,
+  base: ConvTuning = UNTUNED,
+): ConvTuning {
+  const tilings = { ...base.tilings };
+  for (const kind of kinds) tilings[kind] = tiling;
+  return Object.freeze({ ...base, tilings: Object.freeze(tilings) });
+}
 
 /** WGSL override values of a tiling. */
 export function tilingConstants(t: GemmTiling): Record<string, number> {
@@ -121,11 +159,21 @@ function untunedCandidates(gpu: Gpu): MeasuredTiling[] {
 }
 
 /**
- * The tiling to use for a `kind` GEMM of size `p` on `gpu` and the milliseconds it should take: a true
- * estimate once the autotune has measured `kind` (see {@linkcode isMeasured}), a mere ranking before.
+ * The tiling to use for a `kind` GEMM of size `p` on `gpu` under `tuning`, and the milliseconds it should
+ * take: a true estimate once the autotune has measured `kind` (see {@linkcode isMeasured}), a mere ranking
+ * before. A forced tiling is taken as it is, at its measured throughput if it was measured.
  */
-export function gemmEstimate(gpu: Gpu, kind: GemmKind, p: GemmProblem): { tiling: GemmTiling; ms: number } {
-  const options = measured.get(gpu.device)?.[kind] ?? untunedCandidates(gpu);
+export function gemmEstimate(
+  gpu: Gpu,
+  tuning: ConvTuning,
+  kind: GemmKind,
+  p: GemmProblem,
+): { tiling: GemmTiling; ms: number } {
+  const measured = tuning.results?.[kind];
+  const forced = tuning.tilings?.[kind];
+  const options = forced
+    ? [{ tiling: forced, gflops: measured?.find((m) => sameTiling(m.tiling, forced))?.gflops ?? 1 }]
+    : measured ?? untunedCandidates(gpu);
   let best: GemmTiling | undefined, bestTime = Infinity;
   for (const { tiling, gflops } of options) {
     const time = (2 * paddedWork(tiling, p)) / (gflops * 1e6);
@@ -135,24 +183,17 @@ export function gemmEstimate(gpu: Gpu, kind: GemmKind, p: GemmProblem): { tiling
   return { tiling: best, ms: bestTime };
 }
 
-/** The tiling to use for a `kind` GEMM of size `p` on `gpu`. */
-export function gemmTiling(gpu: Gpu, kind: GemmKind, p: GemmProblem): GemmTiling {
-  return gemmEstimate(gpu, kind, p).tiling;
+function sameTiling(a: GemmTiling, b: GemmTiling): boolean {
+  return a.workgroupX === b.workgroupX && a.workgroupY === b.workgroupY && a.rows === b.rows &&
+    a.columnVectors === b.columnVectors && a.stagedSteps === b.stagedSteps;
 }
 
-/** True once the autotune's measurements of `kind` GEMMs on `gpu` were recorded. */
-export function isMeasured(gpu: Gpu, kind: GemmKind): boolean {
-  return measured.get(gpu.device)?.[kind] !== undefined;
+/** The tiling to use for a `kind` GEMM of size `p` on `gpu` under `tuning`. */
+export function gemmTiling(gpu: Gpu, tuning: ConvTuning, kind: GemmKind, p: GemmProblem): GemmTiling {
+  return gemmEstimate(gpu, tuning, kind, p).tiling;
 }
 
-/** Records measured tilings for `kind` on `gpu`; GEMMs planned afterwards choose among them. */
-export function setMeasuredTilings(gpu: Gpu, kind: GemmKind, tilings: MeasuredTiling[]): void {
-  const entry = measured.get(gpu.device) ?? {};
-  entry[kind] = tilings;
-  measured.set(gpu.device, entry);
-}
-
-/** Makes every `kind` GEMM planned afterwards on `gpu` use `tiling` (tests and benchmarks). */
-export function setGemmTiling(gpu: Gpu, kind: GemmKind, tiling: GemmTiling): void {
-  setMeasuredTilings(gpu, kind, [{ tiling, gflops: 1 }]);
+/** True when `tuning` holds the autotune's measurements of `kind` GEMMs. */
+export function isMeasured(tuning: ConvTuning, kind: GemmKind): boolean {
+  return tuning.results?.[kind] !== undefined;
 }

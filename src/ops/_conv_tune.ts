@@ -1,9 +1,10 @@
 /**
  * A short autotune of the convolution GEMM tilings: each candidate of {@link ./_conv_strategy.ts} is timed
- * on a mid-sized 3x3 convolution of stride 1 and one of stride 2 per GEMM kind, and later plans on the same
- * GPU choose by the measured throughput. The Winograd path's GEMMs are timed the same way and its
- * transforms once, so that each 3x3 stride-1 convolution can weigh Winograd against the direct GEMM for its
- * own shape. The result can be kept (it is plain JSON) and passed back to skip the measuring next time.
+ * on a mid-sized 3x3 convolution of stride 1 and one of stride 2 per GEMM kind, and plans given the result
+ * (a {@linkcode ConvTuning} value) choose by the measured throughput. The Winograd path's GEMMs are timed
+ * the same way and its transforms once, so that each 3x3 stride-1 convolution can weigh Winograd against
+ * the direct GEMM for its own shape. The result can be kept (it is plain JSON) and passed back to skip the
+ * measuring next time.
  *
  * @module
  */
@@ -12,35 +13,35 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, numel, type Tensor, tensor } from "../gpu/kernel.ts";
 import { timeDispatches, timeEach } from "../gpu/timing.ts";
 import {
+  type ConvTuning,
   fitsLimits,
+  fixedTiling,
   GEMM_KINDS,
   type GemmKind,
   type GemmTiling,
-  gemmTiling,
   type MeasuredTiling,
   paddedWork,
-  setMeasuredTilings,
   TILING_CANDIDATES,
+  UNTUNED,
 } from "./_conv_strategy.ts";
 import { backwardDataDispatches, backwardWeightPlan, forwardDispatch, gemmProblem } from "./_conv_kernels.ts";
 import {
-  setWinogradTransformCost,
   transformedValues,
   WINOGRAD_SCRATCH_BYTES,
   winogradLayout,
   type WinogradOptions,
   winogradPlan,
 } from "./_conv_winograd.ts";
-import type { Conv2dGeometry } from "./conv2d.ts";
+import type { Conv2dGeometry } from "./_conv_geometry.ts";
 
-/** What {@linkcode tuneConvolutions} measured. */
-export interface ConvTuning {
+/** What {@linkcode tuneConvolutions} measured: a {@linkcode ConvTuning} with every measurement present. */
+export interface MeasuredConvTuning extends ConvTuning {
   /** The adapter and limits the measurements hold for. */
-  adapterKey: string;
+  readonly adapterKey: string;
   /** Candidate tilings with their measured throughput, per GEMM kind. */
-  results: Record<GemmKind, MeasuredTiling[]>;
+  readonly results: Readonly<Record<GemmKind, readonly MeasuredTiling[]>>;
   /** Milliseconds per value the Winograd transforms write (GEMM throughput is in `results.winograd`). */
-  winogradTransformMsPerValue: number;
+  readonly winogradTransformMsPerValue: number;
 }
 
 /** Options of {@linkcode tuneConvolutions}. */
@@ -103,9 +104,8 @@ async function fillingGeometry(gpu: Gpu): Promise<Conv2dGeometry> {
   const made: GPUBuffer[] = [];
   try {
     const label = "conv tuning size";
-    const tiling = gemmTiling(gpu, "forward", gemmProblem(g, "forward"));
     const t = convTensors(gpu, g, made);
-    const dispatch = await gpu.checked(label, () => forwardDispatch(gpu, g, t, label, tiling));
+    const dispatch = await gpu.checked(label, () => forwardDispatch(gpu, g, t, label, UNTUNED));
     const ms = await timeDispatches(gpu, [dispatch], { minMilliseconds: 10 });
     const doublings = Math.min(4, Math.max(0, Math.ceil(Math.log2(1 / ms))));
     return winogradGeometry({ ...g, batch: g.batch << doublings });
@@ -160,31 +160,34 @@ function adapterKey(gpu: Gpu): string {
 }
 
 /** True when `previous` holds every measurement this version makes (older caches lack Winograd's). */
-function complete(previous: ConvTuning): boolean {
+function complete(previous: ConvTuning): previous is MeasuredConvTuning {
   return GEMM_KINDS.every((kind) => Array.isArray(previous.results?.[kind])) &&
     Number.isFinite(previous.winogradTransformMsPerValue);
 }
 
+/** True when `tuning` holds every measurement of this version, made on `gpu`'s adapter. */
+export function measuredOn(gpu: Gpu, tuning: ConvTuning): tuning is MeasuredConvTuning {
+  return tuning.adapterKey === adapterKey(gpu) && complete(tuning);
+}
+
 /**
- * Times every candidate tiling of the convolution GEMMs on `gpu` and makes plans built afterwards use
- * the fastest for their shape. Takes about half a minute, mostly creating the candidates' pipelines.
+ * Times every candidate tiling of the convolution GEMMs on `gpu` and returns the measurements as a value:
+ * steps compiled with it (`TrainingStep.compile(gpu, model, { tuning })`) use the fastest tiling for each
+ * shape. Takes about half a minute, mostly creating the candidates' pipelines.
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { tuneConvolutions } from "./conv2d.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { tuneConvolutions } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const tuning = await tuneConvolutions(gpu); // plain JSON: keep it, e.g. in a file
- * await tuneConvolutions(gpu, { previous: tuning }); // same adapter: applied without measuring
+ * await tuneConvolutions(gpu, { previous: tuning }); // same adapter: returned without measuring
  * ```
  */
-export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Promise<ConvTuning> {
+export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Promise<MeasuredConvTuning> {
   const key = adapterKey(gpu);
-  if (options.previous?.adapterKey === key && complete(options.previous)) {
-    for (const kind of GEMM_KINDS) setMeasuredTilings(gpu, kind, options.previous.results[kind]);
-    setWinogradTransformCost(gpu, options.previous.winogradTransformMsPerValue);
-    return options.previous;
-  }
+  const previous = options.previous;
+  if (previous && measuredOn(gpu, previous)) return previous;
   const g = options.geometry ?? await fillingGeometry(gpu);
   const candidates = (options.candidates ?? TILING_CANDIDATES).filter((t) => fitsLimits(gpu, t));
   const minMilliseconds = options.minMilliseconds ?? 60;
@@ -204,10 +207,10 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     transformed: make("winograd U, V", [layout.transformedBytes / 4]).buffer,
     products: make("winograd M", [layout.productsBytes / 4]).buffer,
   };
-  const winograd = (tiling: GemmTiling | undefined, label: string) => {
-    const o: WinogradOptions = { maxBindingBytes, scratch, tiling };
+  const winograd = (tuning: ConvTuning, label: string) => {
+    const o: WinogradOptions = { maxBindingBytes, scratch };
     const t = { source: problemTensors[0].input, weight: winogradWeight, result: winogradOutput };
-    return winogradPlan(gpu, wg, "forward", t, label, o);
+    return winogradPlan(gpu, wg, "forward", t, label, tuning, o);
   };
   // Multiply-adds of the 16 GEMMs of every chunk.
   const winogradWork = (tiling: GemmTiling) =>
@@ -219,22 +222,23 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     );
   /** One candidate's dispatches for `kind`, over every problem. */
   const gemmDispatches = (kind: GemmKind, tiling: GemmTiling, label: string): Dispatch[] => {
+    const tuning = fixedTiling(tiling, [kind]);
     if (kind === "winograd") {
-      return winograd(tiling, label).gemms.flatMap((d, i) => Array(layout.runs[i].chunks).fill(d));
+      return winograd(tuning, label).gemms.flatMap((d, i) => Array(layout.runs[i].chunks).fill(d));
     }
     return problems.flatMap((p, i) => {
       const { input, weight, output } = problemTensors[i];
-      if (kind === "forward") return [forwardDispatch(gpu, p, { input, weight, output }, label, tiling)];
+      if (kind === "forward") return [forwardDispatch(gpu, p, { input, weight, output }, label, tuning)];
       if (kind === "backwardData") {
         return backwardDataDispatches(
           gpu,
           p,
           { gradOutput: output, weight, gradInput: input },
           label,
-          tiling,
+          tuning,
         );
       }
-      return backwardWeightPlan(gpu, p, { input, gradOutput: output, gradWeight: weight }, label, tiling)
+      return backwardWeightPlan(gpu, p, { input, gradOutput: output, gradWeight: weight }, label, tuning)
         .dispatches;
     });
   };
@@ -252,19 +256,19 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
         const work = kind === "winograd"
           ? winogradWork(tiling)
           : problems.reduce((sum, p) => sum + paddedWork(tiling, gemmProblem(p, kind)) * p.groups, 0);
-        return { tiling, gflops: (2 * work) / (ms[i] * 1e6) };
+        return Object.freeze({ tiling, gflops: (2 * work) / (ms[i] * 1e6) });
       });
-      setMeasuredTilings(gpu, kind, results[kind]);
+      Object.freeze(results[kind]);
     }
+    // Planned with the GEMM tilings just measured, whose pipelines exist; only the transforms are timed.
     const transforms = await gpu.checked(
       "conv tuning: winograd transforms",
-      () => winograd(undefined, "conv tuning: winograd transforms").transforms,
+      () => winograd({ results }, "conv tuning: winograd transforms").transforms,
     );
     winogradTransformMsPerValue = (await timeDispatches(gpu, transforms, { minMilliseconds })) /
       transformedValues(layout);
-    setWinogradTransformCost(gpu, winogradTransformMsPerValue);
   } finally {
     for (const buffer of made) gpu.release(buffer);
   }
-  return { adapterKey: key, results, winogradTransformMsPerValue };
+  return Object.freeze({ adapterKey: key, results: Object.freeze(results), winogradTransformMsPerValue });
 }

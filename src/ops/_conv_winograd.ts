@@ -10,41 +10,39 @@
  * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the device's shared
  * scratch ({@linkcode Gpu.scratch}), as the GPU runs the dispatches of a queue in order: its memory is
  * paid once, not per layer. Whether a convolution takes this path is decided by the autotune's
- * measurements ({@linkcode useWinograd}), never by the adapter's name.
+ * measurements in the {@linkcode ConvTuning} passed in ({@linkcode useWinograd}), never by the adapter's
+ * name.
  *
  * @module
  */
 
 import type { Gpu } from "../gpu/device.ts";
 import { BINDING_ALIGNMENT } from "../gpu/device.ts";
-import { type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
 import { batchChunks, chunkPart } from "./_conv_chunks.ts";
 import { GEMM_CORE, gemmProblem } from "./_conv_kernels.ts";
 import {
+  type ConvTuning,
   gemmEstimate,
   type GemmProblem,
-  type GemmTiling,
   gemmTiling,
   isMeasured,
   tileSize,
   tilingConstants,
 } from "./_conv_strategy.ts";
-import type { Conv2dGeometry } from "./conv2d.ts";
+import type { Conv2dGeometry } from "./_conv_geometry.ts";
 import gemmSource from "../../shaders/conv2d_winograd_gemm.wgsl" with { type: "text" };
 import filterSource from "../../shaders/conv2d_winograd_filter.wgsl" with { type: "text" };
 import tilesSource from "../../shaders/conv2d_winograd_tiles.wgsl" with { type: "text" };
 import inputSource from "../../shaders/conv2d_winograd_input.wgsl" with { type: "text" };
 import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type: "text" };
 
-const GEMM = GEMM_CORE + gemmSource;
-const INPUT_TRANSFORM = tilesSource + inputSource;
-const OUTPUT_TRANSFORM = tilesSource + outputSource;
+const GEMM = compose(GEMM_CORE, gemmSource);
+const INPUT_TRANSFORM = compose(tilesSource, inputSource);
+const OUTPUT_TRANSFORM = compose(tilesSource, outputSource);
 
 /** The convolution passes Winograd can compute. */
 export type WinogradPass = "forward" | "backwardData";
-
-/** Which algorithm the 3x3 stride-1 convolutions use: `"measured"` lets the autotune's figures decide. */
-export type ConvAlgorithm = "direct" | "winograd" | "measured";
 
 /** Bytes of V (and, apart, of M) one chunk of tiles may take, unless the binding limit is smaller. */
 export const WINOGRAD_SCRATCH_BYTES = 32 * 2 ** 20;
@@ -99,8 +97,6 @@ export interface WinogradOptions {
   scratchBytes?: number;
   /** Private scratch, large enough for the layout, instead of the device's shared one (the autotune). */
   scratch?: WinogradScratch;
-  /** The GEMM tiling (default: the fastest measured for the shape). */
-  tiling?: GemmTiling;
 }
 
 /** A planned Winograd op. */
@@ -182,13 +178,14 @@ interface WinogradTensors {
   result: Tensor;
 }
 
-/** Plans one Winograd op; every buffer but the scratch is the caller's. */
+/** Plans one Winograd op, its GEMMs tiled as `tuning` says; every buffer but the scratch is the caller's. */
 export function winogradPlan(
   gpu: Gpu,
   g: Conv2dGeometry,
   pass: WinogradPass,
   t: WinogradTensors,
   label: string,
+  tuning: ConvTuning,
   options: WinogradOptions = {},
 ): WinogradPlan {
   const maxBinding = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
@@ -205,7 +202,7 @@ export function winogradPlan(
     label: `${label} winograd filter transform`,
     code: filterSource,
     constants: { WG: TRANSFORM_WORKGROUP, ROWS: rows, DEPTH: depth, FLIP: pass === "forward" ? 0 : 1 },
-    tensors: [t.weight, u],
+    bindings: { weight: t.weight, u },
     workgroups: grid(rows * depth, TRANSFORM_WORKGROUP),
   });
   transforms.push(filter);
@@ -217,7 +214,7 @@ export function winogradPlan(
     const result = chunkPart(t.result, chunk, rows * pixels);
     const v = tensor(scratch.transformed, [16, depth, run.columns], layout.vOffset);
     const m = tensor(scratch.products, [16, rows, run.columns]);
-    const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth }, { u, v, m }, label, options.tiling);
+    const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth }, { u, v, m }, label, tuning);
     gemms.push(gemm);
     for (let c = 0; c < run.chunks; c++) {
       const sizes = {
@@ -232,7 +229,7 @@ export function winogradPlan(
         label: `${label} winograd input transform`,
         code: INPUT_TRANSFORM,
         constants: { ...sizes, CHANNELS: depth },
-        tensors: [source, v],
+        bindings: { source, v },
         workgroups: grid(depth * run.columns, TRANSFORM_WORKGROUP),
       });
       const output = kernel(gpu, {
@@ -240,7 +237,7 @@ export function winogradPlan(
         code: OUTPUT_TRANSFORM,
         entryPoint: t.bias ? "main_bias" : "main",
         constants: { ...sizes, CHANNELS: rows },
-        tensors: t.bias ? [m, result, t.bias] : [m, result],
+        bindings: { m, result, bias: t.bias },
         workgroups: grid(rows * run.columns, TRANSFORM_WORKGROUP),
       });
       transforms.push(input, output);
@@ -256,9 +253,9 @@ function gemmDispatch(
   p: GemmProblem,
   t: { u: Tensor; v: Tensor; m: Tensor },
   label: string,
-  tiling?: GemmTiling,
+  tuning: ConvTuning,
 ): Dispatch {
-  const tl = tiling ?? gemmTiling(gpu, "winograd", p);
+  const tl = gemmTiling(gpu, tuning, "winograd", p);
   const size = tileSize(tl);
   const [x, y] = grid(Math.ceil(p.columns / size.columns), 1);
   return kernel(gpu, {
@@ -266,7 +263,7 @@ function gemmDispatch(
     code: GEMM,
     entryPoint: tl.stagedSteps ? "main_staged" : "main",
     constants: { ...tilingConstants(tl), ROWS: p.rows, DEPTH: p.depth, COLS: p.columns },
-    tensors: [t.u, t.v, t.m],
+    bindings: t,
     workgroups: [x, y, 16 * Math.ceil(p.rows / size.rows)],
   });
 }
@@ -277,6 +274,7 @@ export function winogradForwardOp(
   g: Conv2dGeometry,
   t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
   label: string,
+  tuning: ConvTuning,
   options?: WinogradOptions,
 ): Dispatch[] {
   return winogradPlan(
@@ -285,6 +283,7 @@ export function winogradForwardOp(
     "forward",
     { source: t.input, weight: t.weight, bias: t.bias, result: t.output },
     label,
+    tuning,
     options,
   ).dispatches;
 }
@@ -295,6 +294,7 @@ export function winogradBackwardDataOp(
   g: Conv2dGeometry,
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
   label: string,
+  tuning: ConvTuning,
   options?: WinogradOptions,
 ): Dispatch[] {
   return winogradPlan(
@@ -303,6 +303,7 @@ export function winogradBackwardDataOp(
     "backwardData",
     { source: t.gradOutput, weight: t.weight, result: t.gradInput },
     label,
+    tuning,
     options,
   ).dispatches;
 }
@@ -314,30 +315,18 @@ export function transformedValues(layout: WinogradLayout): number {
   return values;
 }
 
-const forcedAlgorithm = new WeakMap<GPUDevice, "direct" | "winograd">();
-const transformCost = new WeakMap<GPUDevice, number>();
-
 /**
- * Makes ops planned afterwards on `gpu` use `algorithm` for every convolution Winograd applies to
- * (tests and benchmarks); `"measured"` returns the choice to the autotune's figures.
+ * Milliseconds a Winograd op of `g` should take on `gpu` by the GEMM throughput and transform cost
+ * `tuning` holds; undefined unless both were measured.
  */
-export function setConvAlgorithm(gpu: Gpu, algorithm: ConvAlgorithm): void {
-  if (algorithm === "measured") forcedAlgorithm.delete(gpu.device);
-  else forcedAlgorithm.set(gpu.device, algorithm);
-}
-
-/** Records the measured milliseconds per value the Winograd transforms write on `gpu`. */
-export function setWinogradTransformCost(gpu: Gpu, msPerValue: number): void {
-  transformCost.set(gpu.device, msPerValue);
-}
-
-/**
- * Milliseconds a Winograd op of `g` should take on `gpu` by the measured GEMM throughput and transform
- * cost; undefined until both were measured.
- */
-export function winogradEstimateMs(gpu: Gpu, g: Conv2dGeometry, pass: WinogradPass): number | undefined {
-  const cost = transformCost.get(gpu.device);
-  if (cost === undefined || !isMeasured(gpu, "winograd")) return undefined;
+export function winogradEstimateMs(
+  gpu: Gpu,
+  tuning: ConvTuning,
+  g: Conv2dGeometry,
+  pass: WinogradPass,
+): number | undefined {
+  const cost = tuning.winogradTransformMsPerValue;
+  if (cost === undefined || !isMeasured(tuning, "winograd")) return undefined;
   const layout = winogradLayout(
     g,
     pass,
@@ -348,21 +337,20 @@ export function winogradEstimateMs(gpu: Gpu, g: Conv2dGeometry, pass: WinogradPa
   let ms = transformedValues(layout) * cost;
   for (const r of layout.runs) {
     const p = { rows: layout.rows, columns: r.columns, depth: layout.depth };
-    ms += 16 * r.chunks * gemmEstimate(gpu, "winograd", p).ms;
+    ms += 16 * r.chunks * gemmEstimate(gpu, tuning, "winograd", p).ms;
   }
   return ms;
 }
 
 /**
- * True when `pass` of `g` should run through Winograd on `gpu`: it applies, and either it was forced
- * ({@linkcode setConvAlgorithm}) or the autotune's figures promise it is faster than the direct GEMM.
- * Without measurements the direct GEMM stays.
+ * True when `pass` of `g` should run through Winograd on `gpu` under `tuning`: it applies, and either
+ * `tuning` forces it ({@linkcode ConvTuning.algorithm}) or its measurements promise it is faster than the
+ * direct GEMM. Without measurements the direct GEMM stays.
  */
-export function useWinograd(gpu: Gpu, g: Conv2dGeometry, pass: WinogradPass): boolean {
+export function useWinograd(gpu: Gpu, tuning: ConvTuning, g: Conv2dGeometry, pass: WinogradPass): boolean {
   if (!winogradApplies(gpu, g)) return false;
-  const forced = forcedAlgorithm.get(gpu.device);
-  if (forced) return forced === "winograd";
-  const winograd = winogradEstimateMs(gpu, g, pass);
-  if (winograd === undefined || !isMeasured(gpu, pass)) return false;
-  return winograd < gemmEstimate(gpu, pass, gemmProblem(g, pass)).ms;
+  if (tuning.algorithm) return tuning.algorithm === "winograd";
+  const winograd = winogradEstimateMs(gpu, tuning, g, pass);
+  if (winograd === undefined || !isMeasured(tuning, pass)) return false;
+  return winograd < gemmEstimate(gpu, tuning, pass, gemmProblem(g, pass)).ms;
 }

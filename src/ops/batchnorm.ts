@@ -20,7 +20,15 @@ import normalizeShader from "../../shaders/batchnorm_normalize.wgsl" with { type
 import backwardShader from "../../shaders/batchnorm_backward.wgsl" with { type: "text" };
 import gradInputShader from "../../shaders/batchnorm_grad_input.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, f32, grid, kernel, numel, params, type Tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
+import { vectorSource, vectorWidth } from "./_vector.ts";
+import {
+  type BackwardContext,
+  type ForwardContext,
+  inputShapeError,
+  type OpDefinition,
+  type StepTensor,
+} from "./op.ts";
 
 /** Workgroup size of the elementwise passes and of the tree-reducing statistics. */
 const WORKGROUP_SIZE = 256;
@@ -65,7 +73,7 @@ interface StatisticsPlan {
 
 /** Chooses how to reduce each channel from the sizes alone. */
 function statisticsPlan(s: BatchNormShape): StatisticsPlan {
-  const width = s.spatial % 4 === 0 ? 4 : 1;
+  const width = vectorWidth(s.spatial);
   const spatial = s.spatial / width;
   const perChannel = s.batch * spatial;
   const plan = { width, spatial, perChannel } as const;
@@ -88,21 +96,6 @@ function statisticsPlan(s: BatchNormShape): StatisticsPlan {
   return { ...plan, strategy: "workgroup", sliceLength, slices: Math.ceil(perChannel / sliceLength) };
 }
 
-/** WGSL that defines `Vec` as one value or four, and the helpers the shaders use on it. */
-function vectorPrelude(width: 1 | 4): string {
-  return width === 4
-    ? `alias Vec = vec4f;
-const WIDTH = 4u;
-fn lanes_sum(v: Vec) -> f32 { return (v.x + v.y) + (v.z + v.w); }
-fn first_lane(v: Vec) -> f32 { return v.x; }
-`
-    : `alias Vec = f32;
-const WIDTH = 1u;
-fn lanes_sum(v: Vec) -> f32 { return v; }
-fn first_lane(v: Vec) -> f32 { return v; }
-`;
-}
-
 /**
  * An elementwise pass over the NCHW tensor of `s`: `shader` (after the prelude and
  * batchnorm_elementwise.wgsl) defines `apply(i, c)`.
@@ -110,45 +103,48 @@ fn first_lane(v: Vec) -> f32 { return v; }
 function elementwiseDispatch(
   gpu: Gpu,
   s: BatchNormShape,
-  spec: { label: string; shader: string; relu: boolean; eps?: number; tensors: Array<Tensor | GPUBuffer> },
+  spec: {
+    label: string;
+    shader: string;
+    relu: boolean;
+    eps?: number;
+    bindings: Record<string, Tensor | GPUBuffer>;
+  },
 ): Dispatch {
-  const width = s.spatial % 4 === 0 ? 4 : 1;
+  const width = vectorWidth(s.spatial);
   const spatial = s.spatial / width;
   const count = s.batch * s.channels * spatial;
   const workgroups = grid(Math.ceil(count / VECS_PER_INVOCATION), WORKGROUP_SIZE);
   const stride = workgroups[0] * workgroups[1] * WORKGROUP_SIZE;
   return kernel(gpu, {
     label: spec.label,
-    code: vectorPrelude(width) + elementwise + spec.shader,
+    code: compose(vectorSource(width), elementwise, spec.shader),
     constants: { WG: WORKGROUP_SIZE, RELU: spec.relu ? 1 : 0 },
-    uniforms: params(
+    uniforms: {
       count,
       spatial,
-      s.channels,
+      channels: s.channels,
       stride,
-      stride % spatial,
-      Math.floor(stride / spatial) % s.channels,
-      f32(spec.eps ?? 0),
-    ),
-    tensors: spec.tensors,
+      strideSpatial: stride % spatial,
+      strideChannels: Math.floor(stride / spatial) % s.channels,
+      eps: spec.eps ?? 0,
+    },
+    bindings: spec.bindings,
     workgroups,
   });
 }
 
-/**
- * The statistics dispatches: slice sums unless direct, then `finalize` over `tensors` (which begin with the
- * slice pass's bindings).
- */
+/** The statistics dispatches: slice sums unless direct, then `finalize`, each with its bindings. */
 function statisticsDispatches(
   gpu: Gpu,
   plan: StatisticsPlan,
   code: string,
   spec: {
     label: string;
-    uniforms: Uint32Array;
+    uniforms: Record<string, number>;
     constants: Record<string, number>;
-    sliceTensors: Array<Tensor | GPUBuffer>;
-    finalizeTensors: Array<Tensor | GPUBuffer>;
+    sliceBindings: Record<string, Tensor | GPUBuffer>;
+    finalizeBindings: Record<string, Tensor | GPUBuffer>;
     channels: number;
   },
 ): Dispatch[] {
@@ -162,7 +158,7 @@ function statisticsDispatches(
       entryPoint: workgroup ? "slice_sums_workgroup" : "slice_sums_serial",
       constants,
       uniforms: spec.uniforms,
-      tensors: spec.sliceTensors,
+      bindings: spec.sliceBindings,
       workgroups: workgroup
         ? [plan.slices, spec.channels, 1]
         : grid(spec.channels * plan.slices, SERIAL_WORKGROUP_SIZE),
@@ -174,7 +170,7 @@ function statisticsDispatches(
     entryPoint: "finalize",
     constants: { ...constants, DIRECT: plan.strategy === "direct" ? 1 : 0 },
     uniforms: spec.uniforms,
-    tensors: spec.finalizeTensors,
+    bindings: spec.finalizeBindings,
     workgroups: grid(spec.channels, SERIAL_WORKGROUP_SIZE),
   }));
   return dispatches;
@@ -208,7 +204,8 @@ function checkElements(label: string, tensors: Record<string, Tensor | undefined
  *
  * @example
  * ```ts
- * import { batchNormEval, Gpu, submit, tensor } from "@denogpu/resnet";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { batchNormEval, submit, tensor } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const s = { batch: 1, channels: 2, spatial: 2 };
  * const vector = (name: string, values: number[]) => tensor(gpu.upload(name, new Float32Array(values)), [2]);
@@ -242,7 +239,7 @@ export function batchNormEval(
     shader: evalShader,
     relu: o.relu,
     eps: o.eps,
-    tensors: [t.input, t.weight, t.bias, t.runningMean, t.runningVar, t.output],
+    bindings: t,
   })];
 }
 
@@ -254,7 +251,8 @@ export function batchNormEval(
  *
  * @example
  * ```ts
- * import { batchNormTrain, Gpu, submit, tensor } from "@denogpu/resnet";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { batchNormTrain, submit, tensor } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const s = { batch: 2, channels: 1, spatial: 2 };
  * const one = (name: string, value: number) => tensor(gpu.upload(name, new Float32Array([value])), [1]);
@@ -297,40 +295,40 @@ export function batchNormTrain(
   const values = s.batch * s.spatial;
   const partials = gpu.scratch(s.channels * plan.slices * 8, 0);
   const coefficients = gpu.scratch(s.channels * 16, 1);
-  const uniforms = params(
-    s.channels,
-    plan.spatial,
-    plan.perChannel,
-    plan.sliceLength,
-    plan.slices,
-    f32(o.eps),
-    f32(o.momentum),
-    f32(values / (values - 1)),
-  );
+  const uniforms = {
+    channels: s.channels,
+    spatial: plan.spatial,
+    perChannel: plan.perChannel,
+    sliceLength: plan.sliceLength,
+    slices: plan.slices,
+    eps: o.eps,
+    momentum: o.momentum,
+    unbias: values / (values - 1),
+  };
   return [
-    ...statisticsDispatches(gpu, plan, vectorPrelude(plan.width) + common + trainShader, {
+    ...statisticsDispatches(gpu, plan, compose(vectorSource(plan.width), common, trainShader), {
       label: `${label}: batch norm`,
       uniforms,
       constants: {},
-      sliceTensors: [t.input, partials],
-      finalizeTensors: [
-        t.input,
+      sliceBindings: { input: t.input, partials },
+      finalizeBindings: {
+        input: t.input,
         partials,
-        t.weight,
-        t.bias,
-        t.runningMean,
-        t.runningVar,
-        t.savedMean,
-        t.savedInvStd,
+        weight: t.weight,
+        bias: t.bias,
+        runningMean: t.runningMean,
+        runningVar: t.runningVar,
+        savedMean: t.savedMean,
+        savedInvStd: t.savedInvStd,
         coefficients,
-      ],
+      },
       channels: s.channels,
     }),
     elementwiseDispatch(gpu, s, {
       label: `${label}: batch norm (train)`,
       shader: normalizeShader,
       relu: o.relu,
-      tensors: [t.input, coefficients, t.output],
+      bindings: { input: t.input, coefficients, output: t.output },
     }),
   ];
 }
@@ -342,7 +340,8 @@ export function batchNormTrain(
  *
  * @example
  * ```ts
- * import { batchNormBackward, batchNormTrain, Gpu, submit, tensor } from "@denogpu/resnet";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { batchNormBackward, batchNormTrain, submit, tensor } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const s = { batch: 2, channels: 1, spatial: 2 };
  * const upload = (name: string, values: number[], shape: number[]) =>
@@ -405,22 +404,39 @@ export function batchNormBackward(
   const orPlaceholder = (gradient?: Tensor) =>
     gradient ?? (placeholder ??= gpu.buffer(`${label} batch norm absent gradient`, 4));
   const relu = o.relu ? 1 : 0;
-  const sliceTensors = [t.input, t.output, t.gradOutput, t.savedMean, partials];
-  const dispatches = statisticsDispatches(gpu, plan, vectorPrelude(plan.width) + common + backwardShader, {
-    label: `${label}: batch norm backward`,
-    uniforms: params(s.channels, plan.spatial, plan.perChannel, plan.sliceLength, plan.slices),
-    constants: { RELU: relu, WRITE_WEIGHT: t.gradWeight ? 1 : 0, WRITE_BIAS: t.gradBias ? 1 : 0 },
-    sliceTensors,
-    finalizeTensors: [
-      ...sliceTensors,
-      t.savedInvStd,
-      t.weight,
-      orPlaceholder(t.gradWeight),
-      orPlaceholder(t.gradBias),
-      coefficients,
-    ],
-    channels: s.channels,
-  });
+  const sliceBindings = {
+    input: t.input,
+    output: t.output,
+    gradOutput: t.gradOutput,
+    savedMean: t.savedMean,
+    partials,
+  };
+  const dispatches = statisticsDispatches(
+    gpu,
+    plan,
+    compose(vectorSource(plan.width), common, backwardShader),
+    {
+      label: `${label}: batch norm backward`,
+      uniforms: {
+        channels: s.channels,
+        spatial: plan.spatial,
+        perChannel: plan.perChannel,
+        sliceLength: plan.sliceLength,
+        slices: plan.slices,
+      },
+      constants: { RELU: relu, WRITE_WEIGHT: t.gradWeight ? 1 : 0, WRITE_BIAS: t.gradBias ? 1 : 0 },
+      sliceBindings,
+      finalizeBindings: {
+        ...sliceBindings,
+        savedInvStd: t.savedInvStd,
+        weight: t.weight,
+        gradWeight: orPlaceholder(t.gradWeight),
+        gradBias: orPlaceholder(t.gradBias),
+        coefficients,
+      },
+      channels: s.channels,
+    },
+  );
   if (!t.gradInput) return dispatches;
   return [
     ...dispatches,
@@ -428,7 +444,99 @@ export function batchNormBackward(
       label: `${label}: batch norm backward`,
       shader: gradInputShader,
       relu: o.relu,
-      tensors: [t.input, t.output, t.gradOutput, coefficients, t.gradInput],
+      bindings: {
+        input: t.input,
+        output: t.output,
+        gradOutput: t.gradOutput,
+        coefficients,
+        gradInput: t.gradInput,
+      },
     }),
   ];
 }
+
+/** A `nn.BatchNorm2d` node of a traced graph. */
+export interface BatchNorm2dSpec {
+  /** The kind. */
+  kind: "batchnorm2d";
+  /** Channels (C). */
+  numFeatures: number;
+  /** Added to the variance before its square root. */
+  eps: number;
+  /** Weight of the batch statistics in the running ones. */
+  momentum: number;
+  /** Whether a ReLU follows, fused into this op by the compiler's rewrites. */
+  relu?: boolean;
+}
+
+/** The NCHW tensor `t` viewed as batch-norm sizes. */
+function batchNormShape(t: StepTensor): BatchNormShape {
+  return { batch: t.shape[0], channels: t.shape[1], spatial: t.shape[2] * t.shape[3] };
+}
+
+function lowerBatchNormForward(ctx: ForwardContext<BatchNorm2dSpec>): StepTensor {
+  const { spec, name, gpu } = ctx;
+  const [input] = ctx.inputs;
+  const output = ctx.output();
+  const s = batchNormShape(output);
+  const relu = spec.relu ?? false;
+  const tensors = {
+    input,
+    weight: ctx.parameter("weight")!,
+    bias: ctx.parameter("bias")!,
+    runningMean: ctx.parameter("running_mean")!,
+    runningVar: ctx.parameter("running_var")!,
+    output,
+  };
+  if (ctx.mode === "eval") {
+    ctx.op(ctx.label, tensors, (t) => batchNormEval(gpu, s, t, { eps: spec.eps, relu }, name));
+    return output;
+  }
+  const savedMean = ctx.tensor([s.channels], `${name} batch mean`);
+  const savedInvStd = ctx.tensor([s.channels], `${name} batch inverse std`);
+  ctx.save(savedMean, savedInvStd);
+  const options = { eps: spec.eps, momentum: spec.momentum, relu };
+  ctx.op(
+    ctx.label,
+    { ...tensors, savedMean, savedInvStd },
+    (t) => batchNormTrain(gpu, s, t, options, name),
+  );
+  return output;
+}
+
+function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
+  const [input] = ctx.inputs;
+  const relu = ctx.spec.relu ?? false;
+  const [savedMean, savedInvStd] = ctx.saved;
+  const gradInput = ctx.gradInput(0);
+  const tensors = {
+    input,
+    // Read only for a fused ReLU's mask; otherwise the input stands in, so the output need not live
+    // until backward.
+    output: relu ? ctx.output : input,
+    gradOutput: ctx.gradOutput,
+    weight: ctx.parameter("weight")!,
+    savedMean,
+    savedInvStd,
+    gradInput,
+    gradWeight: ctx.gradient("weight"),
+    gradBias: ctx.gradient("bias"),
+  };
+  const s = batchNormShape(ctx.output);
+  ctx.op(ctx.label, tensors, (t) => batchNormBackward(ctx.gpu, s, t, { relu }, ctx.name));
+  if (gradInput) ctx.accumulate(0, gradInput);
+}
+
+/** `nn.BatchNorm2d` as a layer kind, with an optional fused ReLU. */
+export const batchNorm2dOp: OpDefinition<BatchNorm2dSpec> = {
+  kind: "batchnorm2d",
+  typeName: "BatchNorm2d",
+  inferShape(name, spec, [x]) {
+    if (x.length !== 3 || x[0] !== spec.numFeatures) {
+      throw inputShapeError(name, spec.kind, `[${spec.numFeatures}, H, W]`, x);
+    }
+    return [...x];
+  },
+  forward: lowerBatchNormForward,
+  backward: lowerBatchNormBackward,
+};

@@ -1,7 +1,7 @@
 /**
  * 2-D convolution (PyTorch's `nn.Conv2d`): forward, backward-data and backward-weight, each an implicit
  * GEMM in WGSL (no im2col buffer), tiled in registers or workgroup memory as {@link ./_conv_strategy.ts}
- * chooses for the adapter ({@linkcode tuneConvolutions} times the choices once). The 3x3 stride-1
+ * chooses from the {@linkcode ConvTuning} passed in ({@linkcode tuneConvolutions} measures one). The 3x3 stride-1
  * convolutions run forward and backward-data through Winograd F(2x2, 3x3) ({@link ./_conv_winograd.ts})
  * where the autotune measured that faster. Float32, NCHW, weights
  * `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
@@ -14,59 +14,14 @@ import type { Dispatch, Tensor } from "../gpu/kernel.ts";
 import { checkTensor } from "./_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
 import { useWinograd, winogradBackwardDataOp, winogradForwardOp } from "./_conv_winograd.ts";
+import { type ConvTuning, UNTUNED } from "./_conv_strategy.ts";
 import { denseApplies, denseBackwardDataOp, denseBackwardWeightOp, denseForwardOp } from "./_conv_dense.ts";
+import type { Conv2dGeometry, Conv2dOptions } from "./_conv_geometry.ts";
+import { windowGeometry, windowOutputShape } from "./_window.ts";
+import { inputShapeError, type OpDefinition } from "./op.ts";
 
-/** Every size of one convolution, as {@linkcode conv2dGeometry} computes it. */
-export interface Conv2dGeometry {
-  /** Images per batch (N). */
-  batch: number;
-  /** Input channels (C). */
-  inChannels: number;
-  /** Input height (H). */
-  inHeight: number;
-  /** Input width (W). */
-  inWidth: number;
-  /** Output channels. */
-  outChannels: number;
-  /** Kernel height. */
-  kernelHeight: number;
-  /** Kernel width. */
-  kernelWidth: number;
-  /** Vertical stride. */
-  strideHeight: number;
-  /** Horizontal stride. */
-  strideWidth: number;
-  /** Zero padding above and below. */
-  padHeight: number;
-  /** Zero padding left and right. */
-  padWidth: number;
-  /** Vertical dilation. */
-  dilationHeight: number;
-  /** Horizontal dilation. */
-  dilationWidth: number;
-  /** Channel groups; input and output channels are both divisible by it. */
-  groups: number;
-  /** Output height. */
-  outHeight: number;
-  /** Output width. */
-  outWidth: number;
-}
-
-/** A convolution's hyper-parameters, as `nn.Conv2d` takes them (each pair is `[height, width]`). */
-export interface Conv2dOptions {
-  /** Output channels. */
-  outChannels: number;
-  /** Kernel size. */
-  kernelSize: [number, number];
-  /** Stride. */
-  stride: [number, number];
-  /** Zero padding on each side. */
-  padding: [number, number];
-  /** Dilation. */
-  dilation: [number, number];
-  /** Channel groups. */
-  groups: number;
-}
+export type { Conv2dGeometry, Conv2dOptions } from "./_conv_geometry.ts";
+export type { Window2d, WindowGeometry } from "./_window.ts";
 
 function requireInteger(name: string, value: number, min: number): void {
   if (!Number.isInteger(value) || value < min) {
@@ -80,7 +35,7 @@ function requireInteger(name: string, value: number, min: number): void {
  *
  * @example
  * ```ts
- * import { conv2dGeometry } from "./conv2d.ts";
+ * import { conv2dGeometry } from "@denogpu/resnet/ops";
  * const g = conv2dGeometry([128, 64, 32, 32], {
  *   outChannels: 128, kernelSize: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1,
  * });
@@ -109,34 +64,15 @@ export function conv2dGeometry(input: readonly number[], options: Conv2dOptions)
         `groups (${groups})`,
     );
   }
-  const outSize = (size: number, d: number) =>
-    Math.floor((size + 2 * padding[d] - dilation[d] * (kernelSize[d] - 1) - 1) / stride[d]) + 1;
-  const outHeight = outSize(inHeight, 0);
-  const outWidth = outSize(inWidth, 1);
+  const window = windowGeometry(inHeight, inWidth, options);
+  const { outHeight, outWidth } = window;
   if (outHeight < 1 || outWidth < 1) {
     throw new RangeError(
       `conv2d: a ${inHeight}x${inWidth} input is too small for kernel [${kernelSize}], padding [${padding}] ` +
         `and dilation [${dilation}] (output would be ${outHeight}x${outWidth})`,
     );
   }
-  return {
-    batch,
-    inChannels,
-    inHeight,
-    inWidth,
-    outChannels,
-    kernelHeight: kernelSize[0],
-    kernelWidth: kernelSize[1],
-    strideHeight: stride[0],
-    strideWidth: stride[1],
-    padHeight: padding[0],
-    padWidth: padding[1],
-    dilationHeight: dilation[0],
-    dilationWidth: dilation[1],
-    groups,
-    outHeight,
-    outWidth,
-  };
+  return { ...window, batch, inChannels, outChannels, groups };
 }
 
 function inputCount(g: Conv2dGeometry): number {
@@ -152,13 +88,14 @@ function weightCount(g: Conv2dGeometry): number {
 }
 
 /**
- * The dispatches that compute `output = conv2d(input, weight) + bias` (bias optional, `[outChannels]`).
+ * The dispatches that compute `output = conv2d(input, weight) + bias` (bias optional, `[outChannels]`),
+ * with the kernels `tuning` chooses (default: untuned).
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit, tensor } from "../gpu/kernel.ts";
- * import { conv2dForward, conv2dGeometry } from "./conv2d.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, tensor } from "@denogpu/resnet/ops";
+ * import { conv2dForward, conv2dGeometry } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const g = conv2dGeometry([1, 3, 8, 8], {
  *   outChannels: 4, kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1,
@@ -175,6 +112,7 @@ export function conv2dForward(
   g: Conv2dGeometry,
   t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
   label: string,
+  tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
   checkTensor(gpu, label, "input", t.input, inputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
@@ -182,20 +120,20 @@ export function conv2dForward(
   checkTensor(gpu, label, "output", t.output, outputCount(g), true);
   const op = `${label}: conv2d forward`;
   // The dense matrix has one output per (channel, pixel): a bias per channel stays with the direct kernels.
-  if (!t.bias && denseApplies(g)) return denseForwardOp(gpu, g, t, op);
-  if (useWinograd(gpu, g, "forward")) return winogradForwardOp(gpu, g, t, op);
-  return forwardOp(gpu, g, t, op);
+  if (!t.bias && denseApplies(g)) return denseForwardOp(gpu, g, t, op, tuning);
+  if (useWinograd(gpu, tuning, g, "forward")) return winogradForwardOp(gpu, g, t, op, tuning);
+  return forwardOp(gpu, g, t, op, tuning);
 }
 
 /**
  * The dispatches that overwrite `gradInput` with the gradient of the loss with respect to the input,
- * given `gradOutput`, the gradient with respect to the output.
+ * given `gradOutput`, the gradient with respect to the output; `tuning` as for {@linkcode conv2dForward}.
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit, tensor } from "../gpu/kernel.ts";
- * import { conv2dBackwardData, conv2dGeometry } from "./conv2d.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, tensor } from "@denogpu/resnet/ops";
+ * import { conv2dBackwardData, conv2dGeometry } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const g = conv2dGeometry([1, 3, 8, 8], {
  *   outChannels: 4, kernelSize: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1,
@@ -211,25 +149,26 @@ export function conv2dBackwardData(
   g: Conv2dGeometry,
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
   label: string,
+  tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g), true);
   const op = `${label}: conv2d backward-data`;
-  if (denseApplies(g)) return denseBackwardDataOp(gpu, g, t, op);
-  if (useWinograd(gpu, g, "backwardData")) return winogradBackwardDataOp(gpu, g, t, op);
-  return backwardDataOp(gpu, g, t, op);
+  if (denseApplies(g)) return denseBackwardDataOp(gpu, g, t, op, tuning);
+  if (useWinograd(gpu, tuning, g, "backwardData")) return winogradBackwardDataOp(gpu, g, t, op, tuning);
+  return backwardDataOp(gpu, g, t, op, tuning);
 }
 
 /**
  * Overwrites gradWeight (and gradBias when given) with this batch's gradient. Large reductions are split
- * over private scratch buffers allocated here, once.
+ * over private scratch buffers allocated here, once; `tuning` as for {@linkcode conv2dForward}.
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit, tensor } from "../gpu/kernel.ts";
- * import { conv2dBackwardWeight, conv2dGeometry } from "./conv2d.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, tensor } from "@denogpu/resnet/ops";
+ * import { conv2dBackwardWeight, conv2dGeometry } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const g = conv2dGeometry([2, 3, 8, 8], {
  *   outChannels: 4, kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1,
@@ -246,18 +185,87 @@ export function conv2dBackwardWeight(
   g: Conv2dGeometry,
   t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; gradBias?: Tensor },
   label: string,
+  tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
   checkTensor(gpu, label, "input", t.input, inputCount(g), true);
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "gradWeight", t.gradWeight, weightCount(g));
   if (t.gradBias) checkTensor(gpu, label, "gradBias", t.gradBias, g.outChannels);
   const labels = { weight: `${label}: conv2d backward-weight`, bias: `${label}: conv2d bias gradient` };
-  if (!denseApplies(g)) return backwardWeightOp(gpu, g, t, labels);
+  if (!denseApplies(g)) return backwardWeightOp(gpu, g, t, labels, tuning);
+  const bias = { input: t.input, gradOutput: t.gradOutput, gradBias: t.gradBias };
   return [
-    ...denseBackwardWeightOp(gpu, g, t, labels.weight),
-    ...backwardWeightOp(gpu, g, { input: t.input, gradOutput: t.gradOutput, gradBias: t.gradBias }, labels),
+    ...denseBackwardWeightOp(gpu, g, t, labels.weight, tuning),
+    ...backwardWeightOp(gpu, g, bias, labels, tuning),
   ];
 }
 
-export { type ConvTuning, tuneConvolutions, type TuneOptions } from "./_conv_tune.ts";
-export type { GemmKind, GemmTiling, MeasuredTiling } from "./_conv_strategy.ts";
+/** A `nn.Conv2d` node of a traced graph. */
+export interface Conv2dSpec extends Conv2dOptions {
+  /** The kind. */
+  kind: "conv2d";
+  /** Input channels. */
+  inChannels: number;
+  /** Whether the layer adds a bias. */
+  bias: boolean;
+}
+
+/** `nn.Conv2d` as a layer kind. */
+export const conv2dOp: OpDefinition<Conv2dSpec> = {
+  kind: "conv2d",
+  typeName: "Conv2d",
+  inferShape(name, spec, [x]) {
+    if (x.length !== 3 || x[0] !== spec.inChannels) {
+      throw inputShapeError(name, spec.kind, `[${spec.inChannels}, H, W]`, x);
+    }
+    return [spec.outChannels, ...windowOutputShape(name, spec.kind, x, spec)];
+  },
+  forward(ctx) {
+    const [input] = ctx.inputs;
+    const geometry = conv2dGeometry(input.shape, ctx.spec);
+    const output = ctx.output();
+    const tensors = { input, weight: ctx.parameter("weight")!, bias: ctx.parameter("bias"), output };
+    ctx.op(ctx.label, tensors, (t) => conv2dForward(ctx.gpu, geometry, t, ctx.name, ctx.tuning));
+    return output;
+  },
+  backward(ctx) {
+    const [input] = ctx.inputs;
+    const { gradOutput, name } = ctx;
+    const geometry = conv2dGeometry(input.shape, ctx.spec);
+    const gradWeight = ctx.gradient("weight");
+    const gradBias = ctx.gradient("bias");
+    if (gradBias && !gradWeight) {
+      throw new Error(`${name}: a frozen weight with a trainable bias is not supported`);
+    }
+    const gradInput = ctx.gradInput(0);
+    if (gradWeight) {
+      ctx.op(
+        `${name}: conv2d backward-weight`,
+        { input, gradOutput, gradWeight, gradBias },
+        (t) => conv2dBackwardWeight(ctx.gpu, geometry, t, name, ctx.tuning),
+      );
+    }
+    if (gradInput) {
+      ctx.op(
+        `${name}: conv2d backward-data`,
+        { gradOutput, weight: ctx.parameter("weight")!, gradInput },
+        (t) => conv2dBackwardData(ctx.gpu, geometry, t, name, ctx.tuning),
+      );
+      ctx.accumulate(0, gradInput);
+    }
+  },
+  forwardFlops(spec, outputShape) {
+    const outputs = outputShape.reduce((a, b) => a * b, 1);
+    return 2 * outputs * (spec.inChannels / spec.groups) * spec.kernelSize[0] * spec.kernelSize[1];
+  },
+};
+
+export { type MeasuredConvTuning, measuredOn, tuneConvolutions, type TuneOptions } from "./_conv_tune.ts";
+export {
+  type ConvTuning,
+  fixedTiling,
+  type GemmKind,
+  type GemmTiling,
+  type MeasuredTiling,
+  UNTUNED,
+} from "./_conv_strategy.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, f32, grid, kernel, numel, params, type Tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
 import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
 import crossEntropyCode from "../../shaders/cross_entropy.wgsl" with { type: "text" };
 
@@ -50,7 +50,7 @@ export interface CrossEntropyTensors {
   stats: Tensor;
 }
 
-const code = reduceCode + crossEntropyCode;
+const code = compose(reduceCode, crossEntropyCode);
 
 function workgroupSize(classes: number): number {
   // A power of two for the tree reductions; small class counts need no more than one warp.
@@ -80,9 +80,9 @@ function checkLength(t: Tensor, expected: number, what: string, label: string): 
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit, tensor } from "../gpu/kernel.ts";
- * import { crossEntropy } from "./cross_entropy.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, tensor } from "@denogpu/resnet/ops";
+ * import { crossEntropy } from "@denogpu/resnet/ops";
  *
  * const gpu = await Gpu.create();
  * const logits = gpu.upload("logits", new Float32Array([2, 0, -1, 0.5, 0.5, 3]));
@@ -115,7 +115,7 @@ export function crossEntropy(
   if (t.gradLogits) checkLength(t.gradLogits, s.batch * s.classes, "gradLogits", label);
 
   const wg = workgroupSize(s.classes);
-  const uniforms = params(s.batch, s.classes, f32(s.labelSmoothing));
+  const uniforms = { batch: s.batch, classes: s.classes, smoothing: s.labelSmoothing };
   const perSample = gpu.buffer(`${label}: cross-entropy per-sample results`, s.batch * 16);
   const rows = kernel(gpu, {
     label: `${label}: cross-entropy ${t.gradLogits ? "forward+backward" : "forward"}`,
@@ -123,7 +123,7 @@ export function crossEntropy(
     entryPoint: t.gradLogits ? "forward_backward" : "forward",
     constants: { WG: wg },
     uniforms,
-    tensors: [t.logits, t.labels, perSample, ...(t.gradLogits ? [t.gradLogits] : [])],
+    bindings: { logits: t.logits, labels: t.labels, perSample, gradLogits: t.gradLogits },
     workgroups: grid(s.batch * wg, wg),
   });
   const accumulate = kernel(gpu, {
@@ -132,7 +132,7 @@ export function crossEntropy(
     entryPoint: "accumulate",
     constants: { WG: 256 },
     uniforms,
-    tensors: [perSample, t.stats],
+    bindings: { sampleResults: perSample, stats: t.stats },
     workgroups: [1, 1, 1],
   });
   return [rows, accumulate];
@@ -152,9 +152,9 @@ export interface ArgmaxSizes {
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit, tensor } from "../gpu/kernel.ts";
- * import { argmax } from "./cross_entropy.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, tensor } from "@denogpu/resnet/ops";
+ * import { argmax } from "@denogpu/resnet/ops";
  *
  * const gpu = await Gpu.create();
  * const logits = gpu.upload("logits", new Float32Array([2, 0, -1, 0.5, 0.5, 3]));
@@ -181,8 +181,8 @@ export function argmax(
     code,
     entryPoint: "argmax",
     constants: { WG: wg },
-    uniforms: params(s.batch, s.classes, f32(0)),
-    tensors: [t.logits, t.predictions],
+    uniforms: { batch: s.batch, classes: s.classes, smoothing: 0 },
+    bindings: { logits: t.logits, predicted: t.predictions },
     workgroups: grid(s.batch * wg, wg),
   })];
 }

@@ -7,7 +7,8 @@
 
 import code from "../../shaders/elementwise.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, kernel, numel, params, type Tensor } from "../gpu/kernel.ts";
+import { type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
+import { formatShape, type OpDefinition } from "./op.ts";
 
 const WORKGROUP_SIZE = 256;
 
@@ -34,8 +35,8 @@ function elementwise(
     code,
     entryPoint,
     constants: { WG: WORKGROUP_SIZE, ...constants },
-    uniforms: params(count),
-    tensors: Object.values(tensors),
+    uniforms: { count },
+    bindings: tensors,
     workgroups: grid(count, WORKGROUP_SIZE),
   })];
 }
@@ -45,7 +46,8 @@ function elementwise(
  *
  * @example
  * ```ts
- * import { Gpu, reluForward, submit, tensor } from "@denogpu/resnet";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { reluForward, submit, tensor } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const input = tensor(gpu.upload("x", new Float32Array([-1, 2])), [2]);
  * const output = tensor(gpu.buffer("y", 8), [2]);
@@ -70,7 +72,7 @@ export function reluBackward(
   label: string,
 ): Dispatch[] {
   return elementwise(gpu, label, "relu backward", "relu_backward", count, {
-    output: t.output,
+    forwardOutput: t.output,
     gradOutput: t.gradOutput,
     gradInput: t.gradInput,
   });
@@ -82,7 +84,8 @@ export function reluBackward(
  *
  * @example
  * ```ts
- * import { add, Gpu, submit, tensor } from "@denogpu/resnet";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { add, submit, tensor } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const a = tensor(gpu.upload("a", new Float32Array([1, -3])), [2]);
  * const b = tensor(gpu.upload("b", new Float32Array([1, 1])), [2]);
@@ -98,7 +101,81 @@ export function add(
   o: { relu: boolean },
   label: string,
 ): Dispatch[] {
-  return elementwise(gpu, label, "residual add", "add", count, { a: t.a, b: t.b, output: t.output }, {
+  return elementwise(gpu, label, "residual add", "add", count, { a: t.a, b: t.b, sum: t.output }, {
     RELU: o.relu ? 1 : 0,
   });
 }
+
+/** A `nn.ReLU` node of a traced graph. */
+export interface ReluSpec {
+  /** The kind. */
+  kind: "relu";
+}
+
+/** `nn.ReLU` as a layer kind, where the compiler's rewrites did not fuse it into its producer. */
+export const reluOp: OpDefinition<ReluSpec> = {
+  kind: "relu",
+  typeName: "ReLU",
+  inferShape: (_name, _spec, [x]) => [...x],
+  forward(ctx) {
+    const [input] = ctx.inputs;
+    const output = ctx.output();
+    const count = numel(output.shape);
+    ctx.op(ctx.label, { input, output }, (t) => reluForward(ctx.gpu, count, t, ctx.name));
+    return output;
+  },
+  backward(ctx) {
+    const gradInput = ctx.gradInput(0);
+    if (!gradInput) return;
+    const { output, gradOutput } = ctx;
+    const count = numel(output.shape);
+    ctx.op(ctx.label, { output, gradOutput, gradInput }, (t) => reluBackward(ctx.gpu, count, t, ctx.name));
+    ctx.accumulate(0, gradInput);
+  },
+};
+
+/** The residual add `a + b` of a traced graph. */
+export interface AddSpec {
+  /** The kind. */
+  kind: "add";
+  /** Whether a ReLU follows, fused into this op by the compiler's rewrites. */
+  relu?: boolean;
+}
+
+/** The residual add as a layer kind, with an optional fused ReLU. */
+export const addOp: OpDefinition<AddSpec> = {
+  kind: "add",
+  typeName: "Add",
+  inferShape(name, _spec, [a, b]) {
+    const [branch, shortcut] = [formatShape(a), formatShape(b)];
+    if (branch !== shortcut) {
+      throw new Error(
+        `${name} (add): the residual branch has shape ${branch} but the shortcut has ${shortcut}`,
+      );
+    }
+    return [...a];
+  },
+  forward(ctx) {
+    const [a, b] = ctx.inputs;
+    const output = ctx.output();
+    const options = { relu: ctx.spec.relu ?? false };
+    const count = numel(output.shape);
+    ctx.op(ctx.label, { a, b, output }, (t) => add(ctx.gpu, count, t, options, ctx.name));
+    return output;
+  },
+  backward(ctx) {
+    const { output, gradOutput, name } = ctx;
+    let gradSum = gradOutput;
+    if (ctx.spec.relu) {
+      gradSum = ctx.tensor(gradOutput.shape, `${name} gradient`);
+      const count = numel(output.shape);
+      ctx.op(
+        `${name}: relu backward`,
+        { output, gradOutput, gradInput: gradSum },
+        (t) => reluBackward(ctx.gpu, count, t, name),
+      );
+    }
+    ctx.accumulate(0, gradSum);
+    ctx.accumulate(1, gradSum);
+  },
+};

@@ -9,53 +9,21 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Tensor } from "../gpu/kernel.ts";
 import { checkTensor } from "./_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
-import type { Conv2dGeometry } from "./conv2d.ts";
+import { asConvolution, type LinearSizes } from "./_conv_geometry.ts";
+import { type ConvTuning, UNTUNED } from "./_conv_strategy.ts";
+import { inputShapeError, type OpDefinition } from "./op.ts";
 
-/** Sizes of a fully connected layer. */
-export interface LinearSizes {
-  /** Rows of the input. */
-  batch: number;
-  /** Features per input row. */
-  inFeatures: number;
-  /** Features per output row. */
-  outFeatures: number;
-}
-
-/** The 1x1 convolution over 1x1 images that a fully connected layer of sizes `s` is (validated). */
-export function asConvolution(s: LinearSizes): Conv2dGeometry {
-  for (const [name, value] of Object.entries(s)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`linear: ${name} must be a positive integer, got ${value}`);
-    }
-  }
-  return {
-    batch: s.batch,
-    inChannels: s.inFeatures,
-    inHeight: 1,
-    inWidth: 1,
-    outChannels: s.outFeatures,
-    kernelHeight: 1,
-    kernelWidth: 1,
-    strideHeight: 1,
-    strideWidth: 1,
-    padHeight: 0,
-    padWidth: 0,
-    dilationHeight: 1,
-    dilationWidth: 1,
-    groups: 1,
-    outHeight: 1,
-    outWidth: 1,
-  };
-}
+export type { LinearSizes } from "./_conv_geometry.ts";
 
 /**
- * The dispatches that compute `output = input weight^T + bias` (bias optional).
+ * The dispatches that compute `output = input weight^T + bias` (bias optional), tiled as `tuning` says
+ * (default: untuned; the convolution GEMMs' tuning).
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit, tensor } from "../gpu/kernel.ts";
- * import { linearForward } from "./linear.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, tensor } from "@denogpu/resnet/ops";
+ * import { linearForward } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const s = { batch: 2, inFeatures: 3, outFeatures: 2 };
  * const input = tensor(gpu.upload("x", new Float32Array([1, 2, 3, 4, 5, 6])), [2, 3]);
@@ -71,24 +39,25 @@ export function linearForward(
   s: LinearSizes,
   t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
   label: string,
+  tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
   const g = asConvolution(s);
   checkTensor(gpu, label, "input", t.input, s.batch * s.inFeatures, true);
   checkTensor(gpu, label, "weight", t.weight, s.outFeatures * s.inFeatures);
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, s.outFeatures);
   checkTensor(gpu, label, "output", t.output, s.batch * s.outFeatures, true);
-  return forwardOp(gpu, g, t, `${label}: linear forward`);
+  return forwardOp(gpu, g, t, `${label}: linear forward`, tuning);
 }
 
 /**
  * The dispatches of the backward pass. Each of gradInput/gradWeight/gradBias is computed only when given;
- * gradients are overwritten, not accumulated.
+ * gradients are overwritten, not accumulated; `tuning` as for {@linkcode linearForward}.
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit, tensor } from "../gpu/kernel.ts";
- * import { linearBackward } from "./linear.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, tensor } from "@denogpu/resnet/ops";
+ * import { linearBackward } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const s = { batch: 2, inFeatures: 3, outFeatures: 2 };
  * const input = tensor(gpu.upload("x", new Float32Array(6).fill(1)), [2, 3]);
@@ -110,6 +79,7 @@ export function linearBackward(
     gradBias?: Tensor;
   },
   label: string,
+  tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
   const g = asConvolution(s);
   checkTensor(gpu, label, "input", t.input, s.batch * s.inFeatures, true);
@@ -122,12 +92,60 @@ export function linearBackward(
   if (t.gradInput) {
     const { gradOutput, weight, gradInput } = t;
     dispatches.push(
-      ...backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, `${label}: linear backward-input`),
+      ...backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, `${label}: linear backward-input`, tuning),
     );
   }
   dispatches.push(...backwardWeightOp(gpu, g, t, {
     weight: `${label}: linear backward-weight`,
     bias: `${label}: linear bias gradient`,
-  }));
+  }, tuning));
   return dispatches;
 }
+
+/** A `nn.Linear` node of a traced graph. */
+export interface LinearSpec {
+  /** The kind. */
+  kind: "linear";
+  /** Features per input sample. */
+  inFeatures: number;
+  /** Features per output sample. */
+  outFeatures: number;
+  /** Whether the layer adds a bias. */
+  bias: boolean;
+}
+
+/** `nn.Linear` as a layer kind. */
+export const linearOp: OpDefinition<LinearSpec> = {
+  kind: "linear",
+  typeName: "Linear",
+  inferShape(name, spec, [x]) {
+    if (x.length !== 1 || x[0] !== spec.inFeatures) {
+      throw inputShapeError(name, spec.kind, `[${spec.inFeatures}]`, x);
+    }
+    return [spec.outFeatures];
+  },
+  forward(ctx) {
+    const [input] = ctx.inputs;
+    const s = { batch: input.shape[0], inFeatures: ctx.spec.inFeatures, outFeatures: ctx.spec.outFeatures };
+    const output = ctx.output();
+    const tensors = { input, weight: ctx.parameter("weight")!, bias: ctx.parameter("bias"), output };
+    ctx.op(ctx.label, tensors, (t) => linearForward(ctx.gpu, s, t, ctx.name, ctx.tuning));
+    return output;
+  },
+  backward(ctx) {
+    const [input] = ctx.inputs;
+    const s = { batch: input.shape[0], inFeatures: ctx.spec.inFeatures, outFeatures: ctx.spec.outFeatures };
+    const gradInput = ctx.gradInput(0);
+    const tensors = {
+      input,
+      weight: ctx.parameter("weight")!,
+      gradOutput: ctx.gradOutput,
+      gradInput,
+      gradWeight: ctx.gradient("weight"),
+      gradBias: ctx.gradient("bias"),
+    };
+    ctx.op(ctx.label, tensors, (t) => linearBackward(ctx.gpu, s, t, ctx.name, ctx.tuning));
+    if (gradInput) ctx.accumulate(0, gradInput);
+  },
+  forwardFlops: (spec) => 2 * spec.inFeatures * spec.outFeatures,
+};

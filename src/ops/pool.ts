@@ -8,7 +8,18 @@
 import maxShader from "../../shaders/pool_max.wgsl" with { type: "text" };
 import averageShader from "../../shaders/pool_global_avg.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, grid, kernel, numel, params, type Tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
+import { vectorSource, vectorWidth } from "./_vector.ts";
+import {
+  axes,
+  type Axis,
+  formatPair,
+  type Window2d,
+  type WindowGeometry,
+  windowGeometry,
+  windowOutputShape,
+} from "./_window.ts";
+import { inputShapeError, type OpDefinition } from "./op.ts";
 
 const WORKGROUP_SIZE = 256;
 /** Invocations that sum one plane of the global average pool, when a workgroup sums it. */
@@ -18,36 +29,12 @@ const SERIAL_WORKGROUP_SIZE = 64;
 /** A plane of at most this many Vecs is summed by one invocation, without barriers. */
 const SERIAL_PLANE_LIMIT = 1024;
 
-/** Sizes of a 2-D max pool over an NCHW input (ceil_mode false). */
-export interface MaxPool2dGeometry {
+/** Sizes of a 2-D max pool over an NCHW input (ceil_mode false); its padding never wins. */
+export interface MaxPool2dGeometry extends WindowGeometry {
   /** N. */
   batch: number;
   /** C. */
   channels: number;
-  /** Input H. */
-  inHeight: number;
-  /** Input W. */
-  inWidth: number;
-  /** Window height. */
-  kernelHeight: number;
-  /** Window width. */
-  kernelWidth: number;
-  /** Vertical stride. */
-  strideHeight: number;
-  /** Horizontal stride. */
-  strideWidth: number;
-  /** Implicit padding above and below, which never wins. */
-  padHeight: number;
-  /** Implicit padding left and right, which never wins. */
-  padWidth: number;
-  /** Vertical spacing of window taps. */
-  dilationHeight: number;
-  /** Horizontal spacing of window taps. */
-  dilationWidth: number;
-  /** Output H. */
-  outHeight: number;
-  /** Output W. */
-  outWidth: number;
 }
 
 /** Sizes of a global average pool: `planes` (N * C) runs of `spatial` (H * W) values. */
@@ -64,25 +51,13 @@ function checkPositive(name: string, values: readonly number[], minimum: number)
   }
 }
 
-/** Output length of one axis (PyTorch's `pooling_output_shape` with ceil_mode false). */
-function outputLength(size: number, kernel: number, stride: number, pad: number, dilation: number): number {
-  return Math.floor((size + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1;
-}
-
-/** Whether some output window along one axis has every tap in the padding. */
-function hasEmptyWindow(
-  size: number,
-  kernel: number,
-  stride: number,
-  pad: number,
-  dilation: number,
-  outputs: number,
-): boolean {
-  for (let o = 0; o < outputs; o++) {
+/** Whether some output window along axis `a` has every tap in the padding. */
+function hasEmptyWindow(a: Axis): boolean {
+  for (let o = 0; o < a.outSize; o++) {
     let inside = false;
-    for (let k = 0; k < kernel && !inside; k++) {
-      const position = o * stride - pad + k * dilation;
-      inside = position >= 0 && position < size;
+    for (let k = 0; k < a.kernel && !inside; k++) {
+      const position = o * a.stride - a.pad + k * a.dilation;
+      inside = position >= 0 && position < a.inSize;
     }
     if (!inside) return true;
   }
@@ -95,7 +70,7 @@ function hasEmptyWindow(
  *
  * @example
  * ```ts
- * import { maxPool2dGeometry } from "@denogpu/resnet";
+ * import { maxPool2dGeometry } from "@denogpu/resnet/ops";
  * // A ResNet stem's max pool:
  * const g = maxPool2dGeometry([8, 64, 112, 112], {
  *   kernelSize: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1],
@@ -103,15 +78,7 @@ function hasEmptyWindow(
  * console.log(g.outHeight, g.outWidth); // 56 56
  * ```
  */
-export function maxPool2dGeometry(
-  input: readonly number[],
-  o: {
-    kernelSize: [number, number];
-    stride: [number, number];
-    padding: [number, number];
-    dilation: [number, number];
-  },
-): MaxPool2dGeometry {
+export function maxPool2dGeometry(input: readonly number[], o: Window2d): MaxPool2dGeometry {
   if (input.length !== 4) {
     throw new Error(`MaxPool2d: expected an NCHW input shape, got [${input.join(", ")}]`);
   }
@@ -129,41 +96,20 @@ export function maxPool2dGeometry(
         `for kernel size [${o.kernelSize.join(", ")}]`,
     );
   }
-  const [strideHeight, strideWidth] = o.stride;
-  const [dilationHeight, dilationWidth] = o.dilation;
-  const outHeight = outputLength(inHeight, kernelHeight, strideHeight, padHeight, dilationHeight);
-  const outWidth = outputLength(inWidth, kernelWidth, strideWidth, padWidth, dilationWidth);
-  if (outHeight < 1 || outWidth < 1) {
+  const g = { ...windowGeometry(inHeight, inWidth, o), batch, channels };
+  if (g.outHeight < 1 || g.outWidth < 1) {
     throw new Error(
-      `MaxPool2d: input size ${inHeight}x${inWidth} gives output size ${outHeight}x${outWidth}, ` +
+      `MaxPool2d: input size ${inHeight}x${inWidth} gives output size ${g.outHeight}x${g.outWidth}, ` +
         "which is too small",
     );
   }
-  if (
-    hasEmptyWindow(inHeight, kernelHeight, strideHeight, padHeight, dilationHeight, outHeight) ||
-    hasEmptyWindow(inWidth, kernelWidth, strideWidth, padWidth, dilationWidth, outWidth)
-  ) {
+  if (axes(g).some(hasEmptyWindow)) {
     throw new Error(
       `MaxPool2d: with input size ${inHeight}x${inWidth}, padding [${o.padding.join(", ")}] and dilation ` +
         `[${o.dilation.join(", ")}], a window lies entirely in the padding`,
     );
   }
-  return {
-    batch,
-    channels,
-    inHeight,
-    inWidth,
-    kernelHeight,
-    kernelWidth,
-    strideHeight,
-    strideWidth,
-    padHeight,
-    padWidth,
-    dilationHeight,
-    dilationWidth,
-    outHeight,
-    outWidth,
-  };
+  return g;
 }
 
 function checkElements(label: string, tensors: Record<string, Tensor>, counts: Record<string, number>): void {
@@ -174,22 +120,22 @@ function checkElements(label: string, tensors: Record<string, Tensor>, counts: R
   }
 }
 
-function maxPoolUniforms(g: MaxPool2dGeometry): Uint32Array {
-  return params(
-    g.batch * g.channels,
-    g.inHeight,
-    g.inWidth,
-    g.outHeight,
-    g.outWidth,
-    g.kernelHeight,
-    g.kernelWidth,
-    g.strideHeight,
-    g.strideWidth,
-    g.padHeight,
-    g.padWidth,
-    g.dilationHeight,
-    g.dilationWidth,
-  );
+function maxPoolUniforms(g: MaxPool2dGeometry): Record<string, number> {
+  return {
+    planes: g.batch * g.channels,
+    inHeight: g.inHeight,
+    inWidth: g.inWidth,
+    outHeight: g.outHeight,
+    outWidth: g.outWidth,
+    kernelHeight: g.kernelHeight,
+    kernelWidth: g.kernelWidth,
+    strideHeight: g.strideHeight,
+    strideWidth: g.strideWidth,
+    padHeight: g.padHeight,
+    padWidth: g.padWidth,
+    dilationHeight: g.dilationHeight,
+    dilationWidth: g.dilationWidth,
+  };
 }
 
 /**
@@ -198,7 +144,8 @@ function maxPoolUniforms(g: MaxPool2dGeometry): Uint32Array {
  *
  * @example
  * ```ts
- * import { Gpu, maxPool2dForward, maxPool2dGeometry, submit, tensor } from "@denogpu/resnet";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { maxPool2dForward, maxPool2dGeometry, submit, tensor } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const g = maxPool2dGeometry([1, 1, 2, 2], {
  *   kernelSize: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1],
@@ -225,7 +172,7 @@ export function maxPool2dForward(
     entryPoint: "forward",
     constants: { WG: WORKGROUP_SIZE },
     uniforms: maxPoolUniforms(g),
-    tensors: [t.input, t.output, t.indices],
+    bindings: { input: t.input, output: t.output, indices: t.indices },
     workgroups: grid(outputs, WORKGROUP_SIZE),
   })];
 }
@@ -250,22 +197,14 @@ export function maxPool2dBackward(
     entryPoint: "backward",
     constants: { WG: WORKGROUP_SIZE },
     uniforms: maxPoolUniforms(g),
-    tensors: [t.gradOutput, t.indices, t.gradInput],
+    bindings: { gradOutput: t.gradOutput, argmax: t.indices, gradInput: t.gradInput },
     workgroups: grid(inputs, WORKGROUP_SIZE),
   })];
 }
 
-/** Values per Vec of the global average pool: 4 when a plane's size is a multiple of 4, else 1. */
-function averageWidth(spatial: number): 1 | 4 {
-  return spatial % 4 === 0 ? 4 : 1;
-}
-
 /** The global average pool's shader with `Vec` defined as one value or four. */
 function averageCode(width: 1 | 4): string {
-  const prelude = width === 4
-    ? "alias Vec = vec4f;\nconst WIDTH = 4u;\nfn lanes_sum(v: Vec) -> f32 { return (v.x + v.y) + (v.z + v.w); }\n"
-    : "alias Vec = f32;\nconst WIDTH = 1u;\nfn lanes_sum(v: Vec) -> f32 { return v; }\n";
-  return prelude + averageShader;
+  return compose(vectorSource(width), averageShader);
 }
 
 /**
@@ -275,7 +214,8 @@ function averageCode(width: 1 | 4): string {
  *
  * @example
  * ```ts
- * import { globalAvgPoolForward, Gpu, submit, tensor } from "@denogpu/resnet";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { globalAvgPoolForward, submit, tensor } from "@denogpu/resnet/ops";
  * const gpu = await Gpu.create();
  * const input = tensor(gpu.upload("x", new Float32Array([1, 2, 3, 4, 5, 6])), [2, 3]);
  * const output = tensor(gpu.buffer("y", 8), [2]);
@@ -290,7 +230,7 @@ export function globalAvgPoolForward(
   label: string,
 ): Dispatch[] {
   checkElements(label, t, { input: s.planes * s.spatial, output: s.planes });
-  const width = averageWidth(s.spatial);
+  const width = vectorWidth(s.spatial);
   const spatial = s.spatial / width;
   const serial = spatial <= SERIAL_PLANE_LIMIT;
   return [kernel(gpu, {
@@ -298,8 +238,8 @@ export function globalAvgPoolForward(
     code: averageCode(width),
     entryPoint: serial ? "forward_serial" : "forward_workgroup",
     constants: { WG: serial ? SERIAL_WORKGROUP_SIZE : PLANE_WORKGROUP_SIZE },
-    uniforms: params(s.planes, spatial),
-    tensors: [t.input, t.output],
+    uniforms: { planes: s.planes, spatial },
+    bindings: { input: t.input, output: t.output },
     workgroups: serial
       ? grid(s.planes, SERIAL_WORKGROUP_SIZE)
       : grid(s.planes * PLANE_WORKGROUP_SIZE, PLANE_WORKGROUP_SIZE),
@@ -314,15 +254,90 @@ export function globalAvgPoolBackward(
   label: string,
 ): Dispatch[] {
   checkElements(label, t, { gradOutput: s.planes, gradInput: s.planes * s.spatial });
-  const width = averageWidth(s.spatial);
+  const width = vectorWidth(s.spatial);
   const spatial = s.spatial / width;
   return [kernel(gpu, {
     label: `${label}: global average pool backward`,
     code: averageCode(width),
     entryPoint: "backward",
     constants: { WG: WORKGROUP_SIZE },
-    uniforms: params(s.planes, spatial),
-    tensors: [t.gradOutput, t.gradInput],
+    uniforms: { planes: s.planes, spatial },
+    bindings: { gradOutput: t.gradOutput, gradInput: t.gradInput },
     workgroups: grid(s.planes * spatial, WORKGROUP_SIZE),
   })];
 }
+
+/** A `nn.MaxPool2d` node of a traced graph (ceil_mode false). */
+export interface MaxPool2dSpec extends Window2d {
+  /** The kind. */
+  kind: "maxpool2d";
+}
+
+/** `nn.MaxPool2d` as a layer kind; the forward pass saves the arg-max indices for backward. */
+export const maxPool2dOp: OpDefinition<MaxPool2dSpec> = {
+  kind: "maxpool2d",
+  typeName: "MaxPool2d",
+  inferShape(name, spec, [x]) {
+    if (x.length !== 3) throw inputShapeError(name, spec.kind, `[${x[0]}, H, W]`, x);
+    const out = windowOutputShape(name, spec.kind, x, spec);
+    if (spec.padding.some((p, axis) => p > spec.kernelSize[axis] / 2)) {
+      throw new Error(
+        `${name} (maxpool2d): padding ${formatPair(spec.padding)} must be at most half the kernel`,
+      );
+    }
+    return [x[0], ...out];
+  },
+  forward(ctx) {
+    const [input] = ctx.inputs;
+    const geometry = maxPool2dGeometry(input.shape, ctx.spec);
+    const output = ctx.output();
+    const indices = ctx.tensor(ctx.outputShape, `${ctx.name} arg-max indices`);
+    ctx.save(indices);
+    ctx.op(ctx.label, { input, output, indices }, (t) => maxPool2dForward(ctx.gpu, geometry, t, ctx.name));
+    return output;
+  },
+  backward(ctx) {
+    const gradInput = ctx.gradInput(0);
+    if (!gradInput) return;
+    const geometry = maxPool2dGeometry(ctx.inputs[0].shape, ctx.spec);
+    const tensors = { gradOutput: ctx.gradOutput, indices: ctx.saved[0], gradInput };
+    ctx.op(ctx.label, tensors, (t) => maxPool2dBackward(ctx.gpu, geometry, t, ctx.name));
+    ctx.accumulate(0, gradInput);
+  },
+};
+
+/** A `nn.AdaptiveAvgPool2d(1)` node of a traced graph. */
+export interface AdaptiveAvgPool2dSpec {
+  /** The kind. */
+  kind: "adaptiveavgpool2d";
+}
+
+/** The planes and plane size of an NCHW step tensor. */
+function planesOf(t: { shape: readonly number[] }): GlobalAvgPoolShape {
+  return { planes: t.shape[0] * t.shape[1], spatial: t.shape[2] * t.shape[3] };
+}
+
+/** `nn.AdaptiveAvgPool2d(1)` as a layer kind. */
+export const adaptiveAvgPool2dOp: OpDefinition<AdaptiveAvgPool2dSpec> = {
+  kind: "adaptiveavgpool2d",
+  typeName: "AdaptiveAvgPool2d",
+  inferShape(name, spec, [x]) {
+    if (x.length !== 3) throw inputShapeError(name, spec.kind, "[C, H, W]", x);
+    return [x[0], 1, 1];
+  },
+  forward(ctx) {
+    const [input] = ctx.inputs;
+    const s = planesOf(input);
+    const output = ctx.output();
+    ctx.op(ctx.label, { input, output }, (t) => globalAvgPoolForward(ctx.gpu, s, t, ctx.name));
+    return output;
+  },
+  backward(ctx) {
+    const gradInput = ctx.gradInput(0);
+    if (!gradInput) return;
+    const s = planesOf(gradInput);
+    const tensors = { gradOutput: ctx.gradOutput, gradInput };
+    ctx.op(ctx.label, tensors, (t) => globalAvgPoolBackward(ctx.gpu, s, t, ctx.name));
+    ctx.accumulate(0, gradInput);
+  },
+};

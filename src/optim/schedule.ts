@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { cosineAnnealingLr, linearLr, sequentialLr } from "./schedule.ts";
+ * import { cosineAnnealingLr, linearLr, sequentialLr } from "@denogpu/resnet";
  *
  * // 5 warm-up steps from 0.01 to 0.1, then cosine annealing to 0 over 95 steps.
  * const lr = sequentialLr([
@@ -194,7 +194,7 @@ export function oneCycleLr(maxLr: number, options: OneCycleOptions): Schedule {
  *
  * @example
  * ```ts
- * import { cosineAnnealingLr, linearLr, sequentialLr } from "./schedule.ts";
+ * import { cosineAnnealingLr, linearLr, sequentialLr } from "@denogpu/resnet";
  *
  * const warmUp = linearLr(0.1, { startFactor: 0.1, totalIters: 5 });
  * const lr = sequentialLr([warmUp, cosineAnnealingLr(0.1, { tMax: 10 })], [5]);

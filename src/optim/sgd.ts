@@ -7,7 +7,7 @@
  */
 
 import { BINDING_ALIGNMENT, type Gpu } from "../gpu/device.ts";
-import { type Dispatch, f32, grid, kernel, params, type Tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, type Tensor } from "../gpu/kernel.ts";
 import sgdCode from "../../shaders/sgd.wgsl" with { type: "text" };
 import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
 import gradNormCode from "../../shaders/grad_norm.wgsl" with { type: "text" };
@@ -55,7 +55,7 @@ export interface SgdCreateOptions {
   chunkFloats?: number;
 }
 
-const normCode = reduceCode + gradNormCode;
+const normCode = compose(reduceCode, gradNormCode);
 const WORKGROUP = 256;
 /** vec4fs each invocation of the update updates (the grid-stride loop's trip count). */
 const VECS_PER_INVOCATION = 4;
@@ -136,9 +136,9 @@ function slice(buffer: GPUBuffer, chunk: Chunk): Tensor {
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { submit } from "../gpu/kernel.ts";
- * import { Sgd } from "./sgd.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit } from "@denogpu/resnet/ops";
+ * import { Sgd } from "@denogpu/resnet/ops";
  *
  * const gpu = await Gpu.create();
  * const params = gpu.upload("params", new Float32Array([1, -2]));
@@ -272,15 +272,25 @@ function updateDispatches(
   };
   const entryPoint = momentum !== 0 ? "with_momentum" : "plain";
   const label = `sgd: param group ${chunk.group} [${chunk.offset}, ${chunk.offset + chunk.length})`;
-  const uniforms = (length: number, first: number) =>
-    params(length, chunk.group, f32(momentum), f32(1 - (g.dampening ?? 0)), f32(weightDecay), first);
-  const tensors = (part: Chunk): Array<Tensor | GPUBuffer> => [
-    slice(buffers.params, part),
-    slice(buffers.grads, part),
-    stepState,
-    norm,
-    ...(momentum !== 0 ? [slice(buffers.momentum!, part)] : []),
-  ];
+  const uniforms = (length: number, first: number) => ({
+    length,
+    group: chunk.group,
+    momentum,
+    undamped: 1 - (g.dampening ?? 0),
+    weightDecay,
+    first,
+  });
+  // The tails bind the same buffers through their float views, which sgd.wgsl names `tail_*`.
+  const bindings = (part: Chunk, tail: boolean): Record<string, Tensor | GPUBuffer> => {
+    const name = (view: string) => tail ? `tail${view[0].toUpperCase()}${view.slice(1)}` : view;
+    return {
+      [name("parameters")]: slice(buffers.params, part),
+      [name("grads")]: slice(buffers.grads, part),
+      stepState,
+      norm,
+      ...(momentum !== 0 ? { [name("momentumBuffer")]: slice(buffers.momentum!, part) } : {}),
+    };
+  };
   const dispatches: Dispatch[] = [];
   const vecs = Math.floor(chunk.length / 4);
   if (vecs > 0) {
@@ -290,7 +300,7 @@ function updateDispatches(
       entryPoint,
       constants,
       uniforms: uniforms(vecs, 0),
-      tensors: tensors({ ...chunk, length: vecs * 4 }),
+      bindings: bindings({ ...chunk, length: vecs * 4 }, false),
       workgroups: grid(Math.ceil(vecs / VECS_PER_INVOCATION), WORKGROUP),
     }));
   }
@@ -303,7 +313,7 @@ function updateDispatches(
       entryPoint: `${entryPoint}_tail`,
       constants,
       uniforms: uniforms(tail.length, vecs * 4 - boundary),
-      tensors: tensors(tail),
+      bindings: bindings(tail, true),
       workgroups: [1, 1, 1],
     }));
   }
@@ -330,8 +340,8 @@ function normDispatches(
       code: normCode,
       entryPoint: "squares",
       constants,
-      uniforms: params(chunk.length, first, f32(0), 0),
-      tensors: [partials, slice(grads, chunk)],
+      uniforms: { length: chunk.length, first, maxNorm: 0, clip: 0 },
+      bindings: { partialSums: partials, grads: slice(grads, chunk) },
       workgroups: grid(workgroups, 1),
     }));
     first += workgroups;
@@ -342,8 +352,8 @@ function normDispatches(
     code: normCode,
     entryPoint: "finish",
     constants,
-    uniforms: params(partialCount, 0, f32(clip ? maxGradNorm : 0), clip ? 1 : 0),
-    tensors: [partials, norm],
+    uniforms: { length: partialCount, first: 0, maxNorm: clip ? maxGradNorm : 0, clip: clip ? 1 : 0 },
+    bindings: { partialSums: partials, norm },
     workgroups: [1, 1, 1],
   }));
   return dispatches;

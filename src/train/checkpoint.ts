@@ -4,8 +4,10 @@
  * - `last.safetensors`: the model's `state_dict` with torchvision's keys and nothing else, so that
  *   `model.load_state_dict(safetensors.torch.load_file(...))` works in PyTorch; its `__metadata__` says
  *   which model, classes, normalisation and input size it is for (what `eval` and `predict` need);
- * - `last.optimizer.safetensors`: SGD's momentum buffer of each trained parameter, under the parameter's
- *   name (PyTorch's `optimizer.state[p]["momentum_buffer"]`), kept apart so torch-style loaders never see it;
+ * - `last.optimizer.safetensors`: the optimizer's state dict ({@linkcode TrainingStep.optimizerState}), kept
+ *   apart so torch-style loaders never see it: each momentum buffer under its parameter's name (PyTorch's
+ *   `optimizer.state[p]["momentum_buffer"]`) and `param_groups` as JSON in the metadata, so that
+ *   `{"state": {id: {"momentum_buffer": tensors[name]}}, "param_groups": groups}` rebuilds PyTorch's;
  * - `last.json`: the sidecar: the run's config, where the run stands (epoch, batch and optimizer step,
  *   which is also the schedule's position), the seed (the data order and every augmentation are functions
  *   of seed, epoch and batch, so it is the whole RNG state), the metrics so far and the best epoch;
@@ -22,10 +24,12 @@ import { join } from "node:path";
 import { writeFileAtomicAsync } from "../io/atomic.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
 import type { StateDict } from "../io/state_dict.ts";
+import type { SgdParamGroupState, SgdStateDict } from "../optim/sgd_state.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
-import type { CifarResNet, ResNet } from "../models/resnet.ts";
+import type { ResNet, Stem } from "../models/resnet.ts";
+import { buildModel, INPUT_SIZE, isModelName, type ModelName, modelStem } from "../models/table.ts";
 import { readStateDict } from "./pretrained.ts";
-import { buildModel, MODEL_NAMES, type ModelName, type RunConfig, type Stem } from "./run_config.ts";
+import type { RunConfig } from "./run_config.ts";
 import type { TrainingStep } from "../compile/training.ts";
 
 /** Version of the sidecar's layout. */
@@ -145,19 +149,28 @@ export function modelInfoOf(metadata: Record<string, string>): ModelInfo | undef
   };
 }
 
-/** The trained parameters of a step with their offsets (in floats) in the flat buffers. */
-function trainedRanges(
-  training: TrainingStep,
-): Array<{ name: string; offset: number; size: number; shape: number[] }> {
-  const gpuModel = training.model;
-  return gpuModel.groups.flatMap((group) =>
-    group.members.map((p) => ({
-      name: p.name,
-      offset: gpuModel.view(p).offset / 4,
-      size: p.size,
-      shape: [...p.shape],
-    }))
-  );
+/** The momentum buffers of an optimizer state, by parameter name. */
+function momentumByName(optimizer: SgdStateDict): StateDict {
+  const tensors: StateDict = new Map();
+  for (const group of optimizer.param_groups) {
+    group.params.forEach((id, k) => {
+      const buffer = optimizer.state[id]?.momentum_buffer;
+      if (buffer) tensors.set(group.param_names![k], buffer);
+    });
+  }
+  return tensors;
+}
+
+/** The optimizer state that momentum buffers by parameter name and the groups that list them make. */
+function stateByName(tensors: StateDict, groups: SgdParamGroupState[]): SgdStateDict {
+  const optimizer: SgdStateDict = { state: {}, param_groups: groups };
+  for (const group of groups) {
+    group.params.forEach((id, k) => {
+      const buffer = tensors.get(group.param_names![k]);
+      if (buffer) optimizer.state[id] = { momentum_buffer: buffer };
+    });
+  }
+  return optimizer;
 }
 
 /**
@@ -182,13 +195,13 @@ export async function saveCheckpoint(
     metadata: weightsMetadata(state.info, state.step),
   });
   if (name === "last") {
-    const momentum = await training.model.gpu.readFloats(training.momentum);
-    const tensors: StateDict = new Map();
-    for (const { name: parameter, offset, size, shape } of trainedRanges(training)) {
-      tensors.set(parameter, { shape, dtype: "F32", data: momentum.slice(offset, offset + size) });
-    }
-    await saveSafetensors(paths.optimizer, tensors, {
-      metadata: { step: String(state.step), momentum_buffers: "torch.optim.SGD state[p]['momentum_buffer']" },
+    const optimizer = await training.optimizerState();
+    await saveSafetensors(paths.optimizer, momentumByName(optimizer), {
+      metadata: {
+        step: String(state.step),
+        momentum_buffers: "torch.optim.SGD state[p]['momentum_buffer']",
+        param_groups: JSON.stringify(optimizer.param_groups),
+      },
     });
   }
   await writeFileAtomicAsync(paths.state, JSON.stringify(state, null, 1) + "\n");
@@ -241,8 +254,24 @@ export async function loadCheckpointWeights(
 }
 
 /**
- * Writes the saved momentum buffers into a freshly compiled training step and sets its step count, so the
+ * Writes the saved optimizer state into a freshly compiled training step and sets its step count, so the
  * next step continues exactly where the saved run stopped.
+ *
+ * @example
+ * ```ts
+ * import { Gpu, resnet20, TrainingStep } from "@denogpu/resnet";
+ * import { loadTrainingState, restoreOptimizer } from "@denogpu/resnet/train";
+ * const state = await loadTrainingState("runs/cifar10");
+ * const { batchSize, lr, momentum } = state.config;
+ * const training = await TrainingStep.compile(await Gpu.create(), resnet20(), {
+ *   batchSize,
+ *   optimizer: { lr, momentum },
+ * });
+ * await restoreOptimizer("runs/cifar10", training, state);
+ * ```
+ *
+ * @throws {Error} When the optimizer file is from another save than the sidecar, or its state does not fit
+ * the training step (another model, freeze setting or optimizer settings).
  */
 export async function restoreOptimizer(
   dir: string,
@@ -256,21 +285,17 @@ export async function restoreOptimizer(
       `${path} is from step ${metadata.step}, its sidecar from step ${state.step}: the checkpoint is incomplete`,
     );
   }
-  const buffer = training.momentum;
-  const host = new Float32Array(buffer.size / 4);
-  for (const { name, offset, shape } of trainedRanges(training)) {
-    const saved = tensors.get(name);
-    if (!saved || saved.shape.join(",") !== shape.join(",")) {
-      throw new Error(
-        `${path}: no momentum buffer of shape [${
-          shape.join(", ")
-        }] for ${name}; it is from another model or freeze setting`,
-      );
-    }
-    host.set(saved.data as Float32Array, offset);
+  // Files written before the groups were saved list the same parameters as the step they resume.
+  const groups: SgdParamGroupState[] = metadata.param_groups
+    ? JSON.parse(metadata.param_groups)
+    : (await training.optimizerState()).param_groups;
+  // Those files also hold zeros before the first step, where SGD keeps no momentum yet.
+  const optimizer = stateByName(state.step > 0 ? tensors : new Map(), groups);
+  try {
+    training.loadOptimizerState(optimizer, { step: state.step });
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
   }
-  training.model.gpu.write(buffer, host);
-  training.optimizer.stepCount = state.step;
 }
 
 /**
@@ -302,7 +327,7 @@ export interface OpenedCheckpoint {
   /** The weights file read. */
   path: string;
   /** The model with the file's weights. */
-  model: ResNet | CifarResNet;
+  model: ResNet;
   /** What the model is for (from the file's metadata, or from the caller's `model` and the head's size). */
   info: ModelInfo;
   /** The run's config, when the file sits beside its sidecar. */
@@ -335,15 +360,15 @@ export async function openCheckpoint(
   if (info && options.model && info.model !== options.model) {
     throw new Error(`${weights} holds a ${info.model}, not a ${options.model}`);
   }
-  const name = (info?.model ?? options.model) as ModelName | undefined;
+  const name = info?.model ?? options.model;
   if (!name) {
     throw new Error(`${weights} does not say which model it holds; name it (e.g. --model resnet18)`);
   }
-  if (!MODEL_NAMES.includes(name)) throw new Error(`${weights} holds an unknown model "${name}"`);
+  if (!isModelName(name)) throw new Error(`${weights} holds an unknown model "${name}"`);
   const head = dict.get("fc.weight");
   if (!head) throw new Error(`${weights} has no fc.weight: it is not a ResNet state dict`);
   const classes = info?.classes ?? Array.from({ length: head.shape[0] }, (_, i) => `class ${i}`);
-  const stem = (info?.stem ?? options.stem ?? "imagenet") as Stem;
+  const stem = modelStem(name, (info?.stem ?? options.stem) as Stem | undefined);
   const model = buildModel(name, { numClasses: classes.length, stem });
   model.loadStateDict(dict, { source: weights });
   const imagenet = stem === "imagenet" && !info;
@@ -358,7 +383,7 @@ export async function openCheckpoint(
       classes,
       mean: imagenet ? [0.485, 0.456, 0.406] : [...CIFAR_LAYOUTS.cifar10.mean],
       std: imagenet ? [0.229, 0.224, 0.225] : [...CIFAR_LAYOUTS.cifar10.std],
-      inputShape: imagenet ? [3, 224, 224] : [3, 32, 32],
+      inputShape: [3, INPUT_SIZE[stem], INPUT_SIZE[stem]],
     },
   };
 }

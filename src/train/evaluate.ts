@@ -13,6 +13,7 @@ import { encode } from "../gpu/kernel.ts";
 import type { Module } from "../nn/module.ts";
 import type { GpuModel } from "../compile/gpu_model.ts";
 import { Inference } from "../compile/inference.ts";
+import type { ConvTuning } from "../ops/conv2d.ts";
 
 /** Accuracy on the samples of one class. */
 export interface ClassAccuracy {
@@ -49,7 +50,7 @@ export interface Evaluation {
  *
  * @example
  * ```ts
- * import { scoreLogits } from "./evaluate.ts";
+ * import { scoreLogits } from "@denogpu/resnet/train";
  * const result = scoreLogits(new Float32Array([2, 0, 0, 3]), [0, 0], ["cat", "dog"]);
  * console.log(result.top1, result.confusion); // 0.5 [[1, 1], [0, 0]]
  * ```
@@ -98,6 +99,12 @@ export interface EvaluatorOptions {
   mean?: readonly number[];
   /** Per-channel standard deviation for normalisation; the data set's own by default. */
   std?: readonly number[];
+  /**
+   * How the convolution kernels run, e.g. `await tuneConvolutionsCached(gpu, cacheDir)`.
+   *
+   * @default {UNTUNED}
+   */
+  tuning?: ConvTuning;
 }
 
 /**
@@ -106,9 +113,9 @@ export interface EvaluatorOptions {
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { resnet20 } from "../models/resnet.ts";
- * import { Evaluator } from "./evaluate.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { resnet20 } from "@denogpu/resnet";
+ * import { Evaluator } from "@denogpu/resnet/train";
  * declare const test: import("../data/dataset.ts").ImageDataset;
  * const gpu = await Gpu.create();
  * const evaluator = await Evaluator.create(gpu, resnet20(), test, { batchSize: 256 });
@@ -158,6 +165,7 @@ export class Evaluator {
       batchSize,
       inputShape: [dataset.channels, dataset.height, dataset.width],
       input: batcher.images,
+      tuning: options.tuning,
     });
     if (inference.classes !== dataset.classes.length) {
       batcher.destroy();
@@ -205,9 +213,9 @@ export class Evaluator {
  *
  * @example
  * ```ts
- * import { Gpu } from "../gpu/device.ts";
- * import { resnet20 } from "../models/resnet.ts";
- * import { evaluate } from "./evaluate.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { resnet20 } from "@denogpu/resnet";
+ * import { evaluate } from "@denogpu/resnet";
  * declare const test: import("../data/dataset.ts").ImageDataset;
  * const result = await evaluate(await Gpu.create(), resnet20(), test, { batchSize: 256 });
  * console.log(result.loss, result.top1, result.top5);
@@ -233,7 +241,7 @@ export async function evaluate(
  *
  * @example
  * ```ts
- * import { formatEvaluation, scoreLogits } from "./evaluate.ts";
+ * import { formatEvaluation, scoreLogits } from "@denogpu/resnet/train";
  * console.log(formatEvaluation(scoreLogits(new Float32Array([2, 0, 0, 3]), [0, 1], ["cat", "dog"])));
  * ```
  */

@@ -38,8 +38,11 @@ import {
   readStateDict,
 } from "./pretrained.ts";
 import { writeReport } from "./report.ts";
-import { buildModel, learningRate, type RunConfig } from "./run_config.ts";
+import { buildModel } from "../models/table.ts";
+import { learningRate, type RunConfig } from "./run_config.ts";
 import { TrainingStep } from "../compile/training.ts";
+import type { ConvTuning } from "../ops/conv2d.ts";
+import { DivergenceError } from "../compile/divergence.ts";
 import { exists } from "../io/_fs.ts";
 
 /** Options of {@linkcode fit}. */
@@ -64,6 +67,13 @@ export interface FitOptions {
   fetch?: FetchWeightsOptions;
   /** Called after every epoch with its metrics and test evaluation. */
   onEpoch?: (metrics: EpochMetrics, evaluation: Evaluation) => void;
+  /**
+   * How the convolution kernels run, for training and evaluation alike: usually
+   * `await tuneConvolutionsCached(gpu, cacheDir)`, as the CLI passes.
+   *
+   * @default {UNTUNED}
+   */
+  tuning?: ConvTuning;
 }
 
 /** How {@linkcode fit} ended. */
@@ -98,9 +108,6 @@ export function limitDataset(dataset: ImageDataset, limit: number | undefined, n
 /** Training steps submitted to the GPU that the loop does not wait for. */
 const MAX_STEPS_IN_FLIGHT = 2;
 
-/** The test loss stopped being finite: handled like a diverged training loss. */
-class Divergence extends Error {}
-
 /** `12.3 s` or `4 min 05 s`. */
 function duration(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
@@ -125,10 +132,10 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
  *
  * @example
  * ```ts ignore
- * import { Gpu } from "../gpu/device.ts";
- * import { loadCifar } from "../data/cifar.ts";
- * import { fit } from "./fit.ts";
- * import { resolveConfig } from "./run_config.ts";
+ * import { Gpu } from "@denogpu/resnet";
+ * import { loadCifar } from "@denogpu/resnet";
+ * import { fit } from "@denogpu/resnet";
+ * import { resolveConfig } from "@denogpu/resnet/train";
  * const gpu = await Gpu.create();
  * const config = resolveConfig({ epochs: 30, schedule: "cosine" });
  * const result = await fit(gpu, { out: "runs/cifar10", config, data: await loadCifar() });
@@ -138,12 +145,7 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
 export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
   const { out } = options;
   const log = options.log ?? ((line: string) => console.error(line));
-  const last = checkpointPaths(out, "last");
-  let state: TrainingState | undefined;
-  if (options.resume) state = await loadTrainingState(out);
-  else if (await exists(last.state)) {
-    throw new Error(`${out} already holds a run (${last.state}); resume it or choose another output folder`);
-  }
+  const state = await savedState(options);
   const config = state?.config ?? options.config;
   const train = limitDataset(options.data.train, config.limit, "training set");
   const test = limitDataset(options.data.test, config.limit, "test set");
@@ -152,16 +154,8 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       `the training set has ${train.count} images, fewer than one batch of ${config.batchSize}`,
     );
   }
-  const inputShape = [train.channels, train.height, train.width];
-  // The batches are normalised with the data set's statistics, else CIFAR-10's (as the batch plan does).
-  const info: ModelInfo = {
-    model: config.model,
-    stem: config.stem,
-    classes: train.classes,
-    mean: [...(train.mean ?? CIFAR_LAYOUTS.cifar10.mean)],
-    std: [...(train.std ?? CIFAR_LAYOUTS.cifar10.std)],
-    inputShape,
-  };
+  const info = modelInfo(config, train);
+  const inputShape = info.inputShape;
   if (state && state.info.classes.join("\n") !== train.classes.join("\n")) {
     throw new Error(`the checkpoint in ${out} was trained on other classes than this data set's`);
   }
@@ -193,8 +187,12 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       },
       labelSmoothing: config.labelSmoothing,
       input: { images: batcher.images, labels: batcher.labels, dispatches: batcher.dispatches },
+      tuning: options.tuning,
     });
-    evaluator = await Evaluator.create(gpu, training.model, test, { batchSize: config.batchSize });
+    evaluator = await Evaluator.create(gpu, training.model, test, {
+      batchSize: config.batchSize,
+      tuning: options.tuning,
+    });
     if (state) await restoreOptimizer(out, training, state);
     await Deno.mkdir(out, { recursive: true });
     return await trainEpochs(gpu, { ...options, config }, state, { training, batcher, evaluator, info });
@@ -202,6 +200,31 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     evaluator?.destroy();
     batcher.destroy();
   }
+}
+
+/** The sidecar of the run to resume, or none; refuses to start a new run over an existing one. */
+async function savedState(options: FitOptions): Promise<TrainingState | undefined> {
+  if (options.resume) return await loadTrainingState(options.out);
+  const last = checkpointPaths(options.out, "last");
+  if (await exists(last.state)) {
+    throw new Error(
+      `${options.out} already holds a run (${last.state}); resume it or choose another output folder`,
+    );
+  }
+  return undefined;
+}
+
+/** What the run's model files are for. */
+function modelInfo(config: RunConfig, train: ImageDataset): ModelInfo {
+  // The batches are normalised with the data set's statistics, else CIFAR-10's (as the batch plan does).
+  return {
+    model: config.model,
+    stem: config.stem,
+    classes: train.classes,
+    mean: [...(train.mean ?? CIFAR_LAYOUTS.cifar10.mean)],
+    std: [...(train.std ?? CIFAR_LAYOUTS.cifar10.std)],
+    inputShape: [train.channels, train.height, train.width],
+  };
 }
 
 /** The model a run starts from: its checkpoint when resuming, else fresh or pretrained, then frozen. */
@@ -241,6 +264,36 @@ interface RunParts {
   info: ModelInfo;
 }
 
+/** Where a run stands and what it has produced: the loop advances it, every checkpoint saves it. */
+interface RunState {
+  /** The epoch in progress, 0-based. */
+  epoch: number;
+  /** The next batch of that epoch. */
+  batch: number;
+  /** Optimizer steps taken. */
+  step: number;
+  partial: PartialEpoch;
+  history: EpochMetrics[];
+  best?: { epoch: number; testAccuracy: number };
+  evaluation?: Evaluation;
+}
+
+/** Everything the parts of the epoch loop share. */
+interface Loop extends RunParts {
+  gpu: Gpu;
+  options: FitOptions;
+  run: RunState;
+  schedule: (step: number) => number;
+  batches: number;
+  statsEvery: number;
+  progress: EpochProgress;
+  log: (line: string) => void;
+  /** Completions of submitted steps not waited for yet. */
+  inFlight: Promise<void>[];
+}
+
+const noPartialEpoch = (): PartialEpoch => ({ lossSum: 0, correct: 0, samples: 0, seconds: 0 });
+
 /** The epochs from where `state` stands (or from the start), with saving, reporting and stopping. */
 async function trainEpochs(
   gpu: Gpu,
@@ -248,150 +301,204 @@ async function trainEpochs(
   state: TrainingState | undefined,
   parts: RunParts,
 ): Promise<FitResult> {
-  const { out, config } = options;
-  const { training, batcher, evaluator, info } = parts;
-  const log = options.log ?? ((line: string) => console.error(line));
-  const last = checkpointPaths(out, "last");
-  const batches = batcher.batchesPerEpoch;
-  const schedule = learningRate(config, batches);
-  const statsEvery = options.statsEvery ?? 10;
-  if (!Number.isInteger(statsEvery) || statsEvery < 1) {
-    throw new RangeError(`statsEvery must be a positive integer, got ${statsEvery}`);
-  }
-  const inFlight: Promise<void>[] = [];
-  const history = [...(state?.history ?? [])];
-  let best = state?.best;
-  let step = state?.step ?? 0;
-  let epoch = state?.position.epoch ?? 0;
-  let batch = state?.position.batch ?? 0;
-  let partial: PartialEpoch = state?.partial ?? { lossSum: 0, correct: 0, samples: 0, seconds: 0 };
-  let evaluation: Evaluation | undefined;
-  const progress: EpochProgress = (options.progress ?? (process.stderr.isTTY ? "bar" : "plain")) === "bar"
-    ? barProgress()
-    : options.progress === "none"
-    ? noProgress()
-    : plainProgress(log);
-  const snapshot = (position: { epoch: number; batch: number }): TrainingState => ({
-    format: CHECKPOINT_FORMAT,
-    config,
-    info,
-    position,
-    step,
-    seed: config.seed,
-    partial: position.batch > 0 ? partial : undefined,
-    history,
-    best,
-  });
-  const result = (status: FitResult["status"], message: string): FitResult => ({
-    status,
-    message,
-    history,
-    best,
-    out,
-    evaluation,
-    step,
-  });
-
+  const loop = startLoop(gpu, options, state, parts);
+  const { run, batches } = loop;
+  const { config } = options;
   try {
-    for (; epoch < config.epochs; epoch++) {
-      progress.start(epoch + 1, config.epochs, batches, batch);
-      const started = performance.now() - partial.seconds * 1000;
-      // Speed counts only this session's steps: a resumed epoch's earlier ones ran in another process.
-      const firstBatch = batch;
-      const sessionStart = performance.now();
-      const show = (done: number) =>
-        progress.update({
-          batch: done,
-          loss: partial.lossSum / partial.samples,
-          accuracy: partial.correct / partial.samples,
-          imagesPerSecond: ((done - firstBatch) * config.batchSize) /
-            Math.max((performance.now() - sessionStart) / 1000, 1e-6),
-        });
-      const readStats = async () => {
-        const stats = await training.readStats();
-        partial.lossSum += stats.loss * stats.samples;
-        partial.correct += stats.accuracy * stats.samples;
-        partial.samples += stats.samples;
-        partial.seconds = (performance.now() - started) / 1000;
-      };
-      for (; batch < batches; batch++) {
-        if (options.signal?.aborted) {
-          await readStats();
-          progress.stop();
-          await saveCheckpoint(out, "last", training, snapshot({ epoch, batch }));
-          return result(
-            "interrupted",
-            `stopped at epoch ${epoch + 1}, batch ${batch} of ${batches}; saved ${last.weights}`,
-          );
-        }
-        batcher.select(epoch, batch);
-        training.step(schedule(step));
-        step++;
-        // Waiting for the step before last keeps the GPU fed while the host stays at most two steps ahead,
-        // so that a stop request is seen within a step and the progress shows what the GPU has done.
-        inFlight.push(gpu.device.queue.onSubmittedWorkDone());
-        if (inFlight.length > MAX_STEPS_IN_FLIGHT) await inFlight.shift();
-        // A fixed cadence, so that a resumed run sums the same partial statistics in the same order.
-        if ((batch + 1) % statsEvery === 0 && batch + 1 < batches) await readStats();
-        show(batch + 1);
+    for (; run.epoch < config.epochs; run.epoch++) {
+      if (await trainEpoch(loop) === "interrupted") {
+        const saved = checkpointPaths(options.out, "last").weights;
+        return result(
+          loop,
+          "interrupted",
+          `stopped at epoch ${run.epoch + 1}, batch ${run.batch} of ${batches}; saved ${saved}`,
+        );
       }
-      await readStats();
-      show(batches);
-      progress.stop();
-      evaluation = await evaluator.run();
-      if (!Number.isFinite(evaluation.loss)) throw new Divergence(`the test loss became ${evaluation.loss}`);
-      const metrics: EpochMetrics = {
-        epoch: epoch + 1,
-        step,
-        lr: schedule(step - 1),
-        trainLoss: partial.lossSum / partial.samples,
-        trainAccuracy: partial.correct / partial.samples,
-        testLoss: evaluation.loss,
-        testAccuracy: evaluation.top1,
-        testTop5: evaluation.top5,
-        seconds: partial.seconds,
-        imagesPerSecond: partial.samples / partial.seconds,
-      };
-      history.push(metrics);
-      const improved = !best || metrics.testAccuracy > best.testAccuracy;
-      if (improved) best = { epoch: metrics.epoch, testAccuracy: metrics.testAccuracy };
-      batch = 0;
-      partial = { lossSum: 0, correct: 0, samples: 0, seconds: 0 };
-      const saved = snapshot({ epoch: epoch + 1, batch: 0 });
-      await saveCheckpoint(out, "last", training, saved);
-      if (improved) await saveCheckpoint(out, "best", training, saved);
-      await writeFileAtomicAsync(
-        join(out, "metrics.jsonl"),
-        history.map((m) => JSON.stringify(m) + "\n").join(""),
-      );
-      await writeReport(join(out, "report.html"), {
-        title: `${config.model} on ${config.dataset}`,
-        history,
-        evaluation,
-        epochs: config.epochs,
-        settings: { ...config },
-      });
-      log(epochLine(metrics, config.epochs));
-      options.onEpoch?.(metrics, evaluation);
+      await finishEpoch(loop);
     }
   } catch (error) {
-    progress.stop();
-    if (
-      !(error instanceof Divergence || (error instanceof Error && /^training diverged/.test(error.message)))
-    ) {
-      throw error;
-    }
-    const kept = history.length
-      ? `the last good checkpoint, ${last.weights}, is from epoch ${history.at(-1)!.epoch}`
+    loop.progress.stop();
+    if (!(error instanceof DivergenceError)) throw error;
+    const kept = run.history.length
+      ? `the last good checkpoint, ${checkpointPaths(options.out, "last").weights}, is from epoch ${
+        run.history.at(-1)!.epoch
+      }`
       : "no checkpoint was written";
-    return result("diverged", `stopped: ${error.message} (epoch ${epoch + 1}, step ${step}); ${kept}`);
+    return result(
+      loop,
+      "diverged",
+      `stopped: ${error.message} (epoch ${run.epoch + 1}, step ${run.step}); ${kept}`,
+    );
   }
+  const best = run.best;
   return result(
+    loop,
     "completed",
     `finished ${config.epochs} epochs; best test accuracy ${
       ((best?.testAccuracy ?? 0) * 100).toFixed(2)
     }% at epoch ${best?.epoch}`,
   );
+}
+
+/** The loop's shared parts, standing where `state` does (or at the start). */
+function startLoop(gpu: Gpu, options: FitOptions, state: TrainingState | undefined, parts: RunParts): Loop {
+  const statsEvery = options.statsEvery ?? 10;
+  if (!Number.isInteger(statsEvery) || statsEvery < 1) {
+    throw new RangeError(`statsEvery must be a positive integer, got ${statsEvery}`);
+  }
+  const log = options.log ?? ((line: string) => console.error(line));
+  const batches = parts.batcher.batchesPerEpoch;
+  const progress: EpochProgress = (options.progress ?? (process.stderr.isTTY ? "bar" : "plain")) === "bar"
+    ? barProgress()
+    : options.progress === "none"
+    ? noProgress()
+    : plainProgress(log);
+  const run: RunState = {
+    epoch: state?.position.epoch ?? 0,
+    batch: state?.position.batch ?? 0,
+    step: state?.step ?? 0,
+    partial: state?.partial ?? noPartialEpoch(),
+    history: [...(state?.history ?? [])],
+    best: state?.best,
+  };
+  const schedule = learningRate(options.config, batches);
+  return { ...parts, gpu, options, run, schedule, batches, statsEvery, progress, log, inFlight: [] };
+}
+
+/** The sidecar of the run standing at `position`. */
+function snapshot(loop: Loop, position: { epoch: number; batch: number }): TrainingState {
+  const { config } = loop.options;
+  const { run } = loop;
+  return {
+    format: CHECKPOINT_FORMAT,
+    config,
+    info: loop.info,
+    position,
+    step: run.step,
+    seed: config.seed,
+    partial: position.batch > 0 ? run.partial : undefined,
+    history: run.history,
+    best: run.best,
+  };
+}
+
+function result(loop: Loop, status: FitResult["status"], message: string): FitResult {
+  const { history, best, evaluation, step } = loop.run;
+  return { status, message, history, best, out: loop.options.out, evaluation, step };
+}
+
+/**
+ * The rest of the epoch in progress, step by step; on a stop request it saves `last` and says
+ * `"interrupted"`.
+ */
+async function trainEpoch(loop: Loop): Promise<"trained" | "interrupted"> {
+  const { run, options, progress, batches, training } = loop;
+  const { config } = options;
+  progress.start(run.epoch + 1, config.epochs, batches, run.batch);
+  const started = performance.now() - run.partial.seconds * 1000;
+  // Speed counts only this session's steps: a resumed epoch's earlier ones ran in another process.
+  const firstBatch = run.batch;
+  const sessionStart = performance.now();
+  const show = (done: number) =>
+    progress.update({
+      batch: done,
+      loss: run.partial.lossSum / run.partial.samples,
+      accuracy: run.partial.correct / run.partial.samples,
+      imagesPerSecond: ((done - firstBatch) * config.batchSize) /
+        Math.max((performance.now() - sessionStart) / 1000, 1e-6),
+    });
+  const readStats = async () => {
+    const stats = await training.readStats();
+    run.partial.lossSum += stats.loss * stats.samples;
+    run.partial.correct += stats.accuracy * stats.samples;
+    run.partial.samples += stats.samples;
+    run.partial.seconds = (performance.now() - started) / 1000;
+  };
+  for (; run.batch < batches; run.batch++) {
+    if (options.signal?.aborted) {
+      await readStats();
+      progress.stop();
+      await saveCheckpoint(
+        options.out,
+        "last",
+        training,
+        snapshot(loop, { epoch: run.epoch, batch: run.batch }),
+      );
+      return "interrupted";
+    }
+    await trainStep(loop);
+    // A fixed cadence, so that a resumed run sums the same partial statistics in the same order.
+    if ((run.batch + 1) % loop.statsEvery === 0 && run.batch + 1 < batches) await readStats();
+    show(run.batch + 1);
+  }
+  await readStats();
+  show(batches);
+  progress.stop();
+  return "trained";
+}
+
+/** Submits the step of the run's batch. */
+async function trainStep(loop: Loop): Promise<void> {
+  const { run, inFlight } = loop;
+  loop.batcher.select(run.epoch, run.batch);
+  loop.training.step(loop.schedule(run.step));
+  run.step++;
+  // Waiting for the step before last keeps the GPU fed while the host stays at most two steps ahead,
+  // so that a stop request is seen within a step and the progress shows what the GPU has done.
+  inFlight.push(loop.gpu.device.queue.onSubmittedWorkDone());
+  if (inFlight.length > MAX_STEPS_IN_FLIGHT) await inFlight.shift();
+}
+
+/** The end of a trained epoch: test evaluation, metrics, checkpoints, `metrics.jsonl`, report and log. */
+async function finishEpoch(loop: Loop): Promise<void> {
+  const { run, options } = loop;
+  const { out, config } = options;
+  const evaluation = run.evaluation = await loop.evaluator.run();
+  if (!Number.isFinite(evaluation.loss)) {
+    throw new DivergenceError(`the test loss became ${evaluation.loss}`, {
+      loss: evaluation.loss,
+      step: run.step,
+    });
+  }
+  const metrics = epochMetrics(loop, evaluation);
+  run.history.push(metrics);
+  const improved = !run.best || metrics.testAccuracy > run.best.testAccuracy;
+  if (improved) run.best = { epoch: metrics.epoch, testAccuracy: metrics.testAccuracy };
+  run.batch = 0;
+  run.partial = noPartialEpoch();
+  const saved = snapshot(loop, { epoch: run.epoch + 1, batch: 0 });
+  await saveCheckpoint(out, "last", loop.training, saved);
+  if (improved) await saveCheckpoint(out, "best", loop.training, saved);
+  await writeFileAtomicAsync(
+    join(out, "metrics.jsonl"),
+    run.history.map((m) => JSON.stringify(m) + "\n").join(""),
+  );
+  await writeReport(join(out, "report.html"), {
+    title: `${config.model} on ${config.dataset}`,
+    history: run.history,
+    evaluation,
+    epochs: config.epochs,
+    settings: { ...config },
+  });
+  loop.log(epochLine(metrics, config.epochs));
+  options.onEpoch?.(metrics, evaluation);
+}
+
+/** The metrics of the epoch just trained and evaluated. */
+function epochMetrics(loop: Loop, evaluation: Evaluation): EpochMetrics {
+  const { run } = loop;
+  return {
+    epoch: run.epoch + 1,
+    step: run.step,
+    lr: loop.schedule(run.step - 1),
+    trainLoss: run.partial.lossSum / run.partial.samples,
+    trainAccuracy: run.partial.correct / run.partial.samples,
+    testLoss: evaluation.loss,
+    testAccuracy: evaluation.top1,
+    testTop5: evaluation.top5,
+    seconds: run.partial.seconds,
+    imagesPerSecond: run.partial.samples / run.partial.seconds,
+  };
 }
 
 /**

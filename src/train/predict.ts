@@ -10,6 +10,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Module } from "../nn/module.ts";
 import type { ModelInfo } from "./checkpoint.ts";
 import { Inference } from "../compile/inference.ts";
+import type { ConvTuning } from "../ops/conv2d.ts";
 
 /** One of the most probable classes of an image. */
 export interface ClassProbability {
@@ -34,7 +35,7 @@ export interface Prediction {
  *
  * @example
  * ```ts
- * import { topClasses } from "./predict.ts";
+ * import { topClasses } from "@denogpu/resnet/train";
  * topClasses(new Float32Array([0, 2, 1]), ["a", "b", "c"], 2); // b (0.665), c (0.245)
  * ```
  */
@@ -59,7 +60,8 @@ export function topClasses(
 
 /**
  * Predicts the `k` most probable classes of each PNG or JPEG file with `model`. Every file is decoded
- * first, so an unreadable one fails before any GPU work, naming the file.
+ * first, so an unreadable one fails before any GPU work, naming the file. `tuning` says how the
+ * convolution kernels run (default: untuned; e.g. `await tuneConvolutionsCached(gpu, cacheDir)`).
  *
  * @example
  * ```ts ignore
@@ -74,6 +76,7 @@ export async function predictFiles(
   info: ModelInfo,
   files: readonly string[],
   k = 5,
+  tuning?: ConvTuning,
 ): Promise<Prediction[]> {
   if (files.length === 0) throw new Error("no image files given");
   const [channels, height, width] = info.inputShape;
@@ -89,6 +92,7 @@ export async function predictFiles(
   const inference = await Inference.compile(gpu, model, {
     batchSize: Math.min(files.length, 32),
     inputShape: info.inputShape,
+    tuning,
   });
   const logits = await inference.run(inputs);
   const classes = inference.classes;
@@ -103,7 +107,7 @@ export async function predictFiles(
  *
  * @example
  * ```ts
- * import { formatPredictions } from "./predict.ts";
+ * import { formatPredictions } from "@denogpu/resnet/train";
  * console.log(formatPredictions([{ file: "cat.png", top: [{ index: 3, name: "cat", probability: 0.9 }] }]));
  * ```
  */

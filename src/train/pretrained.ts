@@ -6,11 +6,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import { homedir } from "node:os";
 import { basename, join } from "node:path";
-import process from "node:process";
-import { defaultCacheDir } from "../data/cifar.ts";
+import { defaultCacheDir, torchHubCheckpointDir } from "../io/cache.ts";
+import { downloadFile } from "../io/download.ts";
 import { type DownloadProgress, progressReporter } from "../io/progress.ts";
 import type { Module } from "../nn/module.ts";
 import { decodePth } from "../io/pth.ts";
@@ -25,13 +23,6 @@ export const IMAGENET_WEIGHTS: Readonly<Record<string, string>> = {
   resnet101: "https://download.pytorch.org/models/resnet101-63fe2227.pth",
   resnet152: "https://download.pytorch.org/models/resnet152-394f9c45.pth",
 };
-
-/** Where PyTorch keeps downloaded weights: `$TORCH_HOME/hub/checkpoints` (`~/.cache/torch/...` by default). */
-export function torchHubCheckpointDir(): string {
-  const torchHome = process.env.TORCH_HOME ??
-    join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "torch");
-  return join(torchHome, "hub", "checkpoints");
-}
 
 /** The hash prefix torch.hub reads from a weights file's name (`resnet18-f37072fd.pth` -> `f37072fd`). */
 export function hashPrefix(fileName: string): string | undefined {
@@ -53,9 +44,12 @@ export interface FetchWeightsOptions {
  * (to `<file>.part`, renamed only once the SHA-256 starts with the hash prefix in the file's name, as
  * torch.hub checks it).
  *
+ * @throws {Error} When the file is in neither cache and cannot be downloaded, or its name carries no hash
+ * prefix to verify the download by; the message says where to put the file by hand.
+ *
  * @example
  * ```ts
- * import { fetchWeights, IMAGENET_WEIGHTS } from "./pretrained.ts";
+ * import { fetchWeights, IMAGENET_WEIGHTS } from "@denogpu/resnet/train";
  * const path = await fetchWeights(IMAGENET_WEIGHTS.resnet18); // ~/.cache/.../resnet18-f37072fd.pth
  * ```
  */
@@ -66,65 +60,23 @@ export async function fetchWeights(url: string, options: FetchWeightsOptions = {
     if (await isFile(join(dir, name))) return join(dir, name);
   }
   const destination = join(cacheDir, name);
-  await Deno.mkdir(cacheDir, { recursive: true });
-  const part = `${destination}.part`;
-  const onProgress = options.onProgress ?? progressReporter(name);
-  let response: Response;
+  const sha256 = hashPrefix(name);
+  const byHand = `download it yourself and put it at ${destination}, or pass its path to --pretrained`;
+  if (!sha256) throw new Error(`${url}: its file name carries no hash prefix to verify it by; ${byHand}`);
   try {
-    response = await fetch(url);
+    await downloadFile({
+      url,
+      destination,
+      sha256,
+      onProgress: options.onProgress ?? progressReporter(name),
+    });
   } catch (error) {
     throw new Error(
-      `could not download ${url} (${
-        (error as Error).message
-      }); to use it offline, download it yourself and ` +
-        `put it at ${destination}, or pass its path to --pretrained`,
-      { cause: error },
+      `could not download the weights: ${(error as Error).message}; to use them offline, ${byHand}`,
+      {
+        cause: error,
+      },
     );
-  }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new Error(
-      `could not download ${url}: the server answered ${response.status} ${response.statusText}`.trimEnd(),
-    );
-  }
-  const length = response.headers.get("content-length");
-  const totalBytes = length === null ? undefined : Number(length);
-  const hash = createHash("sha256");
-  const started = performance.now();
-  let receivedBytes = 0;
-  const report = (done: boolean) => {
-    const bytesPerSecond = receivedBytes / Math.max((performance.now() - started) / 1000, 1e-3);
-    onProgress({ url, receivedBytes, totalBytes, bytesPerSecond, done });
-  };
-  let kept = false;
-  try {
-    {
-      using file = await Deno.open(part, { write: true, create: true, truncate: true });
-      for await (const chunk of response.body) {
-        hash.update(chunk);
-        for (let written = 0; written < chunk.length;) written += await file.write(chunk.subarray(written));
-        receivedBytes += chunk.length;
-        report(false);
-      }
-    }
-    if (totalBytes !== undefined && receivedBytes !== totalBytes) {
-      throw new Error(
-        `could not download ${url}: the connection closed after ${receivedBytes} of ${totalBytes} bytes`,
-      );
-    }
-    const digest = hash.digest("hex");
-    const prefix = hashPrefix(name);
-    if (prefix && !digest.startsWith(prefix)) {
-      throw new Error(
-        `${url}: the download's SHA-256 ${digest} does not start with ${prefix}, the prefix in its name; ` +
-          `the file is corrupt or was changed, and nothing was kept`,
-      );
-    }
-    report(true);
-    await Deno.rename(part, destination);
-    kept = true;
-  } finally {
-    if (!kept) await Deno.remove(part).catch(() => {});
   }
   return destination;
 }
@@ -144,7 +96,7 @@ async function isFile(path: string): Promise<boolean> {
  *
  * @example
  * ```ts
- * import { readStateDict } from "./pretrained.ts";
+ * import { readStateDict } from "@denogpu/resnet/train";
  * const dict = await readStateDict("resnet18-f37072fd.pth");
  * ```
  */
@@ -175,8 +127,8 @@ export interface PretrainedLoad {
  *
  * @example
  * ```ts
- * import { resnet18 } from "../models/resnet.ts";
- * import { loadPretrained, readStateDict } from "./pretrained.ts";
+ * import { resnet18 } from "@denogpu/resnet";
+ * import { loadPretrained, readStateDict } from "@denogpu/resnet/train";
  * const model = resnet18({ numClasses: 10 });
  * loadPretrained(model, await readStateDict("resnet18-f37072fd.pth"), "resnet18-f37072fd.pth");
  * ```
@@ -211,8 +163,8 @@ function withModelHead(model: Module, dict: StateDict): StateDict {
  *
  * @example
  * ```ts
- * import { resnet18 } from "../models/resnet.ts";
- * import { applyFreeze } from "./pretrained.ts";
+ * import { resnet18 } from "@denogpu/resnet";
+ * import { applyFreeze } from "@denogpu/resnet/train";
  * const model = resnet18({ numClasses: 10 });
  * applyFreeze(model, "layer3"); // conv1, bn1, layer1..layer3 frozen; layer4 and fc trained
  * ```

@@ -155,88 +155,106 @@ function confusionChart(evaluation: Evaluation): string {
 
 const percent = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-/**
- * The report as a self-contained HTML document.
- *
- * @example
- * ```ts
- * import { renderReport } from "./report.ts";
- * const html = renderReport({ title: "resnet20 on cifar10", history: [] });
- * ```
- */
-export function renderReport(data: ReportData): string {
-  const { history, evaluation } = data;
+/** The sentence on the latest and the best epoch. */
+function headline(data: ReportData): string {
+  const { history } = data;
+  const last = history.at(-1);
+  if (!last) return "<p>No epoch has finished yet.</p>";
+  const best = history.reduce((b, m) => m.testAccuracy > b.testAccuracy ? m : b);
+  return `<p>Epoch ${last.epoch}${data.epochs ? ` of ${data.epochs}` : ""}: test accuracy ${
+    percent(last.testAccuracy)
+  } ` +
+    `(top-5 ${percent(last.testTop5)}), test loss ${last.testLoss.toFixed(4)}; best ${
+      percent(best.testAccuracy)
+    } ` +
+    `at epoch ${best.epoch}.</p>`;
+}
+
+/** The loss, accuracy and learning-rate curves. */
+function charts(data: ReportData): string[] {
+  const { history } = data;
   const xMax = Math.max(data.epochs ?? 0, history.length, 1);
   const series = (name: string, color: string, pick: (m: EpochMetrics) => number): Series => ({
     name,
     color,
     points: history.map((m) => [m.epoch, pick(m)]),
   });
-  const last = history.at(-1);
-  const best = history.reduce<EpochMetrics | undefined>(
-    (b, m) => !b || m.testAccuracy > b.testAccuracy ? m : b,
-    undefined,
-  );
-  const body: string[] = [`<h1>${escape(data.title)}</h1>`];
-  if (last) {
-    body.push(
-      `<p>Epoch ${last.epoch}${data.epochs ? ` of ${data.epochs}` : ""}: test accuracy ${
-        percent(last.testAccuracy)
-      } ` +
-        `(top-5 ${percent(last.testTop5)}), test loss ${last.testLoss.toFixed(4)}; best ${
-          percent(best!.testAccuracy)
-        } ` +
-        `at epoch ${best!.epoch}.</p>`,
-    );
-  } else body.push("<p>No epoch has finished yet.</p>");
-  body.push('<div class="charts">');
-  body.push(lineChart("loss", [
-    series("train", "#1f77b4", (m) => m.trainLoss),
-    series("test", "#d62728", (m) => m.testLoss),
-  ], { xMax }));
-  body.push(lineChart("accuracy", [
-    series("train", "#1f77b4", (m) => m.trainAccuracy),
-    series("test", "#d62728", (m) => m.testAccuracy),
-    series("test top-5", "#ff7f0e", (m) => m.testTop5),
-  ], { xMax, yMin: 0, yMax: 1, percent: true }));
-  body.push(lineChart("learning rate", [series("lr", "#2ca02c", (m) => m.lr)], { xMax }));
-  body.push("</div>");
-  if (evaluation) {
-    body.push(
-      `<h2>Test confusion matrix${last ? ` after epoch ${last.epoch}` : ""}</h2>`,
-      confusionChart(evaluation),
-    );
-    body.push(
-      "<h2>Per-class test accuracy</h2><table><tr><th>class</th><th>accuracy</th><th>samples</th></tr>",
-    );
-    for (const c of evaluation.perClass) {
-      body.push(`<tr><td>${escape(c.name)}</td><td>${percent(c.accuracy)}</td><td>${c.samples}</td></tr>`);
-    }
-    body.push("</table>");
-  }
-  if (history.length) {
-    body.push(
-      "<h2>Epochs</h2><table><tr><th>epoch</th><th>lr</th><th>train loss</th><th>train acc</th><th>test loss</th><th>test acc</th><th>top-5</th><th>time</th></tr>",
-    );
-    for (const m of history) {
-      body.push(
-        `<tr><td>${m.epoch}</td><td>${m.lr.toPrecision(3)}</td><td>${m.trainLoss.toFixed(4)}</td><td>${
-          percent(m.trainAccuracy)
-        }</td>` +
-          `<td>${m.testLoss.toFixed(4)}</td><td>${percent(m.testAccuracy)}</td><td>${
-            percent(m.testTop5)
-          }</td><td>${m.seconds.toFixed(1)} s</td></tr>`,
-      );
-    }
-    body.push("</table>");
-  }
-  if (data.settings) {
-    body.push("<h2>Settings</h2><table>");
-    for (const [key, value] of Object.entries(data.settings)) {
-      if (value !== undefined) body.push(`<tr><th>${escape(key)}</th><td>${escape(String(value))}</td></tr>`);
-    }
-    body.push("</table>");
-  }
+  return [
+    '<div class="charts">',
+    lineChart("loss", [
+      series("train", "#1f77b4", (m) => m.trainLoss),
+      series("test", "#d62728", (m) => m.testLoss),
+    ], { xMax }),
+    lineChart("accuracy", [
+      series("train", "#1f77b4", (m) => m.trainAccuracy),
+      series("test", "#d62728", (m) => m.testAccuracy),
+      series("test top-5", "#ff7f0e", (m) => m.testTop5),
+    ], { xMax, yMin: 0, yMax: 1, percent: true }),
+    lineChart("learning rate", [series("lr", "#2ca02c", (m) => m.lr)], { xMax }),
+    "</div>",
+  ];
+}
+
+/** The confusion matrix and the per-class accuracy of the latest evaluation. */
+function evaluationSections(evaluation: Evaluation, last: EpochMetrics | undefined): string[] {
+  return [
+    `<h2>Test confusion matrix${last ? ` after epoch ${last.epoch}` : ""}</h2>`,
+    confusionChart(evaluation),
+    "<h2>Per-class test accuracy</h2><table><tr><th>class</th><th>accuracy</th><th>samples</th></tr>",
+    ...evaluation.perClass.map((c) =>
+      `<tr><td>${escape(c.name)}</td><td>${percent(c.accuracy)}</td><td>${c.samples}</td></tr>`
+    ),
+    "</table>",
+  ];
+}
+
+/** One row per finished epoch. */
+function epochTable(history: readonly EpochMetrics[]): string[] {
+  if (!history.length) return [];
+  return [
+    "<h2>Epochs</h2><table><tr><th>epoch</th><th>lr</th><th>train loss</th><th>train acc</th><th>test loss</th><th>test acc</th><th>top-5</th><th>time</th></tr>",
+    ...history.map((m) =>
+      `<tr><td>${m.epoch}</td><td>${m.lr.toPrecision(3)}</td><td>${m.trainLoss.toFixed(4)}</td><td>${
+        percent(m.trainAccuracy)
+      }</td>` +
+      `<td>${m.testLoss.toFixed(4)}</td><td>${percent(m.testAccuracy)}</td><td>${
+        percent(m.testTop5)
+      }</td><td>${m.seconds.toFixed(1)} s</td></tr>`
+    ),
+    "</table>",
+  ];
+}
+
+/** The run's settings, those that are set. */
+function settingsTable(settings: ReportData["settings"]): string[] {
+  if (!settings) return [];
+  return [
+    "<h2>Settings</h2><table>",
+    ...Object.entries(settings).filter(([, value]) => value !== undefined).map(([key, value]) =>
+      `<tr><th>${escape(key)}</th><td>${escape(String(value))}</td></tr>`
+    ),
+    "</table>",
+  ];
+}
+
+/**
+ * The report as a self-contained HTML document.
+ *
+ * @example
+ * ```ts
+ * import { renderReport } from "@denogpu/resnet/train";
+ * const html = renderReport({ title: "resnet20 on cifar10", history: [] });
+ * ```
+ */
+export function renderReport(data: ReportData): string {
+  const body = [
+    `<h1>${escape(data.title)}</h1>`,
+    headline(data),
+    ...charts(data),
+    ...(data.evaluation ? evaluationSections(data.evaluation, data.history.at(-1)) : []),
+    ...epochTable(data.history),
+    ...settingsTable(data.settings),
+  ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(data.title)}</title>
 <style>
@@ -264,7 +282,7 @@ ${body.join("\n")}
  *
  * @example
  * ```ts
- * import { writeReport } from "./report.ts";
+ * import { writeReport } from "@denogpu/resnet/train";
  * await writeReport(await Deno.makeTempFile({ suffix: ".html" }), { title: "run", history: [] });
  * ```
  */

@@ -1,27 +1,13 @@
 /**
  * What a training run is: the data set, the model and the recipe, checked once, with the default recipe
- * (He et al. 2016's CIFAR-10 recipe for ResNet-20), the model factory and the learning-rate schedule the
- * recipe implies.
+ * (He et al. 2016's CIFAR-10 recipe for ResNet-20) and the learning-rate schedule the recipe implies.
  *
  * @module
  */
 
 import type { CifarName } from "../data/cifar_layout.ts";
-import { manualSeed } from "../nn/layers.ts";
-import {
-  type CifarResNet,
-  type ResNet,
-  resnet101,
-  resnet110,
-  resnet152,
-  resnet18,
-  resnet20,
-  resnet32,
-  resnet34,
-  resnet44,
-  resnet50,
-  resnet56,
-} from "../models/resnet.ts";
+import type { Stem } from "../models/resnet.ts";
+import { isModelName, MODEL_NAMES, type ModelName, MODELS } from "../models/table.ts";
 import {
   cosineAnnealingLr,
   linearLr,
@@ -31,31 +17,11 @@ import {
   sequentialLr,
 } from "../optim/schedule.ts";
 
-/** The ImageNet ResNets (torchvision's), then He et al.'s CIFAR ResNets. */
-export const MODEL_NAMES = [
-  "resnet18",
-  "resnet34",
-  "resnet50",
-  "resnet101",
-  "resnet152",
-  "resnet20",
-  "resnet32",
-  "resnet44",
-  "resnet56",
-  "resnet110",
-] as const;
-
-/** A model {@linkcode buildModel} makes. */
-export type ModelName = typeof MODEL_NAMES[number];
-
 /** Learning-rate schedules a run can use. */
 export const SCHEDULE_NAMES = ["multistep", "cosine", "onecycle", "constant"] as const;
 
 /** A learning-rate schedule of a run. */
 export type ScheduleName = typeof SCHEDULE_NAMES[number];
-
-/** The stem of torchvision's ResNets: 7x7/2 convolution + max-pool (`imagenet`) or one 3x3/1 (`cifar`). */
-export type Stem = "imagenet" | "cifar";
 
 /** Everything that decides what a run computes (saved with every checkpoint; `--resume` reuses it). */
 export interface RunConfig {
@@ -132,18 +98,13 @@ export class ConfigError extends Error {
   }
 }
 
-/** Whether `model` is one of He et al.'s CIFAR ResNets (resnet20..110), which have their own stem. */
-export function isCifarModel(model: ModelName): boolean {
-  return ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"].includes(model);
-}
-
 /**
  * The defaults completed by `given` and checked: throws a {@linkcode ConfigError} naming the first field
  * out of range.
  *
  * @example
  * ```ts
- * import { resolveConfig } from "./run_config.ts";
+ * import { resolveConfig } from "@denogpu/resnet/train";
  * const config = resolveConfig({ epochs: 30, schedule: "cosine" }); // the rest from DEFAULT_CONFIG
  * ```
  */
@@ -157,7 +118,7 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   if (!["cifar10", "cifar100"].includes(config.dataset)) {
     throw new ConfigError("dataset", `must be cifar10 or cifar100, got ${config.dataset}`);
   }
-  if (!MODEL_NAMES.includes(config.model)) {
+  if (!isModelName(config.model)) {
     throw new ConfigError("model", `must be one of ${MODEL_NAMES.join(", ")}; got ${config.model}`);
   }
   if (!["imagenet", "cifar"].includes(config.stem)) {
@@ -197,7 +158,7 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   if (!(Number.isSafeInteger(config.seed) && config.seed >= 0)) {
     throw new ConfigError("seed", `must be a non-negative integer, got ${config.seed}`);
   }
-  if (config.pretrained === "imagenet" && isCifarModel(config.model)) {
+  if (config.pretrained === "imagenet" && MODELS[config.model].family === "cifar") {
     throw new ConfigError("pretrained", `imagenet weights exist for resnet18..152 only, not ${config.model}`);
   }
   if (config.pretrained === "imagenet" && config.stem !== "imagenet") {
@@ -214,52 +175,12 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 }
 
 /**
- * A freshly initialised model (seeded by `seed`, as `torch.manual_seed` before building one would be).
- *
- * @example
- * ```ts
- * import { buildModel } from "./run_config.ts";
- * const model = buildModel("resnet18", { numClasses: 10, stem: "cifar", seed: 0 });
- * ```
- */
-export function buildModel(
-  name: ModelName,
-  options: { numClasses: number; stem?: Stem; seed?: number },
-): ResNet | CifarResNet {
-  manualSeed(options.seed ?? 0);
-  const { numClasses, stem = "imagenet" } = options;
-  switch (name) {
-    case "resnet18":
-      return resnet18({ numClasses, stem });
-    case "resnet34":
-      return resnet34({ numClasses, stem });
-    case "resnet50":
-      return resnet50({ numClasses, stem });
-    case "resnet101":
-      return resnet101({ numClasses, stem });
-    case "resnet152":
-      return resnet152({ numClasses, stem });
-    case "resnet20":
-      return resnet20({ numClasses });
-    case "resnet32":
-      return resnet32({ numClasses });
-    case "resnet44":
-      return resnet44({ numClasses });
-    case "resnet56":
-      return resnet56({ numClasses });
-    case "resnet110":
-      return resnet110({ numClasses });
-  }
-  throw new ConfigError("model", `must be one of ${MODEL_NAMES.join(", ")}; got ${name}`);
-}
-
-/**
  * The learning rate at each optimizer step of a run with `stepsPerEpoch` steps per epoch: the warm-up
  * (linear from `lr / 10` over `warmup` epochs), then the schedule over the remaining steps.
  *
  * @example
  * ```ts
- * import { learningRate, resolveConfig } from "./run_config.ts";
+ * import { learningRate, resolveConfig } from "@denogpu/resnet/train";
  * const lr = learningRate(resolveConfig(), 390);
  * console.log(lr(0), lr(82 * 390)); // 0.1 0.01
  * ```

@@ -12,17 +12,17 @@ for (
   const [name, make, shape, batch] of [
     [
       "torchvision BasicBlock ResNet, imagenet stem",
-      () => new ResNet(BasicBlock, [1, 1, 1, 1], { numClasses: 7 }),
+      () => new ResNet(BasicBlock, [1, 1, 1, 1], { numClasses: 7, seed: 0 }),
       [3, 33, 29],
       3,
     ],
     [
       "torchvision Bottleneck ResNet, cifar stem",
-      () => new ResNet(Bottleneck, [1, 1, 1, 1], { numClasses: 5, stem: "cifar" }),
+      () => new ResNet(Bottleneck, [1, 1, 1, 1], { numClasses: 5, stem: "cifar", seed: 0 }),
       [3, 8, 8],
       1,
     ],
-    ["CIFAR resnet20", () => resnet20(), [3, 16, 16], 2],
+    ["CIFAR resnet20", () => resnet20({ seed: 0 }), [3, 16, 16], 2],
   ] as const
 ) {
   Deno.test(`eval forward on the GPU equals the CPU reference: ${name}`, async () => {
@@ -38,7 +38,7 @@ for (
 
 Deno.test("Inference.run takes any number of images and pads the last chunk", async () => {
   const gpu = await testGpu();
-  const model = perturbBatchNorm(resnet20({ numClasses: 3 }), 3);
+  const model = perturbBatchNorm(resnet20({ numClasses: 3, seed: 0 }), 3);
   const inference = await Inference.compile(gpu, model, { batchSize: 2, inputShape: [3, 8, 8] });
   const images = randomArray(5 * 3 * 8 * 8, 5);
   const all = await inference.run(images);

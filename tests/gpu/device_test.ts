@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { f32, grid, kernel, params, submit } from "../../src/gpu/kernel.ts";
+import { grid, kernel, submit } from "../../src/gpu/kernel.ts";
 import { testGpu } from "../_gpu.ts";
 
 const scale = `
@@ -21,8 +21,8 @@ Deno.test("a kernel with uniforms and storage buffers runs and reads back", asyn
     kernel(gpu, {
       label: "test: scale",
       code: scale,
-      uniforms: params(5, f32(2.5)),
-      tensors: [x, y],
+      uniforms: { n: 5, factor: 2.5 },
+      bindings: { x, y },
       workgroups: grid(5, 64),
     }),
   ]);

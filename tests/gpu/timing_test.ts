@@ -21,7 +21,7 @@ Deno.test("timeDispatches measures GPU time per run, the wait excluded", async (
       label: "test: busy",
       code: busy,
       constants: { ITERATIONS: iterations },
-      tensors: [y],
+      bindings: { y },
       workgroups: [64, 1, 1],
     });
   let prepared = 0;

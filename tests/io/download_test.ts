@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { defaultCacheDir, loadCifar } from "../../src/data/cifar.ts";
+import { loadCifar } from "../../src/data/cifar.ts";
+import { defaultCacheDir } from "../../src/io/cache.ts";
 import { downloadFile } from "../../src/io/download.ts";
 import type { DownloadProgress } from "../../src/io/progress.ts";
 import { archiveOf, CIFAR10_CLASSES, cifarFixture } from "../data/_cifar_fixture.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   BasicBlock,
+  ResNet,
   resnet110,
   resnet18,
   resnet20,
@@ -70,4 +71,39 @@ Deno.test("a shape mismatch fails at build time naming the layer and both shapes
     () => block.trace([64, 8, 8]),
     /add\): the residual branch has shape \[128, 8, 8\] but the shortcut has \[64, 8, 8\]/,
   );
+});
+
+Deno.test("a ResNet's weights are a function of its seed, initialised as torchvision's ResNet.__init__", () => {
+  const weights = (seed?: number) => resnet20({ seed }).stateDict();
+  const rms = (data: Float32Array) => Math.sqrt(data.reduce((sum, x) => sum + x * x, 0) / data.length);
+  const [a, b, c] = [weights(5), weights(5), weights(6)];
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a.get("layer3.2.conv2.weight"), c.get("layer3.2.conv2.weight"));
+  assert.notDeepEqual(weights().get("fc.weight"), weights().get("fc.weight"));
+
+  const model = resnet18({ seed: 0 }).stateDict();
+  const conv = model.get("layer4.0.conv1.weight")!.data as Float32Array; // fan-out 512 * 3 * 3
+  assert.ok(Math.abs(rms(conv) / Math.sqrt(2 / (512 * 9)) - 1) < 0.01, `rms ${rms(conv)}`);
+  assert.ok((model.get("layer2.1.bn2.weight")!.data as Float32Array).every((x) => x === 1));
+  assert.ok((model.get("fc.weight")!.data as Float32Array).every((x) => Math.abs(x) <= 1 / Math.sqrt(512)));
+
+  const zeroed = resnet50({ seed: 0, zeroInitResidual: true }).stateDict();
+  assert.ok((zeroed.get("layer3.4.bn3.weight")!.data as Float32Array).every((x) => x === 0));
+  assert.ok((zeroed.get("layer3.4.bn2.weight")!.data as Float32Array).every((x) => x === 1));
+  const cifar = resnet20({ seed: 0, zeroInitResidual: true }).stateDict();
+  assert.ok((cifar.get("layer1.0.bn2.weight")!.data as Float32Array).every((x) => x === 0));
+});
+
+Deno.test("the CIFAR ResNets are ResNets of three 16/32/64-plane stages", () => {
+  const model = resnet20();
+  assert.ok(model instanceof ResNet);
+  assert.equal(model.layer4, undefined);
+  assert.equal(model.parameterCount(), 272_474);
+  assert.equal(
+    new ResNet(BasicBlock, [3, 3, 3], { planes: [16, 32, 64], stem: "cifar", numClasses: 10 })
+      .parameterCount(),
+    272_474,
+  );
+  assert.throws(() => new ResNet(BasicBlock, [2, 2], { planes: [16, 32] }), /three or four stages/);
+  assert.throws(() => new ResNet(BasicBlock, [2, 2, 2]), /three or four stages/);
 });

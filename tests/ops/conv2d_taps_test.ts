@@ -9,8 +9,9 @@ import {
   conv2dGeometry,
   type Conv2dOptions,
 } from "../../src/ops/conv2d.ts";
-import { axes, gemmProblem, liveTapCount, liveTaps, weightSplit } from "../../src/ops/_conv_kernels.ts";
-import { GEMM_KINDS, setGemmTiling, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
+import { gemmProblem, liveTapCount, liveTaps, weightSplit } from "../../src/ops/_conv_kernels.ts";
+import { axes } from "../../src/ops/_window.ts";
+import { fixedTiling, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
   conv2dBackwardWeightReference,
@@ -105,7 +106,7 @@ for (const [name, inputShape, [outChannels, k, stride, pad], tilingIndex, live] 
   const tiling = TILING_CANDIDATES[tilingIndex];
   Deno.test(`conv2d taps: ${name}, tiling ${Object.values(tiling).join("/")}`, async () => {
     const gpu = await testGpu();
-    for (const kind of GEMM_KINDS) setGemmTiling(gpu, kind, tiling);
+    const tuning = fixedTiling(tiling);
     const g = conv2dGeometry(inputShape, conv(outChannels, k, stride, pad));
     assert.equal(liveTapCount(g), live);
     const { data: { input, weight, bias, gradOutput }, t } = upload(gpu, g, 1);
@@ -115,9 +116,9 @@ for (const [name, inputShape, [outChannels, k, stride, pad], tilingIndex, live] 
     if (name.includes("split")) assert.ok(weightSplit(gpu, g, tiling).splits > 1);
     await gpu.checked("conv2d taps test", () =>
       submit(gpu, [
-        ...conv2dForward(gpu, g, t, "test"),
-        ...conv2dBackwardData(gpu, g, t, "test"),
-        ...conv2dBackwardWeight(gpu, g, t, "test"),
+        ...conv2dForward(gpu, g, t, "test", tuning),
+        ...conv2dBackwardData(gpu, g, t, "test", tuning),
+        ...conv2dBackwardWeight(gpu, g, t, "test", tuning),
       ]));
     assertClose(await read(t.output), conv2dForwardReference(input, weight, bias, g), TOLERANCE, "output");
     assertClose(
@@ -141,12 +142,16 @@ for (const [name, inputShape, [outChannels, k, stride, pad], tilingIndex, live] 
 
 Deno.test("conv2d taps: backward on a 2x2 image, stride 2, matches central differences", async () => {
   const gpu = await testGpu();
-  for (const kind of GEMM_KINDS) setGemmTiling(gpu, kind, TILING_CANDIDATES[4]);
+  const tuning = fixedTiling(TILING_CANDIDATES[4]);
   const g = conv2dGeometry([2, 3, 2, 2], conv(4, 3, 2, 1));
   const { data: { input, weight, gradOutput }, t } = upload(gpu, g, 5);
   await gpu.checked(
     "conv2d taps fd",
-    () => submit(gpu, [...conv2dBackwardData(gpu, g, t, "fd"), ...conv2dBackwardWeight(gpu, g, t, "fd")]),
+    () =>
+      submit(gpu, [
+        ...conv2dBackwardData(gpu, g, t, "fd", tuning),
+        ...conv2dBackwardWeight(gpu, g, t, "fd", tuning),
+      ]),
   );
   // loss = sum(output * gradOutput), so its gradients are what the backward ops compute.
   const loss = (x: ArrayLike<number>, w: ArrayLike<number>) =>

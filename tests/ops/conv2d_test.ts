@@ -13,7 +13,7 @@ import {
 import { dataSplit, gemmProblem, weightSplit } from "../../src/ops/_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/ops/_conv_chunks.ts";
 import { denseApplies } from "../../src/ops/_conv_dense.ts";
-import { GEMM_KINDS, gemmTiling, setGemmTiling, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
+import { fixedTiling, GEMM_KINDS, gemmTiling, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
   conv2dBackwardWeightReference,
@@ -111,10 +111,8 @@ const CASES: Array<
 
 const CHEAP_TILINGS = [5, 1, 4, 0, 6, 7];
 
-/** Makes the ops use one quickly compiled tiling, for tests that are not about tilings. */
-function useCheapTiling(gpu: Gpu): void {
-  for (const kind of KINDS) setGemmTiling(gpu, kind, TILING_CANDIDATES[CHEAP_TILINGS[1]]);
-}
+/** A tuning with one quickly compiled tiling, for tests that are not about tilings. */
+const CHEAP_TUNING = fixedTiling(TILING_CANDIDATES[CHEAP_TILINGS[1]]);
 
 interface Data {
   input: Float32Array;
@@ -196,7 +194,7 @@ for (const [index, c] of CASES.entries()) {
   const tiling = TILING_CANDIDATES[c.tiling ?? CHEAP_TILINGS[index % CHEAP_TILINGS.length]];
   Deno.test(`conv2d: ${c.name}, tiling ${Object.values(tiling).join("/")}`, async () => {
     const gpu = await testGpu();
-    for (const kind of KINDS) setGemmTiling(gpu, kind, tiling);
+    const tuning = fixedTiling(tiling, KINDS);
     const g = conv2dGeometry(c.input, c.options);
     const d = makeData(g, 10 * index, c.bias ?? false);
     const t = upload(gpu, g, d);
@@ -204,9 +202,9 @@ for (const [index, c] of CASES.entries()) {
     gpu.write(t.gradInput.buffer, randomArray(t.gradInput.buffer.size / 4, 99));
     gpu.write(t.gradWeight.buffer, randomArray(t.gradWeight.buffer.size / 4, 98));
     await run(gpu, [
-      ...conv2dForward(gpu, g, t, "test"),
-      ...conv2dBackwardData(gpu, g, t, "test"),
-      ...conv2dBackwardWeight(gpu, g, { ...t, gradBias: c.bias ? t.gradBias : undefined }, "test"),
+      ...conv2dForward(gpu, g, t, "test", tuning),
+      ...conv2dBackwardData(gpu, g, t, "test", tuning),
+      ...conv2dBackwardWeight(gpu, g, { ...t, gradBias: c.bias ? t.gradBias : undefined }, "test", tuning),
     ]);
     await assertMatchesReference(gpu, g, d, t);
   });
@@ -231,12 +229,15 @@ Deno.test("conv2d: every tiling candidate is tested, the large cases split their
 
 Deno.test("conv2d: backward matches central differences of the CPU forward", async () => {
   const gpu = await testGpu();
-  useCheapTiling(gpu);
+  const tuning = CHEAP_TUNING;
   for (const options of [conv(3, 3, 2, 1), conv(4, 3, 1, 2, 2, 2)]) {
     const g = conv2dGeometry([2, 2 * options.groups, 5, 4], options);
     const d = makeData(g, 3, true);
     const t = upload(gpu, g, d);
-    await run(gpu, [...conv2dBackwardData(gpu, g, t, "fd"), ...conv2dBackwardWeight(gpu, g, t, "fd")]);
+    await run(gpu, [
+      ...conv2dBackwardData(gpu, g, t, "fd", tuning),
+      ...conv2dBackwardWeight(gpu, g, t, "fd", tuning),
+    ]);
     // loss = sum(output * gradOutput), so its gradients are what the backward ops compute.
     const loss = (input: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>) =>
       dot(conv2dForwardReference(input, weight, bias, g), d.gradOutput);
@@ -290,7 +291,7 @@ Deno.test("conv2d ops reject tensors of the wrong size", async () => {
 
 Deno.test("conv2d: a batch larger than one binding runs in aligned runs of images", async () => {
   const gpu = await testGpu();
-  useCheapTiling(gpu);
+  const tuning = CHEAP_TUNING;
   // 64 input and 128 output floats per image: any run of images starts 256-byte aligned.
   const g = conv2dGeometry([5, 4, 4, 4], conv(8, 3, 1, 1));
   const maxBinding = 2 * 128 * 4;
@@ -301,9 +302,9 @@ Deno.test("conv2d: a batch larger than one binding runs in aligned runs of image
   const d = makeData(g, 21, true);
   const t = upload(gpu, g, d);
   await run(gpu, [
-    ...forwardOp(gpu, g, t, "test", maxBinding),
-    ...backwardDataOp(gpu, g, t, "test", maxBinding),
-    ...backwardWeightOp(gpu, g, t, { weight: "test weight", bias: "test bias" }, maxBinding),
+    ...forwardOp(gpu, g, t, "test", tuning, maxBinding),
+    ...backwardDataOp(gpu, g, t, "test", tuning, maxBinding),
+    ...backwardWeightOp(gpu, g, t, { weight: "test weight", bias: "test bias" }, tuning, maxBinding),
   ]);
   await assertMatchesReference(gpu, g, d, t);
   // 63 floats per image: only runs of 64 images would stay aligned.
@@ -321,7 +322,7 @@ Deno.test("conv2d: the autotune records its measurements and reuses earlier ones
   for (const kind of KINDS) {
     assert.deepEqual(tuning.results[kind].map((r) => r.tiling), candidates);
     for (const r of tuning.results[kind]) assert.ok(r.gflops > 0 && Number.isFinite(r.gflops));
-    assert.ok(candidates.includes(gemmTiling(gpu, kind, gemmProblem(geometry, kind))));
+    assert.ok(candidates.includes(gemmTiling(gpu, tuning, kind, gemmProblem(geometry, kind))));
   }
   assert.equal(await tuneConvolutions(gpu, { previous: tuning }), tuning);
   const bytes = gpu.bytesAllocated;

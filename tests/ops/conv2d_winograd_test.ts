@@ -9,15 +9,8 @@ import {
   type Conv2dOptions,
   tuneConvolutions,
 } from "../../src/ops/conv2d.ts";
+import { type ConvTuning, fixedTiling, GEMM_KINDS, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
 import {
-  GEMM_KINDS,
-  setGemmTiling,
-  setMeasuredTilings,
-  TILING_CANDIDATES,
-} from "../../src/ops/_conv_strategy.ts";
-import {
-  setConvAlgorithm,
-  setWinogradTransformCost,
   useWinograd,
   winogradBackwardDataOp,
   winogradForwardOp,
@@ -117,11 +110,10 @@ for (const [index, c] of CASES.entries()) {
   const tiling = TILING_CANDIDATES[c.tiling];
   Deno.test(`conv2d winograd: ${c.name}, GEMM tiling ${Object.values(tiling).join("/")}`, async () => {
     const gpu = await testGpu();
-    setConvAlgorithm(gpu, "winograd");
-    setGemmTiling(gpu, "winograd", tiling);
+    const tuning = fixedTiling(tiling, ["winograd"], { algorithm: "winograd" });
     const { g, data, t } = setup(gpu, c.input, conv3x3(c.outChannels), 10 * index, c.bias ?? false);
-    const forward = conv2dForward(gpu, g, t, "test");
-    const backward = conv2dBackwardData(gpu, g, t, "test");
+    const forward = conv2dForward(gpu, g, t, "test", tuning);
+    const backward = conv2dBackwardData(gpu, g, t, "test", tuning);
     assert.ok(usesWinograd(forward) && usesWinograd(backward));
     await run(gpu, [...forward, ...backward]);
     const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
@@ -133,7 +125,7 @@ for (const [index, c] of CASES.entries()) {
 
 Deno.test("conv2d winograd: runs of images and chunks of tiles share a small scratch", async () => {
   const gpu = await testGpu();
-  setGemmTiling(gpu, "winograd", TILING_CANDIDATES[1]);
+  const tuning = fixedTiling(TILING_CANDIDATES[1], ["winograd"]);
   // 64 input and 128 output floats per image, 4 tiles each: runs of 3 images, chunks of 3 tiles (M takes
   // 8 channels * 16 floats per tile); the last chunk of the second run is partly past its tiles.
   const { g, data, t } = setup(gpu, [5, 4, 4, 4], conv3x3(8), 7, true);
@@ -144,8 +136,8 @@ Deno.test("conv2d winograd: runs of images and chunks of tiles share a small scr
     [3, 2, 3, 3],
   ]);
   await run(gpu, [
-    ...winogradForwardOp(gpu, g, t, "test", options),
-    ...winogradBackwardDataOp(gpu, g, t, "test", options),
+    ...winogradForwardOp(gpu, g, t, "test", tuning, options),
+    ...winogradBackwardDataOp(gpu, g, t, "test", tuning, options),
   ]);
   const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
   assertClose(await read(gpu, t.output), expected, TOLERANCE, "output");
@@ -153,50 +145,48 @@ Deno.test("conv2d winograd: runs of images and chunks of tiles share a small scr
   assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCE, "gradInput");
   // The scratch now fits this op, so planning it again allocates nothing.
   const bytes = gpu.bytesAllocated;
-  winogradForwardOp(gpu, g, t, "test", options);
+  winogradForwardOp(gpu, g, t, "test", tuning, options);
   assert.equal(gpu.bytesAllocated, bytes);
 });
 
 Deno.test("conv2d winograd: strided, dilated and grouped convolutions stay direct", async () => {
   const gpu = await testGpu();
-  setConvAlgorithm(gpu, "winograd");
+  const tuning: ConvTuning = { algorithm: "winograd" };
   for (const options of [conv3x3(4, 2), conv3x3(4, 1, 2), conv3x3(4, 1, 1, 2)]) {
     const g = conv2dGeometry([1, 4, 7, 9], options);
-    assert.equal(useWinograd(gpu, g, "forward"), false);
-    assert.equal(useWinograd(gpu, g, "backwardData"), false);
+    assert.equal(useWinograd(gpu, tuning, g, "forward"), false);
+    assert.equal(useWinograd(gpu, tuning, g, "backwardData"), false);
   }
 });
 
 Deno.test("conv2d winograd: chosen by measured cost, direct until measured", async () => {
   const gpu = await testGpu();
-  setConvAlgorithm(gpu, "measured");
   const g = conv2dGeometry([8, 64, 16, 16], conv3x3(64));
-  const measure = (direct: number, winogradGemm: number, msPerValue: number) => {
-    for (const kind of GEMM_KINDS) {
+  const measure = (direct: number, winogradGemm: number, msPerValue: number): ConvTuning => ({
+    results: Object.fromEntries(GEMM_KINDS.map((kind) => {
       const gflops = kind === "winograd" ? winogradGemm : direct;
-      setMeasuredTilings(gpu, kind, [{ tiling: TILING_CANDIDATES[1], gflops }]);
-    }
-    setWinogradTransformCost(gpu, msPerValue);
-  };
+      return [kind, [{ tiling: TILING_CANDIDATES[1], gflops }]];
+    })),
+    winogradTransformMsPerValue: msPerValue,
+  });
   // Equal GEMM speed and cheap transforms: 2.25 times fewer multiply-adds win.
-  measure(10, 10, 1e-9);
-  assert.equal(useWinograd(gpu, g, "forward"), true);
-  assert.equal(useWinograd(gpu, g, "backwardData"), true);
+  let tuning = measure(10, 10, 1e-9);
+  assert.equal(useWinograd(gpu, tuning, g, "forward"), true);
+  assert.equal(useWinograd(gpu, tuning, g, "backwardData"), true);
   // Transforms as dear as the whole direct GEMM: direct.
-  measure(10, 10, 1e-3);
-  assert.equal(useWinograd(gpu, g, "forward"), false);
+  tuning = measure(10, 10, 1e-3);
+  assert.equal(useWinograd(gpu, tuning, g, "forward"), false);
   // A 3-channel input makes the GEMMs too shallow for Winograd to pay its transforms.
-  measure(10, 10, 2e-6);
-  assert.equal(useWinograd(gpu, g, "forward"), true);
-  assert.equal(useWinograd(gpu, conv2dGeometry([8, 3, 16, 16], conv3x3(64)), "forward"), false);
+  tuning = measure(10, 10, 2e-6);
+  assert.equal(useWinograd(gpu, tuning, g, "forward"), true);
+  assert.equal(useWinograd(gpu, tuning, conv2dGeometry([8, 3, 16, 16], conv3x3(64)), "forward"), false);
 });
 
 Deno.test("conv2d winograd: backward-data matches central differences of the CPU forward", async () => {
   const gpu = await testGpu();
-  setConvAlgorithm(gpu, "winograd");
-  setGemmTiling(gpu, "winograd", TILING_CANDIDATES[1]);
+  const tuning = fixedTiling(TILING_CANDIDATES[1], ["winograd"], { algorithm: "winograd" });
   const { g, data, t } = setup(gpu, [2, 3, 5, 3], conv3x3(4), 5, false);
-  await run(gpu, conv2dBackwardData(gpu, g, t, "fd"));
+  await run(gpu, conv2dBackwardData(gpu, g, t, "fd", tuning));
   // loss = sum(output * gradOutput), so its input gradient is what backward-data computes.
   const loss = (input: ArrayLike<number>) => {
     const output = conv2dForwardReference(input, data.weight, undefined, g);
@@ -207,7 +197,6 @@ Deno.test("conv2d winograd: backward-data matches central differences of the CPU
 
 Deno.test("conv2d winograd: the autotune measures the path and remeasures older results", async () => {
   const gpu = await testGpu();
-  setConvAlgorithm(gpu, "measured");
   const candidates = [TILING_CANDIDATES[1], TILING_CANDIDATES[4]];
   // A strided geometry: Winograd is timed on its 3x3 stride-1 counterpart.
   const geometry = conv2dGeometry([2, 8, 6, 6], conv3x3(8, 2));

@@ -1,0 +1,248 @@
+/**
+ * `train`: flags to a {@linkcode RunConfig}, then {@linkcode fit} with Ctrl-C as a clean stop.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { defaultCacheDir } from "../src/io/cache.ts";
+import { exists } from "../src/io/_fs.ts";
+import { MODEL_NAMES, modelNamesOf } from "../src/models/table.ts";
+import { checkpointPaths, loadTrainingState } from "../src/train/checkpoint.ts";
+import { fit, type FitResult, stopOnInterrupt } from "../src/train/fit.ts";
+import {
+  ConfigError,
+  DEFAULT_CONFIG as d,
+  resolveConfig,
+  type RunConfig,
+  SCHEDULE_NAMES,
+} from "../src/train/run_config.ts";
+import { tuneConvolutionsCached } from "../src/train/tuning.ts";
+import {
+  boolean,
+  choice,
+  type Command,
+  createGpu,
+  decimal,
+  type Flags,
+  humanOutput,
+  integer,
+  loadData,
+  string,
+  UsageError,
+} from "./_flags.ts";
+
+const TRAIN_HELP = `Train a ResNet on CIFAR-10 or CIFAR-100.
+
+Usage: deno run -A cli.ts train [flags]
+
+The default recipe is He et al., "Deep Residual Learning for Image Recognition" (2016), section 4.2:
+ResNet-20, SGD (momentum 0.9, weight decay 1e-4), batch 128, learning rate 0.1 divided by 10 at 50%
+and 75% of 164 epochs, random crops of the 4-pixel padded image and horizontal flips. Table 6 of the
+paper reports 91.25% test accuracy for it on CIFAR-10 (ResNet-32/44/56/110: 92.49/92.83/93.03/93.39%).
+
+Data:
+  --data PATH            the CIFAR archive or folder (default: the cache folder, downloading if absent)
+  --dataset NAME         cifar10 | cifar100 (default ${d.dataset})
+  --no-download          fail instead of downloading when the data is not there
+  --limit N              use only the first N images of each split (a quick run)
+Model:
+  --model NAME           ${modelNamesOf("imagenet").join(", ")} (torchvision's) or
+                         ${modelNamesOf("cifar").join(", ")} (He et al.'s CIFAR ResNets);
+                         default ${d.model}
+  --stem STEM            imagenet | cifar: resnet18..152's stem (default cifar, imagenet with --pretrained)
+Recipe:
+  --epochs N             (default ${d.epochs})
+  --batch-size N         (default ${d.batchSize})
+  --lr X                 peak learning rate (default ${d.lr})
+  --momentum X           (default ${d.momentum})
+  --weight-decay X       (default ${d.weightDecay})
+  --nesterov             Nesterov momentum
+  --schedule NAME        multistep (x0.1 at 50% and 75% of training; the default), cosine, onecycle or
+                         constant
+  --warmup N             epochs of linear warm-up from lr/10 (default ${d.warmup})
+  --label-smoothing X    (default ${d.labelSmoothing})
+  --seed N               initial weights, data order and augmentation (default ${d.seed})
+Transfer learning:
+  --pretrained FILE      start from a .pth or .safetensors state dict, or "imagenet" for torchvision's
+                         official weights of the model (downloaded once, cached, hash checked); the fc head
+                         is replaced for the data set's classes (the images stay 32x32)
+  --freeze WHAT          none | backbone (train only fc) | a module such as layer3 (frozen with all before it)
+Output:
+  --out DIR              the run folder (default runs/<model>-<dataset>, numbered when taken)
+  --resume DIR           continue the run in DIR exactly where it stopped, with its saved settings
+  --no-tune              skip the one-time convolution autotune (results cached per adapter)
+  --json                 print the result as JSON on stdout
+  -h, --help             this help
+
+Each epoch writes DIR/last.safetensors (torchvision keys) with its sidecar last.json and
+last.optimizer.safetensors, best.* by test accuracy, metrics.jsonl and report.html. Ctrl-C finishes the
+step, saves and tells how to resume; a second Ctrl-C quits at once.`;
+
+/** Flags of `train` that set the recipe, which `--resume` takes from the checkpoint instead. */
+const RECIPE_FLAGS = [
+  "dataset",
+  "model",
+  "stem",
+  "epochs",
+  "batch-size",
+  "lr",
+  "momentum",
+  "weight-decay",
+  "nesterov",
+  "schedule",
+  "warmup",
+  "label-smoothing",
+  "seed",
+  "pretrained",
+  "freeze",
+  "limit",
+  "out",
+];
+
+const kebab = (field: string) => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The run config the flags describe, with `--flag` named in any range error. */
+function configFromFlags(flags: Flags): RunConfig {
+  const pretrained = flags.pretrained as string | undefined;
+  const model = choice(flags, "model", MODEL_NAMES);
+  try {
+    return resolveConfig({
+      dataset: choice(flags, "dataset", ["cifar10", "cifar100"] as const),
+      model,
+      stem: choice(flags, "stem", ["imagenet", "cifar"] as const) ?? (pretrained ? "imagenet" : "cifar"),
+      epochs: integer(flags, "epochs"),
+      batchSize: integer(flags, "batch-size"),
+      lr: decimal(flags, "lr"),
+      momentum: decimal(flags, "momentum"),
+      weightDecay: decimal(flags, "weight-decay"),
+      nesterov: flags.nesterov as boolean | undefined,
+      schedule: choice(flags, "schedule", SCHEDULE_NAMES),
+      warmup: integer(flags, "warmup", 0),
+      labelSmoothing: decimal(flags, "label-smoothing"),
+      seed: integer(flags, "seed", 0),
+      pretrained,
+      freeze: flags.freeze as string | undefined,
+      limit: integer(flags, "limit"),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--${kebab(error.field)}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** `runs/<model>-<dataset>`, numbered `-2`, `-3`, ... when a run is already there. */
+async function defaultOut(config: RunConfig): Promise<string> {
+  const base = join("runs", `${config.model}-${config.dataset}`);
+  for (let n = 1;; n++) {
+    const dir = n === 1 ? base : `${base}-${n}`;
+    if (!await exists(checkpointPaths(dir, "last").state)) return dir;
+  }
+}
+
+/** The run's config and folder: the saved ones with `--resume`, else the flags'. */
+async function runOf(flags: Flags): Promise<{ config: RunConfig; out: string; resume: boolean }> {
+  const resume = flags.resume as string | undefined;
+  if (resume === undefined) {
+    const config = configFromFlags(flags);
+    return { config, out: (flags.out as string | undefined) ?? await defaultOut(config), resume: false };
+  }
+  const clash = RECIPE_FLAGS.find((name) => flags[name] !== undefined);
+  if (clash) {
+    throw new UsageError(
+      `--${clash} cannot be combined with --resume: a resumed run keeps its saved settings`,
+    );
+  }
+  return { config: (await loadTrainingState(resume)).config, out: resume, resume: true };
+}
+
+/** Prints how the run ended: JSON with `--json`, else the message and what to do next. */
+function report(result: FitResult, out: string, json: boolean): void {
+  const log = humanOutput(json);
+  const resumeCommand = `deno run -A cli.ts train --resume ${out}`;
+  if (json) {
+    console.log(JSON.stringify({
+      status: result.status,
+      message: result.message,
+      out,
+      step: result.step,
+      epochs: result.history,
+      best: result.best,
+      checkpoint: checkpointPaths(out, "last").weights,
+      bestCheckpoint: result.best ? checkpointPaths(out, "best").weights : undefined,
+      metrics: join(out, "metrics.jsonl"),
+      report: join(out, "report.html"),
+      resume: result.status === "interrupted" ? resumeCommand : undefined,
+    }));
+  } else {
+    log(result.message);
+    if (result.status === "interrupted") log(`resume with: ${resumeCommand}`);
+    else if (result.history.length) log(`report: ${join(out, "report.html")}`);
+  }
+}
+
+/**
+ * `train`: trains or fine-tunes a ResNet on CIFAR-10/100, or resumes a run; exits 0 when it completed,
+ * 130 when interrupted (saved) and 1 when it diverged.
+ *
+ * @example
+ * ```ts
+ * import { main } from "@denogpu/resnet/cli";
+ * await main(["train", "--model", "resnet20", "--epochs", "1", "--limit", "256", "--out", "/tmp/run"]);
+ * ```
+ */
+export const train: Command = {
+  help: TRAIN_HELP,
+  options: {
+    data: string,
+    dataset: string,
+    "no-download": boolean,
+    limit: string,
+    model: string,
+    stem: string,
+    epochs: string,
+    "batch-size": string,
+    lr: string,
+    momentum: string,
+    "weight-decay": string,
+    nesterov: boolean,
+    schedule: string,
+    warmup: string,
+    "label-smoothing": string,
+    seed: string,
+    pretrained: string,
+    freeze: string,
+    out: string,
+    resume: string,
+    "no-tune": boolean,
+    json: boolean,
+  },
+  async run(flags) {
+    const json = flags.json === true;
+    const { config, out, resume } = await runOf(flags);
+    const gpu = await createGpu(console.error);
+    let tuning;
+    if (!flags["no-tune"]) {
+      console.error("Tuning the convolution kernels for this adapter (once; cached)...");
+      tuning = await tuneConvolutionsCached(gpu, defaultCacheDir());
+    }
+    const data = await loadData(flags, config.dataset, console.error);
+    const interrupt = stopOnInterrupt((line) => console.error(line));
+    let result;
+    try {
+      result = await fit(gpu, {
+        out,
+        config,
+        data,
+        resume,
+        signal: interrupt.signal,
+        log: humanOutput(json),
+        tuning,
+      });
+    } finally {
+      interrupt.dispose();
+    }
+    report(result, out, json);
+    return result.status === "completed" ? 0 : result.status === "interrupted" ? 130 : 1;
+  },
+};

@@ -1,0 +1,82 @@
+/**
+ * The rewrites a traced graph goes through before lowering, in tinygrad's spirit: a chain of functions from
+ * graph to equivalent graph, each turning a pattern into fewer or cheaper ops. Lowering then just lowers
+ * nodes. Rewritten nodes keep their names, so errors and op labels still name the model's layers.
+ *
+ * @module
+ */
+
+import { Graph, type LayerSpec, type Node, type SymbolicTensor } from "../nn/graph.ts";
+
+/** A function from a traced graph to an equivalent one. */
+export type Rewrite = (graph: Graph) => Graph;
+
+/** How {@linkcode rebuild} carries one node over: with a (new) spec, or replaced by one of its inputs. */
+type NodeEdit = { spec: LayerSpec } | { replaceBy: number };
+
+/**
+ * A new graph with each node of `graph` edited as `edit` says; a node replaced by an input is dropped and
+ * its readers read that input. Shapes are inferred again, so a rewrite that changed one would fail here.
+ */
+function rebuild(graph: Graph, edit: (node: Node) => NodeEdit): Graph {
+  const values: SymbolicTensor[] = [];
+  for (const node of graph.nodes) {
+    const change = edit(node);
+    if ("replaceBy" in change) {
+      values[node.id] = values[change.replaceBy];
+    } else if (node.inputs.length === 0) {
+      values[node.id] = Graph.input(node.shape);
+    } else {
+      const inputs = node.inputs.map((id) => values[id]);
+      values[node.id] = inputs[0].graph.add(node.name, change.spec, inputs, node.parameters);
+    }
+  }
+  return values[graph.output.id].graph;
+}
+
+/**
+ * Folds each ReLU into the BatchNorm or residual add it reads, when it is that op's only reader: the
+ * producer's spec then says `relu: true` and applies it in the same pass, and the ReLU node goes. A ReLU
+ * that is the graph's output stays unless it directly follows its producer, which keeps the output last.
+ */
+export function fuseRelu(graph: Graph): Graph {
+  const consumers = graph.consumers();
+  const fusedSpecs = new Map<number, LayerSpec>();
+  const fusedRelus = new Set<number>();
+  for (const node of graph.nodes) {
+    if (node.spec.kind !== "relu") continue;
+    const producer = graph.nodes[node.inputs[0]];
+    const spec = producer.spec;
+    if (spec.kind !== "batchnorm2d" && spec.kind !== "add") continue;
+    const keepsOutputLast = node !== graph.output || producer.id === node.id - 1;
+    if (!spec.relu && consumers[producer.id].length === 1 && keepsOutputLast) {
+      fusedSpecs.set(producer.id, { ...spec, relu: true });
+      fusedRelus.add(node.id);
+    }
+  }
+  return rebuild(
+    graph,
+    (node) =>
+      fusedRelus.has(node.id)
+        ? { replaceBy: node.inputs[0] }
+        : { spec: fusedSpecs.get(node.id) ?? node.spec },
+  );
+}
+
+/** The rewrites, in the order they run. */
+const REWRITES: readonly Rewrite[] = [fuseRelu];
+
+/**
+ * `graph` after every rewrite: the graph that the training step and inference lower.
+ *
+ * @example
+ * ```ts
+ * import { rewrite } from "@denogpu/resnet/ops";
+ * import { resnet18 } from "@denogpu/resnet";
+ * const graph = resnet18().trace([3, 224, 224]);
+ * console.log(graph.nodes.length > rewrite(graph).nodes.length); // true: the ReLUs are fused
+ * ```
+ */
+export function rewrite(graph: Graph): Graph {
+  return REWRITES.reduce((g, step) => step(g), graph);
+}
