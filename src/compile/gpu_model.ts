@@ -27,7 +27,18 @@ export interface ParameterRange {
   members: Parameter[];
 }
 
-/** A model's parameters living on the GPU. */
+/**
+ * A model's parameters living on the GPU.
+ *
+ * @example
+ * ```ts
+ * import { Gpu, GpuModel, resnet20 } from "@denogpu/resnet";
+ * const model = resnet20();
+ * const onGpu = GpuModel.create(await Gpu.create(), model);
+ * const fc = onGpu.view(model.fc.weight); // { buffer, offset, shape: [10, 64] }
+ * await onGpu.download(); // the GPU's values back into model's parameters
+ * ```
+ */
 export class GpuModel {
   /** The GPU. */
   readonly gpu: Gpu;
@@ -92,7 +103,11 @@ export class GpuModel {
     return new GpuModel(gpu, model, groupOf, groupCount);
   }
 
-  /** The parameter's values on the GPU. */
+  /**
+   * The parameter's values on the GPU.
+   *
+   * @throws {Error} When `p` is not a floating-point parameter or buffer of this model.
+   */
   view(p: Parameter): Tensor {
     const offset = this.#offsets.get(p);
     if (offset !== undefined) return { buffer: this.values, offset: offset * 4, shape: p.shape };
@@ -103,7 +118,11 @@ export class GpuModel {
     return { buffer: this.buffers, offset: bufferOffset * 4, shape: p.shape };
   }
 
-  /** The parameter's gradient on the GPU (trainable parameters only). */
+  /**
+   * The parameter's gradient on the GPU (trainable parameters only).
+   *
+   * @throws {Error} When `p` is frozen or a buffer.
+   */
   gradient(p: Parameter): Tensor {
     const offset = this.#offsets.get(p)!;
     if (!p.requiresGrad || p.role !== "parameter" || offset >= this.trainableLength) {

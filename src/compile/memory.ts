@@ -31,7 +31,20 @@ interface RecordedOp {
   make: (resolve: (t: VirtualTensor) => Tensor) => Dispatch[];
 }
 
-/** Records a step's ops on virtual tensors, then allocates shared storage and makes the dispatches. */
+/**
+ * Records a step's ops on virtual tensors, then allocates shared storage and makes the dispatches.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { reluForward, StepPlanner } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const planner = new StepPlanner(gpu);
+ * const x = planner.tensor([4, 64], "x"), y = planner.tensor([4, 64], "y");
+ * planner.op("relu", { input: x, output: y }, (t) => reluForward(gpu, 256, t, "relu"));
+ * const { dispatches } = await planner.build(); // one dispatch, x and y in two buffers
+ * ```
+ */
 export class StepPlanner {
   readonly #gpu: Gpu;
   readonly #tensors: Array<{ shape: readonly number[]; label: string; storage: Storage }> = [];
@@ -42,7 +55,11 @@ export class StepPlanner {
     this.#gpu = gpu;
   }
 
-  /** A new tensor with its own storage (4-byte elements: f32 or u32). */
+  /**
+   * A new tensor with its own storage (4-byte elements: f32 or u32).
+   *
+   * @throws {Error} When the tensor is larger than the adapter's largest storage binding.
+   */
   tensor(shape: readonly number[], label: string): VirtualTensor {
     const bytes = numel(shape) * 4;
     const limit = this.#gpu.limits.maxStorageBufferBindingSize;
@@ -65,7 +82,11 @@ export class StepPlanner {
     });
   }
 
-  /** The same storage seen with another shape of the same size (flatten, identity, fused ReLU). */
+  /**
+   * The same storage seen with another shape of the same size (flatten, identity, fused ReLU).
+   *
+   * @throws {Error} When `shape` has another number of elements than `of`.
+   */
   view(of: VirtualTensor, shape: readonly number[] = of.shape): VirtualTensor {
     if (numel(shape) !== numel(of.shape)) {
       throw new Error(`${of.label}: cannot view [${of.shape.join(", ")}] as [${shape.join(", ")}]`);

@@ -15,13 +15,27 @@ export interface AugmentOptions {
   /**
    * Pixels added on every side before a random crop back to the image size (torchvision's
    * `RandomCrop(32, padding=4)`); 0 turns cropping off. Default 4.
+   *
+   * @default {4}
    */
   padding?: number;
-  /** `"zero"` pads with black pixels (torchvision's default), `"reflect"` mirrors the border. Default zero. */
+  /**
+   * `"zero"` pads with black pixels (torchvision's default), `"reflect"` mirrors the border. Default zero.
+   *
+   * @default {"zero"}
+   */
   paddingMode?: "zero" | "reflect";
-  /** Random horizontal flip with probability 1/2. Default true. */
+  /**
+   * Random horizontal flip with probability 1/2. Default true.
+   *
+   * @default {true}
+   */
   flip?: boolean;
-  /** Side of the Cutout square (DeVries & Taylor), zeroed after normalisation; 0 (default) turns it off. */
+  /**
+   * Side of the Cutout square (DeVries & Taylor), zeroed after normalisation; 0 (default) turns it off.
+   *
+   * @default {0}
+   */
   cutout?: number;
 }
 
@@ -81,7 +95,23 @@ export interface BatchSelection {
   seeds: Uint32Array;
 }
 
-/** Checks `options` against `dataset` and derives the {@linkcode BatchPlan}. */
+/**
+ * Checks `options` against `dataset` and derives the {@linkcode BatchPlan}.
+ *
+ * @example
+ * ```ts
+ * import { imageDataset, planBatches } from "@denogpu/resnet/data";
+ * const data = imageDataset({
+ *   images: new Uint8Array(10 * 3 * 4 * 4), labels: new Uint8Array(10), channels: 3, height: 4, width: 4,
+ *   classes: ["a"],
+ * });
+ * const plan = planBatches(data, { batchSize: 4, shuffle: true, augment: true, seed: 0, dropLast: false });
+ * console.log(plan.batchesPerEpoch, plan.padding, plan.flip); // 3 4 true
+ * ```
+ *
+ * @throws {RangeError} When the batch size, seed or augmentation settings are out of range, the data set
+ * makes no batch, or the mean and std do not fit its channels.
+ */
 export function planBatches(dataset: ImageDataset, options: BatchOptions): BatchPlan {
   const { batchSize, shuffle, seed, dropLast } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -139,6 +169,16 @@ export function planBatches(dataset: ImageDataset, options: BatchOptions): Batch
 /**
  * `table[c * 256 + byte] = (byte / 255 - mean[c]) / std[c]`, computed in float64 and rounded once to f32:
  * both pipelines look values up here, so they normalise bit for bit alike.
+ *
+ * @example
+ * ```ts
+ * import { normalisationTable } from "@denogpu/resnet/data";
+ * const table = normalisationTable(1, [0.5], [0.5]);
+ * console.log(table.length, table[0], table[255]); // 256 -1 1
+ * ```
+ *
+ * @throws {RangeError} When `mean` or `std` is missing for other than 3 channels (CIFAR-10's are used for
+ * 3), has other than `channels` values, or a std is not positive or a mean not finite.
  */
 export function normalisationTable(
   channels: number,

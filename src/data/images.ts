@@ -27,7 +27,16 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** jpeg-js refuses larger images by default; the same bound keeps a hostile file from exhausting memory. */
 const MAX_MEGAPIXELS = 100;
 
-/** Tells PNG and JPEG files apart by their signatures; `undefined` for anything else. */
+/**
+ * Tells PNG and JPEG files apart by their signatures; `undefined` for anything else.
+ *
+ * @example
+ * ```ts
+ * import { imageFormat } from "@denogpu/resnet/data";
+ * console.log(imageFormat(new Uint8Array([0xff, 0xd8, 0xff, 0xe0]))); // "jpeg"
+ * console.log(imageFormat(new TextEncoder().encode("GIF89a"))); // undefined
+ * ```
+ */
 export function imageFormat(bytes: Uint8Array): ImageFormat | undefined {
   if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return "png";
   if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
@@ -178,6 +187,15 @@ export function resizeImage(image: RgbImage, width: number, height: number): Rgb
 /**
  * The centre `width` x `height` window of an image, as torchvision's `CenterCrop` (the offset rounds the
  * same way: `round((size - crop) / 2)`).
+ *
+ * @example
+ * ```ts
+ * import { centreCrop } from "@denogpu/resnet/data";
+ * const crop = centreCrop({ width: 4, height: 4, data: new Uint8Array(4 * 4 * 3) }, 2, 2);
+ * console.log(crop.width, crop.height, crop.data.length); // 2 2 12
+ * ```
+ *
+ * @throws {RangeError} When the window is wider or taller than the image.
  */
 export function centreCrop(image: RgbImage, width: number, height: number): RgbImage {
   if (width > image.width || height > image.height) {

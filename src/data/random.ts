@@ -41,7 +41,18 @@ export function mix32(value: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-/** Folds any non-negative safe integer seed into 32 bits; seeds below 2^32 keep their low word distinct. */
+/**
+ * Folds any non-negative safe integer seed into 32 bits; seeds below 2^32 keep their low word distinct.
+ *
+ * @example
+ * ```ts
+ * import { seed32 } from "@denogpu/resnet/data";
+ * console.log(seed32(5)); // 5
+ * console.log(seed32(2 ** 32) !== seed32(0)); // true: the high word is mixed in
+ * ```
+ *
+ * @throws {RangeError} When `seed` is negative, fractional or beyond `Number.MAX_SAFE_INTEGER`.
+ */
 export function seed32(seed: number): number {
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
@@ -54,13 +65,29 @@ export function seed32(seed: number): number {
 /**
  * The seed of one sample's augmentation: a hash of the run's seed, the epoch and the sample's position in
  * the epoch (`batch * batchSize + slot`). {@linkcode GpuBatcher} writes it next to the sample's index.
+ *
+ * @example
+ * ```ts
+ * import { sampleSeed } from "@denogpu/resnet/data";
+ * const seed = sampleSeed(42, 0, 5); // sample 5 of epoch 0 under seed 42: a u32, the same on every call
+ * ```
+ *
+ * @throws {RangeError} When `seed` is negative, fractional or beyond `Number.MAX_SAFE_INTEGER`.
  */
 export function sampleSeed(seed: number, epoch: number, position: number): number {
   const h = mix32((seed32(seed) ^ SAMPLE_DOMAIN) >>> 0);
   return mix32((mix32((h ^ epoch) >>> 0) + position) >>> 0);
 }
 
-/** Draw number `k` of a sample's augmentation: `mix32(sampleSeed + (k + 1) * 0x9e3779b9)` in u32 math. */
+/**
+ * Draw number `k` of a sample's augmentation: `mix32(sampleSeed + (k + 1) * 0x9e3779b9)` in u32 math.
+ *
+ * @example
+ * ```ts
+ * import { draw, sampleSeed } from "@denogpu/resnet/data";
+ * const flip = (draw(sampleSeed(42, 0, 5), 2) & 1) === 1; // draw 2's lowest bit decides the flip
+ * ```
+ */
 export function draw(sampleSeedValue: number, k: number): number {
   return mix32((sampleSeedValue + Math.imul(k + 1, GOLDEN)) >>> 0);
 }

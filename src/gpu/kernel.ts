@@ -25,7 +25,16 @@
 import type { Gpu } from "./device.ts";
 import type { EntryPointInterface, UniformField } from "./_wgsl.ts";
 
-/** The source of one shader: `parts` (WGSL files, each defining what the later ones use) joined in order. */
+/**
+ * The source of one shader: `parts` (WGSL files, each defining what the later ones use) joined in order.
+ *
+ * @example
+ * ```ts
+ * import { compose } from "@denogpu/resnet/ops";
+ * const code = compose("alias Vec = vec4f;", "fn twice(v: Vec) -> Vec { return 2.0 * v; }");
+ * console.log(code.split("\n").length); // 2
+ * ```
+ */
 export function compose(...parts: string[]): string {
   return parts.join("\n");
 }
@@ -40,12 +49,30 @@ export interface Tensor {
   shape: readonly number[];
 }
 
-/** Number of elements of a shape. */
+/**
+ * Number of elements of a shape.
+ *
+ * @example
+ * ```ts
+ * import { numel } from "@denogpu/resnet/ops";
+ * console.log(numel([2, 3, 4]), numel([])); // 24 1
+ * ```
+ */
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** A tensor over the whole of `buffer` (or from `offset`). */
+/**
+ * A tensor over the whole of `buffer` (or from `offset`).
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { tensor } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const x = tensor(gpu.buffer("x", 4 * 6), [2, 3]); // { buffer, offset: 0, shape: [2, 3] }
+ * ```
+ */
 export function tensor(buffer: GPUBuffer, shape: readonly number[], offset = 0): Tensor {
   return { buffer, offset, shape };
 }
@@ -237,6 +264,13 @@ export function kernel(gpu: Gpu, spec: KernelSpec): Dispatch {
 /**
  * Workgroup counts for `invocations` threads in workgroups of `workgroupSize`, spread over x and y so
  * that neither exceeds 65535.
+ *
+ * @example
+ * ```ts
+ * import { grid } from "@denogpu/resnet/ops";
+ * console.log(grid(1000, 256)); // [4, 1, 1]
+ * console.log(grid(256 * 70000, 256)); // [35000, 2, 1]
+ * ```
  */
 export function grid(invocations: number, workgroupSize: number): [number, number, number] {
   const groups = Math.max(1, Math.ceil(invocations / workgroupSize));
@@ -245,7 +279,20 @@ export function grid(invocations: number, workgroupSize: number): [number, numbe
   return [Math.ceil(groups / y), y, 1];
 }
 
-/** Encodes `dispatches` in order into one compute pass of `encoder`. */
+/**
+ * Encodes `dispatches` in order into one compute pass of `encoder`.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { type Dispatch, encode } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const dispatches: Dispatch[] = []; // e.g. from kernel() or reluForward()
+ * const encoder = gpu.device.createCommandEncoder();
+ * encode(encoder, dispatches);
+ * gpu.device.queue.submit([encoder.finish()]);
+ * ```
+ */
 export function encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[]): void {
   const pass = encoder.beginComputePass();
   for (const d of dispatches) {
@@ -256,7 +303,18 @@ export function encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch
   pass.end();
 }
 
-/** Submits `dispatches` as one command buffer. */
+/**
+ * Submits `dispatches` as one command buffer.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { reluForward, submit, tensor } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const x = tensor(gpu.upload("x", new Float32Array([-1, 1])), [2]);
+ * submit(gpu, reluForward(gpu, 2, { input: x, output: tensor(gpu.buffer("y", 8), [2]) }, "relu"));
+ * ```
+ */
 export function submit(gpu: Gpu, dispatches: readonly Dispatch[]): void {
   const encoder = gpu.device.createCommandEncoder();
   encode(encoder, dispatches);

@@ -39,7 +39,15 @@ export interface ProgressOutput {
 
 const PLAIN_INTERVAL_MS = 2000;
 
-/** `12.3 MB`: sizes in decimal megabytes, as download pages state them. */
+/**
+ * `12.3 MB`: sizes in decimal megabytes, as download pages state them.
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "@denogpu/resnet/io";
+ * console.log(formatBytes(170_498_071)); // "170.5 MB"
+ * ```
+ */
 export function formatBytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }

@@ -135,12 +135,28 @@ function prefixHint(expected: Map<string, readonly number[]>, unexpected: string
   return undefined;
 }
 
-/** Bytes per element of `dtype`. */
+/**
+ * Bytes per element of `dtype`.
+ *
+ * @example
+ * ```ts
+ * import { itemSize } from "@denogpu/resnet/io";
+ * console.log(itemSize("F32"), itemSize("BF16"), itemSize("I64")); // 4 2 8
+ * ```
+ */
 export function itemSize(dtype: DType): number {
   return dtype === "I64" ? 8 : dtype === "F32" ? 4 : 2;
 }
 
-/** Number of elements of a tensor of `shape` (1 for a scalar). */
+/**
+ * Number of elements of a tensor of `shape` (1 for a scalar).
+ *
+ * @example
+ * ```ts
+ * import { elementCount } from "@denogpu/resnet/io";
+ * console.log(elementCount([64, 3, 7, 7]), elementCount([])); // 9408 1
+ * ```
+ */
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -148,6 +164,15 @@ export function elementCount(shape: readonly number[]): number {
 /**
  * Decodes little-endian tensor bytes: F32, F16 and BF16 to a `Float32Array` (exactly: every F16/BF16 value
  * is a float32), I64 to a `BigInt64Array`.
+ *
+ * @example
+ * ```ts
+ * import { decodeTensorBytes } from "@denogpu/resnet/io";
+ * console.log(decodeTensorBytes(new Uint8Array([0, 0, 128, 63]), "F32")); // Float32Array [1]
+ * console.log(decodeTensorBytes(new Uint8Array([128, 63]), "BF16")); // Float32Array [1]
+ * ```
+ *
+ * @throws {RangeError} When the length of `bytes` is not a multiple of `dtype`'s item size.
  */
 export function decodeTensorBytes(bytes: Uint8Array, dtype: DType): Float32Array | BigInt64Array {
   // A copy, because the source bytes are rarely aligned for a typed-array view. Every supported host is
@@ -184,6 +209,15 @@ function toBFloat16(data: Float32Array): Uint16Array {
 /**
  * Encodes tensor values as little-endian bytes of `dtype`: float32 data as F32, F16 or BF16 (rounded to
  * nearest, ties to even), int64 data as I64. For F32 and I64 the result is a view of `data`, not a copy.
+ *
+ * @example
+ * ```ts
+ * import { encodeTensorData } from "@denogpu/resnet/io";
+ * console.log(encodeTensorData(new Float32Array([1]), "BF16")); // Uint8Array [128, 63]
+ * console.log(encodeTensorData(new BigInt64Array([1n]), "I64").length); // 8
+ * ```
+ *
+ * @throws {TypeError} When `data` is a `BigInt64Array` and `dtype` is not I64, or the other way round.
  */
 export function encodeTensorData(data: Float32Array | BigInt64Array, dtype: DType): Uint8Array {
   if ((dtype === "I64") !== (data instanceof BigInt64Array)) {

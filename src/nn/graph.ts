@@ -28,7 +28,17 @@ export interface Node {
   readonly parameters: ReadonlyMap<string, Parameter>;
 }
 
-/** A symbolic tensor: the output of a node while a model is being traced. */
+/**
+ * A symbolic tensor: the output of a node while a model is being traced.
+ *
+ * @example
+ * ```ts
+ * import { Graph } from "@denogpu/resnet";
+ * const x = Graph.input([3, 32, 32]);
+ * const sum = x.add(x); // a residual add node
+ * console.log(sum.shape, sum.graph.nodes.map((n) => n.spec.kind)); // [3, 32, 32] ["input", "add"]
+ * ```
+ */
 export class SymbolicTensor {
   /** The graph it belongs to. */
   readonly graph: Graph;
@@ -44,18 +54,35 @@ export class SymbolicTensor {
     this.shape = shape;
   }
 
-  /** The residual add: `this + other`, shapes must match. */
+  /**
+   * The residual add: `this + other`, shapes must match.
+   *
+   * @throws {Error} When the shapes differ or `other` belongs to another graph.
+   */
   add(other: SymbolicTensor, name = this.graph.nodes[this.node].name): SymbolicTensor {
     return this.graph.add(name, { kind: "add" }, [this, other], new Map());
   }
 }
 
-/** A traced model: nodes in execution order, the last one being the output. */
+/**
+ * A traced model: nodes in execution order, the last one being the output.
+ *
+ * @example
+ * ```ts
+ * import { resnet20 } from "@denogpu/resnet";
+ * const graph = resnet20().trace([3, 32, 32]);
+ * console.log(graph.nodes[0].name, graph.output.name, graph.output.shape); // "input" "fc" [10]
+ * ```
+ */
 export class Graph {
   /** All nodes, in the order they were traced (a topological order). */
   readonly nodes: Node[] = [];
 
-  /** Starts a graph with an input of per-sample `shape` (e.g. `[3, 32, 32]`). */
+  /**
+   * Starts a graph with an input of per-sample `shape` (e.g. `[3, 32, 32]`).
+   *
+   * @throws {Error} When `shape` is not three positive integers.
+   */
   static input(shape: readonly number[]): SymbolicTensor {
     const graph = new Graph();
     if (shape.length !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
@@ -66,7 +93,12 @@ export class Graph {
     return graph.add("input", { kind: "input" }, [], new Map(), shape);
   }
 
-  /** Appends a node reading `inputs`; infers and checks its output shape. */
+  /**
+   * Appends a node reading `inputs`; infers and checks its output shape.
+   *
+   * @throws {Error} Naming the node when an input belongs to another graph or the inputs' shapes do not fit
+   * `spec`.
+   */
   add(
     name: string,
     spec: LayerSpec,

@@ -96,7 +96,17 @@ export class Conv2d extends Module {
   }
 }
 
-/** `nn.BatchNorm2d` with PyTorch's defaults (eps 1e-5, momentum 0.1), weight 1 and bias 0. */
+/**
+ * `nn.BatchNorm2d` with PyTorch's defaults (eps 1e-5, momentum 0.1), weight 1 and bias 0.
+ *
+ * @example
+ * ```ts
+ * import { BatchNorm2d } from "@denogpu/resnet";
+ * const bn = new BatchNorm2d(64);
+ * console.log([...bn.stateDict().keys()]);
+ * // ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+ * ```
+ */
 export class BatchNorm2d extends Module {
   /** The layer's settings. */
   readonly spec: Extract<LayerSpec, { kind: "batchnorm2d" }>;
@@ -133,7 +143,16 @@ export class BatchNorm2d extends Module {
   }
 }
 
-/** `nn.ReLU`. */
+/**
+ * `nn.ReLU`.
+ *
+ * @example
+ * ```ts
+ * import { ReLU, Sequential } from "@denogpu/resnet";
+ * const graph = new Sequential(new ReLU()).trace([3, 4, 4]);
+ * console.log(graph.output.spec.kind, graph.output.shape); // "relu" [3, 4, 4]
+ * ```
+ */
 export class ReLU extends Module {
   /** Adds the ReLU to the graph. */
   forward(x: SymbolicTensor): SymbolicTensor {
@@ -141,7 +160,16 @@ export class ReLU extends Module {
   }
 }
 
-/** `nn.Identity`. */
+/**
+ * `nn.Identity`.
+ *
+ * @example
+ * ```ts
+ * import { Identity, Sequential } from "@denogpu/resnet";
+ * const graph = new Sequential(new Identity()).trace([3, 4, 4]);
+ * console.log(graph.output.spec.kind, graph.output.shape); // "identity" [3, 4, 4]
+ * ```
+ */
 export class Identity extends Module {
   /** Adds a pass-through node to the graph. */
   forward(x: SymbolicTensor): SymbolicTensor {
@@ -149,7 +177,16 @@ export class Identity extends Module {
   }
 }
 
-/** `nn.MaxPool2d` (stride defaults to the kernel size, as PyTorch). */
+/**
+ * `nn.MaxPool2d` (stride defaults to the kernel size, as PyTorch).
+ *
+ * @example
+ * ```ts
+ * import { MaxPool2d, Sequential } from "@denogpu/resnet";
+ * const pool = new MaxPool2d(3, { stride: 2, padding: 1 }); // a ResNet stem's pool
+ * console.log(new Sequential(pool).trace([64, 112, 112]).output.shape); // [64, 56, 56]
+ * ```
+ */
 export class MaxPool2d extends Module {
   /** The window. */
   readonly spec: Extract<LayerSpec, { kind: "maxpool2d" }>;
@@ -172,9 +209,22 @@ export class MaxPool2d extends Module {
   }
 }
 
-/** `nn.AdaptiveAvgPool2d((1, 1))`, the only output size ResNets use. */
+/**
+ * `nn.AdaptiveAvgPool2d((1, 1))`, the only output size ResNets use.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveAvgPool2d, Sequential } from "@denogpu/resnet";
+ * const graph = new Sequential(new AdaptiveAvgPool2d()).trace([512, 7, 7]);
+ * console.log(graph.output.shape); // [512, 1, 1]
+ * ```
+ */
 export class AdaptiveAvgPool2d extends Module {
-  /** Only `1` or `[1, 1]` is supported. */
+  /**
+   * Only `1` or `[1, 1]` is supported.
+   *
+   * @throws {Error} For any other output size.
+   */
   constructor(outputSize: Pair = 1) {
     super();
     const [h, w] = pair(outputSize);
@@ -189,7 +239,16 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
-/** `nn.Flatten()` (`torch.flatten(x, 1)`). */
+/**
+ * `nn.Flatten()` (`torch.flatten(x, 1)`).
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveAvgPool2d, Flatten, Sequential } from "@denogpu/resnet";
+ * const graph = new Sequential(new AdaptiveAvgPool2d(), new Flatten()).trace([512, 7, 7]);
+ * console.log(graph.output.shape); // [512]
+ * ```
+ */
 export class Flatten extends Module {
   /** Adds the reshape to the graph. */
   forward(x: SymbolicTensor): SymbolicTensor {

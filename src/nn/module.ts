@@ -14,6 +14,20 @@ import type { Parameter } from "./parameter.ts";
 /**
  * The base of every layer and model. Subclasses assign child modules and parameters to properties in their
  * constructor, as in PyTorch, and implement {@linkcode Module.forward} on symbolic tensors.
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, Module, ReLU, type SymbolicTensor } from "@denogpu/resnet";
+ * class Stem extends Module {
+ *   conv = new Conv2d(3, 16, 3, { padding: 1, bias: false });
+ *   relu = new ReLU();
+ *   forward(x: SymbolicTensor): SymbolicTensor {
+ *     return this.relu.forward(this.conv.forward(x));
+ *   }
+ * }
+ * const stem = new Stem();
+ * console.log([...stem.stateDict().keys()], stem.parameterCount()); // ["conv.weight"] 432
+ * ```
  */
 export abstract class Module {
   /** This module's path in its model, e.g. `"layer1.0"`; `""` for the model itself. */
@@ -27,6 +41,9 @@ export abstract class Module {
   /**
    * Traces the model on a per-sample input shape (e.g. `[3, 32, 32]`), inferring and checking every
    * layer's shape; throws naming the layer and both shapes on a mismatch.
+   *
+   * @throws {Error} Naming the layer and both shapes when a layer does not fit its input, or when
+   * `inputShape` is not three positive integers.
    */
   trace(inputShape: readonly number[]): Graph {
     this.nameModules();
@@ -92,6 +109,8 @@ export abstract class Module {
    * Loads parameters and buffers from a state dict, as PyTorch's `load_state_dict`. Strict (the default)
    * throws one error listing every missing, unexpected and mismatched key; non-strict loads what matches and
    * returns the lists.
+   *
+   * @throws {Error} When `strict` (the default) and a key is missing, unexpected or of another shape.
    */
   loadStateDict(
     dict: StateDict,
@@ -122,7 +141,17 @@ export abstract class Module {
   }
 }
 
-/** A chain of modules applied in order; children are named `"0"`, `"1"`, ... as in PyTorch. */
+/**
+ * A chain of modules applied in order; children are named `"0"`, `"1"`, ... as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * import { BatchNorm2d, Conv2d, ReLU, Sequential } from "@denogpu/resnet";
+ * const block = new Sequential(new Conv2d(3, 8, 3, { bias: false }), new BatchNorm2d(8), new ReLU());
+ * console.log(block.trace([3, 32, 32]).output.shape); // [8, 30, 30]
+ * console.log([...block.stateDict().keys()][0]); // "0.weight"
+ * ```
+ */
 export class Sequential extends Module {
   /** Chains `modules`. */
   constructor(...modules: Module[]) {

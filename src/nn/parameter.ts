@@ -4,7 +4,17 @@
  * @module
  */
 
-/** A parameter (trained) or buffer (running statistics, counters) of a module, held on the host. */
+/**
+ * A parameter (trained) or buffer (running statistics, counters) of a module, held on the host.
+ *
+ * @example
+ * ```ts
+ * import { Parameter } from "@denogpu/resnet";
+ * const weight = new Parameter([2, 3], "parameter"); // six zeros
+ * console.log(weight.size, weight.requiresGrad); // 6 true
+ * console.log(new Parameter([4], "buffer").requiresGrad); // false
+ * ```
+ */
 export class Parameter {
   /** Full name as in PyTorch's `state_dict`, set when the model is named (e.g. `"layer1.0.conv1.weight"`). */
   name = "";

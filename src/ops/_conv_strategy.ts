@@ -102,6 +102,13 @@ export const UNTUNED: ConvTuning = Object.freeze({});
 /**
  * A tuning that makes every GEMM of `kinds` use `tiling` (tests and benchmarks), with `base`'s other
  * fields.
+ *
+ * @example
+ * ```ts
+ * import { fixedTiling } from "@denogpu/resnet/ops";
+ * const tuning = fixedTiling({ workgroupX: 16, workgroupY: 16, rows: 4, columnVectors: 1 }, ["forward"]);
+ * console.log(Object.keys(tuning.tilings ?? {})); // ["forward"]
+ * ```
  */
 export function fixedTiling(
   tiling: GemmTiling,

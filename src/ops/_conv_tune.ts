@@ -165,7 +165,17 @@ function complete(previous: ConvTuning): previous is MeasuredConvTuning {
     Number.isFinite(previous.winogradTransformMsPerValue);
 }
 
-/** True when `tuning` holds every measurement of this version, made on `gpu`'s adapter. */
+/**
+ * True when `tuning` holds every measurement of this version, made on `gpu`'s adapter.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { measuredOn, UNTUNED } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * console.log(measuredOn(gpu, UNTUNED)); // false: nothing measured
+ * ```
+ */
 export function measuredOn(gpu: Gpu, tuning: ConvTuning): tuning is MeasuredConvTuning {
   return tuning.adapterKey === adapterKey(gpu) && complete(tuning);
 }

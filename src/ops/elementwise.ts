@@ -64,7 +64,23 @@ export function reluForward(
   return elementwise(gpu, label, "relu", "relu", count, { input: t.input, output: t.output });
 }
 
-/** ReLU's backward: `gradInput = gradOutput` where the forward `output > 0`, else 0. */
+/**
+ * ReLU's backward: `gradInput = gradOutput` where the forward `output > 0`, else 0.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { reluBackward, submit, tensor } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const output = tensor(gpu.upload("y", new Float32Array([0, 2])), [2]);
+ * const gradOutput = tensor(gpu.upload("dy", new Float32Array([5, 5])), [2]);
+ * const gradInput = tensor(gpu.buffer("dx", 8), [2]);
+ * submit(gpu, reluBackward(gpu, 2, { output, gradOutput, gradInput }, "relu"));
+ * console.log(await gpu.readFloats(gradInput.buffer, 0, 2)); // [0, 5]
+ * ```
+ *
+ * @throws {Error} Naming `label` when a tensor does not hold `count` elements.
+ */
 export function reluBackward(
   gpu: Gpu,
   count: number,

@@ -180,6 +180,23 @@ export function maxPool2dForward(
 /**
  * Max pool backward: each output's gradient goes to the input its index names, gradients of overlapping
  * windows summed (each input gathers its own, so no atomics). `gradInput` is overwritten.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { maxPool2dBackward, maxPool2dGeometry, submit, tensor } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const g = maxPool2dGeometry([1, 1, 2, 2], {
+ *   kernelSize: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1],
+ * });
+ * const gradOutput = tensor(gpu.upload("dy", new Float32Array([7])), [1, 1, 1, 1]);
+ * const indices = tensor(gpu.upload("argmax", new Uint32Array([1])), [1, 1, 1, 1]);
+ * const gradInput = tensor(gpu.buffer("dx", 16), [1, 1, 2, 2]);
+ * submit(gpu, maxPool2dBackward(gpu, g, { gradOutput, indices, gradInput }, "maxpool"));
+ * console.log(await gpu.readFloats(gradInput.buffer, 0, 4)); // [0, 7, 0, 0]
+ * ```
+ *
+ * @throws {Error} Naming `label` when a tensor's element count does not match `g`.
  */
 export function maxPool2dBackward(
   gpu: Gpu,
@@ -246,7 +263,22 @@ export function globalAvgPoolForward(
   })];
 }
 
-/** Backward of {@linkcode globalAvgPoolForward}: `gradInput[plane, i] = gradOutput[plane] / spatial`. */
+/**
+ * Backward of {@linkcode globalAvgPoolForward}: `gradInput[plane, i] = gradOutput[plane] / spatial`.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { globalAvgPoolBackward, submit, tensor } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const gradOutput = tensor(gpu.upload("dy", new Float32Array([4])), [1]);
+ * const gradInput = tensor(gpu.buffer("dx", 16), [1, 4]);
+ * submit(gpu, globalAvgPoolBackward(gpu, { planes: 1, spatial: 4 }, { gradOutput, gradInput }, "avgpool"));
+ * console.log(await gpu.readFloats(gradInput.buffer, 0, 4)); // [1, 1, 1, 1]
+ * ```
+ *
+ * @throws {Error} Naming `label` when a tensor's element count does not match `s`.
+ */
 export function globalAvgPoolBackward(
   gpu: Gpu,
   s: GlobalAvgPoolShape,

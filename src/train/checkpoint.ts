@@ -109,7 +109,16 @@ export interface TrainingState {
   best?: { epoch: number; testAccuracy: number };
 }
 
-/** The files of checkpoint `name` (`"last"` or `"best"`) in `dir`. */
+/**
+ * The files of checkpoint `name` (`"last"` or `"best"`) in `dir`.
+ *
+ * @example
+ * ```ts
+ * import { checkpointPaths } from "@denogpu/resnet/train";
+ * const { weights, optimizer, state } = checkpointPaths("runs/cifar10", "best");
+ * // "runs/cifar10/best.safetensors", "runs/cifar10/best.optimizer.safetensors", "runs/cifar10/best.json"
+ * ```
+ */
 export function checkpointPaths(
   dir: string,
   name: "last" | "best",
@@ -135,7 +144,20 @@ function weightsMetadata(info: ModelInfo, step: number): Record<string, string> 
   };
 }
 
-/** The model info of a weights file's metadata, when it has one (files this module wrote do). */
+/**
+ * The model info of a weights file's metadata, when it has one (files this module wrote do).
+ *
+ * @example
+ * ```ts
+ * import { modelInfoOf } from "@denogpu/resnet/train";
+ * const info = modelInfoOf({ model: "resnet20", classes: '["cat", "dog"]' });
+ * console.log(info?.classes, info?.stem); // ["cat", "dog"] "imagenet"
+ * console.log(modelInfoOf({ format: "pt" })); // undefined: not written by this module
+ * ```
+ *
+ * @throws {SyntaxError} When one of the JSON-valued keys (`classes`, `mean`, `std`, `input_shape`) is not
+ * valid JSON.
+ */
 export function modelInfoOf(metadata: Record<string, string>): ModelInfo | undefined {
   if (!metadata.model || !metadata.classes) return undefined;
   const parse = <T>(key: string, fallback: T): T => metadata[key] ? JSON.parse(metadata[key]) as T : fallback;
@@ -210,6 +232,16 @@ export async function saveCheckpoint(
 /**
  * Reads the sidecar of checkpoint `name` in `dir`; throws a clear error when there is none or it is not
  * one this module wrote.
+ *
+ * @example
+ * ```ts
+ * import { loadTrainingState } from "@denogpu/resnet/train";
+ * const state = await loadTrainingState("runs/cifar10"); // runs/cifar10/last.json
+ * console.log(state.position, state.best); // where the run stands, its best epoch
+ * ```
+ *
+ * @throws {Error} When the sidecar is missing or unreadable, is not JSON, or is not of
+ * {@linkcode CHECKPOINT_FORMAT}.
  */
 export async function loadTrainingState(dir: string, name: "last" | "best" = "last"): Promise<TrainingState> {
   const path = checkpointPaths(dir, name).state;
@@ -236,6 +268,17 @@ export async function loadTrainingState(dir: string, name: "last" | "best" = "la
 
 /**
  * Reads the weights of checkpoint `name` in `dir`, checking that they belong to the sidecar's save.
+ *
+ * @example
+ * ```ts
+ * import { resnet20 } from "@denogpu/resnet";
+ * import { loadCheckpointWeights, loadTrainingState } from "@denogpu/resnet/train";
+ * const state = await loadTrainingState("runs/cifar10");
+ * resnet20().loadStateDict(await loadCheckpointWeights("runs/cifar10", state));
+ * ```
+ *
+ * @throws {Error} When the weights file is from another step than the sidecar (a save that was cut short),
+ * or it is missing or not a valid safetensors file.
  */
 export async function loadCheckpointWeights(
   dir: string,
@@ -301,6 +344,14 @@ export async function restoreOptimizer(
 /**
  * The weights file a path names: a `.safetensors`/`.pth` file itself, or in a run folder `best.safetensors`
  * (else `last.safetensors`).
+ *
+ * @example
+ * ```ts
+ * import { resolveWeightsPath } from "@denogpu/resnet/train";
+ * const path = await resolveWeightsPath("runs/cifar10"); // "runs/cifar10/best.safetensors" once saved
+ * ```
+ *
+ * @throws {Error} When `path` does not exist, or is a folder holding neither checkpoint.
  */
 export async function resolveWeightsPath(path: string): Promise<string> {
   let info: Deno.FileInfo;

@@ -94,7 +94,20 @@ export interface FitResult {
   step: number;
 }
 
-/** The first `limit` samples of a data set (all of them without a limit). */
+/**
+ * The first `limit` samples of a data set (all of them without a limit).
+ *
+ * @example
+ * ```ts
+ * import { imageDataset } from "@denogpu/resnet/data";
+ * import { limitDataset } from "@denogpu/resnet/train";
+ * const data = imageDataset({
+ *   images: new Uint8Array(10 * 3), labels: new Uint8Array(10),
+ *   channels: 3, height: 1, width: 1, classes: ["a"],
+ * });
+ * console.log(limitDataset(data, 3, "train").count, limitDataset(data, undefined, "train").count); // 3 10
+ * ```
+ */
 export function limitDataset(dataset: ImageDataset, limit: number | undefined, name: string): ImageDataset {
   if (limit === undefined || limit >= dataset.count) return dataset;
   const size = dataset.channels * dataset.height * dataset.width;

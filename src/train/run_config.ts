@@ -85,7 +85,19 @@ export const DEFAULT_CONFIG: Readonly<RunConfig> = {
   freeze: "none",
 };
 
-/** A value of a {@linkcode RunConfig} that is out of range; `field` names it (the CLI names its flag). */
+/**
+ * A value of a {@linkcode RunConfig} that is out of range; `field` names it (the CLI names its flag).
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, resolveConfig } from "@denogpu/resnet/train";
+ * try {
+ *   resolveConfig({ lr: -1 });
+ * } catch (error) {
+ *   if (error instanceof ConfigError) console.log(error.field); // "lr"
+ * }
+ * ```
+ */
 export class ConfigError extends Error {
   /** The offending field of the config. */
   readonly field: keyof RunConfig;
