@@ -137,29 +137,9 @@ export class TrainingStep {
   static async compile(gpu: Gpu, model: Module, options: TrainingOptions): Promise<TrainingStep> {
     checkBatchSize(options.batchSize);
     const inputShape = options.inputShape ?? [3, 32, 32];
-    const graph = model.trace(inputShape);
-    checkNoSharedParameters(graph);
-    const output = graph.output;
-    if (output.shape.length !== 1) {
-      throw new Error(
-        `${output.name}: the model's output must be logits [classes], got [${output.shape.join(", ")}]`,
-      );
-    }
-    const groups = options.optimizer.groups ?? [];
-    const groupOf = (p: Parameter) => {
-      const index = groups.findIndex((g) => g.match(p.name));
-      return index < 0 ? groups.length : index;
-    };
-    const gpuModel = GpuModel.create(gpu, model, groupOf, groups.length + 1);
-    const settings = [...groups, {}].map((g) => ({
-      ...options.optimizer,
-      groups: undefined,
-      ...g,
-      match: undefined,
-    }));
-
+    const graph = traceLogits(model, inputShape);
+    const { gpuModel, settings } = uploadByGroup(gpu, model, options.optimizer);
     const batch = options.batchSize;
-    const planner = new StepPlanner(gpu);
     const images = options.input?.images ??
       {
         buffer: gpu.buffer("input images", batch * inputShape.reduce((a, b) => a * b, 1) * 4),
@@ -168,43 +148,23 @@ export class TrainingStep {
       };
     const labels = options.input?.labels ??
       { buffer: gpu.buffer("input labels", batch * 4), offset: 0, shape: [batch] };
-    const lowered = rewrite(graph);
-    const tuning = options.tuning ?? UNTUNED;
-    const forward = lowerForward(
-      planner,
-      gpuModel,
-      lowered,
-      batch,
-      planner.external(images, "input images"),
-      "train",
-      tuning,
-    );
-    const logits = forward.output;
-    const gradLogits = planner.tensor(logits.shape, "logits gradient");
     const stats = gpu.buffer("training statistics", STATS_LENGTH * 4);
-    const lossSizes = { batch, classes: output.shape[0], labelSmoothing: options.labelSmoothing ?? 0 };
-    const lossTensors = {
-      logits,
-      labels: planner.external(labels, "labels"),
-      gradLogits,
-      stats: planner.external({ buffer: stats, offset: 0, shape: [STATS_LENGTH] }, "training statistics"),
-    };
-    planner.op("loss: cross-entropy", lossTensors, (t) => crossEntropy(gpu, lossSizes, t, "loss"));
-    lowerBackward(planner, gpuModel, lowered, forward, gradLogits, tuning);
-    const built = await planner.build();
+    const built = await planStep(gpuModel, graph, { images, labels, stats }, options);
 
     const momentum = gpu.buffer("momentum buffers", gpuModel.gradients.size);
+    const trained = gpuModel.groups.map((range, i) => ({
+      ...settings[i],
+      offset: range.offset,
+      length: range.length,
+    }))
+      .filter((g) => g.length > 0);
     const optimizer = await gpu.checked("optimizer: sgd", () =>
       Sgd.create(
         gpu,
         { params: gpuModel.values, grads: gpuModel.gradients, momentum },
-        gpuModel.groups.map((range, i) => ({ ...settings[i], offset: range.offset, length: range.length }))
-          .filter((g) => g.length > 0),
+        trained,
         { maxGradNorm: options.maxGradNorm },
       ));
-    const groupLrs = gpuModel.groups.map((range, i) => ({ lr: settings[i].lr, length: range.length })).filter(
-      (g) => g.length > 0,
-    ).map((g) => g.lr);
     return new TrainingStep({
       model: gpuModel,
       graph,
@@ -215,7 +175,7 @@ export class TrainingStep {
       dispatches: [...(options.input?.dispatches ?? []), ...built.dispatches, ...optimizer.dispatches],
       activationBytes: built.bytes,
       stats,
-      groupLrs,
+      groupLrs: trained.map((g) => g.lr),
     }, options);
   }
 
@@ -354,4 +314,63 @@ export class TrainingStep {
       input,
     });
   }
+}
+
+/** Traces `model`, checking that it can be trained and that its output is logits `[classes]`. */
+function traceLogits(model: Module, inputShape: readonly number[]): Graph {
+  const graph = model.trace(inputShape);
+  checkNoSharedParameters(graph);
+  const output = graph.output;
+  if (output.shape.length !== 1) {
+    throw new Error(
+      `${output.name}: the model's output must be logits [classes], got [${output.shape.join(", ")}]`,
+    );
+  }
+  return graph;
+}
+
+/**
+ * Uploads `model` with each optimizer group's parameters contiguous (the groups in order, then the rest),
+ * and the SGD settings of each range: the group's own over the optimizer's.
+ */
+function uploadByGroup(gpu: Gpu, model: Module, optimizer: TrainingOptions["optimizer"]) {
+  const groups = optimizer.groups ?? [];
+  const groupOf = (p: Parameter) => {
+    const index = groups.findIndex((g) => g.match(p.name));
+    return index < 0 ? groups.length : index;
+  };
+  const gpuModel = GpuModel.create(gpu, model, groupOf, groups.length + 1);
+  const settings = [...groups, {}].map((g) => ({ ...optimizer, groups: undefined, ...g, match: undefined }));
+  return { gpuModel, settings };
+}
+
+/** Plans forward in train mode, the loss and backward, and makes their dispatches. */
+function planStep(
+  gpuModel: GpuModel,
+  graph: Graph,
+  io: { images: Tensor; labels: Tensor; stats: GPUBuffer },
+  options: TrainingOptions,
+) {
+  const gpu = gpuModel.gpu;
+  const planner = new StepPlanner(gpu);
+  const lowered = rewrite(graph);
+  const tuning = options.tuning ?? UNTUNED;
+  const input = planner.external(io.images, "input images");
+  const forward = lowerForward(planner, gpuModel, lowered, options.batchSize, input, "train", tuning);
+  const logits = forward.output;
+  const gradLogits = planner.tensor(logits.shape, "logits gradient");
+  const lossSizes = {
+    batch: options.batchSize,
+    classes: graph.output.shape[0],
+    labelSmoothing: options.labelSmoothing ?? 0,
+  };
+  const lossTensors = {
+    logits,
+    labels: planner.external(io.labels, "labels"),
+    gradLogits,
+    stats: planner.external({ buffer: io.stats, offset: 0, shape: [STATS_LENGTH] }, "training statistics"),
+  };
+  planner.op("loss: cross-entropy", lossTensors, (t) => crossEntropy(gpu, lossSizes, t, "loss"));
+  lowerBackward(planner, gpuModel, lowered, forward, gradLogits, tuning);
+  return planner.build();
 }
