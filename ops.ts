@@ -60,6 +60,8 @@ export {
   conv2dGeometry,
   conv2dOp,
   type Conv2dOptions,
+  type Conv2dPass,
+  conv2dScratchParts,
   type Conv2dSpec,
   type ConvTuning,
   fixedTiling,
@@ -86,6 +88,7 @@ export {
   type BatchNorm2dSpec,
   batchNormBackward,
   batchNormEval,
+  batchNormScratchParts,
   type BatchNormShape,
   batchNormTrain,
 } from "./src/ops/batchnorm.ts";

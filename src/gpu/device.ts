@@ -52,7 +52,6 @@ export class Gpu {
   /** Bytes of every buffer made through {@linkcode Gpu.buffer} and not destroyed. */
   bytesAllocated = 0;
   #pipelines = new Map<string, GPUComputePipeline>();
-  #scratch: GPUBuffer[] = [];
   #modules = new Map<string, GPUShaderModule>();
   #interfaces = new Map<string, EntryPointInterface>();
   #asyncError: Error | undefined;
@@ -126,19 +125,6 @@ export class Gpu {
       padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       this.write(buffer, padded);
     }
-    return buffer;
-  }
-
-  /**
-   * A scratch buffer of at least `byteSize` bytes for data that lives only within one op's consecutive
-   * dispatches (split-K partial sums, reduction partials). Ops share it: dispatches run in order, so one
-   * op's scratch is dead before the next op writes it. An op that needs two at once asks for two `slot`s.
-   */
-  scratch(byteSize: number, slot = 0): GPUBuffer {
-    const current = this.#scratch[slot];
-    if (current && current.size >= byteSize) return current;
-    const buffer = this.buffer(`scratch ${slot}`, byteSize);
-    this.#scratch[slot] = buffer;
     return buffer;
   }
 

@@ -12,9 +12,12 @@ import {
   backwardDataDispatches,
   backwardWeightDispatches,
   biasGradientDispatch,
+  dataSplitBytes,
   forwardDispatch,
   sumSlicesDispatch,
+  weightSplitBytes,
 } from "./_conv_kernels.ts";
+import { mergeParts, opScratch, type Scratch, scratchPart } from "./_scratch.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
 import type { ConvTuning } from "./_conv_strategy.ts";
 
@@ -92,16 +95,28 @@ export function forwardOp(
   );
 }
 
+/** Scratch parts {@linkcode backwardDataOp} needs: the runs go one after another, so the largest run's. */
+export function backwardDataOpParts(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  tuning: ConvTuning,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): number[] {
+  const chunks = batchChunks(g, maxBindingBytes, "backward-data scratch");
+  return [Math.max(0, ...chunks.map((c) => dataSplitBytes(gpu, c.geometry, tuning)))];
+}
+
 /** Backward-data over the whole batch (see `backwardDataDispatches`). */
 export function backwardDataOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
   maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): Dispatch[] {
   const per = imageFloats(g);
+  const scratch = opScratch(gpu, t.scratch, backwardDataOpParts(gpu, g, tuning, maxBindingBytes), label);
   return batchChunks(g, maxBindingBytes, label).flatMap((c) =>
     backwardDataDispatches(
       gpu,
@@ -110,6 +125,7 @@ export function backwardDataOp(
         weight: t.weight,
         gradOutput: chunkPart(t.gradOutput, c, per.output),
         gradInput: chunkPart(t.gradInput, c, per.input),
+        scratch,
       },
       label,
       tuning,
@@ -117,38 +133,73 @@ export function backwardDataOp(
   );
 }
 
+/** Floats of one run's slot of a summed gradient of `count` floats. */
+function slotFloats(count: number): number {
+  return Math.ceil(count / FLOATS_PER_ALIGNMENT) * FLOATS_PER_ALIGNMENT;
+}
+
+/**
+ * Scratch parts {@linkcode backwardWeightOp} needs for the gradients `which` says: with several runs, the
+ * weight gradient's run slots and the split-K scratch of the largest run; then, reusing the first part, the
+ * bias gradient's run slots.
+ */
+export function backwardWeightOpParts(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  which: { weight: boolean; bias: boolean },
+  tuning: ConvTuning,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): number[] {
+  const chunks = batchChunks(g, maxBindingBytes, "backward-weight scratch");
+  const split = Math.max(0, ...chunks.map((c) => weightSplitBytes(gpu, c.geometry, tuning)));
+  if (chunks.length === 1) return which.weight ? [split] : [];
+  const weightCount = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
+  return mergeParts(
+    which.weight ? [chunks.length * slotFloats(weightCount) * 4, split] : [],
+    which.bias ? [chunks.length * slotFloats(g.outChannels) * 4] : [],
+  );
+}
+
 /**
  * Weight and/or bias gradients over the whole batch, overwritten. With several runs, each run's
- * gradients go to a slot of a private scratch buffer (allocated here, once) and are then summed.
+ * gradients go to a slot of the op's scratch (`t.scratch`, or a private buffer made here) and are then
+ * summed.
  */
 export function backwardWeightOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight?: Tensor; gradBias?: Tensor },
+  t: { input: Tensor; gradOutput: Tensor; gradWeight?: Tensor; gradBias?: Tensor; scratch?: Scratch },
   labels: { weight: string; bias: string },
   tuning: ConvTuning,
   maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): Dispatch[] {
   const per = imageFloats(g);
   const chunks = batchChunks(g, maxBindingBytes, labels.weight);
+  const which = { weight: t.gradWeight !== undefined, bias: t.gradBias !== undefined };
+  const parts = backwardWeightOpParts(gpu, g, which, tuning, maxBindingBytes);
+  const scratch = opScratch(gpu, t.scratch, parts, labels.weight);
   const dispatches: Dispatch[] = [];
   const gradient = (
     total: Tensor,
     label: string,
-    run: (c: BatchChunk, into: Tensor) => Dispatch[],
+    run: (c: BatchChunk, into: Tensor, split: Scratch) => Dispatch[],
   ) => {
     if (chunks.length === 1) {
-      dispatches.push(...run(chunks[0], total));
+      dispatches.push(...run(chunks[0], total, scratch));
       return;
     }
     const count = total.shape.reduce((a, b) => a * b, 1);
-    const slot = Math.ceil(count / FLOATS_PER_ALIGNMENT) * FLOATS_PER_ALIGNMENT;
-    const scratch = gpu.scratch(chunks.length * slot * 4, 1);
-    chunks.forEach((c, i) => dispatches.push(...run(c, tensor(scratch, total.shape, i * slot * 4))));
+    const slot = slotFloats(count);
+    const slots = scratchPart(scratch, 0, label);
+    chunks.forEach((c, i) =>
+      dispatches.push(
+        ...run(c, tensor(slots.buffer, total.shape, slots.offset + i * slot * 4), scratch.slice(1)),
+      )
+    );
     dispatches.push(
       sumSlicesDispatch(
         gpu,
-        { partial: scratch, total },
+        { partial: slots, total },
         chunks.length,
         count,
         `${label} batch-run sum`,
@@ -157,7 +208,7 @@ export function backwardWeightOp(
     );
   };
   if (t.gradWeight) {
-    gradient(t.gradWeight, labels.weight, (c, into) =>
+    gradient(t.gradWeight, labels.weight, (c, into, split) =>
       backwardWeightDispatches(
         gpu,
         c.geometry,
@@ -165,6 +216,7 @@ export function backwardWeightOp(
           input: chunkPart(t.input, c, per.input),
           gradOutput: chunkPart(t.gradOutput, c, per.output),
           gradWeight: into,
+          scratch: split,
         },
         labels.weight,
         tuning,

@@ -11,19 +11,23 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { compose, type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
-import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
+import {
+  backwardDataOp,
+  backwardDataOpParts,
+  backwardWeightOp,
+  backwardWeightOpParts,
+  forwardOp,
+} from "./_conv_chunks.ts";
 import { geometryConstants, liveTapCount } from "./_conv_kernels.ts";
 import { asConvolution, type Conv2dGeometry } from "./_conv_geometry.ts";
 import type { ConvTuning } from "./_conv_strategy.ts";
+import { opScratch, type Scratch, scratchPart } from "./_scratch.ts";
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
 import denseSource from "../../shaders/conv2d_dense.wgsl" with { type: "text" };
 
 const DENSE = compose(geometrySource, denseSource);
 /** Largest unrolled weight, in bytes: beyond it the direct kernels are used. */
 const MAX_UNROLLED_BYTES = 32 * 2 ** 20;
-/** Scratch slot of the unrolled weight and its gradient (0 and 1 serve the GEMMs' split sums). */
-const UNROLLED_SLOT = 2;
-
 function unrolledCount(g: Conv2dGeometry): number {
   return g.outChannels * g.outHeight * g.outWidth * g.inChannels * g.inHeight * g.inWidth;
 }
@@ -35,6 +39,23 @@ function unrolledCount(g: Conv2dGeometry): number {
 export function denseApplies(g: Conv2dGeometry): boolean {
   return g.groups === 1 && g.inHeight * g.inWidth < liveTapCount(g) &&
     unrolledCount(g) * 4 <= MAX_UNROLLED_BYTES;
+}
+
+/**
+ * Scratch parts a dense pass of `g` needs: the unrolled weight (or its gradient), then the parts of the
+ * GEMM over it.
+ */
+export function denseScratchParts(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  pass: "forward" | "backwardData" | "backwardWeight",
+  tuning: ConvTuning,
+): number[] {
+  const d = denseGeometry(g);
+  const matrix = unrolledCount(g) * 4;
+  if (pass === "forward") return [matrix];
+  if (pass === "backwardData") return [matrix, ...backwardDataOpParts(gpu, d, tuning)];
+  return [matrix, ...backwardWeightOpParts(gpu, d, { weight: true, bias: false }, tuning)];
 }
 
 /** The 1x1 convolution over whole images (a fully connected layer) that `g` is as a dense matrix. */
@@ -69,20 +90,22 @@ function denseKernel(
   });
 }
 
-/** The unrolled weight of `g` in the scratch buffer, and the dispatch that writes it. */
+/** The unrolled weight of `g` in part 0 of `scratch`, and the dispatch that writes it. */
 function unrolled(
   gpu: Gpu,
   g: Conv2dGeometry,
   weight: Tensor,
+  scratch: Scratch,
   label: string,
 ): { matrix: Tensor; write: Dispatch } {
   const d = denseGeometry(g);
-  const matrix = tensor(gpu.scratch(unrolledCount(g) * 4, UNROLLED_SLOT), [
+  const part = scratchPart(scratch, 0, label);
+  const matrix = tensor(part.buffer, [
     d.outChannels,
     d.inChannels,
     1,
     1,
-  ]);
+  ], part.offset);
   return {
     matrix,
     write: denseKernel(
@@ -100,12 +123,13 @@ function unrolled(
 export function denseForwardOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; weight: Tensor; output: Tensor },
+  t: { input: Tensor; weight: Tensor; output: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
   const d = denseGeometry(g);
-  const { matrix, write } = unrolled(gpu, g, t.weight, label);
+  const scratch = opScratch(gpu, t.scratch, denseScratchParts(gpu, g, "forward", tuning), label);
+  const { matrix, write } = unrolled(gpu, g, t.weight, scratch, label);
   const images = {
     input: asImages(t.input, d.inChannels),
     weight: matrix,
@@ -118,12 +142,13 @@ export function denseForwardOp(
 export function denseBackwardDataOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
   const d = denseGeometry(g);
-  const { matrix, write } = unrolled(gpu, g, t.weight, label);
+  const scratch = opScratch(gpu, t.scratch, denseScratchParts(gpu, g, "backwardData", tuning), label);
+  const { matrix, write } = unrolled(gpu, g, t.weight, scratch, label);
   return [
     write,
     ...backwardDataOp(
@@ -133,6 +158,7 @@ export function denseBackwardDataOp(
         gradOutput: asImages(t.gradOutput, d.outChannels),
         weight: matrix,
         gradInput: asImages(t.gradInput, d.inChannels),
+        scratch: scratch.slice(1),
       },
       label,
       tuning,
@@ -144,17 +170,14 @@ export function denseBackwardDataOp(
 export function denseBackwardWeightOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
   const d = denseGeometry(g);
-  const gradMatrix = tensor(gpu.scratch(unrolledCount(g) * 4, UNROLLED_SLOT), [
-    d.outChannels,
-    d.inChannels,
-    1,
-    1,
-  ]);
+  const scratch = opScratch(gpu, t.scratch, denseScratchParts(gpu, g, "backwardWeight", tuning), label);
+  const part = scratchPart(scratch, 0, label);
+  const gradMatrix = tensor(part.buffer, [d.outChannels, d.inChannels, 1, 1], part.offset);
   const gemm = backwardWeightOp(
     gpu,
     d,
@@ -162,6 +185,7 @@ export function denseBackwardWeightOp(
       input: asImages(t.input, d.inChannels),
       gradOutput: asImages(t.gradOutput, d.outChannels),
       gradWeight: gradMatrix,
+      scratch: scratch.slice(1),
     },
     { weight: label, bias: label },
     tuning,

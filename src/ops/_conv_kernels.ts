@@ -19,6 +19,7 @@ import {
 } from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
 import { axes, type Axis } from "./_window.ts";
+import { opScratch, type Scratch } from "./_scratch.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
 import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
@@ -259,6 +260,12 @@ export function dataSplit(
   return { splits: Math.ceil(channels / channelsPerSplit), channelsPerSplit };
 }
 
+/** Bytes of split-K scratch {@linkcode backwardDataDispatches} needs for `g` under `tuning` (0: unsplit). */
+export function dataSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning): number {
+  const { splits } = dataSplit(gpu, g, tilingFor(gpu, g, "backwardData", tuning));
+  return splits > 1 ? splits * g.batch * g.inChannels * g.inHeight * g.inWidth * 4 : 0;
+}
+
 /**
  * Backward-data GEMMs, `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten: one
  * dispatch per stride phase that holds pixels, each split over the output channels as
@@ -267,7 +274,7 @@ export function dataSplit(
 export function backwardDataDispatches(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
@@ -275,7 +282,7 @@ export function backwardDataDispatches(
   const size = tileSize(tl);
   const { splits, channelsPerSplit } = dataSplit(gpu, g, tl);
   const count = numel(t.gradInput.shape);
-  const scratch = splits > 1 ? gpu.scratch(splits * count * 4) : undefined;
+  const [scratch] = opScratch(gpu, t.scratch, [dataSplitBytes(gpu, g, tuning)], label);
   const [axisY, axisX] = axes(g);
   const rowTiles = Math.ceil(g.inChannels / g.groups / size.rows);
   const dispatches: Dispatch[] = [];
@@ -299,7 +306,7 @@ export function backwardDataDispatches(
         bindings: {
           gradOutput: t.gradOutput,
           weight: t.weight,
-          gradInput: scratch ? tensor(scratch, [splits * count]) : t.gradInput,
+          gradInput: scratch ? tensor(scratch.buffer, [splits * count], scratch.offset) : t.gradInput,
         },
         workgroups: [x, y, rowTiles * g.groups * splits],
       }));
@@ -337,6 +344,14 @@ export function weightSplit(
   return { splits: Math.ceil(rows / rowsPerSplit), rowsPerSplit };
 }
 
+/** Bytes of split-K scratch {@linkcode backwardWeightDispatches} needs for `g` under `tuning` (0: unsplit). */
+export function weightSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning): number {
+  const { splits } = weightSplit(gpu, g, tilingFor(gpu, g, "backwardWeight", tuning));
+  return splits > 1
+    ? splits * g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth * 4
+    : 0;
+}
+
 /**
  * Backward-weight GEMM over the live taps, split along the batch when that gives more parallel work, then
  * summed; the entries of dead taps are set to zero (by the sum, or by a fill when unsplit). Tiled as
@@ -345,7 +360,7 @@ export function weightSplit(
 export function backwardWeightDispatches(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
@@ -356,17 +371,17 @@ export function backwardWeightDispatches(
 export function backwardWeightPlan(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
-): { dispatches: Dispatch[]; scratch?: GPUBuffer } {
+): { dispatches: Dispatch[]; scratch?: Tensor } {
   const tl = tilingFor(gpu, g, "backwardWeight", tuning);
   const size = tileSize(tl);
   const { splits, rowsPerSplit } = weightSplit(gpu, g, tl);
   const columns = (g.inChannels / g.groups) * liveTapCount(g);
   const count = numel(t.gradWeight.shape);
   const allLive = liveTapCount(g) === g.kernelHeight * g.kernelWidth;
-  const scratch = splits > 1 ? gpu.scratch(splits * count * 4) : undefined;
+  const [scratch] = opScratch(gpu, t.scratch, [weightSplitBytes(gpu, g, tuning)], label);
   const gemm = kernel(gpu, {
     label,
     code: BACKWARD_WEIGHT,

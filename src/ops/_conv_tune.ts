@@ -24,11 +24,19 @@ import {
   TILING_CANDIDATES,
   UNTUNED,
 } from "./_conv_strategy.ts";
-import { backwardDataDispatches, backwardWeightPlan, forwardDispatch, gemmProblem } from "./_conv_kernels.ts";
+import {
+  backwardDataDispatches,
+  backwardWeightPlan,
+  dataSplitBytes,
+  forwardDispatch,
+  gemmProblem,
+  weightSplitBytes,
+} from "./_conv_kernels.ts";
 import {
   transformedValues,
   WINOGRAD_SCRATCH_BYTES,
   winogradLayout,
+  winogradLayoutParts,
   type WinogradOptions,
   winogradPlan,
 } from "./_conv_winograd.ts";
@@ -212,11 +220,19 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const winogradOutput = make("winograd output", [wg.batch, wg.outChannels, wg.outHeight, wg.outWidth]);
   const maxBindingBytes = gpu.limits.maxStorageBufferBindingSize;
   const layout = winogradLayout(wg, "forward", maxBindingBytes, WINOGRAD_SCRATCH_BYTES, "conv tuning");
-  // Private scratch, released below like every buffer of the tuning.
-  const scratch = {
-    transformed: make("winograd U, V", [layout.transformedBytes / 4]).buffer,
-    products: make("winograd M", [layout.productsBytes / 4]).buffer,
-  };
+  // One private scratch for every candidate (they run one after another), released below like every
+  // buffer of the tuning: Winograd's U and V, or a split GEMM's partial sums, then Winograd's M.
+  const splitBytes = problems.flatMap((p) =>
+    candidates.flatMap((tiling) => [
+      dataSplitBytes(gpu, p, fixedTiling(tiling, ["backwardData"])),
+      weightSplitBytes(gpu, p, fixedTiling(tiling, ["backwardWeight"])),
+    ])
+  );
+  const [transformedBytes, productsBytes] = winogradLayoutParts(layout);
+  const scratch = [
+    make("scratch 0", [Math.ceil(Math.max(transformedBytes, ...splitBytes) / 4)]),
+    make("scratch 1", [Math.ceil(productsBytes / 4)]),
+  ];
   const winograd = (tuning: ConvTuning, label: string) => {
     const o: WinogradOptions = { maxBindingBytes, scratch };
     const t = { source: problemTensors[0].input, weight: winogradWeight, result: winogradOutput };
@@ -243,13 +259,13 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
         return backwardDataDispatches(
           gpu,
           p,
-          { gradOutput: output, weight, gradInput: input },
+          { gradOutput: output, weight, gradInput: input, scratch },
           label,
           tuning,
         );
       }
-      return backwardWeightPlan(gpu, p, { input, gradOutput: output, gradWeight: weight }, label, tuning)
-        .dispatches;
+      const t = { input, gradOutput: output, gradWeight: weight, scratch };
+      return backwardWeightPlan(gpu, p, t, label, tuning).dispatches;
     });
   };
   const results = {} as Record<GemmKind, MeasuredTiling[]>;

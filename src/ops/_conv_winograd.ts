@@ -7,9 +7,9 @@
  * transform `Y = A^T M A`.
  *
  * V and M hold 16 values per 2x2 output tile and channel, four times the activations they stand for, so
- * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the device's shared
- * scratch ({@linkcode Gpu.scratch}), as the GPU runs the dispatches of a queue in order: its memory is
- * paid once, not per layer. Whether a convolution takes this path is decided by the autotune's
+ * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the op's own
+ * ({@linkcode winogradScratchParts}), which a compiled step declares to the memory planner, so its memory
+ * is shared with other ops' scratch and activations. Whether a convolution takes this path is decided by the autotune's
  * measurements in the {@linkcode ConvTuning} passed in ({@linkcode useWinograd}), never by the adapter's
  * name.
  *
@@ -31,6 +31,7 @@ import {
   tilingConstants,
 } from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
+import { opScratch, type Scratch, scratchPart } from "./_scratch.ts";
 import gemmSource from "../../shaders/conv2d_winograd_gemm.wgsl" with { type: "text" };
 import filterSource from "../../shaders/conv2d_winograd_filter.wgsl" with { type: "text" };
 import tilesSource from "../../shaders/conv2d_winograd_tiles.wgsl" with { type: "text" };
@@ -50,14 +51,6 @@ export const WINOGRAD_SCRATCH_BYTES = 32 * 2 ** 20;
 const TRANSFORM_WORKGROUP = 64;
 /** Bytes per tile column of V or M, per channel: 16 floats. */
 const COLUMN_BYTES = 64;
-
-/** The two scratch buffers of the Winograd path. */
-export interface WinogradScratch {
-  /** U (at offset 0) and V (after it), both read by the GEMMs. */
-  transformed: GPUBuffer;
-  /** M, written by the GEMMs. */
-  products: GPUBuffer;
-}
 
 /** A run of images (bound as one range) and how its tiles are cut into chunks. */
 export interface WinogradRun {
@@ -95,8 +88,11 @@ export interface WinogradOptions {
   maxBindingBytes?: number;
   /** Bytes V and M of one chunk may each take (default {@linkcode WINOGRAD_SCRATCH_BYTES}). */
   scratchBytes?: number;
-  /** Private scratch, large enough for the layout, instead of the device's shared one (the autotune). */
-  scratch?: WinogradScratch;
+  /**
+   * The op's scratch, its parts as {@linkcode winogradScratchParts} says (U and V, then M); absent: private
+   * buffers made here.
+   */
+  scratch?: Scratch;
 }
 
 /** A planned Winograd op. */
@@ -162,12 +158,22 @@ export function winogradLayout(
   };
 }
 
-/** The device's shared scratch ({@linkcode Gpu.scratch} slots 0 and 1), grown to `layout`'s needs. */
-function sharedScratch(gpu: Gpu, layout: WinogradLayout): WinogradScratch {
-  return {
-    transformed: gpu.scratch(layout.transformedBytes, 0),
-    products: gpu.scratch(layout.productsBytes, 1),
-  };
+/** Scratch parts a Winograd op of `layout` needs: U and V (read by the GEMMs), and M (written by them). */
+export function winogradLayoutParts(layout: WinogradLayout): number[] {
+  return [layout.transformedBytes, layout.productsBytes];
+}
+
+/** Scratch parts `pass` of `g` needs through Winograd with `options`' binding limit and budget. */
+export function winogradScratchParts(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  pass: WinogradPass,
+  options: WinogradOptions = {},
+): number[] {
+  const maxBinding = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
+  return winogradLayoutParts(
+    winogradLayout(g, pass, maxBinding, options.scratchBytes ?? WINOGRAD_SCRATCH_BYTES, "winograd scratch"),
+  );
 }
 
 /** The tensors of a Winograd op: `result = conv(source, weight) (+ bias)` in `pass`'s sense. */
@@ -191,11 +197,10 @@ export function winogradPlan(
   const maxBinding = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
   const layout = winogradLayout(g, pass, maxBinding, options.scratchBytes ?? WINOGRAD_SCRATCH_BYTES, label);
   const { depth, rows } = layout;
-  const scratch = options.scratch ?? sharedScratch(gpu, layout);
-  if (scratch.transformed.size < layout.transformedBytes || scratch.products.size < layout.productsBytes) {
-    throw new Error(`${label}: the Winograd scratch given is smaller than the op needs`);
-  }
-  const u = tensor(scratch.transformed, [16, rows, depth]);
+  const scratch = opScratch(gpu, options.scratch, winogradLayoutParts(layout), label);
+  const transformed = scratchPart(scratch, 0, label);
+  const products = scratchPart(scratch, 1, label);
+  const u = tensor(transformed.buffer, [16, rows, depth], transformed.offset);
   const transforms: Dispatch[] = [];
   const gemms: Dispatch[] = [];
   const filter = kernel(gpu, {
@@ -212,8 +217,8 @@ export function winogradPlan(
     const chunk = { start: run.start, geometry: { ...g, batch: run.batch } };
     const source = chunkPart(t.source, chunk, depth * pixels);
     const result = chunkPart(t.result, chunk, rows * pixels);
-    const v = tensor(scratch.transformed, [16, depth, run.columns], layout.vOffset);
-    const m = tensor(scratch.products, [16, rows, run.columns]);
+    const v = tensor(transformed.buffer, [16, depth, run.columns], transformed.offset + layout.vOffset);
+    const m = tensor(products.buffer, [16, rows, run.columns], products.offset);
     const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth }, { u, v, m }, label, tuning);
     gemms.push(gemm);
     for (let c = 0; c < run.chunks; c++) {

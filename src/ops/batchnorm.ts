@@ -22,6 +22,7 @@ import gradInputShader from "../../shaders/batchnorm_grad_input.wgsl" with { typ
 import type { Gpu } from "../gpu/device.ts";
 import { compose, type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
 import { vectorSource, vectorWidth } from "./_vector.ts";
+import { declareScratch, opScratch, type Scratch, scratchOf, scratchPart } from "./_scratch.ts";
 import {
   type BackwardContext,
   type ForwardContext,
@@ -176,6 +177,31 @@ function statisticsDispatches(
   return dispatches;
 }
 
+/**
+ * The scratch {@linkcode batchNormTrain} and {@linkcode batchNormBackward} need for `s`, as bytes per part:
+ * the slices' partial sums, and the per-channel coefficients.
+ *
+ * @example
+ * ```ts
+ * import { batchNormScratchParts } from "@denogpu/resnet/ops";
+ * console.log(batchNormScratchParts({ batch: 2, channels: 64, spatial: 16 * 16 }).length); // 2
+ * ```
+ */
+export function batchNormScratchParts(s: BatchNormShape): number[] {
+  return [s.channels * statisticsPlan(s).slices * 8, s.channels * 16];
+}
+
+/** The partial sums and coefficients of a batch norm op: `given`, or private buffers. */
+function statisticsScratch(
+  gpu: Gpu,
+  s: BatchNormShape,
+  given: Scratch | undefined,
+  label: string,
+): { partials: Tensor; coefficients: Tensor } {
+  const scratch = opScratch(gpu, given, batchNormScratchParts(s), `${label}: batch norm`);
+  return { partials: scratchPart(scratch, 0, label), coefficients: scratchPart(scratch, 1, label) };
+}
+
 function checkShape(label: string, s: BatchNormShape, training: boolean): void {
   const sizes = { batch: s.batch, channels: s.channels, spatial: s.spatial };
   for (const [name, value] of Object.entries(sizes)) {
@@ -247,7 +273,8 @@ export function batchNormEval(
  * Train mode, two dispatches: normalises with the batch mean and biased variance, then ReLU when `relu` is
  * true; updates `runningMean` and `runningVar` in place with `momentum` (the variance unbiased by
  * `n / (n - 1)`, n = batch * spatial); writes the batch mean and `1 / sqrt(var + eps)` to `savedMean` and
- * `savedInvStd` ([C]) for {@linkcode batchNormBackward}. Allocates a small scratch buffer of partial sums.
+ * `savedInvStd` ([C]) for {@linkcode batchNormBackward}. Its partial sums and per-channel coefficients go to
+ * `t.scratch` ({@linkcode batchNormScratchParts}), or to small private buffers made here.
  *
  * @example
  * ```ts
@@ -277,6 +304,7 @@ export function batchNormTrain(
     output: Tensor;
     savedMean: Tensor;
     savedInvStd: Tensor;
+    scratch?: Scratch;
   },
   o: { eps: number; momentum: number; relu: boolean },
   label: string,
@@ -293,8 +321,7 @@ export function batchNormTrain(
   }, s.channels);
   const plan = statisticsPlan(s);
   const values = s.batch * s.spatial;
-  const partials = gpu.scratch(s.channels * plan.slices * 8, 0);
-  const coefficients = gpu.scratch(s.channels * 16, 1);
+  const { partials, coefficients } = statisticsScratch(gpu, s, t.scratch, label);
   const uniforms = {
     channels: s.channels,
     spatial: plan.spatial,
@@ -377,6 +404,7 @@ export function batchNormBackward(
     gradInput?: Tensor;
     gradWeight?: Tensor;
     gradBias?: Tensor;
+    scratch?: Scratch;
   },
   o: { relu: boolean },
   label: string,
@@ -397,8 +425,7 @@ export function batchNormBackward(
   }, s.channels);
   if (!t.gradInput && !t.gradWeight && !t.gradBias) return [];
   const plan = statisticsPlan(s);
-  const partials = gpu.scratch(s.channels * plan.slices * 8, 0);
-  const coefficients = gpu.scratch(s.channels * 16, 1);
+  const { partials, coefficients } = statisticsScratch(gpu, s, t.scratch, label);
   // An absent gradient is bound to a placeholder: the pipeline is compiled without the writes to it.
   let placeholder: GPUBuffer | undefined;
   const orPlaceholder = (gradient?: Tensor) =>
@@ -498,8 +525,8 @@ function lowerBatchNormForward(ctx: ForwardContext<BatchNorm2dSpec>): StepTensor
   const options = { eps: spec.eps, momentum: spec.momentum, relu };
   ctx.op(
     ctx.label,
-    { ...tensors, savedMean, savedInvStd },
-    (t) => batchNormTrain(gpu, s, t, options, name),
+    { ...tensors, savedMean, savedInvStd, ...declareScratch(ctx, batchNormScratchParts(s), ctx.label) },
+    (t) => batchNormTrain(gpu, s, { ...t, scratch: scratchOf(t) }, options, name),
   );
   return output;
 }
@@ -523,7 +550,13 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
     gradBias: ctx.gradient("bias"),
   };
   const s = batchNormShape(ctx.output);
-  ctx.op(ctx.label, tensors, (t) => batchNormBackward(ctx.gpu, s, t, { relu }, ctx.name));
+  const needed = tensors.gradInput || tensors.gradWeight || tensors.gradBias;
+  const scratch = declareScratch(ctx, needed ? batchNormScratchParts(s) : [], ctx.label);
+  ctx.op(
+    ctx.label,
+    { ...tensors, ...scratch },
+    (t) => batchNormBackward(ctx.gpu, s, { ...t, scratch: scratchOf(t) }, { relu }, ctx.name),
+  );
   if (gradInput) ctx.accumulate(0, gradInput);
 }
 

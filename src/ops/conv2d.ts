@@ -12,10 +12,28 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Tensor } from "../gpu/kernel.ts";
 import { checkTensor } from "./_conv_kernels.ts";
-import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
-import { useWinograd, winogradBackwardDataOp, winogradForwardOp } from "./_conv_winograd.ts";
+import {
+  backwardDataOp,
+  backwardDataOpParts,
+  backwardWeightOp,
+  backwardWeightOpParts,
+  forwardOp,
+} from "./_conv_chunks.ts";
+import {
+  useWinograd,
+  winogradBackwardDataOp,
+  winogradForwardOp,
+  winogradScratchParts,
+} from "./_conv_winograd.ts";
 import { type ConvTuning, UNTUNED } from "./_conv_strategy.ts";
-import { denseApplies, denseBackwardDataOp, denseBackwardWeightOp, denseForwardOp } from "./_conv_dense.ts";
+import {
+  denseApplies,
+  denseBackwardDataOp,
+  denseBackwardWeightOp,
+  denseForwardOp,
+  denseScratchParts,
+} from "./_conv_dense.ts";
+import { declareScratch, mergeParts, opScratch, type Scratch, scratchOf } from "./_scratch.ts";
 import type { Conv2dGeometry, Conv2dOptions } from "./_conv_geometry.ts";
 import { windowGeometry, windowOutputShape } from "./_window.ts";
 import { inputShapeError, type OpDefinition } from "./op.ts";
@@ -87,6 +105,60 @@ function weightCount(g: Conv2dGeometry): number {
   return g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
 }
 
+/** The passes of a convolution. */
+export type Conv2dPass = "forward" | "backwardData" | "backwardWeight";
+
+/** How `pass` of `g` is computed: as a dense matrix, through Winograd, or by the direct GEMMs. */
+function conv2dPath(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  pass: Conv2dPass,
+  tuning: ConvTuning,
+  bias: boolean,
+): "dense" | "winograd" | "direct" {
+  // The dense matrix has one output per (channel, pixel): a bias per channel stays with the direct kernels.
+  if (denseApplies(g) && !(pass === "forward" && bias)) return "dense";
+  if (pass !== "backwardWeight" && useWinograd(gpu, tuning, g, pass)) return "winograd";
+  return "direct";
+}
+
+/**
+ * The scratch `pass` of `g` needs under `tuning`, as bytes per part, each bound on its own (an empty list or
+ * parts of 0: none): split-K partial sums, Winograd transforms, an unrolled weight. `bias` says whether the
+ * forward pass adds a bias, or the backward-weight pass also computes the bias gradient. The dispatch
+ * builders take these parts as `t.scratch`, or make them.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { conv2dGeometry, conv2dScratchParts } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const g = conv2dGeometry([1, 3, 8, 8], {
+ *   outChannels: 4, kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1,
+ * });
+ * console.log(conv2dScratchParts(gpu, g, "forward")); // []
+ * ```
+ */
+export function conv2dScratchParts(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  pass: Conv2dPass,
+  tuning: ConvTuning = UNTUNED,
+  bias = false,
+): number[] {
+  const path = conv2dPath(gpu, g, pass, tuning, bias);
+  if (path === "dense") {
+    const dense = denseScratchParts(gpu, g, pass, tuning);
+    // The bias gradient runs after the dense weight gradient is folded, over the same parts.
+    if (pass !== "backwardWeight" || !bias) return dense;
+    return mergeParts(dense, backwardWeightOpParts(gpu, g, { weight: false, bias }, tuning));
+  }
+  if (path === "winograd") return winogradScratchParts(gpu, g, pass as "forward" | "backwardData");
+  if (pass === "forward") return [];
+  if (pass === "backwardData") return backwardDataOpParts(gpu, g, tuning);
+  return backwardWeightOpParts(gpu, g, { weight: true, bias }, tuning);
+}
+
 /**
  * The dispatches that compute `output = conv2d(input, weight) + bias` (bias optional, `[outChannels]`),
  * with the kernels `tuning` chooses (default: untuned).
@@ -110,7 +182,7 @@ function weightCount(g: Conv2dGeometry): number {
 export function conv2dForward(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
+  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
@@ -119,9 +191,11 @@ export function conv2dForward(
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, g.outChannels);
   checkTensor(gpu, label, "output", t.output, outputCount(g), true);
   const op = `${label}: conv2d forward`;
-  // The dense matrix has one output per (channel, pixel): a bias per channel stays with the direct kernels.
-  if (!t.bias && denseApplies(g)) return denseForwardOp(gpu, g, t, op, tuning);
-  if (useWinograd(gpu, tuning, g, "forward")) return winogradForwardOp(gpu, g, t, op, tuning);
+  const bias = t.bias !== undefined;
+  const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "forward", tuning, bias), op);
+  const path = conv2dPath(gpu, g, "forward", tuning, bias);
+  if (path === "dense") return denseForwardOp(gpu, g, { ...t, scratch }, op, tuning);
+  if (path === "winograd") return winogradForwardOp(gpu, g, t, op, tuning, { scratch });
   return forwardOp(gpu, g, t, op, tuning);
 }
 
@@ -147,7 +221,7 @@ export function conv2dForward(
 export function conv2dBackwardData(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor },
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
@@ -155,14 +229,17 @@ export function conv2dBackwardData(
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g), true);
   const op = `${label}: conv2d backward-data`;
-  if (denseApplies(g)) return denseBackwardDataOp(gpu, g, t, op, tuning);
-  if (useWinograd(gpu, tuning, g, "backwardData")) return winogradBackwardDataOp(gpu, g, t, op, tuning);
-  return backwardDataOp(gpu, g, t, op, tuning);
+  const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "backwardData", tuning), op);
+  const path = conv2dPath(gpu, g, "backwardData", tuning, false);
+  if (path === "dense") return denseBackwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
+  if (path === "winograd") return winogradBackwardDataOp(gpu, g, t, op, tuning, { scratch });
+  return backwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
 }
 
 /**
  * Overwrites gradWeight (and gradBias when given) with this batch's gradient. Large reductions are split
- * over private scratch buffers allocated here, once; `tuning` as for {@linkcode conv2dForward}.
+ * over `t.scratch` ({@linkcode conv2dScratchParts}) or a private buffer made here; `tuning` as for
+ * {@linkcode conv2dForward}.
  *
  * @example
  * ```ts
@@ -183,7 +260,7 @@ export function conv2dBackwardData(
 export function conv2dBackwardWeight(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; gradBias?: Tensor },
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; gradBias?: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
@@ -192,10 +269,15 @@ export function conv2dBackwardWeight(
   checkTensor(gpu, label, "gradWeight", t.gradWeight, weightCount(g));
   if (t.gradBias) checkTensor(gpu, label, "gradBias", t.gradBias, g.outChannels);
   const labels = { weight: `${label}: conv2d backward-weight`, bias: `${label}: conv2d bias gradient` };
-  if (!denseApplies(g)) return backwardWeightOp(gpu, g, t, labels, tuning);
-  const bias = { input: t.input, gradOutput: t.gradOutput, gradBias: t.gradBias };
+  const withBias = t.gradBias !== undefined;
+  const parts = conv2dScratchParts(gpu, g, "backwardWeight", tuning, withBias);
+  const scratch = opScratch(gpu, t.scratch, parts, labels.weight);
+  if (conv2dPath(gpu, g, "backwardWeight", tuning, withBias) !== "dense") {
+    return backwardWeightOp(gpu, g, { ...t, scratch }, labels, tuning);
+  }
+  const bias = { input: t.input, gradOutput: t.gradOutput, gradBias: t.gradBias, scratch };
   return [
-    ...denseBackwardWeightOp(gpu, g, t, labels.weight, tuning),
+    ...denseBackwardWeightOp(gpu, g, { ...t, scratch }, labels.weight, tuning),
     ...backwardWeightOp(gpu, g, bias, labels, tuning),
   ];
 }
@@ -224,8 +306,20 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
     const [input] = ctx.inputs;
     const geometry = conv2dGeometry(input.shape, ctx.spec);
     const output = ctx.output();
-    const tensors = { input, weight: ctx.parameter("weight")!, bias: ctx.parameter("bias"), output };
-    ctx.op(ctx.label, tensors, (t) => conv2dForward(ctx.gpu, geometry, t, ctx.name, ctx.tuning));
+    const bias = ctx.parameter("bias");
+    const parts = conv2dScratchParts(ctx.gpu, geometry, "forward", ctx.tuning, bias !== undefined);
+    const tensors = {
+      input,
+      weight: ctx.parameter("weight")!,
+      bias,
+      output,
+      ...declareScratch(ctx, parts, ctx.label),
+    };
+    ctx.op(
+      ctx.label,
+      tensors,
+      (t) => conv2dForward(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, ctx.name, ctx.tuning),
+    );
     return output;
   },
   backward(ctx) {
@@ -239,17 +333,27 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
     }
     const gradInput = ctx.gradInput(0);
     if (gradWeight) {
+      const label = `${name}: conv2d backward-weight`;
+      const parts = conv2dScratchParts(
+        ctx.gpu,
+        geometry,
+        "backwardWeight",
+        ctx.tuning,
+        gradBias !== undefined,
+      );
       ctx.op(
-        `${name}: conv2d backward-weight`,
-        { input, gradOutput, gradWeight, gradBias },
-        (t) => conv2dBackwardWeight(ctx.gpu, geometry, t, name, ctx.tuning),
+        label,
+        { input, gradOutput, gradWeight, gradBias, ...declareScratch(ctx, parts, label) },
+        (t) => conv2dBackwardWeight(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, name, ctx.tuning),
       );
     }
     if (gradInput) {
+      const label = `${name}: conv2d backward-data`;
+      const parts = conv2dScratchParts(ctx.gpu, geometry, "backwardData", ctx.tuning);
       ctx.op(
-        `${name}: conv2d backward-data`,
-        { gradOutput, weight: ctx.parameter("weight")!, gradInput },
-        (t) => conv2dBackwardData(ctx.gpu, geometry, t, name, ctx.tuning),
+        label,
+        { gradOutput, weight: ctx.parameter("weight")!, gradInput, ...declareScratch(ctx, parts, label) },
+        (t) => conv2dBackwardData(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, name, ctx.tuning),
       );
       ctx.accumulate(0, gradInput);
     }

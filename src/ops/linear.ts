@@ -8,7 +8,14 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Tensor } from "../gpu/kernel.ts";
 import { checkTensor } from "./_conv_kernels.ts";
-import { backwardDataOp, backwardWeightOp, forwardOp } from "./_conv_chunks.ts";
+import {
+  backwardDataOp,
+  backwardDataOpParts,
+  backwardWeightOp,
+  backwardWeightOpParts,
+  forwardOp,
+} from "./_conv_chunks.ts";
+import { declareScratch, mergeParts, opScratch, type Scratch, scratchOf } from "./_scratch.ts";
 import { asConvolution, type LinearSizes } from "./_conv_geometry.ts";
 import { type ConvTuning, UNTUNED } from "./_conv_strategy.ts";
 import { inputShapeError, type OpDefinition } from "./op.ts";
@@ -77,6 +84,7 @@ export function linearBackward(
     gradInput?: Tensor;
     gradWeight?: Tensor;
     gradBias?: Tensor;
+    scratch?: Scratch;
   },
   label: string,
   tuning: ConvTuning = UNTUNED,
@@ -88,18 +96,44 @@ export function linearBackward(
   if (t.gradInput) checkTensor(gpu, label, "gradInput", t.gradInput, s.batch * s.inFeatures, true);
   if (t.gradWeight) checkTensor(gpu, label, "gradWeight", t.gradWeight, s.outFeatures * s.inFeatures);
   if (t.gradBias) checkTensor(gpu, label, "gradBias", t.gradBias, s.outFeatures);
+  const which = { gradInput: t.gradInput !== undefined, gradWeight: t.gradWeight !== undefined };
+  const parts = linearBackwardScratchParts(gpu, s, { ...which, gradBias: t.gradBias !== undefined }, tuning);
+  const scratch = opScratch(gpu, t.scratch, parts, `${label}: linear backward`);
   const dispatches: Dispatch[] = [];
   if (t.gradInput) {
     const { gradOutput, weight, gradInput } = t;
     dispatches.push(
-      ...backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, `${label}: linear backward-input`, tuning),
+      ...backwardDataOp(
+        gpu,
+        g,
+        { gradOutput, weight, gradInput, scratch },
+        `${label}: linear backward-input`,
+        tuning,
+      ),
     );
   }
-  dispatches.push(...backwardWeightOp(gpu, g, t, {
+  dispatches.push(...backwardWeightOp(gpu, g, { ...t, scratch }, {
     weight: `${label}: linear backward-weight`,
     bias: `${label}: linear bias gradient`,
   }, tuning));
   return dispatches;
+}
+
+/**
+ * Scratch parts {@linkcode linearBackward} needs for the gradients `which` says: the backward-input GEMM's,
+ * then (over the same parts) the weight and bias gradients'.
+ */
+function linearBackwardScratchParts(
+  gpu: Gpu,
+  s: LinearSizes,
+  which: { gradInput: boolean; gradWeight: boolean; gradBias: boolean },
+  tuning: ConvTuning,
+): number[] {
+  const g = asConvolution(s);
+  return mergeParts(
+    which.gradInput ? backwardDataOpParts(gpu, g, tuning) : [],
+    backwardWeightOpParts(gpu, g, { weight: which.gradWeight, bias: which.gradBias }, tuning),
+  );
 }
 
 /** A `nn.Linear` node of a traced graph. */
@@ -136,15 +170,24 @@ export const linearOp: OpDefinition<LinearSpec> = {
     const [input] = ctx.inputs;
     const s = { batch: input.shape[0], inFeatures: ctx.spec.inFeatures, outFeatures: ctx.spec.outFeatures };
     const gradInput = ctx.gradInput(0);
+    const gradWeight = ctx.gradient("weight");
+    const gradBias = ctx.gradient("bias");
+    const which = { gradInput: !!gradInput, gradWeight: !!gradWeight, gradBias: !!gradBias };
+    const parts = linearBackwardScratchParts(ctx.gpu, s, which, ctx.tuning);
     const tensors = {
       input,
       weight: ctx.parameter("weight")!,
       gradOutput: ctx.gradOutput,
       gradInput,
-      gradWeight: ctx.gradient("weight"),
-      gradBias: ctx.gradient("bias"),
+      gradWeight,
+      gradBias,
+      ...declareScratch(ctx, parts, ctx.label),
     };
-    ctx.op(ctx.label, tensors, (t) => linearBackward(ctx.gpu, s, t, ctx.name, ctx.tuning));
+    ctx.op(
+      ctx.label,
+      tensors,
+      (t) => linearBackward(ctx.gpu, s, { ...t, scratch: scratchOf(t) }, ctx.name, ctx.tuning),
+    );
     if (gradInput) ctx.accumulate(0, gradInput);
   },
   forwardFlops: (spec) => 2 * spec.inFeatures * spec.outFeatures,

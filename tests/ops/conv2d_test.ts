@@ -339,7 +339,7 @@ Deno.test("conv2d: the default autotune times a stride-1 and a stride-2 problem 
     assert.ok(tuning.results[kind][0].gflops > 0 && Number.isFinite(tuning.results[kind][0].gflops));
   }
   assert.ok(tuning.winogradTransformMsPerValue > 0);
-  // What stays is the device's shared split-K scratch, which later ops reuse: a second run adds nothing.
+  // Every buffer of the tuning, its scratch included, is released: a second run adds nothing.
   const bytes = gpu.bytesAllocated;
   await tuneConvolutions(gpu, { candidates, minMilliseconds: 1 });
   assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");

@@ -15,6 +15,7 @@ import {
   winogradBackwardDataOp,
   winogradForwardOp,
   winogradLayout,
+  winogradScratchParts,
 } from "../../src/ops/_conv_winograd.ts";
 import { conv2dBackwardDataReference, conv2dForwardReference } from "../reference/conv2d.ts";
 import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.ts";
@@ -129,8 +130,15 @@ Deno.test("conv2d winograd: runs of images and chunks of tiles share a small scr
   // 64 input and 128 output floats per image, 4 tiles each: runs of 3 images, chunks of 3 tiles (M takes
   // 8 channels * 16 floats per tile); the last chunk of the second run is partly past its tiles.
   const { g, data, t } = setup(gpu, [5, 4, 4, 4], conv3x3(8), 7, true);
-  const options = { maxBindingBytes: 3 * 128 * 4, scratchBytes: 3 * 128 * 4 };
-  const layout = winogradLayout(g, "forward", options.maxBindingBytes, options.scratchBytes, "test");
+  const sizes = { maxBindingBytes: 3 * 128 * 4, scratchBytes: 3 * 128 * 4 };
+  const layout = winogradLayout(g, "forward", sizes.maxBindingBytes, sizes.scratchBytes, "test");
+  const forward = winogradScratchParts(gpu, g, "forward", sizes);
+  const backward = winogradScratchParts(gpu, g, "backwardData", sizes);
+  const scratch = forward.map((bytes, i) => {
+    const floats = Math.max(bytes, backward[i]) / 4;
+    return tensor(gpu.buffer(`scratch ${i}`, floats * 4), [floats]);
+  });
+  const options = { ...sizes, scratch };
   assert.deepEqual(layout.runs.map((r) => [r.start, r.batch, r.chunks, r.columns]), [
     [0, 3, 4, 3],
     [3, 2, 3, 3],
@@ -143,10 +151,10 @@ Deno.test("conv2d winograd: runs of images and chunks of tiles share a small scr
   assertClose(await read(gpu, t.output), expected, TOLERANCE, "output");
   const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
   assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCE, "gradInput");
-  // The scratch now fits this op, so planning it again allocates nothing.
-  const bytes = gpu.bytesAllocated;
+  // The scratch given fits this op, so planning it again allocates nothing.
+  const allocated = gpu.bytesAllocated;
   winogradForwardOp(gpu, g, t, "test", tuning, options);
-  assert.equal(gpu.bytesAllocated, bytes);
+  assert.equal(gpu.bytesAllocated, allocated);
 });
 
 Deno.test("conv2d winograd: strided, dilated and grouped convolutions stay direct", async () => {
