@@ -11,8 +11,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { numel, type Tensor } from "../gpu/kernel.ts";
-import { tensor } from "../gpu/kernel.ts";
+import { numel, type Tensor, tensor } from "../gpu/kernel.ts";
 
 /** An op's scratch parts, as a dispatch builder takes them (`undefined` for a part of 0 bytes). */
 export type Scratch = readonly (Tensor | undefined)[];
