@@ -1,8 +1,9 @@
 /**
  * Data sets and batches: the CIFAR-10/100 binary releases (archive or folder, validated record by record),
- * images in folders, PNG/JPEG decoding and resizing, batch plans (shuffle, drop-last, padding), the GPU
- * batcher that keeps a data set on the GPU as bytes and crops, flips and normalises each batch there, and
- * its CPU twin.
+ * a generated data set of shapes that needs no download, images in folders, PNG/JPEG decoding,
+ * torchvision's transforms (resize, crops, flips, normalisation), batch plans (shuffle, drop-last, padding),
+ * the GPU batcher that keeps a data set on the GPU as bytes and crops, flips and normalises each batch
+ * there, and its CPU twin.
  *
  * ```ts
  * import { epochOrder } from "@denogpu/resnet/data";
@@ -34,15 +35,62 @@ export { type CifarSplits, readCifar, type ReadCifarOptions } from "./src/data/c
 export { type CpuBatch, cpuBatch } from "./src/data/cpu_batch.ts";
 export { type ImageDataset, imageDataset, type ImageDatasetInit } from "./src/data/dataset.ts";
 export { draw, epochOrder, mix32, sampleSeed, seed32 } from "./src/data/random.ts";
+export {
+  syntheticDataset,
+  type SyntheticDatasetOptions,
+  type SyntheticSplits,
+} from "./src/data/synthetic.ts";
 export { GpuBatcher, type GpuDataOptions } from "./src/data/gpu_batcher.ts";
+export { detectDataset, type DetectedDataset } from "./src/data/detect.ts";
+export {
+  ImageDecodeError,
+  type ImageDecodeErrorInit,
+  type ImageProblemKind,
+} from "./src/data/image_error.ts";
+export {
+  type DecodedEntries,
+  type DecodedEntry,
+  decodeEntries,
+  type DecodeEntriesOptions,
+  decodeEntry,
+  type ImageProblem,
+  problemsWarning,
+} from "./src/data/image_files.ts";
+export {
+  hasImageExtension,
+  IMAGE_EXTENSIONS,
+  type ImageEntry,
+  type ImageFolderListing,
+  type ImageFolderOptions,
+  type ImageFolderSplit,
+  type ImageFolderSplits,
+  listImageFolder,
+  readImageFolder,
+} from "./src/data/image_folder.ts";
 export {
   centreCrop,
+  cropImage,
+  type CropWindow,
   decodeImage,
+  type DecodeOptions,
   type ImageFormat,
   imageFormat,
-  prepareImage,
-  type PrepareOptions,
   readImage,
   resizeImage,
   type RgbImage,
 } from "./src/data/images.ts";
+export {
+  evalResizeSize,
+  type Normalisation,
+  prepareImage,
+  type PrepareOptions,
+  randomResizedCrop,
+  type RandomResizedCropOptions,
+  randomResizedCropParams,
+  resizedCrop,
+  type ResizedCropOptions,
+  type ResizedCropParams,
+  resizedSize,
+  resizeShorter,
+  toTensor,
+} from "./src/data/transforms.ts";

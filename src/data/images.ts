@@ -1,30 +1,27 @@
 /**
- * Image files for prediction: PNG (decoded with `pngjs`) and JPEG (with `jpeg-js`), resized and
- * centre-cropped to the model's input and normalised, as torchvision's `Resize` + `CenterCrop` +
- * `ToTensor` + `Normalize` evaluation transform does.
+ * Image files for prediction and training: PNG (decoded with `pngjs`) and JPEG (with `jpeg-js`) to 8-bit
+ * RGB with the pixels PIL's `Image.open(f).convert("RGB")` gives (JPEGs turned upright by their EXIF
+ * orientation), and the resizing and cropping of such images.
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import { PNG } from "pngjs";
-import jpeg from "jpeg-js";
+import { decodeJpeg, jpegHeader } from "./_jpeg.ts";
+import { exifOrientation, orient } from "./_exif.ts";
+import { decodePng, pngHeader } from "./_png.ts";
+import { ImageDecodeError } from "./image_error.ts";
+import { resamplePixels } from "./_resample.ts";
+import { roundHalfEven } from "./_round.ts";
 
-/** An 8-bit RGB image, pixels interleaved (`R, G, B, R, G, B, ...`), rows top to bottom. */
-export interface RgbImage {
-  /** Columns. */
-  width: number;
-  /** Rows. */
-  height: number;
-  /** `width * height * 3` bytes. */
-  data: Uint8Array;
-}
+import type { RgbImage } from "./rgb_image.ts";
+
+export type { RgbImage };
 
 /** What a file holds, from its first bytes. */
 export type ImageFormat = "png" | "jpeg";
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-/** jpeg-js refuses larger images by default; the same bound keeps a hostile file from exhausting memory. */
+/** jpeg-js's own default; it bounds what one hostile or mistaken file can make us allocate (~1.6 GB). */
 const MAX_MEGAPIXELS = 100;
 
 /**
@@ -43,20 +40,74 @@ export function imageFormat(bytes: Uint8Array): ImageFormat | undefined {
   return undefined;
 }
 
-/** Drops the alpha channel of RGBA pixels, as PIL's `convert("RGB")` does. */
-function rgbaToRgb(rgba: Uint8Array, width: number, height: number): Uint8Array {
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
-    rgb[j] = rgba[i];
-    rgb[j + 1] = rgba[i + 1];
-    rgb[j + 2] = rgba[i + 2];
+/**
+ * Image formats recognised only to name them in the error: none has a small, well-kept pure-JS decoder
+ * with a synchronous API (WebP's are WebAssembly builds of libwebp that initialise asynchronously).
+ */
+const UNSUPPORTED: readonly { name: string; matches: (text: string) => boolean }[] = [
+  { name: "WebP", matches: (text) => text.startsWith("RIFF") && text.slice(8, 12) === "WEBP" },
+  { name: "GIF", matches: (text) => text.startsWith("GIF87a") || text.startsWith("GIF89a") },
+  { name: "BMP", matches: (text) => text.startsWith("BM") },
+  { name: "TIFF", matches: (text) => text.startsWith("II*\0") || text.startsWith("MM\0*") },
+  { name: "PPM/PGM", matches: (text) => /^P[1-7]\s/.test(text) },
+  { name: "HEIF/AVIF", matches: (text) => text.slice(4, 8) === "ftyp" && /heic|heix|mif1|avif/.test(text) },
+];
+
+function unrecognised(bytes: Uint8Array, source: string): ImageDecodeError {
+  const text = String.fromCharCode(...bytes.subarray(0, 16));
+  const other = UNSUPPORTED.find((format) => format.matches(text));
+  if (other) {
+    return new ImageDecodeError(
+      `${source}: a ${other.name} image, which is not supported: only PNG and JPEG images are decoded; ` +
+        `convert it to PNG or JPEG`,
+      { source, kind: "unsupported" },
+    );
   }
-  return rgb;
+  const start = [...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  return new ImageDecodeError(`${source}: not a PNG or JPEG image (it starts with the bytes ${start})`, {
+    source,
+    kind: "not-an-image",
+  });
+}
+
+/** How {@linkcode decodeImage} and {@linkcode readImage} decode. */
+export interface DecodeOptions {
+  /**
+   * Images whose header declares more pixels than this many millions are refused before any pixel is
+   * decoded, so that memory stays bounded (decoding takes up to 16 bytes a pixel).
+   *
+   * @default {100}
+   */
+  maxMegapixels?: number;
+  /**
+   * Turn JPEGs upright by their EXIF orientation tag, as PIL's `ImageOps.exif_transpose` does. This differs
+   * from plain torchvision: PIL does not apply the tag when it opens a file, so `ImageFolder` feeds
+   * phone photos sideways. Pass `false` for torchvision's pixels.
+   *
+   * @default {true}
+   */
+  exifOrientation?: boolean;
+}
+
+function checkSize(width: number, height: number, maxMegapixels: number, source: string): void {
+  if (width * height <= maxMegapixels * 1e6) return;
+  const megapixels = (width * height / 1e6).toFixed(1);
+  throw new ImageDecodeError(
+    `${source}: ${width}x${height} pixels (${megapixels} megapixels) is over the limit of ` +
+      `${maxMegapixels} megapixels; raise maxMegapixels to decode it`,
+    { source, kind: "too-large" },
+  );
 }
 
 /**
- * Decodes a PNG or JPEG file's bytes to RGB. Grey, palette and 16-bit PNGs are converted to 8-bit RGB and
- * alpha is dropped. Throws an error naming `source` for anything else and for corrupt or truncated data.
+ * Decodes a PNG or JPEG file's bytes to 8-bit RGB with the pixels PIL's `Image.open(f).convert("RGB")`
+ * gives: grey and grey + alpha replicated to R, G and B, palettes looked up (transparency ignored), alpha
+ * dropped without compositing, 16-bit colour cut to its high byte and 16-bit grey clipped to 0..255 (as
+ * PIL does; most such images come out white). JPEGs are decoded by jpeg-js with libjpeg-turbo's chroma
+ * upsampling and colour conversion, so that they stay within 3 levels of PIL's pixels (the inverse DCTs
+ * round differently), and are turned upright by their EXIF orientation unless `exifOrientation: false`
+ * (see {@linkcode DecodeOptions}; plain torchvision does not turn them). Only JPEG's EXIF is read, not a
+ * PNG's eXIf chunk.
  *
  * @example
  * ```ts
@@ -64,30 +115,34 @@ function rgbaToRgb(rgba: Uint8Array, width: number, height: number): Uint8Array 
  * const image = decodeImage(await Deno.readFile("cat.png"), "cat.png");
  * console.log(image.width, image.height);
  * ```
+ *
+ * @throws {ImageDecodeError} Naming `source`, for an empty file, one that is not a PNG or JPEG (WebP, GIF,
+ * BMP, TIFF and PPM are named as unsupported), corrupt or truncated data, and an image whose header
+ * declares more than `maxMegapixels`.
+ * @throws {RangeError} When `maxMegapixels` is not a positive number.
  */
-export function decodeImage(bytes: Uint8Array, source = "image"): RgbImage {
+export function decodeImage(bytes: Uint8Array, source = "image", options: DecodeOptions = {}): RgbImage {
+  const maxMegapixels = options.maxMegapixels ?? MAX_MEGAPIXELS;
+  if (!(maxMegapixels > 0)) throw new RangeError(`maxMegapixels must be positive, got ${maxMegapixels}`);
+  if (bytes.length === 0) {
+    throw new ImageDecodeError(`${source}: empty file (0 bytes), expected a PNG or JPEG image`, {
+      source,
+      kind: "empty",
+    });
+  }
   const format = imageFormat(bytes);
-  if (!format) throw new Error(`${source}: not a PNG or JPEG image`);
-  let decoded: { width: number; height: number; data: Uint8Array };
-  try {
-    decoded = format === "png"
-      ? PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-      : jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_MEGAPIXELS });
-  } catch (error) {
-    throw new Error(
-      `${source}: corrupt or truncated ${format.toUpperCase()} data (${(error as Error).message})`,
-      {
-        cause: error,
-      },
-    );
+  if (format === "png") {
+    const header = pngHeader(bytes, source);
+    checkSize(header.width, header.height, maxMegapixels, source);
+    return decodePng(bytes, header, source);
   }
-  const { width, height, data } = decoded;
-  if (!(width > 0 && height > 0) || data.length < width * height * 4) {
-    throw new Error(
-      `${source}: corrupt ${format.toUpperCase()} data (${width}x${height} with ${data.length} bytes)`,
-    );
+  if (format === "jpeg") {
+    const header = jpegHeader(bytes, source);
+    checkSize(header.width, header.height, maxMegapixels, source);
+    const image = decodeJpeg(bytes, header, source);
+    return options.exifOrientation === false ? image : orient(image, exifOrientation(header.exif));
   }
-  return { width, height, data: rgbaToRgb(data, width, height) };
+  throw unrecognised(bytes, source);
 }
 
 /**
@@ -98,48 +153,29 @@ export function decodeImage(bytes: Uint8Array, source = "image"): RgbImage {
  * import { readImage } from "@denogpu/resnet/data";
  * const image = await readImage("cat.jpg");
  * ```
+ *
+ * @throws {ImageDecodeError} Naming `path`: `"unreadable"` when the file cannot be read, and every error
+ * of {@linkcode decodeImage}.
  */
-export async function readImage(path: string): Promise<RgbImage> {
+export async function readImage(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
-    throw new Error(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    throw new ImageDecodeError(`cannot read ${path}: ${(error as Error).message}`, {
+      source: path,
+      kind: "unreadable",
+      cause: error,
+    });
   }
-  return decodeImage(bytes, path);
+  return decodeImage(bytes, path, options);
 }
 
 /**
- * Resampling weights of one axis from `inSize` to `outSize` pixels: a triangle filter whose support grows
- * with the downscaling factor (PIL's and torchvision's antialiased bilinear), so that shrinking a photo
- * averages every source pixel instead of skipping most of them.
- */
-function axisWeights(inSize: number, outSize: number): { first: Int32Array; weights: Float64Array[] } {
-  const scale = inSize / outSize;
-  const support = Math.max(1, scale);
-  const first = new Int32Array(outSize);
-  const weights: Float64Array[] = [];
-  for (let o = 0; o < outSize; o++) {
-    const centre = (o + 0.5) * scale;
-    const lo = Math.max(0, Math.floor(centre - support));
-    const hi = Math.min(inSize, Math.ceil(centre + support));
-    const w = new Float64Array(hi - lo);
-    let sum = 0;
-    for (let i = lo; i < hi; i++) {
-      const value = Math.max(0, 1 - Math.abs((i + 0.5 - centre) / support));
-      w[i - lo] = value;
-      sum += value;
-    }
-    for (let k = 0; k < w.length; k++) w[k] /= sum;
-    first[o] = lo;
-    weights.push(w);
-  }
-  return { first, weights };
-}
-
-/**
- * Resizes an image to `width` x `height` with antialiased bilinear filtering (separable, in float64,
- * rounded to bytes at the end).
+ * Resizes an image to `width` x `height` with antialiased bilinear filtering, byte for byte as PIL's
+ * `Image.resize((width, height), Image.BILINEAR)` (which torchvision's `Resize` calls on PIL images): a
+ * triangle filter widened by the shrinking factor, in 22-bit fixed point, the horizontal pass rounded to
+ * bytes before the vertical one.
  *
  * @example
  * ```ts
@@ -153,40 +189,12 @@ export function resizeImage(image: RgbImage, width: number, height: number): Rgb
       throw new RangeError(`resize ${what} must be a positive integer, got ${value}`);
     }
   }
-  if (width === image.width && height === image.height) return { width, height, data: image.data.slice() };
-  const columns = axisWeights(image.width, width);
-  const rows = axisWeights(image.height, height);
-  // Horizontal pass into float64 rows, then the vertical pass.
-  const wide = new Float64Array(image.height * width * 3);
-  for (let y = 0; y < image.height; y++) {
-    for (let x = 0; x < width; x++) {
-      const w = columns.weights[x];
-      const start = columns.first[x];
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        for (let k = 0; k < w.length; k++) sum += w[k] * image.data[(y * image.width + start + k) * 3 + c];
-        wide[(y * width + x) * 3 + c] = sum;
-      }
-    }
-  }
-  const out = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const w = rows.weights[y];
-    const start = rows.first[y];
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        for (let k = 0; k < w.length; k++) sum += w[k] * wide[((start + k) * width + x) * 3 + c];
-        out[(y * width + x) * 3 + c] = Math.min(255, Math.max(0, Math.round(sum)));
-      }
-    }
-  }
-  return { width, height, data: out };
+  return { width, height, data: resamplePixels(image.data, image, { width, height }, 3) };
 }
 
 /**
- * The centre `width` x `height` window of an image, as torchvision's `CenterCrop` (the offset rounds the
- * same way: `round((size - crop) / 2)`).
+ * The centre `width` x `height` window of an image, as torchvision's `CenterCrop`: the offset is Python's
+ * `int(round((size - crop) / 2.0))`, halves to even (a margin of 3 starts the crop at 2, one of 5 at 2).
  *
  * @example
  * ```ts
@@ -201,65 +209,49 @@ export function centreCrop(image: RgbImage, width: number, height: number): RgbI
   if (width > image.width || height > image.height) {
     throw new RangeError(`cannot crop ${width}x${height} out of a ${image.width}x${image.height} image`);
   }
-  const top = Math.round((image.height - height) / 2);
-  const left = Math.round((image.width - width) / 2);
+  const top = roundHalfEven((image.height - height) / 2);
+  const left = roundHalfEven((image.width - width) / 2);
+  return cropImage(image, { top, left, width, height });
+}
+
+/** A window of an image: rows `top` to `top + height`, columns `left` to `left + width`. */
+export interface CropWindow {
+  /** First row. */
+  top: number;
+  /** First column. */
+  left: number;
+  /** Rows. */
+  height: number;
+  /** Columns. */
+  width: number;
+}
+
+/**
+ * The pixels of a window inside the image (torchvision's `F.crop` of a window that does not leave it).
+ *
+ * @example
+ * ```ts
+ * import { cropImage } from "@denogpu/resnet/data";
+ * const image = { width: 4, height: 3, data: new Uint8Array(4 * 3 * 3).map((_, i) => i) };
+ * const crop = cropImage(image, { top: 1, left: 2, height: 2, width: 1 });
+ * console.log([...crop.data]); // [18, 19, 20, 30, 31, 32]
+ * ```
+ *
+ * @throws {RangeError} When the window is empty, fractional or reaches outside the image.
+ */
+export function cropImage(image: RgbImage, window: CropWindow): RgbImage {
+  const { top, left, width, height } = window;
+  const inside = [top, left, width, height].every(Number.isInteger) && top >= 0 && left >= 0 &&
+    width > 0 && height > 0 && top + height <= image.height && left + width <= image.width;
+  if (!inside) {
+    throw new RangeError(
+      `crop window ${width}x${height} at (${left}, ${top}) is not inside the ${image.width}x${image.height} image`,
+    );
+  }
   const out = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     const from = ((top + y) * image.width + left) * 3;
     out.set(image.data.subarray(from, from + width * 3), y * width * 3);
   }
   return { width, height, data: out };
-}
-
-/** How {@linkcode prepareImage} turns a picture into a model input. */
-export interface PrepareOptions {
-  /** The model's input side (square inputs), e.g. 32 for CIFAR models, 224 for ImageNet ones. */
-  size: number;
-  /**
-   * The shorter side is resized to this before the centre crop of `size` (torchvision's `Resize`); by
-   * default `size` itself for inputs under 64 pixels (the whole picture, as CIFAR's images are) and
-   * `round(size * 256 / 224)` otherwise (the ImageNet evaluation recipe).
-   */
-  resize?: number;
-  /** Per-channel mean of pixels scaled to [0, 1]. */
-  mean: readonly number[];
-  /** Per-channel standard deviation of pixels scaled to [0, 1]. */
-  std: readonly number[];
-}
-
-/**
- * Resizes the shorter side, centre-crops to `size` x `size` and normalises: the CHW float32 input
- * `(pixel / 255 - mean) / std` a model takes.
- *
- * @example
- * ```ts
- * import { prepareImage, readImage } from "@denogpu/resnet/data";
- * const input = prepareImage(await readImage("cat.png"), {
- *   size: 32,
- *   mean: [0.4914, 0.4822, 0.4465],
- *   std: [0.2470, 0.2435, 0.2616],
- * }); // Float32Array of 3 * 32 * 32
- * ```
- */
-export function prepareImage(image: RgbImage, options: PrepareOptions): Float32Array {
-  const { size, mean, std } = options;
-  if (!Number.isInteger(size) || size < 1) {
-    throw new RangeError(`size must be a positive integer, got ${size}`);
-  }
-  if (mean.length !== 3 || std.length !== 3) throw new RangeError("mean and std need 3 values each (RGB)");
-  const resize = options.resize ?? (size < 64 ? size : Math.round((size * 256) / 224));
-  if (!Number.isInteger(resize) || resize < size) {
-    throw new RangeError(`resize must be an integer of at least size ${size}, got ${resize}`);
-  }
-  const scale = resize / Math.min(image.width, image.height);
-  // The shorter side becomes exactly `resize`; the longer keeps the aspect ratio (torchvision truncates).
-  const width = image.width <= image.height ? resize : Math.max(resize, Math.floor(image.width * scale));
-  const height = image.height < image.width ? resize : Math.max(resize, Math.floor(image.height * scale));
-  const cropped = centreCrop(resizeImage(image, width, height), size, size);
-  const plane = size * size;
-  const out = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) out[c * plane + i] = (cropped.data[i * 3 + c] / 255 - mean[c]) / std[c];
-  }
-  return out;
 }

@@ -16,6 +16,15 @@ export const DRAW_FLIP = 2;
 export const DRAW_CUTOUT_Y = 3;
 /** Index of the draw that picks the Cutout square's centre column. */
 export const DRAW_CUTOUT_X = 4;
+/** Index of the draw that picks a RandomResizedCrop window's top row (`src/data/transforms.ts`). */
+export const DRAW_RESIZED_CROP_TOP = 5;
+/** Index of the draw that picks a RandomResizedCrop window's left column. */
+export const DRAW_RESIZED_CROP_LEFT = 6;
+/**
+ * First of RandomResizedCrop's 20 draws: its attempt `a` (0 to 9) draws the area from index `7 + 2a` and
+ * the aspect ratio from `8 + 2a`, so indices 7 to 26 are taken.
+ */
+export const DRAW_RESIZED_CROP_ATTEMPTS = 7;
 
 const GOLDEN = 0x9e3779b9;
 // Distinct constants keep the shuffle's stream independent of the augmentation seeds of the same epoch.

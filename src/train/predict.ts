@@ -5,7 +5,8 @@
  * @module
  */
 
-import { prepareImage, readImage } from "../data/images.ts";
+import { readImage } from "../data/images.ts";
+import { prepareImage } from "../data/transforms.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Module } from "../nn/module.ts";
 import type { ModelInfo } from "./checkpoint.ts";

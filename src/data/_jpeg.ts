@@ -1,0 +1,162 @@
+/**
+ * JPEG files to 8-bit RGB with `jpeg-js`: the frame size, sampling factors and EXIF block are read from
+ * the markers first, so that an oversized photo is refused before anything is allocated. Colour photos
+ * are upsampled and converted to RGB as libjpeg-turbo (PIL's decoder) does (see `_chroma.ts`).
+ *
+ * @module
+ */
+
+import jpeg from "jpeg-js";
+import { type Sampling, upsampleComponent, yccToRgb } from "./_chroma.ts";
+import { ImageDecodeError } from "./image_error.ts";
+import type { RgbImage } from "./rgb_image.ts";
+
+/** What the markers before the image data tell. */
+export interface JpegHeader {
+  width: number;
+  height: number;
+  /** Per component: its id and sampling factors. */
+  components: (Sampling & { id: number })[];
+  /** Whether a JFIF APP0 segment is present (it implies YCbCr). */
+  jfif: boolean;
+  /** The Adobe APP14 segment's colour transform and the byte that holds it. */
+  adobe: { transform: number; at: number } | undefined;
+  /** The first `Exif\0\0` APP1 segment's payload (the one PIL reads), if any. */
+  exif: Uint8Array | undefined;
+}
+
+function corrupt(source: string, detail: string, cause?: unknown): ImageDecodeError {
+  return new ImageDecodeError(`${source}: corrupt or truncated JPEG data (${detail})`, {
+    source,
+    kind: "corrupt",
+    cause,
+  });
+}
+
+function startsWith(bytes: Uint8Array, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+const SOS = 0xda;
+const EOI = 0xd9;
+const APP0 = 0xe0;
+const APP1 = 0xe1;
+const APP14 = 0xee;
+
+/** Start-of-frame markers: every SOFn except DHT (C4), JPG (C8) and DAC (CC), which share the range. */
+function isFrame(marker: number): boolean {
+  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+}
+
+/** Walks the marker segments from SOI to the first scan. */
+export function jpegHeader(bytes: Uint8Array, source: string): JpegHeader {
+  let frame: Pick<JpegHeader, "width" | "height" | "components"> | undefined;
+  let exif: Uint8Array | undefined;
+  let adobe: JpegHeader["adobe"];
+  let jfif = false;
+  let at = 2;
+  for (;;) {
+    // Like libjpeg, skip stray bytes and fill bytes up to the next marker.
+    while (at < bytes.length && bytes[at] !== 0xff) at++;
+    while (at < bytes.length && bytes[at] === 0xff) at++;
+    if (at >= bytes.length) throw corrupt(source, "the file ends before the image data");
+    const marker = bytes[at++];
+    if (marker === EOI) throw corrupt(source, "the file ends (EOI) before the image data");
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue; // segments without a length
+    if (at + 2 > bytes.length) throw corrupt(source, "the file ends inside a marker");
+    const length = (bytes[at] << 8) | bytes[at + 1];
+    const end = at + length;
+    if (length < 2 || end > bytes.length) {
+      throw corrupt(source, `a segment at byte ${at - 2} runs past the file's end`);
+    }
+    const body = at + 2;
+    if (marker === SOS) break;
+    if (isFrame(marker) && !frame) {
+      const count = bytes[body + 5];
+      if (length < 8 + 3 * count) throw corrupt(source, `a frame header of ${length} bytes`);
+      const components = Array.from({ length: count }, (_, k) => ({
+        id: bytes[body + 6 + 3 * k],
+        h: bytes[body + 7 + 3 * k] >> 4,
+        v: bytes[body + 7 + 3 * k] & 15,
+      }));
+      frame = {
+        height: (bytes[body + 1] << 8) | bytes[body + 2],
+        width: (bytes[body + 3] << 8) | bytes[body + 4],
+        components,
+      };
+    } else if (marker === APP1 && !exif && startsWith(bytes, body, "Exif\0\0")) {
+      exif = bytes.subarray(body, end);
+    } else if (marker === APP0 && startsWith(bytes, body, "JFIF\0")) {
+      jfif = true;
+    } else if (marker === APP14 && !adobe && length >= 14 && startsWith(bytes, body, "Adobe")) {
+      adobe = { transform: bytes[body + 11], at: body + 11 };
+    }
+    at = end;
+  }
+  if (!frame) throw corrupt(source, "no frame header before the image data");
+  if (!(frame.width > 0 && frame.height > 0)) {
+    throw corrupt(source, `the frame header declares ${frame.width}x${frame.height} pixels`);
+  }
+  return { ...frame, jfif, adobe, exif };
+}
+
+/** libjpeg's guess of a three-component file's colour space (`jdapimin.c`). */
+function isYcc(header: JpegHeader): boolean {
+  if (header.jfif) return true;
+  if (header.adobe) return header.adobe.transform !== 0;
+  const [a, b, c] = header.components.map((component) => component.id);
+  return !(a === 0x52 && b === 0x47 && c === 0x42); // "R", "G", "B"
+}
+
+function jpegJs(bytes: Uint8Array, header: JpegHeader, source: string, raw: boolean) {
+  const megapixels = (header.width * header.height) / 1e6;
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    decoded = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      colorTransform: raw ? false : undefined,
+      // The caller has bounded the size; jpeg-js's own limits (100 MP, 512 MB) would only get in the way
+      // of a caller who allowed more. Decoding needs about 13 bytes a pixel.
+      maxResolutionInMP: Math.ceil(megapixels) + 1,
+      maxMemoryUsageInMB: Math.max(512, Math.ceil(megapixels * 16)),
+    });
+  } catch (error) {
+    throw corrupt(source, (error as Error).message, error);
+  }
+  const { width, height, data } = decoded;
+  if (width !== header.width || height !== header.height || data.length < width * height * 3) {
+    throw corrupt(source, `${width}x${height} decoded to ${data.length} bytes`);
+  }
+  return data.subarray(0, width * height * 3);
+}
+
+/**
+ * Decodes a JPEG whose header has been read and checked (see {@linkcode jpegHeader}), not yet oriented.
+ * Three-component files come from jpeg-js as their raw components, which are then upsampled and
+ * converted as libjpeg does; grey and CMYK files are left to jpeg-js.
+ */
+export function decodeJpeg(bytes: Uint8Array, header: JpegHeader, source: string): RgbImage {
+  const { width, height, components } = header;
+  if (components.length !== 3) return { width, height, data: jpegJs(bytes, header, source, false) };
+  let input = bytes;
+  if (header.adobe && header.adobe.transform !== 0) {
+    // jpeg-js converts colours whenever the Adobe segment asks for it; a zero there keeps the raw samples.
+    input = bytes.slice();
+    input[header.adobe.at] = 0;
+  }
+  const data = jpegJs(input, header, source, true);
+  const maxH = Math.max(...components.map((component) => component.h));
+  const maxV = Math.max(...components.map((component) => component.v));
+  components.forEach((component, c) => {
+    if (maxH % component.h === 0 && maxV % component.v === 0) {
+      upsampleComponent(data, { width, height, channels: 3, c }, {
+        h: maxH / component.h,
+        v: maxV / component.v,
+      });
+    }
+  });
+  if (isYcc(header)) yccToRgb(data);
+  return { width, height, data };
+}

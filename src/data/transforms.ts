@@ -1,0 +1,320 @@
+/**
+ * torchvision's image transforms on the CPU, equal to them on PIL images: `Resize` of the shorter side,
+ * `CenterCrop`, the evaluation recipe built from the two, and the training recipe `RandomResizedCrop` +
+ * `RandomHorizontalFlip`, whose random choices come from our seeded stream (`draw` of a sample's seed)
+ * instead of torch's generator. Each ends in `ToTensor` + `Normalize`: a CHW float32 tensor.
+ *
+ * @module
+ */
+
+import { normalisationTable } from "./batch_plan.ts";
+import { centreCrop, cropImage, type CropWindow, resizeImage, type RgbImage } from "./images.ts";
+import {
+  draw,
+  DRAW_FLIP,
+  DRAW_RESIZED_CROP_ATTEMPTS,
+  DRAW_RESIZED_CROP_LEFT,
+  DRAW_RESIZED_CROP_TOP,
+} from "./random.ts";
+import { roundHalfEven } from "./_round.ts";
+
+/** Per-channel statistics of pixels scaled to [0, 1], as torchvision's `Normalize` takes them. */
+export interface Normalisation {
+  /** Mean of each of R, G and B. */
+  mean: readonly number[];
+  /** Standard deviation of each of R, G and B. */
+  std: readonly number[];
+}
+
+function checkSize(what: string, size: number): void {
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${size}`);
+  }
+}
+
+/**
+ * The size torchvision's `Resize(size)` gives an image: the shorter side becomes `size` and the longer
+ * `int(size * long / short)`, truncated (torchvision 0.14's `_compute_resized_output_size`); a square
+ * stays square.
+ *
+ * @example
+ * ```ts
+ * import { resizedSize } from "@denogpu/resnet/data";
+ * console.log(resizedSize({ width: 37, height: 23 }, 18)); // { width: 28, height: 18 }: 18 * 37 / 23 = 28.96
+ * ```
+ *
+ * @throws {RangeError} When `size` is not a positive integer.
+ */
+export function resizedSize(
+  image: { width: number; height: number },
+  size: number,
+): { width: number; height: number } {
+  checkSize("resize", size);
+  const { width, height } = image;
+  // size * long is exact, and one IEEE division rounds as Python's true division of integers does.
+  if (width <= height) return { width: size, height: Math.trunc((size * height) / width) };
+  return { width: Math.trunc((size * width) / height), height: size };
+}
+
+/**
+ * torchvision's `Resize(size)` on a PIL image: the shorter side to `size` (see {@linkcode resizedSize})
+ * with PIL's antialiased bilinear filter, byte for byte.
+ *
+ * @example
+ * ```ts
+ * import { resizeShorter } from "@denogpu/resnet/data";
+ * const image = resizeShorter({ width: 8, height: 4, data: new Uint8Array(8 * 4 * 3) }, 2);
+ * console.log(image.width, image.height); // 4 2
+ * ```
+ *
+ * @throws {RangeError} When `size` is not a positive integer.
+ */
+export function resizeShorter(image: RgbImage, size: number): RgbImage {
+  const { width, height } = resizedSize(image, size);
+  return resizeImage(image, width, height);
+}
+
+/**
+ * torchvision's `ToTensor` + `Normalize`: HWC bytes to the CHW float32 `(byte / 255 - mean) / std`
+ * (through the lookup table the GPU batches use, computed in float64 and rounded once).
+ *
+ * @example
+ * ```ts
+ * import { toTensor } from "@denogpu/resnet/data";
+ * const image = { width: 1, height: 1, data: new Uint8Array([255, 0, 51]) };
+ * console.log(toTensor(image, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.2] })); // [1, -1, -1.5]
+ * ```
+ *
+ * @throws {RangeError} When `mean` or `std` has other than 3 values, or a std is not positive.
+ */
+export function toTensor(image: RgbImage, normalisation: Normalisation): Float32Array {
+  const table = normalisationTable(3, normalisation.mean, normalisation.std);
+  const plane = image.width * image.height;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) out[c * plane + i] = table[c * 256 + image.data[i * 3 + c]];
+  }
+  return out;
+}
+
+/**
+ * The shorter side the evaluation transform resizes to before its centre crop of `size`:
+ * `round(size * 256 / 224)`, the ratio of torchvision's ImageNet preset (`ImageClassification(crop_size=224,
+ * resize_size=256)`), rounded to the nearest integer (timm truncates instead, which differs for sizes such
+ * as 96: 110 here, 109 there).
+ *
+ * @example
+ * ```ts
+ * import { evalResizeSize } from "@denogpu/resnet/data";
+ * console.log(evalResizeSize(224), evalResizeSize(16)); // 256 18
+ * ```
+ *
+ * @throws {RangeError} When `size` is not a positive integer.
+ */
+export function evalResizeSize(size: number): number {
+  checkSize("size", size);
+  return roundHalfEven((size * 256) / 224);
+}
+
+/** How {@linkcode prepareImage} turns a picture into a model input. */
+export interface PrepareOptions extends Normalisation {
+  /** The model's input side (square inputs), e.g. 32 for CIFAR models, 224 for ImageNet ones. */
+  size: number;
+  /**
+   * The shorter side is resized to this before the centre crop of `size` (torchvision's `Resize`); by
+   * default `size` itself for inputs under 64 pixels (the whole picture, as CIFAR's images are) and
+   * {@linkcode evalResizeSize} otherwise (the ImageNet evaluation recipe).
+   */
+  resize?: number;
+}
+
+/**
+ * The evaluation transform: torchvision's `Resize(resize)` + `CenterCrop(size)` + `ToTensor` +
+ * `Normalize(mean, std)` on a PIL image, giving the CHW float32 input a model takes.
+ *
+ * @example
+ * ```ts
+ * import { prepareImage, readImage } from "@denogpu/resnet/data";
+ * const input = prepareImage(await readImage("cat.png"), {
+ *   size: 32,
+ *   mean: [0.4914, 0.4822, 0.4465],
+ *   std: [0.2470, 0.2435, 0.2616],
+ * }); // Float32Array of 3 * 32 * 32
+ * ```
+ *
+ * @throws {RangeError} When `size` is not a positive integer, `resize` not an integer of at least `size`,
+ * or `mean` and `std` not 3 values each.
+ */
+export function prepareImage(image: RgbImage, options: PrepareOptions): Float32Array {
+  const { size } = options;
+  checkSize("size", size);
+  const resize = options.resize ?? (size < 64 ? size : evalResizeSize(size));
+  if (!Number.isInteger(resize) || resize < size) {
+    throw new RangeError(`resize must be an integer of at least size ${size}, got ${resize}`);
+  }
+  return toTensor(centreCrop(resizeShorter(image, resize), size, size), options);
+}
+
+/** Where a resized crop comes from: a window of the image and whether the result is mirrored. */
+export interface ResizedCropParams extends CropWindow {
+  /** Mirror the resized crop left to right (torchvision's `hflip`, applied after the resize). */
+  flip: boolean;
+}
+
+/** The random choices of {@linkcode randomResizedCropParams}. */
+export interface RandomResizedCropOptions {
+  /** The sample's seed (e.g. from `sampleSeed`); every choice is a {@linkcode draw} of it. */
+  seed: number;
+  /**
+   * Range of the crop's area as a fraction of the image's.
+   *
+   * @default {[0.08, 1]}
+   */
+  scale?: readonly [number, number];
+  /**
+   * Range of the crop's aspect ratio, width over height, sampled log-uniformly.
+   *
+   * @default {[3 / 4, 4 / 3]}
+   */
+  ratio?: readonly [number, number];
+  /**
+   * Flip half of the crops (torchvision's `RandomHorizontalFlip(p=0.5)`).
+   *
+   * @default {true}
+   */
+  flip?: boolean;
+}
+
+/** torchvision's `RandomResizedCrop.get_params` tries this many random windows before its fallback. */
+const ATTEMPTS = 10;
+
+/** A draw as a uniform float in [0, 1), the role of `torch.empty(1).uniform_()`. */
+function uniform(seed: number, k: number): number {
+  return draw(seed, k) / 0x100000000;
+}
+
+/**
+ * The window and flip of torchvision's `RandomResizedCrop(scale, ratio)` + `RandomHorizontalFlip()` for
+ * one sample: `get_params` step for step (10 attempts at a random area and log-uniform aspect ratio, each
+ * side rounded half to even as Python does, then the centre crop with the ratio clamped), with its
+ * uniforms drawn from the sample's seed instead of torch's generator:
+ * - attempt `a` (0 to 9) takes its area from draw `DRAW_RESIZED_CROP_ATTEMPTS + 2a` (7, 9, ... 25) and its
+ *   log aspect ratio from draw `DRAW_RESIZED_CROP_ATTEMPTS + 2a + 1` (8, 10, ... 26);
+ * - the accepted window's top row is draw `DRAW_RESIZED_CROP_TOP` (5) modulo the free rows, its left
+ *   column draw `DRAW_RESIZED_CROP_LEFT` (6) modulo the free columns;
+ * - the flip is the lowest bit of draw `DRAW_FLIP` (2), as in the CIFAR pipeline's flip.
+ *
+ * @example
+ * ```ts
+ * import { randomResizedCropParams, sampleSeed } from "@denogpu/resnet/data";
+ * const params = randomResizedCropParams({ width: 500, height: 375 }, { seed: sampleSeed(42, 0, 7) });
+ * console.log(params); // { top, left, height, width, flip }: the same on every call
+ * ```
+ *
+ * @throws {RangeError} When `scale` is not `0 <= low <= high` or `ratio` not `0 < low <= high`.
+ */
+export function randomResizedCropParams(
+  image: { width: number; height: number },
+  options: RandomResizedCropOptions,
+): ResizedCropParams {
+  const { seed } = options;
+  const [scaleLow, scaleHigh] = options.scale ?? [0.08, 1];
+  const [ratioLow, ratioHigh] = options.ratio ?? [3 / 4, 4 / 3];
+  if (!(scaleLow >= 0 && scaleLow <= scaleHigh && Number.isFinite(scaleHigh))) {
+    throw new RangeError(`scale must be a range 0 <= low <= high, got [${scaleLow}, ${scaleHigh}]`);
+  }
+  if (!(ratioLow > 0 && ratioLow <= ratioHigh && Number.isFinite(ratioHigh))) {
+    throw new RangeError(`ratio must be a range 0 < low <= high, got [${ratioLow}, ${ratioHigh}]`);
+  }
+  const flip = (options.flip ?? true) && (draw(seed, DRAW_FLIP) & 1) === 1;
+  const { width, height } = image;
+  const area = width * height;
+  const logLow = Math.log(ratioLow), logHigh = Math.log(ratioHigh);
+  for (let a = 0; a < ATTEMPTS; a++) {
+    const k = DRAW_RESIZED_CROP_ATTEMPTS + 2 * a;
+    const target = area * (scaleLow + (scaleHigh - scaleLow) * uniform(seed, k));
+    const aspect = Math.exp(logLow + (logHigh - logLow) * uniform(seed, k + 1));
+    const w = roundHalfEven(Math.sqrt(target * aspect));
+    const h = roundHalfEven(Math.sqrt(target / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      const top = draw(seed, DRAW_RESIZED_CROP_TOP) % (height - h + 1);
+      const left = draw(seed, DRAW_RESIZED_CROP_LEFT) % (width - w + 1);
+      return { top, left, height: h, width: w, flip };
+    }
+  }
+  // No attempt fitted: the largest centred window whose ratio is clamped into the range.
+  let w = width, h = height;
+  if (width / height < ratioLow) h = roundHalfEven(width / ratioLow);
+  else if (width / height > ratioHigh) w = roundHalfEven(height * ratioHigh);
+  return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w, flip };
+}
+
+/** The output of {@linkcode resizedCrop} and {@linkcode randomResizedCrop}. */
+export interface ResizedCropOptions extends Normalisation {
+  /** Side of the square output. */
+  size: number;
+}
+
+/**
+ * torchvision's `F.resized_crop(image, top, left, height, width, [size, size])` on a PIL image (the crop,
+ * then PIL's antialiased bilinear resize of it), `hflip` when `params.flip`, then `ToTensor` +
+ * `Normalize`: the CHW float32 tensor.
+ *
+ * @example
+ * ```ts
+ * import { resizedCrop } from "@denogpu/resnet/data";
+ * const image = { width: 8, height: 6, data: new Uint8Array(8 * 6 * 3).fill(128) };
+ * const input = resizedCrop(image, { top: 1, left: 2, height: 4, width: 5, flip: true }, {
+ *   size: 4,
+ *   mean: [0.485, 0.456, 0.406],
+ *   std: [0.229, 0.224, 0.225],
+ * }); // Float32Array of 3 * 4 * 4
+ * ```
+ *
+ * @throws {RangeError} When the window is not inside the image, `size` is not a positive integer, or
+ * `mean` and `std` are not 3 values each.
+ */
+export function resizedCrop(
+  image: RgbImage,
+  params: ResizedCropParams,
+  options: ResizedCropOptions,
+): Float32Array {
+  const { size } = options;
+  checkSize("size", size);
+  const resized = resizeImage(cropImage(image, params), size, size);
+  if (params.flip) {
+    const row = new Uint8Array(size * 3);
+    for (let y = 0; y < size; y++) {
+      const line = resized.data.subarray(y * size * 3, (y + 1) * size * 3);
+      for (let x = 0; x < size; x++) row.set(line.subarray((size - 1 - x) * 3, (size - x) * 3), x * 3);
+      line.set(row);
+    }
+  }
+  return toTensor(resized, options);
+}
+
+/**
+ * The training transform: torchvision's `RandomResizedCrop(size, scale, ratio)` +
+ * `RandomHorizontalFlip()` + `ToTensor` + `Normalize(mean, std)`, its choices those of
+ * {@linkcode randomResizedCropParams} for `options.seed`.
+ *
+ * @example
+ * ```ts
+ * import { randomResizedCrop, sampleSeed } from "@denogpu/resnet/data";
+ * const image = { width: 40, height: 30, data: new Uint8Array(40 * 30 * 3) };
+ * const input = randomResizedCrop(image, {
+ *   size: 16,
+ *   seed: sampleSeed(42, 0, 7),
+ *   mean: [0.485, 0.456, 0.406],
+ *   std: [0.229, 0.224, 0.225],
+ * }); // Float32Array of 3 * 16 * 16
+ * ```
+ *
+ * @throws {RangeError} As {@linkcode randomResizedCropParams} and {@linkcode resizedCrop} do.
+ */
+export function randomResizedCrop(
+  image: RgbImage,
+  options: RandomResizedCropOptions & ResizedCropOptions,
+): Float32Array {
+  return resizedCrop(image, randomResizedCropParams(image, options), options);
+}
