@@ -33,6 +33,7 @@ export {
 } from "./src/data/cifar_layout.ts";
 export { type CifarSplits, readCifar, type ReadCifarOptions } from "./src/data/cifar_reader.ts";
 export { type CpuBatch, cpuBatch } from "./src/data/cpu_batch.ts";
+export { type DatasetSplits, openDataset, type OpenDatasetOptions } from "./src/data/open.ts";
 export { type ImageDataset, imageDataset, type ImageDatasetInit } from "./src/data/dataset.ts";
 export { draw, epochOrder, mix32, sampleSeed, seed32 } from "./src/data/random.ts";
 export {

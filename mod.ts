@@ -109,6 +109,7 @@ export { loadPth } from "./src/io/pth.ts";
 export type { StateDict, TensorData } from "./src/io/state_dict.ts";
 
 export { loadCifar } from "./src/data/cifar.ts";
+export { openDataset } from "./src/data/open.ts";
 export { imageDataset } from "./src/data/dataset.ts";
 
 export { fit, type FitOptions, type FitResult } from "./src/train/fit.ts";

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { loadCifar } from "../src/data/cifar.ts";
-import type { CifarSplits } from "../src/data/cifar_reader.ts";
+import { type DatasetSplits, openDataset } from "../src/data/open.ts";
 import type { CifarName } from "../src/data/cifar_layout.ts";
 import { Gpu } from "../src/gpu/device.ts";
 
@@ -76,17 +75,17 @@ export async function createGpu(log: (line: string) => void): Promise<Gpu> {
   return gpu;
 }
 
-/** The data set `--data` and `--no-download` say where to find, its warnings logged. */
+/**
+ * The data `data` (the `--data` flag, or what a run saved) names, with `--no-download`; says what it read
+ * and logs its warnings.
+ */
 export async function loadData(
   flags: Flags,
-  dataset: CifarName,
+  data: { data?: string; dataset: CifarName },
   log: (line: string) => void,
-): Promise<CifarSplits> {
-  const data = await loadCifar({
-    dataset,
-    path: flags.data as string | undefined,
-    download: !flags["no-download"],
-  });
-  for (const warning of data.warnings) log(`warning: ${warning}`);
-  return data;
+): Promise<DatasetSplits> {
+  const splits = await openDataset({ ...data, download: !flags["no-download"] });
+  log(`data: ${splits.source}`);
+  for (const warning of splits.warnings) log(`warning: ${warning}`);
+  return splits;
 }

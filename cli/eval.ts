@@ -76,8 +76,12 @@ export const evalCommand: Command = {
     const opened = await openCheckpoint(checkpoint, { model, stem });
     dataset ??= opened.config?.dataset ?? (opened.info.classes.length === 100 ? "cifar100" : "cifar10");
     const gpu = await createGpu(console.error);
-    const data = await loadData(flags, dataset, console.error);
-    const samples = limitDataset(data[split], limit, `${dataset} ${split} set`);
+    const data = await loadData(
+      flags,
+      { dataset, data: (flags.data as string | undefined) ?? opened.config?.data },
+      console.error,
+    );
+    const samples = limitDataset(data[split], limit, `${data.name} ${split} set`);
     const result = await evaluate(gpu, opened.model, samples, {
       batchSize,
       mean: opened.info.mean,
@@ -87,10 +91,16 @@ export const evalCommand: Command = {
     });
     if (json) {
       console.log(
-        JSON.stringify({ checkpoint: opened.path, model: opened.info.model, dataset, split, ...result }),
+        JSON.stringify({
+          checkpoint: opened.path,
+          model: opened.info.model,
+          dataset: data.name,
+          split,
+          ...result,
+        }),
       );
     } else {
-      log(`${opened.info.model} (${opened.path}) on the ${dataset} ${split} set`);
+      log(`${opened.info.model} (${opened.path}) on the ${data.name} ${split} set`);
       log(formatEvaluation(result));
     }
     return 0;

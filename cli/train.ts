@@ -42,7 +42,9 @@ and 75% of 164 epochs, random crops of the 4-pixel padded image and horizontal f
 paper reports 91.25% test accuracy for it on CIFAR-10 (ResNet-32/44/56/110: 92.49/92.83/93.03/93.39%).
 
 Data:
-  --data PATH            the CIFAR archive or folder (default: the cache folder, downloading if absent)
+  --data PATH            the CIFAR archive or folder (default: the cache folder, downloading if absent),
+                         or "synthetic" for built-in shapes (10 classes, 32x32, no download); a resumed
+                         run reads the data it was started with
   --dataset NAME         cifar10 | cifar100 (default ${d.dataset})
   --no-download          fail instead of downloading when the data is not there
   --limit N              use only the first N images of each split (a quick run)
@@ -122,6 +124,7 @@ function configFromFlags(flags: Flags): RunConfig {
       labelSmoothing: decimal(flags, "label-smoothing"),
       seed: integer(flags, "seed", 0),
       pretrained,
+      data: flags.data as string | undefined,
       freeze: flags.freeze as string | undefined,
       limit: integer(flags, "limit"),
     });
@@ -131,9 +134,10 @@ function configFromFlags(flags: Flags): RunConfig {
   }
 }
 
-/** `runs/<model>-<dataset>`, numbered `-2`, `-3`, ... when a run is already there. */
+/** `runs/<model>-<dataset or synthetic>`, numbered `-2`, `-3`, ... when a run is already there. */
 async function defaultOut(config: RunConfig): Promise<string> {
-  const base = join("runs", `${config.model}-${config.dataset}`);
+  const data = config.data?.startsWith("synthetic") ? "synthetic" : config.dataset;
+  const base = join("runs", `${config.model}-${data}`);
   for (let n = 1;; n++) {
     const dir = n === 1 ? base : `${base}-${n}`;
     if (!await exists(checkpointPaths(dir, "last").state)) return dir;
@@ -226,7 +230,12 @@ export const train: Command = {
       console.error("Tuning the convolution kernels for this adapter (once; cached)...");
       tuning = await tuneConvolutionsCached(gpu, defaultCacheDir());
     }
-    const data = await loadData(flags, config.dataset, console.error);
+    // A resumed run reads the data it saved, unless --data says where that data went.
+    const data = await loadData(
+      flags,
+      { dataset: config.dataset, data: (flags.data as string | undefined) ?? config.data },
+      console.error,
+    );
     const interrupt = stopOnInterrupt((line) => console.error(line));
     let result;
     try {

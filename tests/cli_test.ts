@@ -195,6 +195,22 @@ Deno.test("Ctrl-C saves and tells how to resume, and the resumed run ends as the
   a.forEach((m, i) => assert.ok(Math.abs(m.trainLoss - b[i].trainLoss) <= 1e-5 * b[i].trainLoss));
 });
 
+Deno.test("--data synthetic trains offline, and eval reads the run's data from its checkpoint", async () => {
+  const ws = await setUp();
+  const out = join(ws.dir, "synthetic");
+  const args = ["train", "--data", "synthetic", "--limit", "8", "--batch-size", "2", "--epochs", "1"];
+  const run = await cli([...args, "--out", out, "--no-tune", "--no-download", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /data: synthetic shapes \(seed 0, 10 classes, 32x32\)/);
+  assert.equal(JSON.parse(run.stdout).status, "completed");
+  const evaluation = await cli(["eval", "--checkpoint", out, "--limit", "8", "--no-download", "--json"]);
+  assert.equal(evaluation.code, 0, evaluation.stderr);
+  const scores = JSON.parse(evaluation.stdout);
+  assert.equal(scores.dataset, "synthetic");
+  assert.equal(scores.samples, 8);
+  assert.deepEqual(scores.classes.slice(0, 3), ["circle", "ring", "square"]);
+});
+
 Deno.test("each bad input gives its clear error and exit code", async () => {
   const ws = await setUp();
   const cases: Array<[string[], number, RegExp]> = [
@@ -211,6 +227,7 @@ Deno.test("each bad input gives its clear error and exit code", async () => {
       1,
       /CIFAR-10 is not in .*cache.* downloading is turned off: download https:\/\/www\.cs\.toronto\.edu/,
     ],
+    [["train", "--data", join(ws.dir, "nowhere")], 1, /nowhere does not exist/],
     [["eval"], 2, /--checkpoint is required/],
     [["predict", "--checkpoint", ws.dir], 2, /give at least one image file/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],

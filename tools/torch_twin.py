@@ -198,9 +198,70 @@ def augment(images, generator):
     return out
 
 
+M32 = 0xFFFFFFFF
+GOLDEN = 0x9E3779B9
+
+
+def mix32(x):
+    """lowbias32, as src/data/random.ts."""
+    x &= M32
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & M32
+    return x ^ (x >> 16)
+
+
+def seed32(seed):
+    low, high = seed % 2**32, seed // 2**32
+    return (low ^ (0 if high == 0 else mix32(high + GOLDEN))) & M32
+
+
+def our_order(count, seed, epoch):
+    """epochOrder of src/data/random.ts: the shuffle cli.ts train uses."""
+    order = list(range(count))
+    state = mix32(mix32(seed32(seed) ^ 0x5BD1E995) ^ epoch)
+    for i in range(count - 1, 0, -1):
+        state = (state + GOLDEN) & M32
+        j = int(mix32(state) / 2**32 * (i + 1))
+        order[i], order[j] = order[j], order[i]
+    return torch.tensor(order)
+
+
+def our_augment(images, seed, epoch, first):
+    """The crop and flip of shaders/augment.wgsl, drawn as src/data/random.ts draws them."""
+    h = mix32(seed32(seed) ^ 0x27D4EB2F)
+    base = mix32(h ^ epoch)
+    padded = F.pad(images, (4, 4, 4, 4))
+    out = torch.empty_like(images)
+    for i in range(images.shape[0]):
+        sample = mix32(base + first + i)
+        draw = lambda k: mix32(sample + (k + 1) * GOLDEN)
+        top, left, flip = draw(0) % 9, draw(1) % 9, draw(2) & 1
+        # The kernel flips the output columns before the crop offset applies: crop, then mirror.
+        crop = padded[i, :, top:top + 32, left:left + 32]
+        out[i] = crop.flip(-1) if flip else crop
+    return out
+
+
 def normalise(images, mean, std):
     x = images.float() / 255
     return (x - mean) / std
+
+
+def load_safetensors(path):
+    """The tensors of a safetensors file (F32 and I64), by name."""
+    data = pathlib.Path(path).read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    header.pop("__metadata__", None)
+    dtypes = {"F32": torch.float32, "I64": torch.int64}
+    body = bytearray(data[8 + length:])
+    return {
+        name: torch.frombuffer(body[t["data_offsets"][0]:t["data_offsets"][1]], dtype=dtypes[t["dtype"]])
+        .view(t["shape"]).clone()
+        for name, t in header.items()
+    }
 
 
 def evaluate(model, images, labels, mean, std, batch):
@@ -233,6 +294,11 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--stream", default="torch", choices=["torch", "ours"],
+        help="the shuffle and crop/flip draws: torch.Generator's, or cli.ts train's (src/data/random.ts)",
+    )
+    p.add_argument("--init", help="initial weights from a safetensors file (e.g. our model at step 0)")
     args = p.parse_args()
 
     if args.threads:
@@ -247,6 +313,8 @@ def main():
     std = torch.tensor(layout["std"]).view(1, 3, 1, 1)
 
     model = build_model(args.model, args.stem, layout["classes"])
+    if args.init:
+        model.load_state_dict(load_safetensors(args.init), strict=False)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=args.lr,
@@ -261,11 +329,18 @@ def main():
     for epoch in range(args.epochs):
         model.train()
         started = time.time()
-        order = torch.randperm(len(train_y), generator=generator)
+        if args.stream == "ours":
+            order = our_order(len(train_y), args.seed, epoch)
+        else:
+            order = torch.randperm(len(train_y), generator=generator)
         loss_sum, correct, seen = 0.0, 0, 0
         for b in range(steps_per_epoch):
             index = order[b * args.batch_size:(b + 1) * args.batch_size]
-            x = normalise(augment(train_x[index], generator), mean, std)
+            if args.stream == "ours":
+                batch = our_augment(train_x[index], args.seed, epoch, b * args.batch_size)
+            else:
+                batch = augment(train_x[index], generator)
+            x = normalise(batch, mean, std)
             y = train_y[index]
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step)

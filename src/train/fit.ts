@@ -51,8 +51,8 @@ export interface FitOptions {
   out: string;
   /** The run's config; when resuming, the saved one is used instead. */
   config: RunConfig;
-  /** Both splits of the data set the config names (`limit` is applied here). */
-  data: { train: ImageDataset; test: ImageDataset };
+  /** Both splits of the data set the config names (`limit` is applied here), and its name for titles. */
+  data: { train: ImageDataset; test: ImageDataset; name?: string };
   /** Continue the run saved in `out` (its `last.*` checkpoint). */
   resume?: boolean;
   /** When aborted, the loop finishes the current step, saves and returns `"interrupted"`. */
@@ -487,7 +487,7 @@ async function finishEpoch(loop: Loop): Promise<void> {
     run.history.map((m) => JSON.stringify(m) + "\n").join(""),
   );
   await writeReport(join(out, "report.html"), {
-    title: `${config.model} on ${config.dataset}`,
+    title: `${config.model} on ${loop.options.data.name ?? config.dataset}`,
     history: run.history,
     evaluation,
     epochs: config.epochs,

@@ -25,8 +25,13 @@ export type ScheduleName = typeof SCHEDULE_NAMES[number];
 
 /** Everything that decides what a run computes (saved with every checkpoint; `--resume` reuses it). */
 export interface RunConfig {
-  /** Which data set. */
+  /** Which CIFAR release, when the data is CIFAR. */
   dataset: CifarName;
+  /**
+   * Where the images come from: a CIFAR archive or folder, or `"synthetic"`; the official release in the
+   * cache folder when absent. Saved, so that a resumed run reads the same data.
+   */
+  data?: string;
   /** Which ResNet. */
   model: ModelName;
   /** The stem of resnet18..152 (the CIFAR ResNets have their own). */
