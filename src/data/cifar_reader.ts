@@ -6,6 +6,7 @@
  */
 
 import { basename, join } from "node:path";
+import { statOrUndefined } from "../io/_fs.ts";
 import { readArchive } from "./archive.ts";
 import type { ImageDataset } from "./dataset.ts";
 import {
@@ -112,15 +113,6 @@ function labelKind(layout: CifarLayout, wanted: CifarLabelKind | undefined): Cif
 function expectation(layout: CifarLayout): string {
   return `expected the official ${layout.archive}, its extracted ${layout.folder}/ folder ` +
     `(${requiredFiles(layout).join(", ")}), or a folder holding either`;
-}
-
-async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
-  try {
-    return await Deno.stat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
 }
 
 async function isDataFolder(layout: CifarLayout, dir: string): Promise<boolean> {

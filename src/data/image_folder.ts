@@ -7,6 +7,7 @@
  */
 
 import { join, relative, sep } from "node:path";
+import { statOrUndefined } from "../io/_fs.ts";
 import { mix32, seed32 } from "./random.ts";
 
 /** torchvision's `IMG_EXTENSIONS`: the file names (compared lower-cased) that count as images. */
@@ -107,15 +108,6 @@ function compareCodePoints(a: string, b: string): number {
 export function hasImageExtension(name: string): boolean {
   const lower = name.toLowerCase();
   return IMAGE_EXTENSIONS.some((extension) => lower.endsWith(extension));
-}
-
-async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
-  try {
-    return await Deno.stat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
 }
 
 interface Listed {
