@@ -33,8 +33,14 @@ export {
 } from "./src/data/cifar_layout.ts";
 export { type CifarSplits, readCifar, type ReadCifarOptions } from "./src/data/cifar_reader.ts";
 export { type CpuBatch, cpuBatch } from "./src/data/cpu_batch.ts";
-export { type DatasetSplits, openDataset, type OpenDatasetOptions } from "./src/data/open.ts";
-export { type ImageDataset, imageDataset, type ImageDatasetInit } from "./src/data/dataset.ts";
+export { openDataset, type OpenDatasetOptions } from "./src/data/open.ts";
+export { loadImageFolder, type LoadImageFolderOptions } from "./src/data/image_folder_dataset.ts";
+export {
+  type DatasetSplits,
+  type ImageDataset,
+  imageDataset,
+  type ImageDatasetInit,
+} from "./src/data/dataset.ts";
 export { draw, epochOrder, mix32, sampleSeed, seed32 } from "./src/data/random.ts";
 export {
   syntheticDataset,
@@ -81,7 +87,9 @@ export {
   type RgbImage,
 } from "./src/data/images.ts";
 export {
+  evalCrop,
   evalResizeSize,
+  IMAGENET_NORMALISATION,
   type Normalisation,
   prepareImage,
   type PrepareOptions,

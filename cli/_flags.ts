@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type DatasetSplits, openDataset } from "../src/data/open.ts";
-import type { CifarName } from "../src/data/cifar_layout.ts";
+import type { DatasetSplits } from "../src/data/dataset.ts";
+import { openDataset, type OpenDatasetOptions } from "../src/data/open.ts";
 import { Gpu } from "../src/gpu/device.ts";
 
 /** A wrong command line: reported with the command's usage, exit code 2. */
@@ -81,7 +81,7 @@ export async function createGpu(log: (line: string) => void): Promise<Gpu> {
  */
 export async function loadData(
   flags: Flags,
-  data: { data?: string; dataset: CifarName },
+  data: Omit<OpenDatasetOptions, "download">,
   log: (line: string) => void,
 ): Promise<DatasetSplits> {
   const splits = await openDataset({ ...data, download: !flags["no-download"] });

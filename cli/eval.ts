@@ -28,7 +28,8 @@ const EVAL_HELP =
 Usage: deno run -A cli.ts eval --checkpoint PATH [flags]
 
   --checkpoint PATH      a run folder (its best, else last, weights) or a .safetensors/.pth file
-  --data PATH            the CIFAR archive or folder (default: the cache folder, downloading if absent)
+  --data PATH            the CIFAR archive or folder, an image folder (its validation images are the
+                         test split) or "synthetic" (default: the run's data, else the cache folder)
   --dataset NAME         cifar10 | cifar100 (default: the run's, else by the model's class count)
   --no-download          fail instead of downloading when the data is not there
   --split NAME           test | train (default test)
@@ -78,7 +79,12 @@ export const evalCommand: Command = {
     const gpu = await createGpu(console.error);
     const data = await loadData(
       flags,
-      { dataset, data: (flags.data as string | undefined) ?? opened.config?.data },
+      {
+        dataset,
+        data: (flags.data as string | undefined) ?? opened.config?.data,
+        imageSize: opened.config?.imageSize,
+        valSplit: opened.config?.valSplit,
+      },
       console.error,
     );
     const samples = limitDataset(data[split], limit, `${data.name} ${split} set`);

@@ -43,8 +43,14 @@ paper reports 91.25% test accuracy for it on CIFAR-10 (ResNet-32/44/56/110: 92.4
 
 Data:
   --data PATH            the CIFAR archive or folder (default: the cache folder, downloading if absent),
-                         or "synthetic" for built-in shapes (10 classes, 32x32, no download); a resumed
-                         run reads the data it was started with
+                         an image folder (PATH/<class>/<image>, or PATH/train and PATH/val), or
+                         "synthetic" for built-in shapes (10 classes, no download); a resumed run reads
+                         the data it was started with
+  --image-size N         an image folder's or the synthetic shapes' side (default 224 and 32): images
+                         are resized (shorter side to N*256/224 from 64 up) and centre-cropped once
+  --val-split X          an image folder without train/ and val/: the fraction of each class held out
+                         for validation (default 0.1, seeded, stratified)
+  --strict               refuse the first image that cannot be decoded (default: skip, and list them)
   --dataset NAME         cifar10 | cifar100 (default ${d.dataset})
   --no-download          fail instead of downloading when the data is not there
   --limit N              use only the first N images of each split (a quick run)
@@ -52,7 +58,8 @@ Model:
   --model NAME           ${modelNamesOf("imagenet").join(", ")} (torchvision's) or
                          ${modelNamesOf("cifar").join(", ")} (He et al.'s CIFAR ResNets);
                          default ${d.model}
-  --stem STEM            imagenet | cifar: resnet18..152's stem (default cifar, imagenet with --pretrained)
+  --stem STEM            imagenet | cifar: resnet18..152's stem (default cifar; imagenet with --pretrained
+                         or images of 64 pixels and more)
 Recipe:
   --epochs N             (default ${d.epochs})
   --batch-size N         (default ${d.batchSize})
@@ -99,6 +106,8 @@ const RECIPE_FLAGS = [
   "pretrained",
   "freeze",
   "limit",
+  "image-size",
+  "val-split",
   "out",
 ];
 
@@ -125,6 +134,8 @@ function configFromFlags(flags: Flags): RunConfig {
       seed: integer(flags, "seed", 0),
       pretrained,
       data: flags.data as string | undefined,
+      imageSize: integer(flags, "image-size"),
+      valSplit: decimal(flags, "val-split"),
       freeze: flags.freeze as string | undefined,
       limit: integer(flags, "limit"),
     });
@@ -134,22 +145,20 @@ function configFromFlags(flags: Flags): RunConfig {
   }
 }
 
-/** `runs/<model>-<dataset or synthetic>`, numbered `-2`, `-3`, ... when a run is already there. */
-async function defaultOut(config: RunConfig): Promise<string> {
-  const data = config.data?.startsWith("synthetic") ? "synthetic" : config.dataset;
-  const base = join("runs", `${config.model}-${data}`);
+/** `runs/<model>-<data name>`, numbered `-2`, `-3`, ... when a run is already there. */
+async function defaultOut(model: string, dataName: string): Promise<string> {
+  const base = join("runs", `${model}-${dataName}`);
   for (let n = 1;; n++) {
     const dir = n === 1 ? base : `${base}-${n}`;
     if (!await exists(checkpointPaths(dir, "last").state)) return dir;
   }
 }
 
-/** The run's config and folder: the saved ones with `--resume`, else the flags'. */
-async function runOf(flags: Flags): Promise<{ config: RunConfig; out: string; resume: boolean }> {
+/** The run's config and folder: the saved ones with `--resume`, else the flags' (`out` unless chosen). */
+async function runOf(flags: Flags): Promise<{ config: RunConfig; out?: string; resume: boolean }> {
   const resume = flags.resume as string | undefined;
   if (resume === undefined) {
-    const config = configFromFlags(flags);
-    return { config, out: (flags.out as string | undefined) ?? await defaultOut(config), resume: false };
+    return { config: configFromFlags(flags), out: flags.out as string | undefined, resume: false };
   }
   const clash = RECIPE_FLAGS.find((name) => flags[name] !== undefined);
   if (clash) {
@@ -201,6 +210,9 @@ export const train: Command = {
     data: string,
     dataset: string,
     "no-download": boolean,
+    "image-size": string,
+    "val-split": string,
+    strict: boolean,
     limit: string,
     model: string,
     stem: string,
@@ -223,7 +235,7 @@ export const train: Command = {
   },
   async run(flags) {
     const json = flags.json === true;
-    const { config, out, resume } = await runOf(flags);
+    const { config, resume, ...run } = await runOf(flags);
     const gpu = await createGpu(console.error);
     let tuning;
     if (!flags["no-tune"]) {
@@ -233,15 +245,24 @@ export const train: Command = {
     // A resumed run reads the data it saved, unless --data says where that data went.
     const data = await loadData(
       flags,
-      { dataset: config.dataset, data: (flags.data as string | undefined) ?? config.data },
+      {
+        dataset: config.dataset,
+        data: (flags.data as string | undefined) ?? config.data,
+        imageSize: config.imageSize,
+        valSplit: config.valSplit,
+        strict: flags.strict === true,
+      },
       console.error,
     );
+    const out = run.out ?? await defaultOut(config.model, data.name);
+    // Photos get torchvision's ImageNet stem unless --stem says otherwise; 32x32 images the CIFAR one.
+    const stem = resume || flags.stem !== undefined || data.train.height < 64 ? config.stem : "imagenet";
     const interrupt = stopOnInterrupt((line) => console.error(line));
     let result;
     try {
       result = await fit(gpu, {
         out,
-        config,
+        config: { ...config, stem },
         data,
         resume,
         signal: interrupt.signal,

@@ -211,6 +211,80 @@ Deno.test("--data synthetic trains offline, and eval reads the run's data from i
   assert.deepEqual(scores.classes.slice(0, 3), ["circle", "ring", "square"]);
 });
 
+/** Writes synthetic shapes of two classes as PNGs: `root/train/<class>/` and `root/val/<class>/`. */
+async function shapeFolder(root: string, train: number, val: number): Promise<void> {
+  const { syntheticDataset } = await import("../src/data/synthetic.ts");
+  const splits = syntheticDataset({ classes: 2, train, test: val, seed: 1 });
+  for (const [folder, data] of [["train", splits.train], ["val", splits.test]] as const) {
+    const plane = data.height * data.width;
+    for (let i = 0; i < data.count; i++) {
+      const rgba = new Uint8Array(plane * 4);
+      for (let p = 0; p < plane; p++) {
+        for (let c = 0; c < 3; c++) rgba[p * 4 + c] = data.images[(i * 3 + c) * plane + p];
+        rgba[p * 4 + 3] = 255;
+      }
+      const png = new PNG({ width: data.width, height: data.height });
+      png.data = Buffer.from(rgba);
+      const dir = join(root, folder, data.classes[data.labels[i]]);
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeFile(join(dir, `${i}.png`), new Uint8Array(PNG.sync.write(png)));
+    }
+  }
+}
+
+Deno.test("train learns on an image folder, then eval and predict use the run's preprocessing", async () => {
+  const ws = await setUp();
+  const photos = join(ws.dir, "photos");
+  await shapeFolder(photos, 128, 64);
+  await Deno.writeFile(join(photos, "train", "circle", "broken.png"), new Uint8Array(0));
+  const out = join(ws.dir, "photos-run");
+  const run = await cli([
+    "train",
+    "--data",
+    photos,
+    "--image-size",
+    "32",
+    "--epochs",
+    "4",
+    "--batch-size",
+    "16",
+    "--lr",
+    "0.05",
+    "--schedule",
+    "cosine",
+    "--out",
+    out,
+    "--no-tune",
+    "--json",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /data: image folder .*photos \(2 classes, 128 training and 64 validation images/);
+  assert.match(run.stderr, /warning: skipped 1 image[\s\S]*broken\.png/);
+  const result = JSON.parse(run.stdout);
+  assert.ok(result.best.testAccuracy >= 0.75, `best validation accuracy ${result.best.testAccuracy}`);
+  const evaluation = await cli(["eval", "--checkpoint", out, "--json"]);
+  assert.equal(evaluation.code, 0, evaluation.stderr);
+  const scores = JSON.parse(evaluation.stdout);
+  assert.equal(scores.samples, 64);
+  assert.deepEqual(scores.classes, ["circle", "ring"]);
+  assert.equal(scores.top1, result.best.testAccuracy);
+  const prediction = await cli([
+    "predict",
+    "--checkpoint",
+    out,
+    "--json",
+    join(photos, "val", "ring", [...Deno.readDirSync(join(photos, "val", "ring"))][0].name),
+  ]);
+  assert.equal(prediction.code, 0, prediction.stderr);
+  assert.deepEqual(
+    JSON.parse(prediction.stdout).predictions[0].top.map((c: { name: string }) => c.name).sort(),
+    [
+      "circle",
+      "ring",
+    ],
+  );
+});
+
 Deno.test("each bad input gives its clear error and exit code", async () => {
   const ws = await setUp();
   const cases: Array<[string[], number, RegExp]> = [

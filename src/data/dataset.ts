@@ -78,3 +78,17 @@ export function imageDataset(init: ImageDatasetInit, name = "data set"): ImageDa
   if (init.std?.some((v) => v <= 0)) throw new RangeError(`${name}: std must be positive, got [${init.std}]`);
   return { ...init, count };
 }
+
+/** Both splits of the data a run trains and tests on, and where they came from. */
+export interface DatasetSplits {
+  /** The training split. */
+  train: ImageDataset;
+  /** The test split (an image folder's validation images). */
+  test: ImageDataset;
+  /** A short name for titles: `cifar10`, `cifar100`, `synthetic` or the image folder's name. */
+  name: string;
+  /** What was read, for the log: the archive or folder, or the generator and its seed. */
+  source: string;
+  /** Things worth telling the user. */
+  warnings: string[];
+}

@@ -34,6 +34,11 @@ export interface DecodeEntriesOptions extends DecodeOptions {
    * @default {false}
    */
   strict?: boolean;
+  /**
+   * Applied to each image as soon as it is decoded (e.g. `evalCrop`), so that a long list holds
+   * only the smaller copies, never all the decoded originals.
+   */
+  prepare?: (image: RgbImage) => RgbImage;
 }
 
 /** What {@linkcode decodeEntries} made of a list of entries. */
@@ -92,7 +97,7 @@ export async function decodeEntries(
   for (const entry of entries) {
     const result = await decodeEntry(entry, options);
     if (!result.problem) {
-      out.images.push(result);
+      out.images.push({ entry, image: options.prepare ? options.prepare(result.image) : result.image });
     } else if (options.strict) {
       throw new ImageDecodeError(`${result.problem.message} (strict: bad images are refused, not skipped)`, {
         source: entry.path,

@@ -1,40 +1,33 @@
 /**
  * One entry for every kind of training data a run can name: a CIFAR release (archive, folder or the cache's
- * official copy) or the built-in synthetic shapes, telling which it found.
+ * official copy), an image folder or the built-in synthetic shapes, telling which it found.
  *
  * @module
  */
 
 import { loadCifar, type LoadCifarOptions } from "./cifar.ts";
-import type { ImageDataset } from "./dataset.ts";
+import type { DatasetSplits } from "./dataset.ts";
 import { detectDataset } from "./detect.ts";
+import { loadImageFolder, type LoadImageFolderOptions } from "./image_folder_dataset.ts";
 import { syntheticDataset } from "./synthetic.ts";
 
 /** What a data spec names: the built-in shapes, or a path. */
 const SYNTHETIC = /^synthetic(?::(\d+))?$/;
 
 /** Options of {@linkcode openDataset}: where the data is, plus {@linkcode loadCifar}'s options. */
-export interface OpenDatasetOptions extends Omit<LoadCifarOptions, "path"> {
+export interface OpenDatasetOptions
+  extends Omit<LoadCifarOptions, "path">, Pick<LoadImageFolderOptions, "valSplit" | "strict"> {
   /**
-   * A CIFAR archive or folder; `"synthetic"` (or `"synthetic:SEED"`) for the built-in shapes at 32x32
-   * (5,000 training and 1,000 test images; seed 0 unless given); absent for the official release in the
-   * cache folder.
+   * A CIFAR archive or folder, an image folder (`<class>/<image>`, or `train/` and `val/`); `"synthetic"`
+   * (or `"synthetic:SEED"`) for the built-in shapes (5,000 training and 1,000 test images; seed 0 unless
+   * given); absent for the official release in the cache folder.
    */
   data?: string;
-}
-
-/** Both splits of the data a run trains and tests on, and where they came from. */
-export interface DatasetSplits {
-  /** The training split. */
-  train: ImageDataset;
-  /** The test split. */
-  test: ImageDataset;
-  /** A short name for titles: `cifar10`, `cifar100` or `synthetic`. */
-  name: string;
-  /** What was read, for the log: the archive or folder, or the generator and its seed. */
-  source: string;
-  /** Things worth telling the user. */
-  warnings: string[];
+  /**
+   * Side of the square images: 224 for an image folder and 32 for the synthetic shapes unless given;
+   * CIFAR's are 32.
+   */
+  imageSize?: number;
 }
 
 /**
@@ -48,28 +41,30 @@ export interface DatasetSplits {
  * console.log(source, train.count, test.classes.length); // synthetic shapes (seed 0, ...) 5000 10
  * ```
  *
- * @throws {Error} When the path is missing or holds neither CIFAR files nor anything else readable, or
- * (for now) holds an image folder, which the streaming loader will read.
+ * @throws {Error} When the path is missing or holds neither CIFAR files nor an image folder, or when the
+ * data cannot be read (each reader's error names the file or folder).
  */
 export async function openDataset(options: OpenDatasetOptions = {}): Promise<DatasetSplits> {
-  const { data, ...cifar } = options;
+  const { data, imageSize, valSplit, strict, ...cifar } = options;
   const synthetic = data === undefined ? null : SYNTHETIC.exec(data);
   if (synthetic) {
-    const splits = syntheticDataset({ seed: Number(synthetic[1] ?? 0) });
+    const splits = syntheticDataset({ seed: Number(synthetic[1] ?? 0), size: imageSize });
     return { ...splits, name: "synthetic" };
   }
   if (data !== undefined) {
     const found = await detectDataset(data);
     if (found.kind === "missing") throw new Error(`${data} ${found.evidence}`);
     if (found.kind === "image-folder") {
-      throw new Error(
-        `${data} ${found.evidence}: training on image folders is not available yet ` +
-          `(readImageFolder lists them; the loader that feeds them to training is coming)`,
-      );
+      return await loadImageFolder(data, { size: imageSize, valSplit, strict, seed: 0 });
     }
     if (found.kind === "unknown") {
-      throw new Error(`${data} ${found.evidence}; expected a CIFAR archive or folder, or "synthetic"`);
+      throw new Error(
+        `${data} ${found.evidence}; expected a CIFAR archive or folder, an image folder or "synthetic"`,
+      );
     }
+  }
+  if (imageSize !== undefined && imageSize !== 32) {
+    throw new RangeError(`CIFAR's images are 32x32; an image size of ${imageSize} needs an image folder`);
   }
   return await loadCifar({ ...cifar, path: data });
 }

@@ -26,6 +26,12 @@ export interface Normalisation {
   std: readonly number[];
 }
 
+/** The statistics torchvision's ImageNet weights were trained with (`transforms.Normalize` in its presets). */
+export const IMAGENET_NORMALISATION: Readonly<Normalisation> = {
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};
+
 function checkSize(what: string, size: number): void {
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`${what} must be a positive integer, got ${size}`);
@@ -146,13 +152,31 @@ export interface PrepareOptions extends Normalisation {
  * or `mean` and `std` not 3 values each.
  */
 export function prepareImage(image: RgbImage, options: PrepareOptions): Float32Array {
+  return toTensor(evalCrop(image, options), options);
+}
+
+/**
+ * The pixels {@linkcode prepareImage} normalises: the shorter side resized to `resize`, then the centre
+ * `size` x `size` window. Data sets store these bytes, so that training, evaluation and prediction see a
+ * picture alike.
+ *
+ * @example
+ * ```ts
+ * import { evalCrop } from "@denogpu/resnet/data";
+ * const crop = evalCrop({ width: 300, height: 200, data: new Uint8Array(300 * 200 * 3) }, { size: 224 });
+ * console.log(crop.width, crop.height); // 224 224
+ * ```
+ *
+ * @throws {RangeError} When `size` is not a positive integer or `resize` is below it.
+ */
+export function evalCrop(image: RgbImage, options: { size: number; resize?: number }): RgbImage {
   const { size } = options;
   checkSize("size", size);
   const resize = options.resize ?? (size < 64 ? size : evalResizeSize(size));
   if (!Number.isInteger(resize) || resize < size) {
     throw new RangeError(`resize must be an integer of at least size ${size}, got ${resize}`);
   }
-  return toTensor(centreCrop(resizeShorter(image, resize), size, size), options);
+  return centreCrop(resizeShorter(image, resize), size, size);
 }
 
 /** Where a resized crop comes from: a window of the image and whether the result is mirrored. */

@@ -26,6 +26,7 @@ import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
 import type { StateDict } from "../io/state_dict.ts";
 import type { SgdParamGroupState, SgdStateDict } from "../optim/sgd_state.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
+import { IMAGENET_NORMALISATION } from "../data/transforms.ts";
 import type { ResNet, Stem } from "../models/resnet.ts";
 import { buildModel, INPUT_SIZE, isModelName, type ModelName, modelStem } from "../models/table.ts";
 import { readStateDict } from "./pretrained.ts";
@@ -432,8 +433,8 @@ export async function openCheckpoint(
       model: name,
       stem,
       classes,
-      mean: imagenet ? [0.485, 0.456, 0.406] : [...CIFAR_LAYOUTS.cifar10.mean],
-      std: imagenet ? [0.229, 0.224, 0.225] : [...CIFAR_LAYOUTS.cifar10.std],
+      mean: [...(imagenet ? IMAGENET_NORMALISATION : CIFAR_LAYOUTS.cifar10).mean],
+      std: [...(imagenet ? IMAGENET_NORMALISATION : CIFAR_LAYOUTS.cifar10).std],
       inputShape: [3, INPUT_SIZE[stem], INPUT_SIZE[stem]],
     },
   };

@@ -32,6 +32,10 @@ export interface RunConfig {
    * cache folder when absent. Saved, so that a resumed run reads the same data.
    */
   data?: string;
+  /** Side of the square images: an image folder's (224 unless given) or the synthetic shapes' (32). */
+  imageSize?: number;
+  /** An image folder without `train/` and `val/`: the fraction of each class held out (0.1 unless given). */
+  valSplit?: number;
   /** Which ResNet. */
   model: ModelName;
   /** The stem of resnet18..152 (the CIFAR ResNets have their own). */
@@ -127,7 +131,10 @@ export class ConfigError extends Error {
  */
 export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   const config: RunConfig = { ...DEFAULT_CONFIG, ...withoutUndefined(given) };
-  const positiveInteger = (field: "epochs" | "batchSize" | "limit", value: number | undefined) => {
+  const positiveInteger = (
+    field: "epochs" | "batchSize" | "limit" | "imageSize",
+    value: number | undefined,
+  ) => {
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
       throw new ConfigError(field, `must be a positive integer, got ${value}`);
     }
@@ -144,6 +151,10 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   positiveInteger("epochs", config.epochs);
   positiveInteger("batchSize", config.batchSize);
   positiveInteger("limit", config.limit);
+  positiveInteger("imageSize", config.imageSize);
+  if (config.valSplit !== undefined && !(config.valSplit > 0 && config.valSplit < 1)) {
+    throw new ConfigError("valSplit", `must be a fraction in (0, 1), got ${config.valSplit}`);
+  }
   if (!(Number.isFinite(config.lr) && config.lr > 0)) {
     throw new ConfigError("lr", `must be positive, got ${config.lr}`);
   }
