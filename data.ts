@@ -36,6 +36,7 @@ export { type CpuBatch, cpuBatch } from "./src/data/cpu_batch.ts";
 export { openDataset, type OpenDatasetOptions } from "./src/data/open.ts";
 export { loadImageFolder, type LoadImageFolderOptions } from "./src/data/image_folder_dataset.ts";
 export {
+  datasetFingerprint,
   type DatasetSplits,
   type ImageDataset,
   imageDataset,

@@ -108,6 +108,8 @@ export interface TrainingState {
   history: EpochMetrics[];
   /** The finished epoch with the best test accuracy. */
   best?: { epoch: number; testAccuracy: number };
+  /** The training set's size and `datasetFingerprint`, so that a resumed run refuses other data. */
+  data?: { count: number; fingerprint: string };
 }
 
 /**

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import process from "node:process";
 import type { ImageDataset } from "../data/dataset.ts";
-import { imageDataset } from "../data/dataset.ts";
+import { datasetFingerprint, imageDataset } from "../data/dataset.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import { GpuBatcher } from "../data/gpu_batcher.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -172,6 +172,14 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
   if (state && state.info.classes.join("\n") !== train.classes.join("\n")) {
     throw new Error(`the checkpoint in ${out} was trained on other classes than this data set's`);
   }
+  const data = { count: train.count, fingerprint: await datasetFingerprint(train) };
+  if (state?.data && state.data.fingerprint !== data.fingerprint) {
+    throw new Error(
+      `the run in ${out} was trained on other data: its training set had ${state.data.count} images ` +
+        `(fingerprint ${state.data.fingerprint.slice(0, 12)}), this one has ${data.count} ` +
+        `(${data.fingerprint.slice(0, 12)}); resume it on the data it started with`,
+    );
+  }
 
   const model = await startingModel(
     config,
@@ -208,7 +216,13 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     });
     if (state) await restoreOptimizer(out, training, state);
     await Deno.mkdir(out, { recursive: true });
-    return await trainEpochs(gpu, { ...options, config }, state, { training, batcher, evaluator, info });
+    return await trainEpochs(gpu, { ...options, config }, state, {
+      training,
+      batcher,
+      evaluator,
+      info,
+      data,
+    });
   } finally {
     evaluator?.destroy();
     batcher.destroy();
@@ -275,6 +289,7 @@ interface RunParts {
   batcher: GpuBatcher;
   evaluator: Evaluator;
   info: ModelInfo;
+  data: { count: number; fingerprint: string };
 }
 
 /** Where a run stands and what it has produced: the loop advances it, every checkpoint saves it. */
@@ -392,6 +407,7 @@ function snapshot(loop: Loop, position: { epoch: number; batch: number }): Train
     partial: position.batch > 0 ? run.partial : undefined,
     history: run.history,
     best: run.best,
+    data: loop.data,
   };
 }
 

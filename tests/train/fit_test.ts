@@ -92,6 +92,22 @@ Deno.test("a new run refuses a folder that already holds one", async () => {
   );
 });
 
+Deno.test("a resumed run refuses data other than its own, named by size and fingerprint", async () => {
+  const gpu = await testGpu();
+  const out = await Deno.makeTempDir();
+  const stop = new AbortController();
+  await fit(gpu, options(out, { signal: stop.signal, onEpoch: () => stop.abort() }));
+  const saved = await loadTrainingState(out);
+  assert.equal(saved.data?.count, 16);
+  assert.match(saved.data?.fingerprint ?? "", /^[0-9a-f]{64}$/);
+  const other = tinyDataset(16, 1);
+  other.images[0] ^= 1;
+  await assert.rejects(
+    fit(gpu, options(out, { resume: true, data: { ...data, train: other } })),
+    /trained on other data: its training set had 16 images \(fingerprint [0-9a-f]{12}\), this one has 16/,
+  );
+});
+
 Deno.test("fine-tuning a PyTorch checkpoint with the backbone frozen trains only fc", async () => {
   const gpu = await testGpu();
   const out = await Deno.makeTempDir();
