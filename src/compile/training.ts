@@ -238,6 +238,41 @@ export class TrainingStep {
   }
 
   /**
+   * The loss and accuracy sums accumulated on the GPU since the last {@linkcode TrainingStep.readStats},
+   * as they are (float32) and without resetting them (one readback): a checkpoint taken between two reads
+   * saves these, and {@linkcode TrainingStep.loadAccumulatedStats} puts them back, so that a resumed run
+   * continues the very same float32 sums.
+   *
+   * @example
+   * ```ts
+   * import { Gpu, resnet20, TrainingStep } from "@denogpu/resnet";
+   * const training = await TrainingStep.compile(await Gpu.create(), resnet20(), {
+   *   batchSize: 2,
+   *   optimizer: { lr: 0.1 },
+   * });
+   * training.setBatch(new Float32Array(2 * 3 * 32 * 32), [0, 1]);
+   * training.step();
+   * const sums = await training.accumulatedStats();
+   * training.loadAccumulatedStats(sums); // in another process, after loading the checkpoint
+   * ```
+   */
+  async accumulatedStats(): Promise<number[]> {
+    return [...await this.model.gpu.readFloats(this.#stats, 0, STATS_LENGTH)];
+  }
+
+  /**
+   * Replaces the accumulated sums with ones {@linkcode TrainingStep.accumulatedStats} returned.
+   *
+   * @throws {RangeError} When `sums` does not hold one value per statistic.
+   */
+  loadAccumulatedStats(sums: readonly number[]): void {
+    if (sums.length !== STATS_LENGTH) {
+      throw new RangeError(`accumulated statistics need ${STATS_LENGTH} values, got ${sums.length}`);
+    }
+    this.model.gpu.write(this.#stats, new Float32Array(sums));
+  }
+
+  /**
    * The optimizer state as `torch.optim.SGD.state_dict()` lays it out: ids number the trained parameters
    * across the groups in order, each group names its parameters (`param_names`), and `state` holds each
    * momentum buffer once a step has run (one readback). A group's `lr` is the one it was compiled with;

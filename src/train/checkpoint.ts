@@ -86,6 +86,8 @@ export interface PartialEpoch {
   samples: number;
   /** Seconds of training so far. */
   seconds: number;
+  /** The GPU's float32 sums since the last read (`TrainingStep.accumulatedStats`), continued on resume. */
+  pending?: number[];
 }
 
 /** The sidecar: everything beyond the tensors that a run needs to continue exactly. */

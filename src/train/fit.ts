@@ -67,6 +67,8 @@ export interface FitOptions {
   fetch?: FetchWeightsOptions;
   /** Called after every epoch with its metrics and test evaluation. */
   onEpoch?: (metrics: EpochMetrics, evaluation: Evaluation) => void;
+  /** Called after each training step is submitted, with the optimizer steps taken so far. */
+  onStep?: (step: number) => void;
   /**
    * How the convolution kernels run, for training and evaluation alike: usually
    * `await tuneConvolutionsCached(gpu, cacheDir)`, as the CLI passes.
@@ -389,6 +391,8 @@ function startLoop(gpu: Gpu, options: FitOptions, state: TrainingState | undefin
     history: [...(state?.history ?? [])],
     best: state?.best,
   };
+  if (run.partial.pending) parts.training.loadAccumulatedStats(run.partial.pending);
+  run.partial = { ...run.partial, pending: undefined };
   const schedule = learningRate(options.config, batches);
   return { ...parts, gpu, options, run, schedule, batches, statsEvery, progress, log, inFlight: [] };
 }
@@ -445,7 +449,10 @@ async function trainEpoch(loop: Loop): Promise<"trained" | "interrupted"> {
   };
   for (; run.batch < batches; run.batch++) {
     if (options.signal?.aborted) {
-      await readStats();
+      // The sums since the last read are saved as they are: reading them now would split a float32 sum
+      // that the uninterrupted run adds up in one piece.
+      run.partial.pending = await training.accumulatedStats();
+      run.partial.seconds = (performance.now() - started) / 1000;
       progress.stop();
       await saveCheckpoint(
         options.out,
@@ -456,6 +463,7 @@ async function trainEpoch(loop: Loop): Promise<"trained" | "interrupted"> {
       return "interrupted";
     }
     await trainStep(loop);
+    options.onStep?.(run.step);
     // A fixed cadence, so that a resumed run sums the same partial statistics in the same order.
     if ((run.batch + 1) % loop.statsEvery === 0 && run.batch + 1 < batches) await readStats();
     show(run.batch + 1);
