@@ -165,7 +165,7 @@ Deno.test("Ctrl-C saves and tells how to resume, and the resumed run ends as the
   for await (const chunk of child.stdout) {
     stdout += decoder.decode(chunk, { stream: true });
     // The first epoch is saved: stop the second one in its middle.
-    if (stdout.includes("epoch 1/2") && !stdout.includes("signalled")) {
+    if (/^epoch 1\/2 +train loss/m.test(stdout) && !stdout.includes("signalled")) {
       child.kill("SIGINT");
       stdout += "signalled\n";
     }
@@ -180,7 +180,8 @@ Deno.test("Ctrl-C saves and tells how to resume, and the resumed run ends as the
   assert.equal(clash.code, 2);
   assert.match(clash.stderr, /--lr cannot be combined with --resume/);
 
-  const resumed = await cli(["train", "--resume", out, "--data", ws.archive, "--no-tune", "--json"]);
+  // As printed: the run remembers its --data.
+  const resumed = await cli(["train", "--resume", out, "--no-download", "--no-tune", "--json"]);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(JSON.parse(resumed.stdout).status, "completed");
   const { out: whole, run } = await trainedRun();
@@ -189,10 +190,11 @@ Deno.test("Ctrl-C saves and tells how to resume, and the resumed run ends as the
     await tensorsOf(join(out, "last.safetensors")),
     await tensorsOf(join(whole, "last.safetensors")),
   );
-  const [a, b] = [await metricsOf(join(out, "metrics.jsonl")), await metricsOf(join(whole, "metrics.jsonl"))];
-  // The weights are exact; the interrupted epoch's training loss was summed in another order on the GPU.
-  assert.deepEqual(a.map(({ trainLoss: _, ...m }) => m), b.map(({ trainLoss: _, ...m }) => m));
-  a.forEach((m, i) => assert.ok(Math.abs(m.trainLoss - b[i].trainLoss) <= 1e-5 * b[i].trainLoss));
+  // The interrupted epoch's sums continue on the GPU as they were: its metrics are the same digits.
+  assert.deepEqual(
+    await metricsOf(join(out, "metrics.jsonl")),
+    await metricsOf(join(whole, "metrics.jsonl")),
+  );
 });
 
 Deno.test("--data synthetic trains offline, and eval reads the run's data from its checkpoint", async () => {
