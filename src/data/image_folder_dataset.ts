@@ -9,7 +9,7 @@
 
 import { basename } from "node:path";
 import { type DatasetSplits, type ImageDataset, imageDataset } from "./dataset.ts";
-import { decodeEntries, problemsWarning } from "./image_files.ts";
+import { decodeEntries, type ImageProblem, problemsWarning } from "./image_files.ts";
 import { type ImageEntry, readImageFolder } from "./image_folder.ts";
 import { evalCrop, IMAGENET_NORMALISATION } from "./transforms.ts";
 
@@ -53,14 +53,11 @@ export async function loadImageFolder(
   if (folder.val.length === 0) {
     throw new Error(`${root}: no validation images; give a valSplit above 0 or a val/ folder`);
   }
-  const warnings: string[] = [];
+  const problems: ImageProblem[] = [];
   const split = async (entries: ImageEntry[], name: string): Promise<ImageDataset> => {
-    const { images, problems } = await decodeEntries(entries, {
-      strict,
-      prepare: (image) => evalCrop(image, { size }),
-    });
-    const warning = problemsWarning(problems);
-    if (warning) warnings.push(warning);
+    const decoded = await decodeEntries(entries, { strict, prepare: (image) => evalCrop(image, { size }) });
+    const { images } = decoded;
+    problems.push(...decoded.problems);
     if (images.length === 0) throw new Error(`${root}: no image of the ${name} split could be decoded`);
     const plane = size * size;
     const bytes = new Uint8Array(images.length * 3 * plane);
@@ -86,6 +83,7 @@ export async function loadImageFolder(
   };
   const train = await split(folder.train, "training");
   const test = await split(folder.val, "validation");
+  const warning = problemsWarning(problems);
   const layout = folder.split.kind === "folders"
     ? `its train/ and ${basename(folder.split.val)}/ folders`
     : `${Math.round(folder.split.valSplit * 100)}% of each class held out`;
@@ -95,6 +93,6 @@ export async function loadImageFolder(
     name: basename(root.replace(/[\\/]+$/, "")) || root,
     source: `image folder ${root} (${folder.classes.length} classes, ${train.count} training and ` +
       `${test.count} validation images, ${layout}, at ${size}x${size})`,
-    warnings,
+    warnings: warning ? [warning] : [],
   };
 }
