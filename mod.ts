@@ -60,6 +60,7 @@ export { type Summary, summary, type SummaryRow } from "./src/nn/summary.ts";
 export {
   BasicBlock,
   type BlockClass,
+  type BlockOptions,
   Bottleneck,
   CifarResNet,
   type CifarResNetOptions,
@@ -78,11 +79,18 @@ export {
   resnet50,
   resnet56,
   type ResNetOptions,
+  resnext101_32x8d,
+  resnext101_64x4d,
+  resnext50_32x4d,
+  type ResNeXtOptions,
   type Stem,
+  wide_resnet101_2,
+  wide_resnet50_2,
 } from "./src/models/resnet.ts";
 export { buildModel, MODEL_NAMES, type ModelName, type ModelOptions, MODELS } from "./src/models/table.ts";
 
 export {
+  type OptimizerOptions,
   type ParameterGroup,
   type TrainingOptions,
   type TrainingStats,
@@ -94,6 +102,9 @@ export { DivergenceError } from "./src/compile/divergence.ts";
 
 export type { SgdOptions } from "./src/optim/sgd.ts";
 export type { SgdStateDict } from "./src/optim/sgd_state.ts";
+export type { AdamOptions } from "./src/optim/adam.ts";
+export type { AdamStateDict } from "./src/optim/adam_state.ts";
+export type { OptimizerKind, OptimizerStateDict } from "./src/optim/optimizer.ts";
 export {
   cosineAnnealingLr,
   linearLr,

@@ -134,7 +134,10 @@ export {
 } from "./src/ops/cross_entropy.ts";
 
 export { type ParamGroupRange, Sgd, type SgdBuffers, type SgdCreateOptions } from "./src/optim/sgd.ts";
+export { Adam, type AdamBuffers, type AdamCreateOptions, type AdamGroupRange } from "./src/optim/adam.ts";
+export type { Optimizer } from "./src/optim/optimizer.ts";
 export type { SgdParameterState, SgdParamGroupState } from "./src/optim/sgd_state.ts";
+export type { AdamParameterState, AdamParamGroupState } from "./src/optim/adam_state.ts";
 export type { OneCycleOptions } from "./src/optim/schedule.ts";
 
 export { fuseRelu, type Rewrite, rewrite } from "./src/compile/fuse.ts";

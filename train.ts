@@ -20,6 +20,7 @@ export {
   ConfigError,
   DEFAULT_CONFIG,
   learningRate,
+  OPTIMIZER_NAMES,
   resolveConfig,
   type RunConfig,
   SCHEDULE_NAMES,

@@ -89,3 +89,24 @@ export async function loadData(
   for (const warning of splits.warnings) log(`warning: ${warning}`);
   return splits;
 }
+
+/**
+ * `items` joined by ", " for a help text, wrapped before `width` columns onto lines indented by `indent`
+ * spaces (the column flag descriptions start at).
+ *
+ * @example
+ * ```ts
+ * import { helpList } from "./_flags.ts";
+ * console.log(`  --model NAME           ${helpList(["resnet18", "resnet34"])}`);
+ * ```
+ */
+export function helpList(items: readonly string[], indent = 25, width = 100): string {
+  const lines = [""];
+  for (const [i, item] of items.entries()) {
+    const piece = item + (i < items.length - 1 ? "," : "");
+    const last = lines.length - 1;
+    if (lines[last] && indent + lines[last].length + 1 + piece.length > width) lines.push(piece);
+    else lines[last] += (lines[last] ? " " : "") + piece;
+  }
+  return lines.join("\n" + " ".repeat(indent));
+}

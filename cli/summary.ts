@@ -16,15 +16,15 @@ import {
 import { summary as summarize } from "../src/nn/summary.ts";
 import { applyFreeze } from "../src/train/pretrained.ts";
 import { DEFAULT_CONFIG as d } from "../src/train/run_config.ts";
-import { boolean, choice, type Command, integer, string, UsageError } from "./_flags.ts";
+import { boolean, choice, type Command, helpList, integer, string, UsageError } from "./_flags.ts";
 
 const SUMMARY_HELP = `Print a model's layers, output shapes and parameter counts.
 
 Usage: deno run -A cli.ts summary [flags]
 
-  --model NAME           ${modelNamesOf("imagenet").join(", ")},
-                         ${modelNamesOf("cifar").join(", ")} (default ${d.model})
-  --stem STEM            imagenet | cifar (default imagenet for resnet18..152)
+  --model NAME           ${helpList(modelNamesOf("imagenet"))},
+                         ${helpList(modelNamesOf("cifar"))} (default ${d.model})
+  --stem STEM            imagenet | cifar (default imagenet for torchvision's models)
   --classes N            outputs of fc (default 10 for the CIFAR ResNets, 1000 otherwise)
   --input-size N         input height and width (default 32 with a CIFAR model or stem, else 224)
   --batch-size N         the batch dimension shown (default 1)

@@ -13,6 +13,7 @@ import { fit, type FitResult, stopOnInterrupt } from "../src/train/fit.ts";
 import {
   ConfigError,
   DEFAULT_CONFIG as d,
+  OPTIMIZER_NAMES,
   resolveConfig,
   type RunConfig,
   SCHEDULE_NAMES,
@@ -63,10 +64,14 @@ Model:
 Recipe:
   --epochs N             (default ${d.epochs})
   --batch-size N         (default ${d.batchSize})
+  --optimizer NAME       sgd (the default), adam or adamw, as torch.optim's SGD, Adam and AdamW
   --lr X                 peak learning rate (default ${d.lr})
-  --momentum X           (default ${d.momentum})
-  --weight-decay X       (default ${d.weightDecay})
-  --nesterov             Nesterov momentum
+  --momentum X           SGD's momentum (default ${d.momentum})
+  --weight-decay X       (default ${d.weightDecay}) an L2 penalty added to the gradient with sgd and
+                         adam, decoupled (w *= 1 - lr * X) with adamw
+  --nesterov             Nesterov momentum (sgd only)
+  --betas B1,B2          adam/adamw: decay rates of the moment averages (default 0.9,0.999)
+  --eps X                adam/adamw: added to the denominator (default 1e-8)
   --schedule NAME        multistep (x0.1 at 50% and 75% of training; the default), cosine, onecycle or
                          constant
   --warmup N             epochs of linear warm-up from lr/10 (default ${d.warmup})
@@ -95,10 +100,13 @@ const RECIPE_FLAGS = [
   "stem",
   "epochs",
   "batch-size",
+  "optimizer",
   "lr",
   "momentum",
   "weight-decay",
   "nesterov",
+  "betas",
+  "eps",
   "schedule",
   "warmup",
   "label-smoothing",
@@ -110,6 +118,17 @@ const RECIPE_FLAGS = [
   "val-split",
   "out",
 ];
+
+/** `--betas B1,B2` as two numbers, if given. */
+function betasOf(flags: Flags): [number, number] | undefined {
+  const text = flags.betas as string | undefined;
+  if (text === undefined) return undefined;
+  const betas = text.split(",").map((part) => part.trim() === "" ? NaN : Number(part));
+  if (betas.length !== 2 || !betas.every(Number.isFinite)) {
+    throw new UsageError(`--betas must be two numbers separated by a comma, e.g. 0.9,0.999; got "${text}"`);
+  }
+  return [betas[0], betas[1]];
+}
 
 const kebab = (field: string) => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -124,10 +143,13 @@ function configFromFlags(flags: Flags): RunConfig {
       stem: choice(flags, "stem", ["imagenet", "cifar"] as const) ?? (pretrained ? "imagenet" : "cifar"),
       epochs: integer(flags, "epochs"),
       batchSize: integer(flags, "batch-size"),
+      optimizer: choice(flags, "optimizer", OPTIMIZER_NAMES),
       lr: decimal(flags, "lr"),
       momentum: decimal(flags, "momentum"),
       weightDecay: decimal(flags, "weight-decay"),
       nesterov: flags.nesterov as boolean | undefined,
+      betas: betasOf(flags),
+      eps: decimal(flags, "eps"),
       schedule: choice(flags, "schedule", SCHEDULE_NAMES),
       warmup: integer(flags, "warmup", 0),
       labelSmoothing: decimal(flags, "label-smoothing"),
@@ -218,10 +240,13 @@ export const train: Command = {
     stem: string,
     epochs: string,
     "batch-size": string,
+    optimizer: string,
     lr: string,
     momentum: string,
     "weight-decay": string,
     nesterov: boolean,
+    betas: string,
+    eps: string,
     schedule: string,
     warmup: string,
     "label-smoothing": string,

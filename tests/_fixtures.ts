@@ -14,7 +14,10 @@ export type StateDictEntries = Array<[string, number[]]>;
 export interface ForwardFixture {
   /** E.g. `"resnet50_c1000"`. */
   name: string;
-  /** torchvision constructor name: `"resnet18"`, `"resnet34"` or `"resnet50"`. */
+  /**
+   * torchvision constructor name: `"resnet18"`, `"resnet34"`, `"resnet50"`, `"resnext50_32x4d"` or
+   * `"wide_resnet50_2"`.
+   */
   arch: string;
   /** Width of `fc`. */
   numClasses: number;
@@ -68,9 +71,12 @@ export interface TrainStepFixture {
   numBatchesTracked: Map<string, number>;
 }
 
-/** Two SGD steps (momentum in play on the second) of torchvision's resnet18. */
+/**
+ * SGD steps of a torchvision model: two of resnet18 (momentum in play on the second), one of a small
+ * ResNeXt (`ResNet(Bottleneck, [2, 1, 1, 1], groups=32, width_per_group=4)`, without BatchNorm statistics).
+ */
 export interface TrainFixture {
-  /** `"resnet18"`. */
+  /** `"resnet18"` or `"resnext_32x4d"` (the small ResNeXt). */
   arch: string;
   /** 10. */
   numClasses: number;
@@ -158,19 +164,22 @@ interface ArrayRef {
   shape: number[];
 }
 
+interface TrainManifest extends Omit<TrainFixture, "steps"> {
+  sampleIndices: Record<string, number[]>;
+  steps: Array<
+    { inputSeed: number; labels: number[]; loss: number; numBatchesTracked: Record<string, number> }
+  >;
+  data: { file: string; arrays: Record<string, { offset: number; shape: number[] }> };
+}
+
 interface Manifest {
   about: string;
   generator: GeneratorSample[];
   forward: Array<
     Omit<ForwardFixture, "input" | "inputShape" | "logits"> & { input: ArrayRef; logits: ArrayRef }
   >;
-  train: Omit<TrainFixture, "steps"> & {
-    sampleIndices: Record<string, number[]>;
-    steps: Array<
-      { inputSeed: number; labels: number[]; loss: number; numBatchesTracked: Record<string, number> }
-    >;
-    data: { file: string; arrays: Record<string, { offset: number; shape: number[] }> };
-  };
+  train: TrainManifest;
+  trainResnext: TrainManifest;
   resnet20: {
     weightSeed: number;
     inputSeed: number;
@@ -226,10 +235,9 @@ export async function loadForwardFixtures(): Promise<ForwardFixture[]> {
   })));
 }
 
-/** The two-step SGD fixture of resnet18. */
-export async function loadTrainFixture(): Promise<TrainFixture> {
-  const { train } = await loadManifest();
-  const { sampleIndices, data, steps, ...rest } = train;
+/** The two-step SGD fixture of resnet18 (`"train"`) or the one-step one of the small ResNeXt. */
+export async function loadTrainFixture(which: "train" | "trainResnext" = "train"): Promise<TrainFixture> {
+  const { sampleIndices, data, steps, ...rest } = (await loadManifest())[which];
   const all = await readFloats(data.file);
   const array = (key: string): Float32Array => {
     const ref = data.arrays[key];

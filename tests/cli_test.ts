@@ -304,6 +304,18 @@ Deno.test("each bad input gives its clear error and exit code", async () => {
       /CIFAR-10 is not in .*cache.* downloading is turned off: download https:\/\/www\.cs\.toronto\.edu/,
     ],
     [["train", "--data", join(ws.dir, "nowhere")], 1, /nowhere does not exist/],
+    [
+      ["train", "--optimizer", "adam", "--nesterov"],
+      2,
+      /--nesterov: nesterov is SGD's momentum and does not apply to adam/,
+    ],
+    [["train", "--optimizer", "rmsprop"], 2, /--optimizer must be one of sgd, adam, adamw; got "rmsprop"/],
+    [
+      ["train", "--optimizer", "adam", "--betas", "0.9"],
+      2,
+      /--betas must be two numbers separated by a comma/,
+    ],
+    [["train", "--optimizer", "adamw", "--eps", "0"], 2, /--eps: eps must be positive, got 0/],
     [["eval"], 2, /--checkpoint is required/],
     [["predict", "--checkpoint", ws.dir], 2, /give at least one image file/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
@@ -326,6 +338,7 @@ Deno.test("--help describes each command; summary prints the model table", async
   const train = await cli(["train", "--help"]);
   assert.equal(train.code, 0);
   assert.match(train.stdout, /91\.25% test accuracy/);
+  assert.match(train.stdout, /--optimizer NAME +sgd \(the default\), adam or adamw/);
   for (const command of ["eval", "predict", "summary"]) {
     const help = await cli([command, "-h"]);
     assert.equal(help.code, 0);

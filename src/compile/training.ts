@@ -1,7 +1,8 @@
 /**
- * The compiled training step: forward in train mode, softmax cross-entropy, backward and SGD, encoded into
- * one command buffer per step. Buffers, pipelines and bind groups are made once; per step only the batch
- * (when the caller supplies it from the host), the learning rate and the optimizer's step flag are written.
+ * The compiled training step: forward in train mode, softmax cross-entropy, backward and the optimizer
+ * (SGD, Adam or AdamW), encoded into one command buffer per step. Buffers, pipelines and bind groups are
+ * made once; per step only the batch (when the caller supplies it from the host) and the optimizer's
+ * scalars of the step (learning rates, SGD's first-step flag, Adam's bias corrections) are written.
  * Loss and accuracy accumulate on the GPU until {@linkcode TrainingStep.readStats} reads them.
  *
  * @module
@@ -13,7 +14,8 @@ import type { Graph } from "../nn/graph.ts";
 import type { Module } from "../nn/module.ts";
 import type { Parameter } from "../nn/parameter.ts";
 import { Sgd, type SgdOptions } from "../optim/sgd.ts";
-import type { SgdStateDict } from "../optim/sgd_state.ts";
+import { Adam, type AdamOptions } from "../optim/adam.ts";
+import type { Optimizer, OptimizerKind, OptimizerStateDict } from "../optim/optimizer.ts";
 import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "../ops/cross_entropy.ts";
 import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
 import { rewrite } from "./fuse.ts";
@@ -22,10 +24,27 @@ import { checkBatchSize, Inference } from "./inference.ts";
 import { checkNoSharedParameters, lowerBackward, lowerForward } from "./lower.ts";
 import { StepPlanner } from "./memory.ts";
 import { DivergenceError } from "./divergence.ts";
-import { keepsMomentum, momentumOf, optimizerGroups, stateDictOf } from "./_optimizer_state.ts";
+import { flatStateOf, keepsState, optimizerGroups, stateDictOf, stateKeysOf } from "./_optimizer_state.ts";
+
+/**
+ * Which optimizer a training step runs and its settings for every parameter not in one of its groups:
+ * `torch.optim.SGD` (the default kind), `Adam`, or `AdamW` (Adam with decoupled weight decay, 0.01 unless
+ * given), each defaulted as in torch.optim.
+ *
+ * @example
+ * ```ts
+ * import type { OptimizerOptions } from "@denogpu/resnet";
+ * const sgd: OptimizerOptions = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
+ * const adamw: OptimizerOptions = { kind: "adamw", lr: 1e-3, betas: [0.9, 0.999], weightDecay: 0.05 };
+ * ```
+ */
+export type OptimizerOptions =
+  | (SgdOptions & { kind?: "sgd" })
+  | (Omit<AdamOptions, "decoupledWeightDecay"> & { kind: "adam" | "adamw" });
 
 /** Optimizer settings for the parameters whose names `match` accepts (PyTorch's parameter groups). */
-export interface ParameterGroup extends Partial<SgdOptions> {
+export interface ParameterGroup
+  extends Partial<SgdOptions>, Partial<Omit<AdamOptions, "decoupledWeightDecay">> {
   /** Selects the group's parameters by `state_dict` name; a parameter joins the first group that matches. */
   match: (name: string) => boolean;
 }
@@ -36,8 +55,11 @@ export interface TrainingOptions {
   batchSize: number;
   /** Per-sample input shape, default `[3, 32, 32]`. */
   inputShape?: readonly number[];
-  /** SGD settings for every parameter not in one of `groups` (torch.optim.SGD's defaults otherwise). */
-  optimizer: SgdOptions & { groups?: ParameterGroup[] };
+  /**
+   * The optimizer, with its settings for every parameter not in one of `groups`; a group's own settings
+   * override them. Settings of another kind (e.g. `momentum` for Adam) are refused.
+   */
+  optimizer: OptimizerOptions & { groups?: ParameterGroup[] };
   /** PyTorch's `label_smoothing`, default 0. */
   labelSmoothing?: number;
   /** Clip gradients to this global 2-norm before each update (clip_grad_norm_). */
@@ -88,7 +110,7 @@ export class TrainingStep {
   /** The traced graph. */
   readonly graph: Graph;
   /** The optimizer; {@linkcode TrainingStep.optimizerState} reads its state as a value. */
-  readonly optimizer: Sgd;
+  readonly optimizer: Optimizer;
   /** Input images `[batch, ...inputShape]`. */
   readonly images: Tensor;
   /** Input labels `[batch]`, u32; {@linkcode PADDING_LABEL} marks padding. */
@@ -97,8 +119,6 @@ export class TrainingStep {
   readonly dispatches: readonly Dispatch[];
   /** Bytes of activation storage the step's plan made. */
   readonly activationBytes: number;
-  /** SGD's momentum buffers, laid out like {@linkcode GpuModel.gradients}. */
-  readonly #momentum: GPUBuffer;
   readonly #stats: GPUBuffer;
   readonly #baseLr: number;
   readonly #groupLrs: number[];
@@ -108,8 +128,7 @@ export class TrainingStep {
     fields: {
       model: GpuModel;
       graph: Graph;
-      optimizer: Sgd;
-      momentum: GPUBuffer;
+      optimizer: Optimizer;
       images: Tensor;
       labels: Tensor;
       dispatches: Dispatch[];
@@ -122,7 +141,6 @@ export class TrainingStep {
     this.model = fields.model;
     this.graph = fields.graph;
     this.optimizer = fields.optimizer;
-    this.#momentum = fields.momentum;
     this.images = fields.images;
     this.labels = fields.labels;
     this.dispatches = fields.dispatches;
@@ -151,25 +169,21 @@ export class TrainingStep {
     const stats = gpu.buffer("training statistics", STATS_LENGTH * 4);
     const built = await planStep(gpuModel, graph, { images, labels, stats }, options);
 
-    const momentum = gpu.buffer("momentum buffers", gpuModel.gradients.size);
     const trained = gpuModel.groups.map((range, i) => ({
       ...settings[i],
       offset: range.offset,
       length: range.length,
     }))
       .filter((g) => g.length > 0);
-    const optimizer = await gpu.checked("optimizer: sgd", () =>
-      Sgd.create(
-        gpu,
-        { params: gpuModel.values, grads: gpuModel.gradients, momentum },
-        trained,
-        { maxGradNorm: options.maxGradNorm },
-      ));
+    const kind = options.optimizer.kind ?? "sgd";
+    const optimizer = await gpu.checked(
+      `optimizer: ${kind}`,
+      () => createOptimizer(gpuModel, kind, trained, options.maxGradNorm),
+    );
     return new TrainingStep({
       model: gpuModel,
       graph,
       optimizer,
-      momentum,
       images,
       labels,
       dispatches: [...(options.input?.dispatches ?? []), ...built.dispatches, ...optimizer.dispatches],
@@ -273,10 +287,11 @@ export class TrainingStep {
   }
 
   /**
-   * The optimizer state as `torch.optim.SGD.state_dict()` lays it out: ids number the trained parameters
-   * across the groups in order, each group names its parameters (`param_names`), and `state` holds each
-   * momentum buffer once a step has run (one readback). A group's `lr` is the one it was compiled with;
-   * the learning rate of each step is the schedule's, given to {@linkcode TrainingStep.step}.
+   * The optimizer state as `torch.optim.SGD.state_dict()` (or `Adam`'s, `AdamW`'s) lays it out: ids number
+   * the trained parameters across the groups in order, each group names its parameters (`param_names`), and
+   * `state` holds each parameter's momentum buffer (Adam: `step`, `exp_avg`, `exp_avg_sq` and with amsgrad
+   * `max_exp_avg_sq`) once a step has run (one readback per state buffer). A group's `lr` is the one it was
+   * compiled with; the learning rate of each step is the schedule's, given to {@linkcode TrainingStep.step}.
    *
    * @example
    * ```ts
@@ -288,18 +303,23 @@ export class TrainingStep {
    * training.setBatch(new Float32Array(2 * 3 * 32 * 32), [0, 1]);
    * training.step();
    * const state = await training.optimizerState();
-   * console.log(state.param_groups[0].param_names?.[0], state.state[0].momentum_buffer?.shape); // conv1.weight [16, 3, 3, 3]
+   * console.log(state.param_groups[0].param_names?.[0]); // conv1.weight
    * ```
    */
-  async optimizerState(): Promise<SgdStateDict> {
-    const groups = optimizerGroups(this.model, this.optimizer.groups);
-    const started = this.optimizer.stepCount > 0 && keepsMomentum(groups);
-    return stateDictOf(groups, started ? await this.model.gpu.readFloats(this.#momentum) : undefined);
+  async optimizerState(): Promise<OptimizerStateDict> {
+    const optimizer = this.optimizer;
+    const groups = optimizerGroups(this.model, optimizer);
+    if (optimizer.stepCount === 0 || !keepsState(optimizer)) return stateDictOf(optimizer, groups);
+    const keys = stateKeysOf(optimizer);
+    const read = keys.map((key) => this.model.gpu.readFloats(optimizer.stateBuffers[key]));
+    const buffers = Object.fromEntries((await Promise.all(read)).map((data, i) => [keys[i], data]));
+    return stateDictOf(optimizer, groups, buffers);
   }
 
   /**
    * Restores a state {@linkcode TrainingStep.optimizerState} returned (or PyTorch's, converted): the momentum
-   * buffers, and `step`, the optimizer steps it was taken after. Parameters pair up by position, as in
+   * buffers (Adam's moments), and `step`, the optimizer steps it was taken after (by default the state's
+   * own `step`, where it records one). Parameters pair up by position, as in
    * PyTorch's `load_state_dict`, and are checked by name where the state names them. The groups' `lr` is not
    * restored: each step's learning rate is given to {@linkcode TrainingStep.step}.
    *
@@ -316,29 +336,39 @@ export class TrainingStep {
    * ```
    *
    * @throws {Error} When the state's groups, parameters or compiled hyperparameters (momentum, dampening,
-   * weight decay, Nesterov) differ from this step's, or a momentum buffer has another shape; the message
-   * names the parameter and the expected shape.
-   * @throws {RangeError} When `step` is 0 but the state holds momentum buffers, or positive but it holds
-   * none although a group has momentum.
+   * weight decay, Nesterov; betas, eps, amsgrad) differ from this step's, or a state tensor has another
+   * shape; the message names the parameter and the expected shape.
+   * @throws {RangeError} When `step` is 0 but the state holds per-parameter state, positive but it holds
+   * none although the optimizer keeps some, or other than the step the state records.
    */
-  loadOptimizerState(state: SgdStateDict, options: { step?: number } = {}): void {
-    const groups = optimizerGroups(this.model, this.optimizer.groups);
-    const momentum = momentumOf(groups, state, this.#momentum.size / 4);
-    // Sgd starts the buffers afresh on its first step, so the step count says whether they exist.
-    const step = options.step ?? (momentum ? 1 : 0);
+  loadOptimizerState(state: OptimizerStateDict, options: { step?: number } = {}): void {
+    const optimizer = this.optimizer;
+    const groups = optimizerGroups(this.model, optimizer);
+    const flat = flatStateOf(optimizer, groups, state, this.model.gradients.size / 4);
+    // SGD starts its buffers afresh on its first step: without a recorded step, their presence says one ran.
+    const step = options.step ?? flat.step ?? (flat.buffers ? 1 : 0);
     if (!Number.isInteger(step) || step < 0) throw new RangeError(`step must be a count, got ${step}`);
-    if (momentum && step === 0) {
+    if (flat.step !== undefined && flat.step !== step) {
+      throw new RangeError(`the state is from step ${flat.step}, but step ${step} was given`);
+    }
+    if (flat.buffers && step === 0) {
       throw new RangeError(
-        "the state holds momentum buffers, so it is from after a step: step must be positive",
+        "the state holds per-parameter optimizer state, so it is from after a step: step must be positive",
       );
     }
-    if (!momentum && step > 0 && keepsMomentum(groups)) {
+    if (!flat.buffers && step > 0 && keepsState(optimizer)) {
       throw new RangeError(
-        `the state holds no momentum buffers, which step ${step} of SGD with momentum has`,
+        `the state holds no ${
+          stateKeysOf(optimizer).join(" or ")
+        }, which step ${step} of ${optimizer.kind} has`,
       );
     }
-    if (momentum) this.model.gpu.write(this.#momentum, momentum);
-    this.optimizer.stepCount = step;
+    // Without saved state the buffers start at zero, as torch initialises Adam's moments.
+    for (const key of stateKeysOf(optimizer)) {
+      const buffer = optimizer.stateBuffers[key];
+      this.model.gpu.write(buffer, flat.buffers?.[key] ?? new Float32Array(buffer.size / 4));
+    }
+    optimizer.stepCount = step;
   }
 
   /** An eval-mode forward pass over the same parameters (e.g. for the test set between epochs). */
@@ -364,18 +394,68 @@ function traceLogits(model: Module, inputShape: readonly number[]): Graph {
   return graph;
 }
 
+/** Settings that apply to one kind of optimizer only. */
+const SGD_ONLY = ["momentum", "dampening", "nesterov"] as const;
+const ADAM_ONLY = ["betas", "eps", "amsgrad"] as const;
+
+/** Throws when the optimizer or one of its groups sets an option of another kind of optimizer. */
+function checkOptionsFit(optimizer: TrainingOptions["optimizer"]): void {
+  const kind = optimizer.kind ?? "sgd";
+  const foreign: readonly string[] = kind === "sgd" ? ADAM_ONLY : SGD_ONLY;
+  const groups: Array<[string, object]> = [
+    ["optimizer", optimizer],
+    ...(optimizer.groups ?? []).map((g, i): [string, object] => [`optimizer group ${i}`, g]),
+  ];
+  for (const [where, options] of groups) {
+    const key = foreign.find((k) => (options as Record<string, unknown>)[k] !== undefined);
+    if (key !== undefined) throw new RangeError(`${where}: ${key} does not apply to ${kind}`);
+  }
+}
+
+/** The optimizer of `kind` over the model's flat buffers, with the state buffers it needs. */
+function createOptimizer(
+  gpuModel: GpuModel,
+  kind: OptimizerKind,
+  groups: Array<Record<string, unknown> & { offset: number; length: number; lr: number }>,
+  maxGradNorm: number | undefined,
+): Optimizer {
+  const { gpu, values: params, gradients: grads } = gpuModel;
+  const state = (name: string) => gpu.buffer(name, grads.size);
+  if (kind === "sgd") {
+    return Sgd.create(gpu, { params, grads, momentum: state("momentum buffers") }, groups, { maxGradNorm });
+  }
+  const buffers = {
+    params,
+    grads,
+    expAvg: state("adam: exp_avg"),
+    expAvgSq: state("adam: exp_avg_sq"),
+    ...(groups.some((g) => g.amsgrad) ? { maxExpAvgSq: state("adam: max_exp_avg_sq") } : {}),
+  };
+  const adamGroups = groups.map((g) =>
+    kind === "adamw" ? { weightDecay: 0.01, ...g, decoupledWeightDecay: true } : g
+  );
+  return Adam.create(gpu, buffers, adamGroups, { maxGradNorm });
+}
+
 /**
  * Uploads `model` with each optimizer group's parameters contiguous (the groups in order, then the rest),
- * and the SGD settings of each range: the group's own over the optimizer's.
+ * and the optimizer settings of each range: the group's own over the optimizer's.
  */
 function uploadByGroup(gpu: Gpu, model: Module, optimizer: TrainingOptions["optimizer"]) {
+  checkOptionsFit(optimizer);
   const groups = optimizer.groups ?? [];
   const groupOf = (p: Parameter) => {
     const index = groups.findIndex((g) => g.match(p.name));
     return index < 0 ? groups.length : index;
   };
   const gpuModel = GpuModel.create(gpu, model, groupOf, groups.length + 1);
-  const settings = [...groups, {}].map((g) => ({ ...optimizer, groups: undefined, ...g, match: undefined }));
+  const settings = [...groups, {}].map((g) => ({
+    ...optimizer,
+    kind: undefined,
+    groups: undefined,
+    ...withoutUndefined(g),
+    match: undefined,
+  }));
   return { gpuModel, settings };
 }
 
@@ -408,4 +488,8 @@ function planStep(
   planner.op("loss: cross-entropy", lossTensors, (t) => crossEntropy(gpu, lossSizes, t, "loss"));
   lowerBackward(planner, gpuModel, lowered, forward, gradLogits, tuning);
   return planner.build();
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,8 +1,9 @@
 /**
  * ResNets as torchvision's `models/resnet.py` defines them (He et al., "Deep Residual Learning for Image
- * Recognition", 2015), with the same module and parameter names and initialisation, plus the CIFAR ResNets
- * of the paper's section 4.2 (resnet20 ... resnet110), which share their body. A model's initial weights
- * depend only on its `seed` option.
+ * Recognition", 2015), with the same module and parameter names and initialisation, its ResNeXts (Xie et al.,
+ * 2017: grouped 3x3 convolutions) and Wide ResNets (Zagoruyko and Komodakis, 2016: wider bottlenecks), plus
+ * the CIFAR ResNets of the paper's section 4.2 (resnet20 ... resnet110), which share their body. A model's
+ * initial weights depend only on its `seed` option.
  *
  * @module
  */
@@ -13,16 +14,24 @@ import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReL
 import { Module, Sequential } from "../nn/module.ts";
 
 /**
- * 3x3 convolution with padding, without bias (a BatchNorm follows).
+ * 3x3 convolution with padding, without bias (a BatchNorm follows); `groups` splits the channels into
+ * that many independent convolutions (1 by default).
  *
  * @example
  * ```ts
  * import { conv3x3, Generator } from "@denogpu/resnet";
  * const conv = conv3x3(64, 128, 2, new Generator(0)); // halves the feature map
+ * const grouped = conv3x3(128, 128, 1, new Generator(0), 32); // ResNeXt's: 32 groups of 4 channels
  * ```
  */
-export function conv3x3(inPlanes: number, outPlanes: number, stride = 1, generator?: Generator): Conv2d {
-  return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false, generator });
+export function conv3x3(
+  inPlanes: number,
+  outPlanes: number,
+  stride = 1,
+  generator?: Generator,
+  groups = 1,
+): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, groups, bias: false, generator });
 }
 
 /**
@@ -38,17 +47,30 @@ export function conv1x1(inPlanes: number, outPlanes: number, stride = 1, generat
   return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, generator });
 }
 
+/** The options of a residual block: torchvision's `groups` and `base_width`, and where weights come from. */
+export interface BlockOptions {
+  /** Groups of the 3x3 convolution (ResNeXt's cardinality); only a Bottleneck takes other than 1. @default {1} */
+  groups?: number;
+  /**
+   * Channels per group at 64 planes (torchvision's `base_width`): a Bottleneck's 3x3 convolution has
+   * `floor(planes * baseWidth / 64) * groups` channels. Only a Bottleneck takes other than 64. @default {64}
+   */
+  baseWidth?: number;
+  /** The stream the initial weights are drawn from; a freshly seeded one by default. */
+  generator?: Generator;
+}
+
 /** A residual block class: what {@linkcode makeLayer} stacks. */
 export interface BlockClass {
   /** Output channels = planes * expansion. */
   readonly expansion: number;
-  /** Makes a block whose layers draw their initial weights from `generator`. */
+  /** Makes a block whose layers draw their initial weights from `options.generator`. */
   new (
     inPlanes: number,
     planes: number,
     stride?: number,
     downsample?: Sequential,
-    generator?: Generator,
+    options?: BlockOptions,
   ): Module;
 }
 
@@ -78,9 +100,23 @@ export class BasicBlock extends Module {
   /** 1x1 convolution + BatchNorm where the shape changes. */
   readonly downsample?: Sequential;
 
-  /** As torchvision's `BasicBlock(inplanes, planes, stride, downsample)`. */
-  constructor(inPlanes: number, planes: number, stride = 1, downsample?: Sequential, generator?: Generator) {
+  /**
+   * As torchvision's `BasicBlock(inplanes, planes, stride, downsample, groups, base_width)`.
+   *
+   * @throws {Error} When `options` asks for other than 1 group or a base width of 64, as torchvision does.
+   */
+  constructor(
+    inPlanes: number,
+    planes: number,
+    stride = 1,
+    downsample?: Sequential,
+    options: BlockOptions = {},
+  ) {
     super();
+    const { groups = 1, baseWidth = 64, generator } = options;
+    if (groups !== 1 || baseWidth !== 64) {
+      throw new Error(`BasicBlock only supports groups=1 and baseWidth=64, got ${groups} and ${baseWidth}`);
+    }
     this.conv1 = conv3x3(inPlanes, planes, stride, generator);
     this.bn1 = new BatchNorm2d(planes);
     this.conv2 = conv3x3(planes, planes, 1, generator);
@@ -98,13 +134,19 @@ export class BasicBlock extends Module {
 }
 
 /**
- * 1x1, 3x3 (with the stride, as torchvision's "ResNet V1.5") and 1x1 convolutions with a shortcut.
+ * 1x1, 3x3 (with the stride, as torchvision's "ResNet V1.5") and 1x1 convolutions with a shortcut. The
+ * 3x3 convolution is `floor(planes * baseWidth / 64) * groups` channels wide and split into `groups`
+ * (ResNeXt); a `baseWidth` of 128 doubles it (Wide ResNet).
  *
  * @example
  * ```ts
  * import { Bottleneck, conv1x1, BatchNorm2d, Sequential } from "@denogpu/resnet";
  * const block = new Bottleneck(64, 64, 1, new Sequential(conv1x1(64, 256), new BatchNorm2d(256)));
  * block.trace([64, 8, 8]); // 256 channels out
+ * const next = new Bottleneck(64, 64, 1, new Sequential(conv1x1(64, 256), new BatchNorm2d(256)), {
+ *   groups: 32,
+ *   baseWidth: 4,
+ * }); // resnext50_32x4d's first block: a 3x3 convolution of 32 groups of 4 channels
  * ```
  */
 export class Bottleneck extends Module {
@@ -114,7 +156,7 @@ export class Bottleneck extends Module {
   readonly conv1: Conv2d;
   /** Its BatchNorm. */
   readonly bn1: BatchNorm2d;
-  /** 3x3 convolution carrying the stride. */
+  /** 3x3 convolution carrying the stride (grouped in a ResNeXt). */
   readonly conv2: Conv2d;
   /** Its BatchNorm. */
   readonly bn2: BatchNorm2d;
@@ -127,14 +169,22 @@ export class Bottleneck extends Module {
   /** 1x1 convolution + BatchNorm where the shape changes. */
   readonly downsample?: Sequential;
 
-  /** As torchvision's `Bottleneck(inplanes, planes, stride, downsample)`. */
-  constructor(inPlanes: number, planes: number, stride = 1, downsample?: Sequential, generator?: Generator) {
+  /** As torchvision's `Bottleneck(inplanes, planes, stride, downsample, groups, base_width)`. */
+  constructor(
+    inPlanes: number,
+    planes: number,
+    stride = 1,
+    downsample?: Sequential,
+    options: BlockOptions = {},
+  ) {
     super();
-    this.conv1 = conv1x1(inPlanes, planes, 1, generator);
-    this.bn1 = new BatchNorm2d(planes);
-    this.conv2 = conv3x3(planes, planes, stride, generator);
-    this.bn2 = new BatchNorm2d(planes);
-    this.conv3 = conv1x1(planes, planes * Bottleneck.expansion, 1, generator);
+    const { groups = 1, baseWidth = 64, generator } = options;
+    const width = Math.floor(planes * (baseWidth / 64)) * groups;
+    this.conv1 = conv1x1(inPlanes, width, 1, generator);
+    this.bn1 = new BatchNorm2d(width);
+    this.conv2 = conv3x3(width, width, stride, generator, groups);
+    this.bn2 = new BatchNorm2d(width);
+    this.conv3 = conv1x1(width, planes * Bottleneck.expansion, 1, generator);
     this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
     this.downsample = downsample;
   }
@@ -164,15 +214,16 @@ export function makeLayer(
   inPlanes: number,
   planes: number,
   blocks: number,
-  options: { stride?: number; generator?: Generator } = {},
+  options: { stride?: number } & BlockOptions = {},
 ): { layer: Sequential; outPlanes: number } {
-  const { stride = 1, generator } = options;
+  const { stride = 1, ...blockOptions } = options;
+  const { generator } = blockOptions;
   const outPlanes = planes * block.expansion;
   const downsample = stride !== 1 || inPlanes !== outPlanes
     ? new Sequential(conv1x1(inPlanes, outPlanes, stride, generator), new BatchNorm2d(outPlanes))
     : undefined;
-  const layers = [new block(inPlanes, planes, stride, downsample, generator)];
-  for (let i = 1; i < blocks; i++) layers.push(new block(outPlanes, planes, 1, undefined, generator));
+  const layers = [new block(inPlanes, planes, stride, downsample, blockOptions)];
+  for (let i = 1; i < blocks; i++) layers.push(new block(outPlanes, planes, 1, undefined, blockOptions));
   return { layer: new Sequential(...layers), outPlanes };
 }
 
@@ -193,6 +244,13 @@ export interface ResNetOptions {
    * has as many channels as the first stage.
    */
   planes?: readonly number[];
+  /** Groups of each Bottleneck's 3x3 convolution (torchvision's `groups`; ResNeXt's cardinality). @default {1} */
+  groups?: number;
+  /**
+   * Channels of each group of a Bottleneck's 3x3 convolution at 64 planes (torchvision's `width_per_group`):
+   * 4 in resnext50_32x4d, 128 in wide_resnet50_2. @default {64}
+   */
+  widthPerGroup?: number;
   /** Seeds the initial weights: the same seed gives the same model; a fresh random seed by default. */
   seed?: number;
   /**
@@ -201,6 +259,9 @@ export interface ResNetOptions {
    */
   zeroInitResidual?: boolean;
 }
+
+/** The options of the ResNeXts and Wide ResNets, whose `groups` and `widthPerGroup` their names fix. */
+export type ResNeXtOptions = Omit<ResNetOptions, "groups" | "widthPerGroup">;
 
 /** The options of the CIFAR ResNets, whose stem and planes the paper fixes. */
 export type CifarResNetOptions = Pick<ResNetOptions, "numClasses" | "seed" | "zeroInitResidual">;
@@ -240,8 +301,8 @@ export class ResNet extends Module {
   readonly #flatten = new Flatten();
 
   /**
-   * As torchvision's `ResNet(block, layers, num_classes, zero_init_residual)`: `layers` holds the blocks of
-   * each stage (three or four stages).
+   * As torchvision's `ResNet(block, layers, num_classes, zero_init_residual, groups, width_per_group)`:
+   * `layers` holds the blocks of each stage (three or four stages).
    *
    * @throws {Error} When `layers` and `planes` differ in length or give other than three or four stages.
    */
@@ -263,7 +324,12 @@ export class ResNet extends Module {
     this.bn1 = new BatchNorm2d(stemPlanes);
     let inPlanes = stemPlanes;
     const stages = layers.map((blocks, i) => {
-      const stage = makeLayer(block, inPlanes, planes[i], blocks, { stride: i === 0 ? 1 : 2, generator });
+      const stage = makeLayer(block, inPlanes, planes[i], blocks, {
+        stride: i === 0 ? 1 : 2,
+        groups: options.groups,
+        baseWidth: options.widthPerGroup,
+        generator,
+      });
       inPlanes = stage.outPlanes;
       return stage.layer;
     });
@@ -383,6 +449,76 @@ export function resnet101(options: ResNetOptions = {}): ResNet {
  */
 export function resnet152(options: ResNetOptions = {}): ResNet {
   return new ResNet(Bottleneck, [3, 8, 36, 3], options);
+}
+
+/**
+ * ResNeXt-50 32x4d (Bottleneck, [3, 4, 6, 3], 32 groups of 4 channels): 25,028,904 parameters with 1000
+ * classes.
+ *
+ * @example
+ * ```ts
+ * import { resnext50_32x4d } from "@denogpu/resnet";
+ * const model = resnext50_32x4d({ numClasses: 10, seed: 0 });
+ * ```
+ */
+export function resnext50_32x4d(options: ResNeXtOptions = {}): ResNet {
+  return new ResNet(Bottleneck, [3, 4, 6, 3], { ...options, groups: 32, widthPerGroup: 4 });
+}
+
+/**
+ * ResNeXt-101 32x8d (Bottleneck, [3, 4, 23, 3], 32 groups of 8 channels): 88,791,336 parameters with 1000
+ * classes.
+ *
+ * @example
+ * ```ts
+ * import { resnext101_32x8d } from "@denogpu/resnet";
+ * const model = resnext101_32x8d({ seed: 0 });
+ * ```
+ */
+export function resnext101_32x8d(options: ResNeXtOptions = {}): ResNet {
+  return new ResNet(Bottleneck, [3, 4, 23, 3], { ...options, groups: 32, widthPerGroup: 8 });
+}
+
+/**
+ * ResNeXt-101 64x4d (Bottleneck, [3, 4, 23, 3], 64 groups of 4 channels): 83,455,272 parameters with 1000
+ * classes.
+ *
+ * @example
+ * ```ts
+ * import { resnext101_64x4d } from "@denogpu/resnet";
+ * const model = resnext101_64x4d({ seed: 0 });
+ * ```
+ */
+export function resnext101_64x4d(options: ResNeXtOptions = {}): ResNet {
+  return new ResNet(Bottleneck, [3, 4, 23, 3], { ...options, groups: 64, widthPerGroup: 4 });
+}
+
+/**
+ * Wide ResNet-50-2 (Bottleneck, [3, 4, 6, 3], 3x3 convolutions twice resnet50's width): 68,883,240
+ * parameters with 1000 classes.
+ *
+ * @example
+ * ```ts
+ * import { wide_resnet50_2 } from "@denogpu/resnet";
+ * const model = wide_resnet50_2({ numClasses: 10, seed: 0 });
+ * ```
+ */
+export function wide_resnet50_2(options: ResNeXtOptions = {}): ResNet {
+  return new ResNet(Bottleneck, [3, 4, 6, 3], { ...options, widthPerGroup: 64 * 2 });
+}
+
+/**
+ * Wide ResNet-101-2 (Bottleneck, [3, 4, 23, 3], 3x3 convolutions twice resnet101's width): 126,886,696
+ * parameters with 1000 classes.
+ *
+ * @example
+ * ```ts
+ * import { wide_resnet101_2 } from "@denogpu/resnet";
+ * const model = wide_resnet101_2({ seed: 0 });
+ * ```
+ */
+export function wide_resnet101_2(options: ResNeXtOptions = {}): ResNet {
+  return new ResNet(Bottleneck, [3, 4, 23, 3], { ...options, widthPerGroup: 64 * 2 });
 }
 
 /**

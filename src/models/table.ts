@@ -18,7 +18,12 @@ import {
   resnet50,
   resnet56,
   type ResNetOptions,
+  resnext101_32x8d,
+  resnext101_64x4d,
+  resnext50_32x4d,
   type Stem,
+  wide_resnet101_2,
+  wide_resnet50_2,
 } from "./resnet.ts";
 
 /** What building a model by name takes; the CIFAR ResNets ignore `stem`, having their own. */
@@ -27,7 +32,8 @@ export type ModelOptions = Pick<ResNetOptions, "numClasses" | "stem" | "seed" | 
 /** One row of {@linkcode MODELS}. */
 export interface ModelEntry {
   /**
-   * The data set the architecture was designed for: `"imagenet"` for torchvision's ResNets (either stem),
+   * The data set the architecture was designed for: `"imagenet"` for torchvision's ResNets, ResNeXts and
+   * Wide ResNets (either stem),
    * `"cifar"` for He et al.'s CIFAR ResNets (always their own 3x3 stem).
    */
   readonly family: Stem;
@@ -45,7 +51,8 @@ const imagenet = (build: ModelEntry["build"]): ModelEntry => ({
 const cifar = (build: ModelEntry["build"]): ModelEntry => ({ family: "cifar", numClasses: 10, build });
 
 /**
- * Every model's name: the ImageNet ResNets (torchvision's), then He et al.'s CIFAR ResNets.
+ * Every model's name: the ImageNet ResNets, ResNeXts and Wide ResNets (torchvision's), then He et al.'s
+ * CIFAR ResNets.
  *
  * @example
  * ```ts
@@ -59,6 +66,11 @@ export const MODEL_NAMES = [
   "resnet50",
   "resnet101",
   "resnet152",
+  "resnext50_32x4d",
+  "resnext101_32x8d",
+  "resnext101_64x4d",
+  "wide_resnet50_2",
+  "wide_resnet101_2",
   "resnet20",
   "resnet32",
   "resnet44",
@@ -85,6 +97,11 @@ export const MODELS: Readonly<Record<ModelName, ModelEntry>> = {
   resnet50: imagenet(resnet50),
   resnet101: imagenet(resnet101),
   resnet152: imagenet(resnet152),
+  resnext50_32x4d: imagenet(resnext50_32x4d),
+  resnext101_32x8d: imagenet(resnext101_32x8d),
+  resnext101_64x4d: imagenet(resnext101_64x4d),
+  wide_resnet50_2: imagenet(wide_resnet50_2),
+  wide_resnet101_2: imagenet(wide_resnet101_2),
   resnet20: cifar(resnet20),
   resnet32: cifar(resnet32),
   resnet44: cifar(resnet44),

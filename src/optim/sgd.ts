@@ -6,11 +6,19 @@
  * @module
  */
 
-import { BINDING_ALIGNMENT, type Gpu } from "../gpu/device.ts";
-import { compose, type Dispatch, grid, kernel, type Tensor } from "../gpu/kernel.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
 import sgdCode from "../../shaders/sgd.wgsl" with { type: "text" };
-import reduceCode from "../../shaders/workgroup_reduce.wgsl" with { type: "text" };
-import gradNormCode from "../../shaders/grad_norm.wgsl" with { type: "text" };
+import {
+  checkLayout,
+  checkLr,
+  type Chunk,
+  chunkSize,
+  chunksOf,
+  GradNorm,
+  updateDispatches,
+} from "./_flat.ts";
+import type { Optimizer } from "./optimizer.ts";
 
 /** Hyperparameters of SGD, named and defaulted as in `torch.optim.SGD`. */
 export interface SgdOptions {
@@ -55,75 +63,15 @@ export interface SgdCreateOptions {
   chunkFloats?: number;
 }
 
-const normCode = compose(reduceCode, gradNormCode);
-const WORKGROUP = 256;
-/** vec4fs each invocation of the update updates (the grid-stride loop's trip count). */
-const VECS_PER_INVOCATION = 4;
-/** Floats each workgroup of the norm's first pass reduces (`ITEMS` * `WG` in grad_norm.wgsl). */
-const NORM_ITEMS = 16;
-const ALIGN_FLOATS = BINDING_ALIGNMENT / 4;
-
-interface Chunk {
-  group: number;
-  offset: number;
-  length: number;
-}
-
 function validate(options: SgdOptions, where: string): void {
   const { lr, momentum = 0, dampening = 0, weightDecay = 0, nesterov = false } = options;
-  if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`${where}: Invalid lr value: ${lr}`);
+  checkLr(lr, where);
   if (!(momentum >= 0)) throw new RangeError(`${where}: Invalid momentum value: ${momentum}`);
   if (!(weightDecay >= 0)) throw new RangeError(`${where}: Invalid weightDecay value: ${weightDecay}`);
   if (!Number.isFinite(dampening)) throw new RangeError(`${where}: Invalid dampening value: ${dampening}`);
   if (nesterov && (momentum <= 0 || dampening !== 0)) {
     throw new RangeError(`${where}: Nesterov momentum requires a momentum and zero dampening`);
   }
-}
-
-function checkLayout(groups: readonly ParamGroupRange[], buffers: SgdBuffers, chunkFloats: number): void {
-  if (!Number.isInteger(chunkFloats) || chunkFloats < ALIGN_FLOATS || chunkFloats % ALIGN_FLOATS !== 0) {
-    throw new RangeError(
-      `sgd: chunkFloats must be a positive multiple of ${ALIGN_FLOATS}, got ${chunkFloats}`,
-    );
-  }
-  const sorted = groups.map((g, i) => ({ ...g, i })).sort((a, b) => a.offset - b.offset);
-  let end = 0;
-  for (const g of sorted) {
-    const where = `sgd: param group ${g.i}`;
-    if (!Number.isInteger(g.offset) || g.offset < 0 || g.offset % ALIGN_FLOATS !== 0) {
-      throw new RangeError(`${where}: offset ${g.offset} is not a multiple of ${ALIGN_FLOATS} floats`);
-    }
-    if (!Number.isInteger(g.length) || g.length < 1) {
-      throw new RangeError(`${where}: length must be a positive integer, got ${g.length}`);
-    }
-    if (g.offset < end) throw new RangeError(`${where}: overlaps another group`);
-    end = g.offset + g.length;
-    const used: Array<[string, GPUBuffer | undefined]> = [["params", buffers.params], [
-      "grads",
-      buffers.grads,
-    ]];
-    if ((g.momentum ?? 0) !== 0) used.push(["momentum", buffers.momentum]);
-    for (const [name, buffer] of used) {
-      if (!buffer) throw new Error(`${where}: has momentum but no momentum buffer was given`);
-      if (end * 4 > buffer.size) {
-        throw new RangeError(`${where}: ends at float ${end}, past the end of the ${name} buffer`);
-      }
-    }
-  }
-}
-
-function chunksOf(groups: readonly ParamGroupRange[], chunkFloats: number): Chunk[] {
-  const chunks: Chunk[] = [];
-  groups.forEach((g, group) => {
-    for (let start = 0; start < g.length; start += chunkFloats) {
-      chunks.push({ group, offset: g.offset + start, length: Math.min(chunkFloats, g.length - start) });
-    }
-  });
-  return chunks;
-}
-
-function slice(buffer: GPUBuffer, chunk: Chunk): Tensor {
-  return { buffer, offset: chunk.offset * 4, shape: [chunk.length] };
 }
 
 /**
@@ -152,7 +100,13 @@ function slice(buffer: GPUBuffer, chunk: Chunk): Tensor {
  * console.log(await gpu.readFloats(params, 0, 2));
  * ```
  */
-export class Sgd {
+export class Sgd implements Optimizer {
+  /** Always `"sgd"`. */
+  readonly kind = "sgd";
+  /** SGD keeps no step count per parameter. */
+  readonly stepInState = false;
+  /** The momentum buffer, when given, under torch's key. */
+  readonly stateBuffers: Readonly<Record<string, GPUBuffer>>;
   /**
    * The step: gradient-norm dispatches (when clipping) then one update per chunk of each group, and a second
    * for the last floats of a chunk whose length is not a multiple of 4.
@@ -164,23 +118,22 @@ export class Sgd {
   stepCount = 0;
   #gpu: Gpu;
   #stepState: GPUBuffer;
-  #norm: GPUBuffer;
-  #normComputed: boolean;
+  #norm: GradNorm;
 
   private constructor(
     gpu: Gpu,
     groups: readonly ParamGroupRange[],
     dispatches: Dispatch[],
     stepState: GPUBuffer,
-    norm: GPUBuffer,
-    normComputed: boolean,
+    norm: GradNorm,
+    momentum: GPUBuffer | undefined,
   ) {
     this.#gpu = gpu;
     this.groups = groups;
     this.dispatches = dispatches;
     this.#stepState = stepState;
     this.#norm = norm;
-    this.#normComputed = normComputed;
+    this.stateBuffers = momentum ? { momentum_buffer: momentum } : {};
   }
 
   /**
@@ -195,30 +148,33 @@ export class Sgd {
     options: SgdCreateOptions = {},
   ): Sgd {
     groups.forEach((g, i) => validate(g, `sgd: param group ${i}`));
-    const bindingFloats = Math.floor(gpu.limits.maxStorageBufferBindingSize / BINDING_ALIGNMENT) *
-      ALIGN_FLOATS;
-    const chunkFloats = options.chunkFloats ?? bindingFloats;
-    checkLayout(groups, buffers, chunkFloats);
-    const { maxGradNorm } = options;
-    if (maxGradNorm !== undefined && !(maxGradNorm > 0)) {
-      throw new RangeError(`sgd: maxGradNorm must be positive, got ${maxGradNorm}`);
-    }
+    const chunkFloats = chunkSize(gpu, "sgd", options.chunkFloats);
+    checkLayout("sgd", groups, (g) => [
+      ["params", buffers.params],
+      ["grads", buffers.grads],
+      ...((g.momentum ?? 0) !== 0 ? [["momentum", buffers.momentum] as [string, GPUBuffer | undefined]] : []),
+    ]);
     const chunks = chunksOf(groups, chunkFloats);
     // [first-step flag, lr of each group], rewritten by prepareStep.
     const stepState = gpu.buffer("sgd: step state", 4 + 4 * groups.length);
-    // [total gradient norm, clip coefficient]; the coefficient stays 1 without clipping.
-    const norm = gpu.upload("sgd: gradient norm", new Float32Array([0, 1]));
-    const dispatches: Dispatch[] = [];
-    if (maxGradNorm !== undefined) {
-      dispatches.push(...normDispatches(gpu, buffers.grads, chunks, norm, maxGradNorm));
-    }
-    const clip = maxGradNorm !== undefined && Number.isFinite(maxGradNorm);
+    const norm = new GradNorm(gpu, "sgd", buffers.grads, chunks, options.maxGradNorm);
+    const dispatches = [...norm.dispatches];
     for (const chunk of chunks) {
-      dispatches.push(...updateDispatches(gpu, buffers, groups[chunk.group], chunk, stepState, norm, clip));
+      dispatches.push(...sgdDispatches(gpu, buffers, groups[chunk.group], chunk, stepState, norm));
     }
-    return new Sgd(gpu, groups, dispatches, stepState, norm, maxGradNorm !== undefined);
+    return new Sgd(gpu, groups, dispatches, stepState, norm, buffers.momentum);
   }
 
+  /** `["momentum_buffer"]` for a group with momentum, else none. */
+  stateKeys(group: number): string[] {
+    return (this.groups[group].momentum ?? 0) !== 0 ? ["momentum_buffer"] : [];
+  }
+
+  /** Group `group`'s hyperparameters as in `torch.optim.SGD`'s `param_groups`. */
+  hyperparameters(group: number): Record<string, number | boolean> {
+    const { lr, momentum = 0, dampening = 0, weightDecay = 0, nesterov = false } = this.groups[group];
+    return { lr, momentum, dampening, weight_decay: weightDecay, nesterov, maximize: false };
+  }
   /**
    * Writes this step's learning rates (one per group; the groups' `lr` by default) and first-step flag to
    * the GPU, then counts the step. Call it once before submitting each command buffer holding
@@ -232,7 +188,7 @@ export class Sgd {
     state[0] = this.stepCount === 0 ? 1 : 0;
     const lrView = new Float32Array(state.buffer, 4);
     lrs.forEach((lr, i) => {
-      if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`sgd: Invalid lr value: ${lr}`);
+      checkLr(lr, "sgd");
       lrView[i] = lr;
     });
     this.#gpu.write(this.#stepState, state);
@@ -243,118 +199,44 @@ export class Sgd {
    * The global gradient 2-norm of the last step, before clipping (one readback; for logging). Needs
    * `maxGradNorm` (possibly `Infinity`) at creation.
    */
-  async totalGradNorm(): Promise<number> {
-    if (!this.#normComputed) throw new Error("sgd: the gradient norm is computed only with maxGradNorm set");
-    return (await this.#gpu.readFloats(this.#norm, 0, 1))[0];
+  totalGradNorm(): Promise<number> {
+    return this.#norm.read();
   }
 }
 
-/**
- * The update of one chunk: its whole vec4fs in one dispatch, then its last `length % 4` floats (if any) in
- * a second, bound from the chunk's last 256-byte boundary since a binding may start nowhere else.
- */
-function updateDispatches(
+/** The update of one chunk of group `g`, with the entry points and overrides the group needs. */
+function sgdDispatches(
   gpu: Gpu,
   buffers: SgdBuffers,
   g: ParamGroupRange,
   chunk: Chunk,
   stepState: GPUBuffer,
-  norm: GPUBuffer,
-  clip: boolean,
+  norm: GradNorm,
 ): Dispatch[] {
   const momentum = g.momentum ?? 0;
   const weightDecay = g.weightDecay ?? 0;
-  const constants = {
-    WG: WORKGROUP,
-    CLIP: clip ? 1 : 0,
-    WEIGHT_DECAY: weightDecay !== 0 ? 1 : 0,
-    NESTEROV: g.nesterov ? 1 : 0,
-  };
-  const entryPoint = momentum !== 0 ? "with_momentum" : "plain";
-  const label = `sgd: param group ${chunk.group} [${chunk.offset}, ${chunk.offset + chunk.length})`;
-  const uniforms = (length: number, first: number) => ({
-    length,
-    group: chunk.group,
-    momentum,
-    undamped: 1 - (g.dampening ?? 0),
-    weightDecay,
-    first,
-  });
-  // The tails bind the same buffers through their float views, which sgd.wgsl names `tail_*`.
-  const bindings = (part: Chunk, tail: boolean): Record<string, Tensor | GPUBuffer> => {
-    const name = (view: string) => tail ? `tail${view[0].toUpperCase()}${view.slice(1)}` : view;
-    return {
-      [name("parameters")]: slice(buffers.params, part),
-      [name("grads")]: slice(buffers.grads, part),
-      stepState,
-      norm,
-      ...(momentum !== 0 ? { [name("momentumBuffer")]: slice(buffers.momentum!, part) } : {}),
-    };
-  };
-  const dispatches: Dispatch[] = [];
-  const vecs = Math.floor(chunk.length / 4);
-  if (vecs > 0) {
-    dispatches.push(kernel(gpu, {
-      label,
-      code: sgdCode,
-      entryPoint,
-      constants,
-      uniforms: uniforms(vecs, 0),
-      bindings: bindings({ ...chunk, length: vecs * 4 }, false),
-      workgroups: grid(Math.ceil(vecs / VECS_PER_INVOCATION), WORKGROUP),
-    }));
-  }
-  if (chunk.length % 4 !== 0) {
-    const boundary = Math.floor(chunk.length / ALIGN_FLOATS) * ALIGN_FLOATS;
-    const tail = { ...chunk, offset: chunk.offset + boundary, length: chunk.length - boundary };
-    dispatches.push(kernel(gpu, {
-      label: `${label}: last ${chunk.length % 4} floats`,
-      code: sgdCode,
-      entryPoint: `${entryPoint}_tail`,
-      constants,
-      uniforms: uniforms(tail.length, vecs * 4 - boundary),
-      bindings: bindings(tail, true),
-      workgroups: [1, 1, 1],
-    }));
-  }
-  return dispatches;
-}
-
-function normDispatches(
-  gpu: Gpu,
-  grads: GPUBuffer,
-  chunks: readonly Chunk[],
-  norm: GPUBuffer,
-  maxGradNorm: number,
-): Dispatch[] {
-  const perWorkgroup = WORKGROUP * NORM_ITEMS;
-  const constants = { WG: WORKGROUP, ITEMS: NORM_ITEMS };
-  const partialCount = chunks.reduce((n, c) => n + Math.ceil(c.length / perWorkgroup), 0);
-  const partials = gpu.buffer("sgd: gradient norm partial sums", partialCount * 4);
-  const dispatches: Dispatch[] = [];
-  let first = 0;
-  for (const chunk of chunks) {
-    const workgroups = Math.ceil(chunk.length / perWorkgroup);
-    dispatches.push(kernel(gpu, {
-      label: `sgd: gradient norm of [${chunk.offset}, ${chunk.offset + chunk.length})`,
-      code: normCode,
-      entryPoint: "squares",
-      constants,
-      uniforms: { length: chunk.length, first, maxNorm: 0, clip: 0 },
-      bindings: { partialSums: partials, grads: slice(grads, chunk) },
-      workgroups: grid(workgroups, 1),
-    }));
-    first += workgroups;
-  }
-  const clip = Number.isFinite(maxGradNorm);
-  dispatches.push(kernel(gpu, {
-    label: "sgd: gradient norm",
-    code: normCode,
-    entryPoint: "finish",
-    constants,
-    uniforms: { length: partialCount, first: 0, maxNorm: clip ? maxGradNorm : 0, clip: clip ? 1 : 0 },
-    bindings: { partialSums: partials, norm },
-    workgroups: [1, 1, 1],
-  }));
-  return dispatches;
+  return updateDispatches(gpu, {
+    name: "sgd",
+    code: sgdCode,
+    entryPoint: momentum !== 0 ? "with_momentum" : "plain",
+    constants: {
+      CLIP: norm.clips ? 1 : 0,
+      WEIGHT_DECAY: weightDecay !== 0 ? 1 : 0,
+      NESTEROV: g.nesterov ? 1 : 0,
+    },
+    uniforms: (length, first) => ({
+      length,
+      group: chunk.group,
+      momentum,
+      undamped: 1 - (g.dampening ?? 0),
+      weightDecay,
+      first,
+    }),
+    ranged: {
+      parameters: buffers.params,
+      grads: buffers.grads,
+      ...(momentum !== 0 ? { momentumBuffer: buffers.momentum! } : {}),
+    },
+    whole: { stepState, norm: norm.buffer },
+  }, chunk);
 }

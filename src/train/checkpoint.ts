@@ -5,8 +5,10 @@
  *   `model.load_state_dict(safetensors.torch.load_file(...))` works in PyTorch; its `__metadata__` says
  *   which model, classes, normalisation and input size it is for (what `eval` and `predict` need);
  * - `last.optimizer.safetensors`: the optimizer's state dict ({@linkcode TrainingStep.optimizerState}), kept
- *   apart so torch-style loaders never see it: each momentum buffer under its parameter's name (PyTorch's
- *   `optimizer.state[p]["momentum_buffer"]`) and `param_groups` as JSON in the metadata, so that
+ *   apart so torch-style loaders never see it: SGD's momentum buffer under its parameter's name (PyTorch's
+ *   `optimizer.state[p]["momentum_buffer"]`), Adam's state tensors under `<name>.<key>` (`exp_avg`,
+ *   `exp_avg_sq`, `max_exp_avg_sq`; `step` is the file's step), the optimizer's kind and `param_groups` as
+ *   JSON in the metadata, so that
  *   `{"state": {id: {"momentum_buffer": tensors[name]}}, "param_groups": groups}` rebuilds PyTorch's;
  * - `last.json`: the sidecar: the run's config, where the run stands (epoch, batch and optimizer step,
  *   which is also the schedule's position), the seed (the data order and every augmentation are functions
@@ -23,8 +25,8 @@
 import { join } from "node:path";
 import { writeFileAtomicAsync } from "../io/atomic.ts";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
-import type { StateDict } from "../io/state_dict.ts";
-import type { SgdParamGroupState, SgdStateDict } from "../optim/sgd_state.ts";
+import type { StateDict, TensorData } from "../io/state_dict.ts";
+import type { OptimizerStateDict } from "../optim/optimizer.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import { IMAGENET_NORMALISATION } from "../data/transforms.ts";
 import type { ResNet, Stem } from "../models/resnet.ts";
@@ -176,33 +178,51 @@ export function modelInfoOf(metadata: Record<string, string>): ModelInfo | undef
   };
 }
 
-/** The momentum buffers of an optimizer state, by parameter name. */
-function momentumByName(optimizer: SgdStateDict): StateDict {
+/** The loose shape of either optimizer's state dict, for code that handles both. */
+type AnyStateDict = {
+  state: Record<number, Record<string, unknown>>;
+  param_groups: Array<{ params: number[]; param_names?: string[]; betas?: unknown }>;
+};
+
+/** The state keys of a saved group's parameters: Adam's (told apart by its `betas`) or SGD's. */
+const stateKeysOf = (group: { betas?: unknown }) =>
+  group.betas !== undefined ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["momentum_buffer"];
+
+/** Where a parameter's state tensor is kept in the file: SGD's momentum under the name alone, as it was. */
+const fileKey = (name: string, key: string) => key === "momentum_buffer" ? name : `${name}.${key}`;
+
+/** The state tensors of an optimizer state, by {@linkcode fileKey}; `step` goes in the metadata instead. */
+function tensorsByName(optimizer: OptimizerStateDict): StateDict {
+  const dict = optimizer as unknown as AnyStateDict;
   const tensors: StateDict = new Map();
-  for (const group of optimizer.param_groups) {
+  for (const group of dict.param_groups) {
     group.params.forEach((id, k) => {
-      const buffer = optimizer.state[id]?.momentum_buffer;
-      if (buffer) tensors.set(group.param_names![k], buffer);
+      for (const key of stateKeysOf(group)) {
+        const tensor = dict.state[id]?.[key] as TensorData | undefined;
+        if (tensor) tensors.set(fileKey(group.param_names![k], key), tensor);
+      }
     });
   }
   return tensors;
 }
 
-/** The optimizer state that momentum buffers by parameter name and the groups that list them make. */
-function stateByName(tensors: StateDict, groups: SgdParamGroupState[]): SgdStateDict {
-  const optimizer: SgdStateDict = { state: {}, param_groups: groups };
+/** The optimizer state that state tensors by {@linkcode fileKey} and the groups that list them make. */
+function stateByName(tensors: StateDict, groups: AnyStateDict["param_groups"]): OptimizerStateDict {
+  const optimizer: AnyStateDict = { state: {}, param_groups: groups };
   for (const group of groups) {
     group.params.forEach((id, k) => {
-      const buffer = tensors.get(group.param_names![k]);
-      if (buffer) optimizer.state[id] = { momentum_buffer: buffer };
+      for (const key of stateKeysOf(group)) {
+        const tensor = tensors.get(fileKey(group.param_names![k], key));
+        if (tensor) (optimizer.state[id] ??= {})[key] = tensor;
+      }
     });
   }
-  return optimizer;
+  return optimizer as unknown as OptimizerStateDict;
 }
 
 /**
  * Saves checkpoint `name` of a training run: the weights (read back from the GPU), for `"last"` the
- * optimizer state, then the sidecar. One readback each for the weights and the momentum.
+ * optimizer state, then the sidecar. One readback for the weights and one per optimizer state buffer.
  *
  * @example
  * ```ts ignore
@@ -223,10 +243,14 @@ export async function saveCheckpoint(
   });
   if (name === "last") {
     const optimizer = await training.optimizerState();
-    await saveSafetensors(paths.optimizer, momentumByName(optimizer), {
+    const kind = training.optimizer.kind;
+    await saveSafetensors(paths.optimizer, tensorsByName(optimizer), {
       metadata: {
         step: String(state.step),
-        momentum_buffers: "torch.optim.SGD state[p]['momentum_buffer']",
+        optimizer: kind,
+        ...(kind === "sgd" ? { momentum_buffers: "torch.optim.SGD state[p]['momentum_buffer']" } : {
+          state: `torch.optim.${kind === "adam" ? "Adam" : "AdamW"} state[p][key] under '<name>.<key>'`,
+        }),
         param_groups: JSON.stringify(optimizer.param_groups),
       },
     });
@@ -334,10 +358,15 @@ export async function restoreOptimizer(
     );
   }
   // Files written before the groups were saved list the same parameters as the step they resume.
-  const groups: SgdParamGroupState[] = metadata.param_groups
+  if (metadata.optimizer && metadata.optimizer !== training.optimizer.kind) {
+    throw new Error(
+      `${path} holds the state of ${metadata.optimizer}, but the training step runs ${training.optimizer.kind}`,
+    );
+  }
+  const groups: AnyStateDict["param_groups"] = metadata.param_groups
     ? JSON.parse(metadata.param_groups)
     : (await training.optimizerState()).param_groups;
-  // Those files also hold zeros before the first step, where SGD keeps no momentum yet.
+  // Those files also hold zeros before the first step, where the optimizer keeps no state yet.
   const optimizer = stateByName(state.step > 0 ? tensors : new Map(), groups);
   try {
     training.loadOptimizerState(optimizer, { step: state.step });

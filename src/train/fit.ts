@@ -40,7 +40,7 @@ import {
 import { writeReport } from "./report.ts";
 import { buildModel } from "../models/table.ts";
 import { learningRate, type RunConfig } from "./run_config.ts";
-import { TrainingStep } from "../compile/training.ts";
+import { type TrainingOptions, TrainingStep } from "../compile/training.ts";
 import type { ConvTuning } from "../ops/conv2d.ts";
 import { DivergenceError } from "../compile/divergence.ts";
 import { exists } from "../io/_fs.ts";
@@ -202,12 +202,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     const training = await TrainingStep.compile(gpu, model, {
       batchSize: config.batchSize,
       inputShape,
-      optimizer: {
-        lr: config.lr,
-        momentum: config.momentum,
-        weightDecay: config.weightDecay,
-        nesterov: config.nesterov,
-      },
+      optimizer: optimizerOf(config),
       labelSmoothing: config.labelSmoothing,
       input: { images: batcher.images, labels: batcher.labels, dispatches: batcher.dispatches },
       tuning: options.tuning,
@@ -562,4 +557,12 @@ export function stopOnInterrupt(notify: (line: string) => void): { signal: Abort
   };
   Deno.addSignalListener("SIGINT", handler);
   return { signal: controller.signal, dispose: () => Deno.removeSignalListener("SIGINT", handler) };
+}
+
+/** The training step's optimizer options of a run: each optimizer gets only the settings that apply to it. */
+function optimizerOf(config: RunConfig): TrainingOptions["optimizer"] {
+  const { lr, weightDecay } = config;
+  const kind = config.optimizer ?? "sgd";
+  if (kind === "sgd") return { kind, lr, weightDecay, momentum: config.momentum, nesterov: config.nesterov };
+  return { kind, lr, weightDecay, betas: config.betas, eps: config.eps };
 }

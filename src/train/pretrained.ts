@@ -15,13 +15,29 @@ import { decodePth } from "../io/pth.ts";
 import { decodeSafetensors } from "../io/safetensors.ts";
 import type { StateDict } from "../io/state_dict.ts";
 
-/** torchvision's official ImageNet weights (`IMAGENET1K_V1`) of each ResNet, at their canonical addresses. */
+/**
+ * torchvision's official ImageNet weights (`IMAGENET1K_V1`) of each ResNet, ResNeXt and Wide ResNet, at
+ * their canonical addresses (torchvision 0.14's `models/resnet.py`). V1 throughout, also where torchvision's
+ * default is V2 (resnet50 and up): V1 weights expect the evaluation preset this package applies (resize to
+ * 256, crop 224), the V2 ones a resize to 232. resnext101_64x4d has only V1 weights (evaluated at 232).
+ *
+ * @example
+ * ```ts
+ * import { IMAGENET_WEIGHTS } from "@denogpu/resnet/train";
+ * console.log(IMAGENET_WEIGHTS.resnext50_32x4d); // https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth
+ * ```
+ */
 export const IMAGENET_WEIGHTS: Readonly<Record<string, string>> = {
   resnet18: "https://download.pytorch.org/models/resnet18-f37072fd.pth",
   resnet34: "https://download.pytorch.org/models/resnet34-b627a593.pth",
   resnet50: "https://download.pytorch.org/models/resnet50-0676ba61.pth",
   resnet101: "https://download.pytorch.org/models/resnet101-63fe2227.pth",
   resnet152: "https://download.pytorch.org/models/resnet152-394f9c45.pth",
+  resnext50_32x4d: "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth",
+  resnext101_32x8d: "https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth",
+  resnext101_64x4d: "https://download.pytorch.org/models/resnext101_64x4d-173b62eb.pth",
+  wide_resnet50_2: "https://download.pytorch.org/models/wide_resnet50_2-95faca4d.pth",
+  wide_resnet101_2: "https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth",
 };
 
 /** The hash prefix torch.hub reads from a weights file's name (`resnet18-f37072fd.pth` -> `f37072fd`). */

@@ -8,6 +8,7 @@
 import type { CifarName } from "../data/cifar_layout.ts";
 import type { Stem } from "../models/resnet.ts";
 import { isModelName, MODEL_NAMES, type ModelName, MODELS } from "../models/table.ts";
+import type { OptimizerKind } from "../optim/optimizer.ts";
 import {
   cosineAnnealingLr,
   linearLr,
@@ -22,6 +23,18 @@ export const SCHEDULE_NAMES = ["multistep", "cosine", "onecycle", "constant"] as
 
 /** A learning-rate schedule of a run. */
 export type ScheduleName = typeof SCHEDULE_NAMES[number];
+
+/**
+ * Optimizers a run can use: `torch.optim.SGD`, `Adam` and `AdamW`.
+ *
+ * @example
+ * ```ts
+ * import { OPTIMIZER_NAMES, resolveConfig } from "@denogpu/resnet/train";
+ * console.log(OPTIMIZER_NAMES); // ["sgd", "adam", "adamw"]
+ * const config = resolveConfig({ optimizer: "adamw", lr: 1e-3, weightDecay: 0.05 });
+ * ```
+ */
+export const OPTIMIZER_NAMES: readonly OptimizerKind[] = ["sgd", "adam", "adamw"];
 
 /** Everything that decides what a run computes (saved with every checkpoint; `--resume` reuses it). */
 export interface RunConfig {
@@ -44,14 +57,27 @@ export interface RunConfig {
   epochs: number;
   /** Images per optimizer step. */
   batchSize: number;
+  /**
+   * The optimizer; configs saved before there was a choice are SGD's.
+   *
+   * @default {"sgd"}
+   */
+  optimizer?: OptimizerKind;
   /** Peak learning rate. */
   lr: number;
-  /** SGD momentum. */
+  /** SGD momentum (not used by Adam and AdamW). */
   momentum: number;
-  /** L2 penalty added to the gradient. */
+  /**
+   * Weight decay, with torch's meaning for the optimizer: an L2 penalty added to the gradient (SGD, Adam),
+   * or decoupled, `w *= 1 - lr * weightDecay` (AdamW).
+   */
   weightDecay: number;
-  /** Nesterov momentum. */
+  /** Nesterov momentum (SGD only). */
   nesterov: boolean;
+  /** Adam's and AdamW's decay rates of the moment averages, each in [0, 1); torch's (0.9, 0.999) if unset. */
+  betas?: [number, number];
+  /** Adam's and AdamW's term added to the denominator, > 0; torch's 1e-8 if absent. */
+  eps?: number;
   /** How the learning rate changes with the step. */
   schedule: ScheduleName;
   /** Epochs of linear warm-up from a tenth of `lr` before the schedule (not with `onecycle`). */
@@ -164,7 +190,28 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   if (!(Number.isFinite(config.weightDecay) && config.weightDecay >= 0)) {
     throw new ConfigError("weightDecay", `must be non-negative, got ${config.weightDecay}`);
   }
-  if (config.nesterov && config.momentum === 0) throw new ConfigError("nesterov", "needs a momentum above 0");
+  const optimizer = config.optimizer ?? "sgd";
+  if (!OPTIMIZER_NAMES.includes(optimizer)) {
+    throw new ConfigError("optimizer", `must be one of ${OPTIMIZER_NAMES.join(", ")}; got ${optimizer}`);
+  }
+  if (optimizer === "sgd") {
+    if (config.nesterov && config.momentum === 0) {
+      throw new ConfigError("nesterov", "needs a momentum above 0");
+    }
+    if (config.betas !== undefined) throw new ConfigError("betas", "apply to adam and adamw only, not sgd");
+    if (config.eps !== undefined) throw new ConfigError("eps", "applies to adam and adamw only, not sgd");
+  } else if (config.nesterov) {
+    throw new ConfigError("nesterov", `is SGD's momentum and does not apply to ${optimizer}`);
+  }
+  if (
+    config.betas !== undefined &&
+    !(config.betas.length === 2 && config.betas.every((beta) => beta >= 0 && beta < 1))
+  ) {
+    throw new ConfigError("betas", `must be two numbers in [0, 1), got ${config.betas.join(", ")}`);
+  }
+  if (config.eps !== undefined && !(Number.isFinite(config.eps) && config.eps > 0)) {
+    throw new ConfigError("eps", `must be positive, got ${config.eps}`);
+  }
   if (!SCHEDULE_NAMES.includes(config.schedule)) {
     throw new ConfigError("schedule", `must be one of ${SCHEDULE_NAMES.join(", ")}; got ${config.schedule}`);
   }
@@ -187,7 +234,10 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
     throw new ConfigError("seed", `must be a non-negative integer, got ${config.seed}`);
   }
   if (config.pretrained === "imagenet" && MODELS[config.model].family === "cifar") {
-    throw new ConfigError("pretrained", `imagenet weights exist for resnet18..152 only, not ${config.model}`);
+    throw new ConfigError(
+      "pretrained",
+      `imagenet weights exist for the ImageNet models only (torchvision's), not ${config.model}`,
+    );
   }
   if (config.pretrained === "imagenet" && config.stem !== "imagenet") {
     throw new ConfigError(

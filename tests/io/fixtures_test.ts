@@ -11,6 +11,8 @@ Deno.test("forward fixtures load with consistent shapes", async () => {
     "resnet50_c10",
     "resnet18_c1000",
     "resnet50_c1000",
+    "resnext50_32x4d_c10",
+    "wide_resnet50_2_c10",
   ]);
   for (const f of fixtures) {
     assert.equal(f.input.length, elementCount(f.inputShape));

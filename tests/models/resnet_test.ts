@@ -8,6 +8,11 @@ import {
   resnet34,
   resnet50,
   resnet56,
+  resnext101_32x8d,
+  resnext101_64x4d,
+  resnext50_32x4d,
+  wide_resnet101_2,
+  wide_resnet50_2,
 } from "../../src/models/resnet.ts";
 import { summary } from "../../src/nn/summary.ts";
 import { Conv2d } from "../../src/nn/layers.ts";
@@ -16,6 +21,41 @@ Deno.test("parameter counts equal torchvision's", () => {
   assert.equal(resnet18().parameterCount(), 11_689_512);
   assert.equal(resnet34().parameterCount(), 21_797_672);
   assert.equal(resnet50().parameterCount(), 25_557_032);
+  assert.equal(resnext50_32x4d().parameterCount(), 25_028_904);
+  assert.equal(resnext101_32x8d().parameterCount(), 88_791_336);
+  assert.equal(resnext101_64x4d().parameterCount(), 83_455_272);
+  assert.equal(wide_resnet50_2().parameterCount(), 68_883_240);
+  assert.equal(wide_resnet101_2().parameterCount(), 126_886_696);
+});
+
+Deno.test("ResNeXt and Wide ResNet bottlenecks: width = floor(planes * widthPerGroup / 64) * groups", () => {
+  const shapes = (model: ResNet, names: string[]) => {
+    const state = model.stateDict();
+    return names.map((name) => state.get(name)!.shape);
+  };
+  const names = [
+    "layer1.0.conv1.weight",
+    "layer1.0.conv2.weight",
+    "layer1.0.conv3.weight",
+    "layer4.0.conv2.weight",
+  ];
+  // torchvision 0.14's shapes: conv2 is grouped, its weight [width, width / groups, 3, 3].
+  assert.deepEqual(shapes(resnext50_32x4d(), names), [
+    [128, 64, 1, 1],
+    [128, 4, 3, 3],
+    [256, 128, 1, 1],
+    [1024, 32, 3, 3],
+  ]);
+  assert.deepEqual(shapes(wide_resnet50_2(), names), [
+    [128, 64, 1, 1],
+    [128, 128, 3, 3],
+    [256, 128, 1, 1],
+    [1024, 1024, 3, 3],
+  ]);
+  assert.throws(
+    () => new ResNet(BasicBlock, [1, 1, 1, 1], { groups: 2 }),
+    /BasicBlock only supports groups=1/,
+  );
 });
 
 Deno.test("CIFAR ResNets have the paper's depth", () => {

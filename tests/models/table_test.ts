@@ -13,7 +13,18 @@ import {
 Deno.test("the model table names each model once, with its family, classes and stem", () => {
   assert.deepEqual(Object.keys(MODELS), [...MODEL_NAMES]);
   assert.deepEqual(modelNamesOf("cifar"), ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]);
-  assert.deepEqual(modelNamesOf("imagenet"), ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]);
+  assert.deepEqual(modelNamesOf("imagenet"), [
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
+  ]);
   assert.ok(isModelName("resnet56") && !isModelName("vgg16") && !isModelName("toString"));
   assert.equal(modelStem("resnet20", "imagenet"), "cifar");
   assert.equal(modelStem("resnet18"), "imagenet");

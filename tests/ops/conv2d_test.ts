@@ -107,6 +107,17 @@ const CASES: Array<
     options: conv(6, 3, 2, 1),
     bias: true,
   },
+  {
+    name: "3x3 stride 2, 8 groups of 4 channels (a ResNeXt's conv2), 32 -> 32, batch 2",
+    input: [2, 32, 7, 9],
+    options: conv(32, 3, 2, 1, 1, 8),
+  },
+  {
+    name: "3x3, 4 groups of 8 -> 16 channels, 32 -> 64, batch 2",
+    input: [2, 32, 6, 5],
+    options: conv(64, 3, 1, 1, 1, 4),
+    bias: true,
+  },
 ];
 
 const CHEAP_TILINGS = [5, 1, 4, 0, 6, 7];

@@ -7,10 +7,12 @@ import {
   applyFreeze,
   fetchWeights,
   hashPrefix,
+  IMAGENET_WEIGHTS,
   loadPretrained,
   readStateDict,
 } from "../../src/train/pretrained.ts";
 import { TrainingStep } from "../../src/compile/training.ts";
+import { modelNamesOf } from "../../src/models/table.ts";
 import { loadResnet20Fixture } from "../_fixtures.ts";
 import { randomArray, testGpu } from "../_gpu.ts";
 
@@ -113,4 +115,25 @@ Deno.test("weights are downloaded once, checked against the hash prefix of their
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("every ImageNet model has torchvision's IMAGENET1K_V1 weights, named with their hash prefix", () => {
+  for (const name of modelNamesOf("imagenet")) {
+    const url = IMAGENET_WEIGHTS[name];
+    assert.match(
+      url,
+      new RegExp(`^https://download\\.pytorch\\.org/models/${name}-[0-9a-f]{8}\\.pth$`),
+      name,
+    );
+    assert.ok(hashPrefix(url.slice(url.lastIndexOf("/") + 1)), name);
+  }
+  assert.equal(
+    IMAGENET_WEIGHTS.resnext50_32x4d,
+    "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth",
+  );
+  assert.equal(
+    IMAGENET_WEIGHTS.wide_resnet101_2,
+    "https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth",
+  );
+  assert.deepEqual(modelNamesOf("cifar").filter((name) => name in IMAGENET_WEIGHTS), []);
 });
