@@ -67,8 +67,8 @@ Recipe:
   --optimizer NAME       sgd (the default), adam or adamw, as torch.optim's SGD, Adam and AdamW
   --lr X                 peak learning rate (default ${d.lr})
   --momentum X           SGD's momentum (default ${d.momentum})
-  --weight-decay X       (default ${d.weightDecay}) an L2 penalty added to the gradient with sgd and
-                         adam, decoupled (w *= 1 - lr * X) with adamw
+  --weight-decay X       an L2 penalty added to the gradient with sgd and adam (default ${d.weightDecay}),
+                         decoupled (w *= 1 - lr * X) with adamw (default 0.01, as torch's)
   --nesterov             Nesterov momentum (sgd only)
   --betas B1,B2          adam/adamw: decay rates of the moment averages (default 0.9,0.999)
   --eps X                adam/adamw: added to the denominator (default 1e-8)

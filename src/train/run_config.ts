@@ -69,7 +69,7 @@ export interface RunConfig {
   momentum: number;
   /**
    * Weight decay, with torch's meaning for the optimizer: an L2 penalty added to the gradient (SGD, Adam),
-   * or decoupled, `w *= 1 - lr * weightDecay` (AdamW).
+   * or decoupled, `w *= 1 - lr * weightDecay` (AdamW, 0.01 by default as in torch).
    */
   weightDecay: number;
   /** Nesterov momentum (SGD only). */
@@ -156,7 +156,9 @@ export class ConfigError extends Error {
  * ```
  */
 export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
-  const config: RunConfig = { ...DEFAULT_CONFIG, ...withoutUndefined(given) };
+  // AdamW's own default decay (torch.optim.AdamW's 0.01) unless one is given; the rest share the recipe's.
+  const defaults = given.optimizer === "adamw" ? { ...DEFAULT_CONFIG, weightDecay: 0.01 } : DEFAULT_CONFIG;
+  const config: RunConfig = { ...defaults, ...withoutUndefined(given) };
   const positiveInteger = (
     field: "epochs" | "batchSize" | "limit" | "imageSize",
     value: number | undefined,

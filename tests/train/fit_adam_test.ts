@@ -87,4 +87,7 @@ Deno.test("a run config refuses optimizer settings that do not apply or are out 
   }
   assert.equal(resolveConfig().optimizer, undefined, "sgd unless chosen, so old configs read the same");
   assert.equal(resolveConfig({ optimizer: "adam", momentum: 0.9 }).optimizer, "adam");
+  assert.equal(resolveConfig({ optimizer: "adamw" }).weightDecay, 0.01, "torch.optim.AdamW's default");
+  assert.equal(resolveConfig({ optimizer: "adamw", weightDecay: 0 }).weightDecay, 0);
+  assert.equal(resolveConfig({ optimizer: "adam" }).weightDecay, 1e-4, "the recipe's, an L2 penalty");
 });
