@@ -262,11 +262,6 @@ export const train: Command = {
     const json = flags.json === true;
     const { config, resume, ...run } = await runOf(flags);
     const gpu = await createGpu(console.error);
-    let tuning;
-    if (!flags["no-tune"]) {
-      console.error("Tuning the convolution kernels for this adapter (once; cached)...");
-      tuning = await tuneConvolutionsCached(gpu, defaultCacheDir());
-    }
     // A resumed run reads the data it saved, unless --data says where that data went.
     const data = await loadData(
       flags,
@@ -280,6 +275,12 @@ export const train: Command = {
       console.error,
     );
     const out = run.out ?? await defaultOut(config.model, data.name);
+    // After the data, so that a wrong --data is told at once rather than after the autotune.
+    let tuning;
+    if (!flags["no-tune"]) {
+      console.error("Tuning the convolution kernels for this adapter (once; cached)...");
+      tuning = await tuneConvolutionsCached(gpu, defaultCacheDir());
+    }
     // Photos get torchvision's ImageNet stem unless --stem says otherwise; 32x32 images the CIFAR one.
     const stem = resume || flags.stem !== undefined || data.train.height < 64 ? config.stem : "imagenet";
     const interrupt = stopOnInterrupt((line) => console.error(line));
