@@ -135,6 +135,7 @@ export {
 
 export { type ParamGroupRange, Sgd, type SgdBuffers, type SgdCreateOptions } from "./src/optim/sgd.ts";
 export { Adam, type AdamBuffers, type AdamCreateOptions, type AdamGroupRange } from "./src/optim/adam.ts";
+export { type AveragedBuffers, WeightEma } from "./src/optim/ema.ts";
 export type { Optimizer } from "./src/optim/optimizer.ts";
 export type { SgdParameterState, SgdParamGroupState } from "./src/optim/sgd_state.ts";
 export type { AdamParameterState, AdamParamGroupState } from "./src/optim/adam_state.ts";

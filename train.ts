@@ -40,6 +40,7 @@ export {
   type OpenedCheckpoint,
   type PartialEpoch,
   resolveWeightsPath,
+  restoreEma,
   restoreOptimizer,
   saveCheckpoint,
   type TrainingState,

@@ -77,6 +77,8 @@ Recipe:
   --warmup N             epochs of linear warm-up from lr/10 (default ${d.warmup})
   --label-smoothing X    (default ${d.labelSmoothing})
   --seed N               initial weights, data order and augmentation (default ${d.seed})
+  --ema DECAY            also keep an exponential moving average of the weights and BatchNorm statistics
+                         (e.g. 0.999), updated every step, evaluated each epoch and saved as *.ema.safetensors
 Transfer learning:
   --pretrained FILE      start from a .pth or .safetensors state dict, or "imagenet" for torchvision's
                          official weights of the model (downloaded once, cached, hash checked); the fc head
@@ -90,7 +92,8 @@ Output:
   -h, --help             this help
 
 Each epoch writes DIR/last.safetensors (torchvision keys) with its sidecar last.json and
-last.optimizer.safetensors, best.* by test accuracy, metrics.jsonl and report.html. Ctrl-C finishes the
+last.optimizer.safetensors (and last.ema.safetensors with --ema), best.* by test accuracy, metrics.jsonl and
+report.html. Ctrl-C finishes the
 step, saves and tells how to resume; a second Ctrl-C quits at once.`;
 
 /** Flags of `train` that set the recipe, which `--resume` takes from the checkpoint instead. */
@@ -111,6 +114,7 @@ const RECIPE_FLAGS = [
   "warmup",
   "label-smoothing",
   "seed",
+  "ema",
   "pretrained",
   "freeze",
   "limit",
@@ -154,6 +158,7 @@ function configFromFlags(flags: Flags): RunConfig {
       warmup: integer(flags, "warmup", 0),
       labelSmoothing: decimal(flags, "label-smoothing"),
       seed: integer(flags, "seed", 0),
+      ema: decimal(flags, "ema"),
       pretrained,
       data: flags.data as string | undefined,
       imageSize: integer(flags, "image-size"),
@@ -251,6 +256,7 @@ export const train: Command = {
     warmup: string,
     "label-smoothing": string,
     seed: string,
+    ema: string,
     pretrained: string,
     freeze: string,
     out: string,

@@ -12,6 +12,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/kernel.ts";
 import type { Module } from "../nn/module.ts";
 import type { Parameter } from "../nn/parameter.ts";
+import type { StateDict } from "../io/state_dict.ts";
 
 /** Floats per alignment unit: every tensor starts at a multiple of 256 bytes so it can be bound alone. */
 const ALIGN = 64;
@@ -54,40 +55,19 @@ export class GpuModel {
   readonly groups: ParameterRange[];
   /** Floats covered by the trainable ranges. */
   readonly trainableLength: number;
-  readonly #offsets = new Map<Parameter, number>();
-  readonly #bufferOffsets = new Map<Parameter, number>();
+  readonly #offsets: Map<Parameter, number>;
+  readonly #bufferOffsets: Map<Parameter, number>;
 
-  private constructor(gpu: Gpu, model: Module, groupOf: (p: Parameter) => number, groupCount: number) {
+  private constructor(gpu: Gpu, model: Module, layout: Layout, gradients?: GPUBuffer) {
     this.gpu = gpu;
     this.model = model;
-    const all = model.namedParameters().filter((p) => !p.integer);
-    const trainable = all.filter((p) => p.role === "parameter" && p.requiresGrad);
-    const frozen = all.filter((p) => p.role === "parameter" && !p.requiresGrad);
-    let offset = 0;
-    this.groups = [];
-    for (let g = 0; g < groupCount; g++) {
-      const members = trainable.filter((p) => groupOf(p) === g);
-      const start = offset;
-      for (const p of members) {
-        this.#offsets.set(p, offset);
-        offset += aligned(p.size);
-      }
-      this.groups.push({ offset: start, length: offset - start, members });
-    }
-    this.trainableLength = offset;
-    for (const p of frozen) {
-      this.#offsets.set(p, offset);
-      offset += aligned(p.size);
-    }
-    this.values = gpu.buffer("parameters", offset * 4);
-    let bufferOffset = 0;
-    for (const p of all.filter((p) => p.role === "buffer")) {
-      this.#bufferOffsets.set(p, bufferOffset);
-      bufferOffset += aligned(p.size);
-    }
-    this.buffers = gpu.buffer("buffers", bufferOffset * 4);
-    this.gradients = gpu.buffer("gradients", Math.max(ALIGN, this.trainableLength) * 4);
-    this.upload();
+    this.groups = layout.groups;
+    this.trainableLength = layout.trainableLength;
+    this.#offsets = layout.offsets;
+    this.#bufferOffsets = layout.bufferOffsets;
+    this.values = gpu.buffer("parameters", layout.valueFloats * 4);
+    this.buffers = gpu.buffer("buffers", layout.bufferFloats * 4);
+    this.gradients = gradients ?? gpu.buffer("gradients", Math.max(ALIGN, this.trainableLength) * 4);
   }
 
   /**
@@ -100,7 +80,30 @@ export class GpuModel {
     groupOf: (p: Parameter) => number = () => 0,
     groupCount = 1,
   ): GpuModel {
-    return new GpuModel(gpu, model, groupOf, groupCount);
+    const onGpu = new GpuModel(gpu, model, layoutOf(model, groupOf, groupCount));
+    onGpu.upload();
+    return onGpu;
+  }
+
+  /**
+   * Parameters and buffers of their own with this model's layout, starting as a GPU copy of these (e.g. an
+   * exponential moving average of the weights); the gradients buffer is shared, never written through
+   * the copy.
+   */
+  mirror(): GpuModel {
+    const copy = new GpuModel(this.gpu, this.model, {
+      groups: this.groups,
+      trainableLength: this.trainableLength,
+      offsets: this.#offsets,
+      bufferOffsets: this.#bufferOffsets,
+      valueFloats: this.values.size / 4,
+      bufferFloats: this.buffers.size / 4,
+    }, this.gradients);
+    const encoder = this.gpu.device.createCommandEncoder({ label: "mirror parameters" });
+    encoder.copyBufferToBuffer(this.values, 0, copy.values, 0, this.values.size);
+    encoder.copyBufferToBuffer(this.buffers, 0, copy.buffers, 0, this.buffers.size);
+    this.gpu.device.queue.submit([encoder.finish()]);
+    return copy;
   }
 
   /**
@@ -149,6 +152,42 @@ export class GpuModel {
   }
 
   /**
+   * The GPU's values as a state dict keyed as PyTorch's `state_dict()`, leaving the host model alone;
+   * integer buffers (BatchNorm's `num_batches_tracked`) come from the host model. One readback per buffer.
+   */
+  async readStateDict(): Promise<StateDict> {
+    const dict = this.model.stateDict();
+    for (const [buffer, offsets] of this.#layouts()) {
+      const host = await this.gpu.readFloats(buffer);
+      for (const [p, offset] of offsets) dict.get(p.name)!.data = host.slice(offset, offset + p.size);
+    }
+    return dict;
+  }
+
+  /**
+   * Writes the floating-point entries of `dict` (a state dict of this model, e.g. from
+   * {@linkcode GpuModel.readStateDict}) to the GPU, leaving the host model alone.
+   *
+   * @throws {Error} When an entry is missing or of another shape.
+   */
+  writeStateDict(dict: StateDict, source = "state dict"): void {
+    for (const [buffer, offsets] of this.#layouts()) {
+      const host = new Float32Array(buffer.size / 4);
+      for (const [p, offset] of offsets) {
+        const entry = dict.get(p.name);
+        if (!entry || entry.data.length !== p.size) {
+          throw new Error(
+            `${source}: ${p.name} ${entry ? `has ${entry.data.length} values` : "is missing"}, ` +
+              `expected [${p.shape.join(", ")}]`,
+          );
+        }
+        host.set(entry.data as Float32Array, offset);
+      }
+      this.gpu.write(buffer, host);
+    }
+  }
+
+  /**
    * The gradients of the trainable parameters from the last step, keyed by `state_dict` name (as PyTorch's
    * `p.grad`, before weight decay); one readback.
    */
@@ -164,4 +203,45 @@ export class GpuModel {
   #layouts(): Array<[GPUBuffer, Map<Parameter, number>]> {
     return [[this.values, this.#offsets], [this.buffers, this.#bufferOffsets]];
   }
+}
+
+/** Where each parameter and buffer lives in the flat buffers. */
+interface Layout {
+  groups: ParameterRange[];
+  trainableLength: number;
+  offsets: Map<Parameter, number>;
+  bufferOffsets: Map<Parameter, number>;
+  valueFloats: number;
+  bufferFloats: number;
+}
+
+/** Trainable parameters by group, then frozen ones; buffers apart; every tensor aligned. */
+function layoutOf(model: Module, groupOf: (p: Parameter) => number, groupCount: number): Layout {
+  const all = model.namedParameters().filter((p) => !p.integer);
+  const trainable = all.filter((p) => p.role === "parameter" && p.requiresGrad);
+  const frozen = all.filter((p) => p.role === "parameter" && !p.requiresGrad);
+  const offsets = new Map<Parameter, number>();
+  const groups: ParameterRange[] = [];
+  let offset = 0;
+  for (let g = 0; g < groupCount; g++) {
+    const members = trainable.filter((p) => groupOf(p) === g);
+    const start = offset;
+    for (const p of members) {
+      offsets.set(p, offset);
+      offset += aligned(p.size);
+    }
+    groups.push({ offset: start, length: offset - start, members });
+  }
+  const trainableLength = offset;
+  for (const p of frozen) {
+    offsets.set(p, offset);
+    offset += aligned(p.size);
+  }
+  const bufferOffsets = new Map<Parameter, number>();
+  let bufferOffset = 0;
+  for (const p of all.filter((p) => p.role === "buffer")) {
+    bufferOffsets.set(p, bufferOffset);
+    bufferOffset += aligned(p.size);
+  }
+  return { groups, trainableLength, offsets, bufferOffsets, valueFloats: offset, bufferFloats: bufferOffset };
 }

@@ -15,6 +15,7 @@ import type { Module } from "../nn/module.ts";
 import type { Parameter } from "../nn/parameter.ts";
 import { Sgd, type SgdOptions } from "../optim/sgd.ts";
 import { Adam, type AdamOptions } from "../optim/adam.ts";
+import { WeightEma } from "../optim/ema.ts";
 import type { Optimizer, OptimizerKind, OptimizerStateDict } from "../optim/optimizer.ts";
 import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "../ops/cross_entropy.ts";
 import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
@@ -73,6 +74,13 @@ export interface TrainingOptions {
    * @default {UNTUNED}
    */
   tuning?: ConvTuning;
+  /**
+   * Keep an exponential moving average of the weights after every step, as
+   * `AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)` with
+   * `update_parameters` after each `optimizer.step()`: parameters and BatchNorm's running statistics are
+   * averaged (`num_batches_tracked` is the model's). {@linkcode TrainingStep.averagedModel} holds it.
+   */
+  ema?: { decay: number };
 }
 
 /** Loss and accuracy accumulated since the last read. */
@@ -111,6 +119,10 @@ export class TrainingStep {
   readonly graph: Graph;
   /** The optimizer; {@linkcode TrainingStep.optimizerState} reads its state as a value. */
   readonly optimizer: Optimizer;
+  /** The weight average's update, with `ema`; its `updates` is torch's `n_averaged`. */
+  readonly ema?: WeightEma;
+  /** The averaged weights and statistics, with `ema`: the same layout as {@linkcode TrainingStep.model}. */
+  readonly averagedModel?: GpuModel;
   /** Input images `[batch, ...inputShape]`. */
   readonly images: Tensor;
   /** Input labels `[batch]`, u32; {@linkcode PADDING_LABEL} marks padding. */
@@ -129,6 +141,7 @@ export class TrainingStep {
       model: GpuModel;
       graph: Graph;
       optimizer: Optimizer;
+      ema?: { model: GpuModel; update: WeightEma };
       images: Tensor;
       labels: Tensor;
       dispatches: Dispatch[];
@@ -141,6 +154,8 @@ export class TrainingStep {
     this.model = fields.model;
     this.graph = fields.graph;
     this.optimizer = fields.optimizer;
+    this.ema = fields.ema?.update;
+    this.averagedModel = fields.ema?.model;
     this.images = fields.images;
     this.labels = fields.labels;
     this.dispatches = fields.dispatches;
@@ -180,13 +195,20 @@ export class TrainingStep {
       `optimizer: ${kind}`,
       () => createOptimizer(gpuModel, kind, trained, options.maxGradNorm),
     );
+    const ema = options.ema && averageOf(gpuModel, options.ema.decay);
     return new TrainingStep({
       model: gpuModel,
       graph,
       optimizer,
+      ema,
       images,
       labels,
-      dispatches: [...(options.input?.dispatches ?? []), ...built.dispatches, ...optimizer.dispatches],
+      dispatches: [
+        ...(options.input?.dispatches ?? []),
+        ...built.dispatches,
+        ...optimizer.dispatches,
+        ...(ema?.update.dispatches ?? []),
+      ],
       activationBytes: built.bytes,
       stats,
       groupLrs: trained.map((g) => g.lr),
@@ -219,6 +241,7 @@ export class TrainingStep {
     gpu.throwIfFailed("training step");
     const factor = this.#baseLr === 0 ? 0 : lr / this.#baseLr;
     this.optimizer.prepareStep(this.#groupLrs.map((groupLr) => groupLr * factor));
+    this.ema?.prepareUpdate();
     const encoder = gpu.device.createCommandEncoder({ label: "training step" });
     encode(encoder, this.dispatches);
     gpu.device.queue.submit([encoder.finish()]);
@@ -435,6 +458,16 @@ function createOptimizer(
     kind === "adamw" ? { weightDecay: 0.01, ...g, decoupledWeightDecay: true } : g
   );
   return Adam.create(gpu, buffers, adamGroups, { maxGradNorm });
+}
+
+/** A copy of `gpuModel`'s weights and statistics, and the update that averages them after each step. */
+function averageOf(gpuModel: GpuModel, decay: number): { model: GpuModel; update: WeightEma } {
+  const model = gpuModel.mirror();
+  const update = WeightEma.create(gpuModel.gpu, [
+    { name: "parameters", averaged: model.values, current: gpuModel.values },
+    { name: "buffers", averaged: model.buffers, current: gpuModel.buffers },
+  ], { decay });
+  return { model, update };
 }
 
 /**

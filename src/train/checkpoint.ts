@@ -13,7 +13,10 @@
  * - `last.json`: the sidecar: the run's config, where the run stands (epoch, batch and optimizer step,
  *   which is also the schedule's position), the seed (the data order and every augmentation are functions
  *   of seed, epoch and batch, so it is the whole RNG state), the metrics so far and the best epoch;
- * - `best.safetensors` and `best.json`: the same for the epoch with the best test accuracy.
+ * - `last.ema.safetensors`, with a weight EMA (`ema` in the config): the averaged model's `state_dict`, as
+ *   loadable as the weights, its metadata adding the decay and torch's `n_averaged`;
+ * - `best.safetensors` and `best.json`: the same for the epoch with the best test accuracy (and
+ *   `best.ema.safetensors`: the average at that epoch).
  *
  * Every file is written atomically; the sidecar last. The weights' and the optimizer file's metadata
  * repeat the step, so that files from two different saves (a crash between two renames) are refused
@@ -72,6 +75,12 @@ export interface EpochMetrics {
   testAccuracy: number;
   /** Test top-5 accuracy in [0, 1]. */
   testTop5: number;
+  /** With a weight EMA: the averaged model's test loss. */
+  emaTestLoss?: number;
+  /** With a weight EMA: the averaged model's test top-1 accuracy in [0, 1]. */
+  emaTestAccuracy?: number;
+  /** With a weight EMA: the averaged model's test top-5 accuracy in [0, 1]. */
+  emaTestTop5?: number;
   /** Wall-clock seconds of training (evaluation excluded). */
   seconds: number;
   /** Training images per second. */
@@ -122,17 +131,19 @@ export interface TrainingState {
  * @example
  * ```ts
  * import { checkpointPaths } from "@denogpu/resnet/train";
- * const { weights, optimizer, state } = checkpointPaths("runs/cifar10", "best");
- * // "runs/cifar10/best.safetensors", "runs/cifar10/best.optimizer.safetensors", "runs/cifar10/best.json"
+ * const { weights, optimizer, ema, state } = checkpointPaths("runs/cifar10", "best");
+ * // "runs/cifar10/best.safetensors", "runs/cifar10/best.optimizer.safetensors",
+ * // "runs/cifar10/best.ema.safetensors", "runs/cifar10/best.json"
  * ```
  */
 export function checkpointPaths(
   dir: string,
   name: "last" | "best",
-): { weights: string; optimizer: string; state: string } {
+): { weights: string; optimizer: string; ema: string; state: string } {
   return {
     weights: join(dir, `${name}.safetensors`),
     optimizer: join(dir, `${name}.optimizer.safetensors`),
+    ema: join(dir, `${name}.ema.safetensors`),
     state: join(dir, `${name}.json`),
   };
 }
@@ -252,6 +263,15 @@ export async function saveCheckpoint(
           state: `torch.optim.${kind === "adam" ? "Adam" : "AdamW"} state[p][key] under '<name>.<key>'`,
         }),
         param_groups: JSON.stringify(optimizer.param_groups),
+      },
+    });
+  }
+  if (training.ema && training.averagedModel) {
+    await saveSafetensors(paths.ema, await training.averagedModel.readStateDict(), {
+      metadata: {
+        ...weightsMetadata(state.info, state.step),
+        ema_decay: String(training.ema.decay),
+        n_averaged: String(training.ema.updates),
       },
     });
   }
@@ -475,11 +495,39 @@ export async function openCheckpoint(
 
 /** The config in the sidecar beside `<dir>/<name>.safetensors`, if there is one. */
 async function sidecarConfig(weights: string): Promise<RunConfig | undefined> {
-  const sidecar = weights.replace(/\.safetensors$/i, ".json");
+  const sidecar = weights.replace(/(\.ema)?\.safetensors$/i, ".json");
   if (sidecar === weights) return undefined;
   try {
     return (JSON.parse(await Deno.readTextFile(sidecar)) as TrainingState).config;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Writes the saved weight average (`last.ema.safetensors`) into a freshly compiled training step that keeps
+ * one, and its count of updates, so that the average continues exactly.
+ *
+ * @example
+ * ```ts ignore
+ * await restoreEma("runs/cifar10", training, state); // after restoreOptimizer
+ * ```
+ *
+ * @throws {Error} When the file is missing, from another save than the sidecar, or not of this model.
+ */
+export async function restoreEma(dir: string, training: TrainingStep, state: TrainingState): Promise<void> {
+  if (!training.ema || !training.averagedModel) return;
+  const path = checkpointPaths(dir, "last").ema;
+  const { tensors, metadata } = await loadSafetensors(path);
+  if (metadata.step !== String(state.step)) {
+    throw new Error(
+      `${path} is from step ${metadata.step}, its sidecar from step ${state.step}: the checkpoint is incomplete`,
+    );
+  }
+  const updates = Number(metadata.n_averaged);
+  if (!Number.isSafeInteger(updates) || updates < 0) {
+    throw new Error(`${path}: n_averaged must be a count of updates, got ${metadata.n_averaged}`);
+  }
+  training.averagedModel.writeStateDict(tensors, path);
+  training.ema.updates = updates;
 }

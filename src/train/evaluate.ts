@@ -127,8 +127,9 @@ export class Evaluator {
   readonly dataset: ImageDataset;
   readonly #gpu: Gpu;
   readonly #batcher: GpuBatcher;
-  readonly #inference: Inference;
+  readonly #inferences: Inference[];
   readonly #logits: GPUBuffer;
+  readonly #tuning?: ConvTuning;
 
   private constructor(
     gpu: Gpu,
@@ -136,12 +137,14 @@ export class Evaluator {
     batcher: GpuBatcher,
     inference: Inference,
     logits: GPUBuffer,
+    tuning?: ConvTuning,
   ) {
     this.#gpu = gpu;
     this.dataset = dataset;
     this.#batcher = batcher;
-    this.#inference = inference;
+    this.#inferences = [inference];
     this.#logits = logits;
+    this.#tuning = tuning;
   }
 
   /** Uploads the data set once and compiles the eval-mode forward pass reading its batches. */
@@ -174,20 +177,40 @@ export class Evaluator {
       );
     }
     const logits = gpu.buffer("evaluation logits", dataset.count * inference.classes * 4);
-    return new Evaluator(gpu, dataset, batcher, inference, logits);
+    return new Evaluator(gpu, dataset, batcher, inference, logits, options.tuning);
   }
 
-  /** Runs the model over every sample (one readback) and scores it. */
-  async run(): Promise<Evaluation> {
+  /**
+   * Compiles the forward pass of another model of the same outputs over the same uploaded data set (e.g.
+   * a training step's averaged weights) and returns the index that {@linkcode Evaluator.run} takes.
+   */
+  async add(model: Module | GpuModel): Promise<number> {
+    const first = this.#inferences[0];
+    const inference = await Inference.compile(this.#gpu, model, {
+      batchSize: first.images.shape[0],
+      inputShape: first.images.shape.slice(1),
+      input: first.images,
+      tuning: this.#tuning,
+    });
+    if (inference.classes !== first.classes) {
+      throw new Error(`the model has ${inference.classes} outputs, the first one evaluated ${first.classes}`);
+    }
+    return this.#inferences.push(inference) - 1;
+  }
+
+  /** Runs model `index` (0: the one it was created with) over every sample (one readback) and scores it. */
+  async run(index = 0): Promise<Evaluation> {
     const gpu = this.#gpu;
-    const classes = this.#inference.classes;
-    const batchSize = this.#inference.images.shape[0];
+    const inference = this.#inferences[index];
+    if (!inference) throw new RangeError(`Evaluator.run: no model ${index}`);
+    const classes = inference.classes;
+    const batchSize = inference.images.shape[0];
     const rowBytes = classes * 4;
     for (let batch = 0; batch < this.#batcher.batchesPerEpoch; batch++) {
       const count = this.#batcher.select(0, batch);
       const encoder = gpu.device.createCommandEncoder({ label: "evaluation" });
-      encode(encoder, [...this.#batcher.dispatches, ...this.#inference.dispatches]);
-      const { buffer, offset } = this.#inference.logits;
+      encode(encoder, [...this.#batcher.dispatches, ...inference.dispatches]);
+      const { buffer, offset } = inference.logits;
       encoder.copyBufferToBuffer(
         buffer,
         offset,

@@ -23,6 +23,7 @@ import {
   loadTrainingState,
   type ModelInfo,
   type PartialEpoch,
+  restoreEma,
   restoreOptimizer,
   saveCheckpoint,
   type TrainingState,
@@ -134,7 +135,9 @@ function duration(seconds: number): string {
 export function epochLine(m: EpochMetrics, epochs: number): string {
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   return `epoch ${m.epoch}/${epochs}  train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)}  ` +
-    `test loss ${m.testLoss.toFixed(4)} acc ${pct(m.testAccuracy)}  lr ${m.lr.toPrecision(3)}  ` +
+    `test loss ${m.testLoss.toFixed(4)} acc ${pct(m.testAccuracy)}  ` +
+    (m.emaTestAccuracy === undefined ? "" : `ema acc ${pct(m.emaTestAccuracy)}  `) +
+    `lr ${m.lr.toPrecision(3)}  ` +
     `${duration(m.seconds)} (${Math.round(m.imagesPerSecond)} img/s)`;
 }
 
@@ -206,12 +209,17 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       labelSmoothing: config.labelSmoothing,
       input: { images: batcher.images, labels: batcher.labels, dispatches: batcher.dispatches },
       tuning: options.tuning,
+      ema: config.ema === undefined ? undefined : { decay: config.ema },
     });
     evaluator = await Evaluator.create(gpu, training.model, test, {
       batchSize: config.batchSize,
       tuning: options.tuning,
     });
-    if (state) await restoreOptimizer(out, training, state);
+    if (training.averagedModel) await evaluator.add(training.averagedModel);
+    if (state) {
+      await restoreOptimizer(out, training, state);
+      await restoreEma(out, training, state);
+    }
     await Deno.mkdir(out, { recursive: true });
     return await trainEpochs(gpu, { ...options, config }, state, {
       training,
@@ -492,7 +500,8 @@ async function finishEpoch(loop: Loop): Promise<void> {
       step: run.step,
     });
   }
-  const metrics = epochMetrics(loop, evaluation);
+  const averaged = loop.training.averagedModel ? await loop.evaluator.run(1) : undefined;
+  const metrics = epochMetrics(loop, evaluation, averaged);
   run.history.push(metrics);
   const improved = !run.best || metrics.testAccuracy > run.best.testAccuracy;
   if (improved) run.best = { epoch: metrics.epoch, testAccuracy: metrics.testAccuracy };
@@ -517,7 +526,7 @@ async function finishEpoch(loop: Loop): Promise<void> {
 }
 
 /** The metrics of the epoch just trained and evaluated. */
-function epochMetrics(loop: Loop, evaluation: Evaluation): EpochMetrics {
+function epochMetrics(loop: Loop, evaluation: Evaluation, averaged?: Evaluation): EpochMetrics {
   const { run } = loop;
   return {
     epoch: run.epoch + 1,
@@ -528,6 +537,9 @@ function epochMetrics(loop: Loop, evaluation: Evaluation): EpochMetrics {
     testLoss: evaluation.loss,
     testAccuracy: evaluation.top1,
     testTop5: evaluation.top5,
+    ...(averaged
+      ? { emaTestLoss: averaged.loss, emaTestAccuracy: averaged.top1, emaTestTop5: averaged.top5 }
+      : {}),
     seconds: run.partial.seconds,
     imagesPerSecond: run.partial.samples / run.partial.seconds,
   };

@@ -179,16 +179,19 @@ function charts(data: ReportData): string[] {
     color,
     points: history.map((m) => [m.epoch, pick(m)]),
   });
+  const averaged = history.some((m) => m.emaTestAccuracy !== undefined);
   return [
     '<div class="charts">',
     lineChart("loss", [
       series("train", "#1f77b4", (m) => m.trainLoss),
       series("test", "#d62728", (m) => m.testLoss),
+      ...(averaged ? [series("test, EMA", "#9467bd", (m) => m.emaTestLoss ?? NaN)] : []),
     ], { xMax }),
     lineChart("accuracy", [
       series("train", "#1f77b4", (m) => m.trainAccuracy),
       series("test", "#d62728", (m) => m.testAccuracy),
       series("test top-5", "#ff7f0e", (m) => m.testTop5),
+      ...(averaged ? [series("test, EMA", "#9467bd", (m) => m.emaTestAccuracy ?? NaN)] : []),
     ], { xMax, yMin: 0, yMax: 1, percent: true }),
     lineChart("learning rate", [series("lr", "#2ca02c", (m) => m.lr)], { xMax }),
     "</div>",
@@ -211,15 +214,17 @@ function evaluationSections(evaluation: Evaluation, last: EpochMetrics | undefin
 /** One row per finished epoch. */
 function epochTable(history: readonly EpochMetrics[]): string[] {
   if (!history.length) return [];
+  const averaged = history.some((m) => m.emaTestAccuracy !== undefined);
   return [
-    "<h2>Epochs</h2><table><tr><th>epoch</th><th>lr</th><th>train loss</th><th>train acc</th><th>test loss</th><th>test acc</th><th>top-5</th><th>time</th></tr>",
+    "<h2>Epochs</h2><table><tr><th>epoch</th><th>lr</th><th>train loss</th><th>train acc</th><th>test loss</th><th>test acc</th><th>top-5</th>" +
+    (averaged ? "<th>EMA test acc</th>" : "") + "<th>time</th></tr>",
     ...history.map((m) =>
       `<tr><td>${m.epoch}</td><td>${m.lr.toPrecision(3)}</td><td>${m.trainLoss.toFixed(4)}</td><td>${
         percent(m.trainAccuracy)
       }</td>` +
-      `<td>${m.testLoss.toFixed(4)}</td><td>${percent(m.testAccuracy)}</td><td>${
-        percent(m.testTop5)
-      }</td><td>${m.seconds.toFixed(1)} s</td></tr>`
+      `<td>${m.testLoss.toFixed(4)}</td><td>${percent(m.testAccuracy)}</td><td>${percent(m.testTop5)}</td>` +
+      (averaged ? `<td>${m.emaTestAccuracy === undefined ? "" : percent(m.emaTestAccuracy)}</td>` : "") +
+      `<td>${m.seconds.toFixed(1)} s</td></tr>`
     ),
     "</table>",
   ];

@@ -92,6 +92,12 @@ export interface RunConfig {
   freeze: string;
   /** Use only the first `limit` images of each split (a quick run). */
   limit?: number;
+  /**
+   * Keep an exponential moving average of the weights with this decay, in (0, 1), updated after every
+   * step (torch's `AveragedModel` with `get_ema_multi_avg_fn(decay)` and `use_buffers=True`); evaluated
+   * after each epoch and saved beside the weights. None by default.
+   */
+  ema?: number;
 }
 
 /**
@@ -234,6 +240,9 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   }
   if (!(Number.isSafeInteger(config.seed) && config.seed >= 0)) {
     throw new ConfigError("seed", `must be a non-negative integer, got ${config.seed}`);
+  }
+  if (config.ema !== undefined && !(config.ema > 0 && config.ema < 1)) {
+    throw new ConfigError("ema", `must be a decay in (0, 1), e.g. 0.999, got ${config.ema}`);
   }
   if (config.pretrained === "imagenet" && MODELS[config.model].family === "cifar") {
     throw new ConfigError(
