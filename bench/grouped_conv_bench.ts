@@ -23,6 +23,8 @@ import {
   conv2dGeometry,
   type Conv2dPass,
 } from "../src/ops/conv2d.ts";
+import { gemmProblem } from "../src/ops/_conv_kernels.ts";
+import { gemmTiling } from "../src/ops/_conv_strategy.ts";
 import { defaultCacheDir } from "../src/io/cache.ts";
 import { tuneConvolutionsCached } from "../src/train/tuning.ts";
 import { benchFastest, envInteger, figure, markdownTable } from "./_util.ts";
@@ -39,15 +41,17 @@ const tuning = { ...await tuneConvolutionsCached(gpu, defaultCacheDir()), algori
 console.log(`adapter: ${gpu.adapter.description}; grouped batch ${BATCH}, dense batch ${BATCH / GROUPS}`);
 
 const fastest = new Map<string, number>();
-/** Per stage and pass: the grouped and the dense bench names and their (equal) FLOPs. */
-const pairs: Array<{ stage: string; pass: Conv2dPass; grouped: string; dense: string; flops: number }> = [];
+/** Per stage and pass: the grouped and the dense bench names, their (equal) FLOPs and the tilings chosen. */
+const pairs: Array<
+  { stage: string; pass: Conv2dPass; grouped: string; dense: string; flops: number; tilings: string[] }
+> = [];
 
 function make(label: string, shape: number[]): Tensor {
   return tensor(gpu.buffer(label, numel(shape) * 4), shape);
 }
 
-function passDispatches(batch: number, channels: number, size: number, groups: number, pass: Conv2dPass) {
-  const g = conv2dGeometry([batch, channels, size, size], {
+function geometry(batch: number, channels: number, size: number, groups: number) {
+  return conv2dGeometry([batch, channels, size, size], {
     outChannels: channels,
     kernelSize: [3, 3],
     stride: [1, 1],
@@ -55,6 +59,15 @@ function passDispatches(batch: number, channels: number, size: number, groups: n
     dilation: [1, 1],
     groups,
   });
+}
+
+/** The tiling the tuning picks for `pass` of `g`, as WG_X/WG_Y/TM/VN[/staged steps]. */
+function tilingOf(g: ReturnType<typeof geometry>, pass: Conv2dPass): string {
+  return Object.values(gemmTiling(gpu, tuning, pass, gemmProblem(g, pass))).join("/");
+}
+
+function passDispatches(batch: number, channels: number, size: number, groups: number, pass: Conv2dPass) {
+  const g = geometry(batch, channels, size, groups);
   const label = `${channels}ch g${groups} ${size}x${size} ${pass}`;
   const activations = () => make(label, [batch, channels, size, size]);
   const weight = make(label, [channels, channels / groups, 3, 3]);
@@ -91,7 +104,11 @@ for (const [channels, size] of STAGES) {
   for (const pass of ["forward", "backwardData", "backwardWeight"] as const) {
     const flops = 2 * BATCH * size * size * channels * (channels / GROUPS) * 9;
     const grouped = `${stage} ${pass} grouped`, dense = `${stage} ${pass} dense`;
-    pairs.push({ stage, pass, grouped, dense, flops });
+    const tilings = [
+      tilingOf(geometry(BATCH, channels, size, GROUPS), pass),
+      tilingOf(geometry(BATCH / GROUPS, channels, size, 1), pass),
+    ];
+    pairs.push({ stage, pass, grouped, dense, flops, tilings });
     benchFastest(gpu, fastest, {
       name: grouped,
       group: `${stage} ${pass}`,
@@ -109,8 +126,11 @@ globalThis.addEventListener("unload", () => {
   const rate = (name: string, flops: number) => flops / fastest.get(name)! / 1e6;
   const rows = pairs.filter((p) => fastest.has(p.grouped) && fastest.has(p.dense)).map((p) => {
     const grouped = rate(p.grouped, p.flops), dense = rate(p.dense, p.flops);
-    return [p.stage, p.pass, figure(grouped), figure(dense), figure(grouped / dense, 2)];
+    return [p.stage, p.pass, figure(grouped), figure(dense), figure(grouped / dense, 2), ...p.tilings];
   });
   console.log("\nGFLOP/s (best iteration), grouped 32 groups against dense at the same FLOPs:");
-  console.log(markdownTable(["stage", "pass", "grouped", "dense", "grouped / dense"], rows));
+  console.log(markdownTable(
+    ["stage", "pass", "grouped", "dense", "grouped / dense", "grouped tiling", "dense tiling"],
+    rows,
+  ));
 });

@@ -11,7 +11,8 @@
 // CHECK_BOUNDS: false when every valid tap of every pixel of the phase lands inside grad_output.
 // Rows are input channels, columns are the phase's input pixels of the whole batch.
 // Entry points: main tiles in registers only, main_staged stages through workgroup memory.
-// Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * (group + GROUPS * slice).
+// Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * (group + GROUPS * slice)
+// (PACKED: row tile over all groups + ROW_TILES * slice).
 
 override PHASE_Y: i32; // this dispatch's phase: input pixels (PHASE_Y + STRIDE_H * jy, PHASE_X + STRIDE_W * jx)
 override PHASE_X: i32;
@@ -29,7 +30,8 @@ override PHASE_H: u32 = (IN_H - u32(PHASE_Y) + u32(STRIDE_H) - 1u) / u32(STRIDE_
 override PHASE_W: u32 = (IN_W - u32(PHASE_X) + u32(STRIDE_W) - 1u) / u32(STRIDE_W);
 override PHASE_HW: u32 = PHASE_H * PHASE_W;
 override PIXELS: u32 = BATCH * PHASE_HW;
-override ROW_TILES: u32 = (CG_IN + TILE_ROWS - 1u) / TILE_ROWS;
+override ROW_TILES: u32 = (select(CG_IN, C_IN, PACKED) + TILE_ROWS - 1u) / TILE_ROWS;
+override Z_GROUPS: u32 = select(GROUPS, 1u, PACKED); // groups along the grid's z
 
 @group(0) @binding(0) var<storage, read> grad_output: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
@@ -53,6 +55,13 @@ var<private> in_index: array<u32, 16>; // grad_input index of column j in channe
 var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
+  if (PACKED) {
+    let r = packed_row(row);
+    group = min(r, C_IN - 1u) / CG_IN;
+    row_valid[i] = r < C_IN;
+    channel[i] = min(r, C_IN - 1u);
+    return;
+  }
   row_valid[i] = row < CG_IN;
   channel[i] = group * CG_IN + min(row, CG_IN - 1u);
 }
@@ -95,14 +104,16 @@ fn reduction(oc: u32, ky: u32, kx: u32) -> Reduction {
   return Reduction((oc * CG_IN * K_H + ky) * K_W + kx, Tap(i32(oc * OUT_HW) + sy * i32(OUT_W) + sx, sy, sx));
 }
 
-// First row and column of this workgroup's tile; sets `group`, `first_channel` and `slice_base`.
+// First row and column of this workgroup's tile; sets `group` (unless PACKED), `first_channel`,
+// `slice_base` and `tile_first_row`.
 fn tile_start(wid: vec3u, nwg: vec3u) -> vec2u {
   let group_slice = wid.z / ROW_TILES;
-  group = group_slice % GROUPS;
-  let slice = group_slice / GROUPS;
+  group = group_slice % Z_GROUPS;
+  let slice = group_slice / Z_GROUPS;
   first_channel = slice * CHANNELS_PER_SPLIT;
   slice_base = slice * SLICE_SIZE;
-  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, (wid.x + wid.y * nwg.x) * TILE_COLS);
+  tile_first_row = (wid.z % ROW_TILES) * TILE_ROWS;
+  return vec2u(tile_first_row, (wid.x + wid.y * nwg.x) * TILE_COLS);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -133,7 +144,7 @@ fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) 
                @builtin(num_workgroups) nwg: vec3u) {
   let start = tile_start(wid, nwg);
   // From wid rather than first_channel: the barriers in shared_gemm need a provably uniform depth.
-  let first = (wid.z / ROW_TILES / GROUPS) * CHANNELS_PER_SPLIT;
+  let first = (wid.z / ROW_TILES / Z_GROUPS) * CHANNELS_PER_SPLIT;
   let channels = min(first + CHANNELS_PER_SPLIT, CG_OUT) - first;
   shared_gemm(channels * PHASE_TAPS_H * PHASE_TAPS_W, lid, start.x, start.y);
   store_tile();

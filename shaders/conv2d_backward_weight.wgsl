@@ -9,13 +9,13 @@
 // CHECK_BOUNDS: false when no tap of any pixel reaches the padding.
 // Rows are output channels, columns are the live weight entries of one output channel.
 // Entry points: main tiles in registers only, main_staged stages through workgroup memory.
-// Grid: x = column tiles, y = slice, z = row tile + ROW_TILES * group.
+// Grid: x = column tiles, y = slice, z = row tile + ROW_TILES * group (PACKED: row tile over all groups).
 
 override ROWS_PER_SPLIT: u32;
 override COLS: u32 = CG_IN * LIVE_TAPS;
 override WEIGHTS: u32 = CG_IN * KHW; // weight entries per output channel, dead taps included
 override ROWS: u32 = BATCH * OUT_H;
-override ROW_TILES: u32 = (CG_OUT + TILE_ROWS - 1u) / TILE_ROWS;
+override ROW_TILES: u32 = (select(CG_OUT, C_OUT, PACKED) + TILE_ROWS - 1u) / TILE_ROWS;
 
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read> grad_output: array<f32>;
@@ -37,6 +37,13 @@ var<private> weight_index: array<u32, 16>; // column j's entry among WEIGHTS
 var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
+  if (PACKED) {
+    let r = packed_row(row);
+    group = min(r, C_OUT - 1u) / CG_OUT;
+    row_valid[i] = r < C_OUT;
+    channel[i] = min(r, C_OUT - 1u);
+    return;
+  }
   row_valid[i] = row < CG_OUT;
   channel[i] = group * CG_OUT + min(row, CG_OUT - 1u);
 }
@@ -74,12 +81,14 @@ fn store(i: u32, j: u32, value: f32) {
   }
 }
 
-// First row and column of this workgroup's tile; sets `group`, `slice_base` and `first_output_row`.
+// First row and column of this workgroup's tile; sets `group` (unless PACKED), `slice_base`,
+// `first_output_row` and `tile_first_row`.
 fn tile_start(wid: vec3u) -> vec2u {
   group = wid.z / ROW_TILES;
   slice_base = wid.y * C_OUT * WEIGHTS;
   first_output_row = wid.y * ROWS_PER_SPLIT;
-  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, wid.x * TILE_COLS);
+  tile_first_row = (wid.z % ROW_TILES) * TILE_ROWS;
+  return vec2u(tile_first_row, wid.x * TILE_COLS);
 }
 
 var<private> first_output_row: u32;

@@ -5,10 +5,11 @@
 // zero in the padding; the steps run over the live taps only. Rows are output channels, columns are output pixels of the whole batch.
 // CHECK_BOUNDS: false when no tap of any pixel reaches the padding.
 // Entry points: main and main_bias tile in registers only, main_staged and main_staged_bias stage through
-// workgroup memory. Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group.
+// workgroup memory. Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group (PACKED:
+// row tile over all groups).
 
 override PIXELS: u32 = BATCH * OUT_HW;
-override ROW_TILES: u32 = (CG_OUT + TILE_ROWS - 1u) / TILE_ROWS;
+override ROW_TILES: u32 = (select(CG_OUT, C_OUT, PACKED) + TILE_ROWS - 1u) / TILE_ROWS;
 
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
@@ -32,6 +33,13 @@ var<private> out_index: array<u32, 16>; // output index of column j in channel 0
 var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
+  if (PACKED) {
+    let r = packed_row(row);
+    group = min(r, C_OUT - 1u) / CG_OUT;
+    row_valid[i] = r < C_OUT;
+    channel[i] = min(r, C_OUT - 1u);
+    return;
+  }
   row_valid[i] = row < CG_OUT;
   channel[i] = group * CG_OUT + min(row, CG_OUT - 1u);
 }
@@ -76,10 +84,11 @@ fn reduction_at(k: u32) -> Reduction {
   return Reduction((c * K_H + ky) * K_W + kx, Tap(i32(c * IN_HW) + dy * i32(IN_W) + dx, dy, dx));
 }
 
-// First row and column of this workgroup's tile; sets `group`.
+// First row and column of this workgroup's tile; sets `group` (unless PACKED) and `tile_first_row`.
 fn tile_start(wid: vec3u, nwg: vec3u) -> vec2u {
   group = wid.z / ROW_TILES;
-  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, (wid.x + wid.y * nwg.x) * TILE_COLS);
+  tile_first_row = (wid.z % ROW_TILES) * TILE_ROWS;
+  return vec2u(tile_first_row, (wid.x + wid.y * nwg.x) * TILE_COLS);
 }
 
 fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) {

@@ -34,3 +34,4 @@ override IN_HW: u32 = IN_H * IN_W;
 override OUT_HW: u32 = OUT_H * OUT_W;
 override KHW: u32 = K_H * K_W;
 override LIVE_TAPS: u32 = TAPS_H * TAPS_W;
+

@@ -14,6 +14,8 @@ import {
   type GemmProblem,
   type GemmTiling,
   gemmTiling,
+  packsGroups,
+  rowTiles,
   tileSize,
   tilingConstants,
 } from "./_conv_strategy.ts";
@@ -23,6 +25,7 @@ import { opScratch, type Scratch } from "./_scratch.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
 import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
+import packedRowsSource from "../../shaders/conv2d_packed_rows.wgsl" with { type: "text" };
 import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text" };
 import backwardDataSource from "../../shaders/conv2d_backward_data.wgsl" with { type: "text" };
 import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" with { type: "text" };
@@ -31,9 +34,10 @@ import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "t
 
 /** The register-tiled and workgroup-memory GEMM cores every convolution GEMM (direct or Winograd) builds on. */
 export const GEMM_CORE: string = compose(tileSource, stagedTileSource);
-const FORWARD = compose(GEMM_CORE, geometrySource, forwardSource);
-const BACKWARD_DATA = compose(GEMM_CORE, geometrySource, backwardDataSource);
-const BACKWARD_WEIGHT = compose(GEMM_CORE, geometrySource, backwardWeightSource);
+const DIRECT_GEMM = compose(GEMM_CORE, geometrySource, packedRowsSource);
+const FORWARD = compose(DIRECT_GEMM, forwardSource);
+const BACKWARD_DATA = compose(DIRECT_GEMM, backwardDataSource);
+const BACKWARD_WEIGHT = compose(DIRECT_GEMM, backwardWeightSource);
 
 /** Reduction steps a backward-weight slice should at least have, so that splitting stays worth it. */
 const MIN_STEPS_PER_SPLIT = 1024;
@@ -174,12 +178,18 @@ function tapConstants(g: Conv2dGeometry): Record<string, number> {
   return { TAP0_H: y.first, TAPS_H: y.count, TAP0_W: x.first, TAPS_W: x.count };
 }
 
-function gemmConstants(g: Conv2dGeometry, t: GemmTiling, checkBounds: boolean): Record<string, number> {
+function gemmConstants(
+  g: Conv2dGeometry,
+  kind: GemmKind,
+  t: GemmTiling,
+  checkBounds: boolean,
+): Record<string, number> {
   return {
     ...geometryConstants(g),
     ...tapConstants(g),
     ...tilingConstants(t),
     CHECK_BOUNDS: checkBounds ? 1 : 0,
+    PACKED: packsGroups(t, gemmProblem(g, kind)) ? 1 : 0,
   };
 }
 
@@ -193,14 +203,15 @@ export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
   const cgIn = g.inChannels / g.groups, cgOut = g.outChannels / g.groups;
   const taps = liveTapCount(g);
   const pixels = g.batch * g.outHeight * g.outWidth;
-  if (kind === "forward") return { rows: cgOut, columns: pixels, depth: cgIn * taps };
+  const groups = g.groups;
+  if (kind === "forward") return { rows: cgOut, columns: pixels, depth: cgIn * taps, groups };
   if (kind === "winograd") {
     const tiles = g.batch * Math.ceil(g.outHeight / 2) * Math.ceil(g.outWidth / 2);
-    return { rows: cgOut, columns: tiles, depth: cgIn };
+    return { rows: cgOut, columns: tiles, depth: cgIn, groups };
   }
-  if (kind === "backwardWeight") return { rows: cgOut, columns: cgIn * taps, depth: pixels };
+  if (kind === "backwardWeight") return { rows: cgOut, columns: cgIn * taps, depth: pixels, groups };
   const phasePixels = g.batch * Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
-  return { rows: cgIn, columns: phasePixels, depth: cgOut * taps };
+  return { rows: cgIn, columns: phasePixels, depth: cgOut * taps, groups };
 }
 
 function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tuning: ConvTuning): GemmTiling {
@@ -221,15 +232,14 @@ export function forwardDispatch(
   const tl = tilingFor(gpu, g, "forward", tuning);
   const size = tileSize(tl);
   const columnTiles = Math.ceil((g.batch * g.outHeight * g.outWidth) / size.columns);
-  const rowTiles = Math.ceil(g.outChannels / g.groups / size.rows);
   const [x, y] = grid(columnTiles, 1);
   return kernel(gpu, {
     label,
     code: FORWARD,
     entryPoint: `${tl.stagedSteps ? "main_staged" : "main"}${t.bias ? "_bias" : ""}`,
-    constants: gemmConstants(g, tl, axes(g).some(readsPadding)),
+    constants: gemmConstants(g, "forward", tl, axes(g).some(readsPadding)),
     bindings: { input: t.input, weight: t.weight, output: t.output, bias: t.bias },
-    workgroups: [x, y, rowTiles * g.groups],
+    workgroups: [x, y, rowTiles(tl, gemmProblem(g, "forward"))],
   });
 }
 
@@ -246,7 +256,7 @@ export function dataSplit(
   const size = tileSize(tiling);
   const p = gemmProblem(g, "backwardData");
   const phases = g.strideHeight * g.strideWidth;
-  const outputTiles = Math.ceil(p.columns / size.columns) * Math.ceil(p.rows / size.rows) * g.groups * phases;
+  const outputTiles = Math.ceil(p.columns / size.columns) * rowTiles(tiling, p) * phases;
   const gradInputBytes = g.batch * g.inChannels * g.inHeight * g.inWidth * 4;
   const scratchLimit = Math.min(MAX_SCRATCH_BYTES, gpu.limits.maxStorageBufferBindingSize);
   const channels = g.outChannels / g.groups;
@@ -284,7 +294,7 @@ export function backwardDataDispatches(
   const count = numel(t.gradInput.shape);
   const [scratch] = opScratch(gpu, t.scratch, [dataSplitBytes(gpu, g, tuning)], label);
   const [axisY, axisX] = axes(g);
-  const rowTiles = Math.ceil(g.inChannels / g.groups / size.rows);
+  const tiles = rowTiles(tl, gemmProblem(g, "backwardData"));
   const dispatches: Dispatch[] = [];
   for (let phaseY = 0; phaseY < Math.min(g.strideHeight, g.inHeight); phaseY++) {
     for (let phaseX = 0; phaseX < Math.min(g.strideWidth, g.inWidth); phaseX++) {
@@ -296,7 +306,7 @@ export function backwardDataDispatches(
         code: BACKWARD_DATA,
         entryPoint: tl.stagedSteps ? "main_staged" : "main",
         constants: {
-          ...gemmConstants(g, tl, checkBounds),
+          ...gemmConstants(g, "backwardData", tl, checkBounds),
           PHASE_Y: phaseY,
           PHASE_X: phaseX,
           ...phaseTapConstants(axisY, phaseY, "H"),
@@ -308,7 +318,7 @@ export function backwardDataDispatches(
           weight: t.weight,
           gradInput: scratch ? tensor(scratch.buffer, [splits * count], scratch.offset) : t.gradInput,
         },
-        workgroups: [x, y, rowTiles * g.groups * splits],
+        workgroups: [x, y, tiles * splits],
       }));
     }
   }
@@ -327,9 +337,8 @@ export function weightSplit(
   tiling: GemmTiling,
 ): { splits: number; rowsPerSplit: number } {
   const size = tileSize(tiling);
-  const columns = (g.inChannels / g.groups) * liveTapCount(g);
-  const outputTiles = Math.ceil(columns / size.columns) * Math.ceil(g.outChannels / g.groups / size.rows) *
-    g.groups;
+  const p = gemmProblem(g, "backwardWeight");
+  const outputTiles = Math.ceil(p.columns / size.columns) * rowTiles(tiling, p);
   const rows = g.batch * g.outHeight;
   // The partial sums keep grad_weight's layout, dead taps included.
   const weightBytes = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth * 4;
@@ -386,13 +395,12 @@ export function backwardWeightPlan(
     label,
     code: BACKWARD_WEIGHT,
     entryPoint: tl.stagedSteps ? "main_staged" : "main",
-    constants: { ...gemmConstants(g, tl, axes(g).some(readsPadding)), ROWS_PER_SPLIT: rowsPerSplit },
+    constants: {
+      ...gemmConstants(g, "backwardWeight", tl, axes(g).some(readsPadding)),
+      ROWS_PER_SPLIT: rowsPerSplit,
+    },
     bindings: { input: t.input, gradOutput: t.gradOutput, partial: scratch ?? t.gradWeight },
-    workgroups: [
-      Math.ceil(columns / size.columns),
-      splits,
-      Math.ceil(g.outChannels / g.groups / size.rows) * g.groups,
-    ],
+    workgroups: [Math.ceil(columns / size.columns), splits, rowTiles(tl, gemmProblem(g, "backwardWeight"))],
   });
   const deadTaps = allLive ? undefined : g;
   if (!scratch) {

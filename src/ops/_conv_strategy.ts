@@ -41,7 +41,10 @@ export interface GemmTiling {
  * memory and small per-invocation tiles in large workgroups (registers are dear, loads cheap); CPU drivers
  * favour 16x16 register tiles without barriers, as every load costs tens of cycles there; the narrow ones
  * suit GEMMs with few columns (8 columns wide: the small images of the last ResNet stages; 64: a small
- * batch, the columns of a convolution on tiny images as a dense matrix).
+ * batch, the columns of a convolution on tiny images as a dense matrix); the last two, of 4 rows per
+ * invocation, are for grouped convolutions with few channels per group (ResNeXt's 4 and 8), whose
+ * groups they pack into shared tiles (see {@linkcode packsGroups}): wide for the pixels of forward and
+ * backward-data, and 64 columns for backward-weight's few (36 at 4 channels per group).
  */
 export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 4, rows: 8, columnVectors: 2 },
@@ -54,16 +57,20 @@ export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2, stagedSteps: 16 },
   { workgroupX: 2, workgroupY: 8, rows: 8, columnVectors: 1 },
   { workgroupX: 4, workgroupY: 8, rows: 16, columnVectors: 4 },
+  { workgroupX: 16, workgroupY: 4, rows: 4, columnVectors: 4 },
+  { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2 },
 ];
 
-/** A GEMM's size: output rows and columns (per group) and the length of its reduction. */
+/** A GEMM's size: output rows and columns (per group), the length of its reduction and the groups. */
 export interface GemmProblem {
-  /** Output rows. */
+  /** Output rows of one group. */
   rows: number;
-  /** Output columns. */
+  /** Output columns of one group. */
   columns: number;
   /** Multiply-adds per output element. */
   depth: number;
+  /** Independent GEMMs of this size (a grouped convolution's groups); 1 if absent. */
+  groups?: number;
 }
 
 /** A tiling with the throughput the autotuner measured for it. */
@@ -150,11 +157,26 @@ export function fitsLimits(gpu: Gpu, t: GemmTiling): boolean {
     t.stagedSteps * (size.rows + size.columns) * 4 <= l.maxComputeWorkgroupStorageSize;
 }
 
-/** Multiply-adds `t` spends on `p`, counting the padding of partial tiles. */
+/**
+ * True when `t` packs the rows of all of `p`'s groups into its tiles, each invocation's rows within one
+ * group, instead of padding each group's rows to whole tiles: a grouped GEMM, a register tiling (staging
+ * shares one group's column operands across the workgroup) and groups of whole invocation rows.
+ */
+export function packsGroups(t: GemmTiling, p: GemmProblem): boolean {
+  return (p.groups ?? 1) > 1 && !t.stagedSteps && p.rows % t.rows === 0;
+}
+
+/** Workgroup row tiles `t` covers `p`'s rows with, over all its groups. */
+export function rowTiles(t: GemmTiling, p: GemmProblem): number {
+  const groups = p.groups ?? 1;
+  const tileRows = tileSize(t).rows;
+  return packsGroups(t, p) ? Math.ceil((p.rows * groups) / tileRows) : Math.ceil(p.rows / tileRows) * groups;
+}
+
+/** Multiply-adds `t` spends on `p` (every group), counting the padding of partial tiles. */
 export function paddedWork(t: GemmTiling, p: GemmProblem): number {
   const size = tileSize(t);
-  return Math.ceil(p.rows / size.rows) * size.rows * Math.ceil(p.columns / size.columns) * size.columns *
-    p.depth;
+  return rowTiles(t, p) * size.rows * Math.ceil(p.columns / size.columns) * size.columns * p.depth;
 }
 
 /** Untuned, the choice is among the register tilings of at most 8x8 values per invocation, fine anywhere. */

@@ -281,7 +281,7 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       results[kind] = candidates.map((tiling, i) => {
         const work = kind === "winograd"
           ? winogradWork(tiling)
-          : problems.reduce((sum, p) => sum + paddedWork(tiling, gemmProblem(p, kind)) * p.groups, 0);
+          : problems.reduce((sum, p) => sum + paddedWork(tiling, gemmProblem(p, kind)), 0);
         return Object.freeze({ tiling, gflops: (2 * work) / (ms[i] * 1e6) });
       });
       Object.freeze(results[kind]);

@@ -98,8 +98,8 @@ Deno.test("conv2d taps: the live window is where some output's tap lands inside 
   for (const [sizes, expected] of windows) assert.deepEqual(window(...sizes), expected, `window(${sizes})`);
   const g = conv2dGeometry([64, 512, 1, 1], conv(512, 3, 1, 1));
   assert.equal(liveTapCount(g), 1);
-  assert.deepEqual(gemmProblem(g, "forward"), { rows: 512, columns: 64, depth: 512 });
-  assert.deepEqual(gemmProblem(g, "backwardWeight"), { rows: 512, columns: 512, depth: 64 });
+  assert.deepEqual(gemmProblem(g, "forward"), { rows: 512, columns: 64, depth: 512, groups: 1 });
+  assert.deepEqual(gemmProblem(g, "backwardWeight"), { rows: 512, columns: 512, depth: 64, groups: 1 });
 });
 
 for (const [name, inputShape, [outChannels, k, stride, pad], tilingIndex, live] of CASES) {

@@ -13,7 +13,14 @@ import {
 import { dataSplit, gemmProblem, weightSplit } from "../../src/ops/_conv_kernels.ts";
 import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/ops/_conv_chunks.ts";
 import { denseApplies } from "../../src/ops/_conv_dense.ts";
-import { fixedTiling, GEMM_KINDS, gemmTiling, TILING_CANDIDATES } from "../../src/ops/_conv_strategy.ts";
+import {
+  fixedTiling,
+  GEMM_KINDS,
+  gemmTiling,
+  packsGroups,
+  rowTiles,
+  TILING_CANDIDATES,
+} from "../../src/ops/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
   conv2dBackwardWeightReference,
@@ -221,8 +228,38 @@ for (const [index, c] of CASES.entries()) {
   });
 }
 
+Deno.test("conv2d: grouped, every register tiling packs the groups' rows into shared tiles and matches", async () => {
+  const gpu = await testGpu();
+  // ResNeXt's first stage in small: 8 groups of 4 channels, so that tiles of 16 or more rows hold several.
+  const g = conv2dGeometry([2, 32, 6, 5], conv(32, 3, 1, 1, 1, 8));
+  const d = makeData(g, 7, true);
+  const packing = TILING_CANDIDATES.filter((t) => packsGroups(t, gemmProblem(g, "forward")));
+  assert.ok(packing.length >= 3, "tilings with 4 rows per invocation or fewer");
+  for (const tiling of packing) {
+    const name = Object.values(tiling).join("/");
+    for (const kind of ["forward", "backwardWeight", "backwardData"] as const) {
+      const p = gemmProblem(g, kind);
+      assert.ok(packsGroups(tiling, p), `${name} packs ${kind}`);
+      assert.ok(rowTiles(tiling, p) < Math.ceil(p.rows / (tiling.rows * tiling.workgroupY)) * g.groups);
+    }
+    const t = upload(gpu, g, d);
+    gpu.write(t.gradInput.buffer, randomArray(t.gradInput.buffer.size / 4, 97));
+    const tuning = fixedTiling(tiling, KINDS);
+    await run(gpu, [
+      ...conv2dForward(gpu, g, t, "test", tuning),
+      ...conv2dBackwardData(gpu, g, t, "test", tuning),
+      ...conv2dBackwardWeight(gpu, g, t, "test", tuning),
+    ]);
+    await assertMatchesReference(gpu, g, d, t).catch((error) => {
+      throw new Error(`tiling ${name}: ${error.message}`);
+    });
+  }
+});
+
 Deno.test("conv2d: every tiling candidate is tested, the large cases split their reductions, the tiny ones go dense", async () => {
   const tested = new Set(CASES.map((c, i) => c.tiling ?? CHEAP_TILINGS[i % CHEAP_TILINGS.length]));
+  const grouped = conv2dGeometry([2, 32, 6, 5], conv(32, 3, 1, 1, 1, 8));
+  TILING_CANDIDATES.forEach((t, i) => packsGroups(t, gemmProblem(grouped, "forward")) && tested.add(i));
   assert.equal(tested.size, TILING_CANDIDATES.length);
   const gpu = await testGpu();
   const byName = (start: string) => {
