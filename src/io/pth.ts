@@ -139,6 +139,10 @@ function materialize(name: string, tensor: PickledTensor, source: string): Tenso
   }
   const dtype = storage.dtype;
   const count = elementCount(size);
+  // An expanded view (stride 0) may hold more elements than its storage, but not more than memory does.
+  if (count > MAX_TENSOR_ELEMENTS) {
+    throw new Error(`${where}: size [${size.join(", ")}] has more than ${MAX_TENSOR_ELEMENTS} elements`);
+  }
   const storageLength = storage.bytes.length / itemSize(dtype);
   const last = offset + size.reduce((sum, n, d) => sum + (n - 1) * stride[d], 0);
   if (count > 0 && (offset < 0 || stride.some((s) => s < 0) || last >= storageLength)) {
@@ -189,6 +193,13 @@ function findStateDict(root: unknown, source: string): Map<string, unknown> {
   );
 }
 
+/** Bytes of a zip central directory entry with an empty name: no archive holds more entries than this allows. */
+const ZIP_DIRECTORY_ENTRY_BYTES = 46;
+/** Most elements a tensor may have: 2^30 (4 GiB of float32), beyond any ResNet's largest. */
+const MAX_TENSOR_ELEMENTS = 2 ** 30;
+/** Largest archive entry read: 4 GiB, beyond any ResNet's largest tensor. */
+const MAX_ENTRY_BYTES = 2 ** 32;
+
 function unzip(bytes: Uint8Array, source: string): Record<string, Uint8Array> {
   const zipMagic = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
   if (!zipMagic) {
@@ -200,8 +211,21 @@ function unzip(bytes: Uint8Array, source: string): Record<string, Uint8Array> {
     }
     throw new Error(`${source}: not a PyTorch checkpoint (expected a zip archive written by torch.save)`);
   }
+  // A corrupt central directory can claim billions of entries or an entry of any size; fflate would loop
+  // over them or allocate that much, so its filter, called before each entry is read, stops it first.
+  const maxEntries = Math.floor(bytes.length / ZIP_DIRECTORY_ENTRY_BYTES);
+  let entries = 0;
+  const filter = (file: { name: string; originalSize: number }) => {
+    if (++entries > maxEntries) {
+      throw new Error(`its directory lists more entries than ${bytes.length} bytes can hold`);
+    }
+    if (!(file.originalSize <= MAX_ENTRY_BYTES)) {
+      throw new Error(`entry "${file.name}" claims ${file.originalSize} bytes`);
+    }
+    return true;
+  };
   try {
-    return unzipSync(bytes);
+    return unzipSync(bytes, { filter });
   } catch (error) {
     throw new Error(`${source}: corrupt zip archive (${(error as Error).message})`, { cause: error });
   }

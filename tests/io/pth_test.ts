@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { unzipSync, zipSync } from "fflate";
 import { decodePth, loadPth } from "../../src/io/pth.ts";
 import { loadSafetensors } from "../../src/io/safetensors.ts";
@@ -122,4 +123,46 @@ Deno.test("missing or short storages and a broken pickle are reported with the f
     () => decodePth(rezip(source, (files) => files["byteorder"] = new TextEncoder().encode("big")), "m.pth"),
     /m\.pth: big-endian checkpoints are not supported/,
   );
+});
+
+Deno.test("a malicious pickle is refused without running anything it names", async () => {
+  const marker = join(await Deno.makeTempDir(), "pwned");
+  const command = `touch ${marker}`;
+  const text = (s: string) => [...new TextEncoder().encode(s)];
+  // protocol 2: GLOBAL posix.system, BINUNICODE command, TUPLE1, REDUCE, STOP: os.system(command) in Python.
+  const length = [command.length & 0xff, command.length >> 8, 0, 0];
+  const pickle = new Uint8Array([
+    0x80,
+    2,
+    ...text("cposix\nsystem\n"),
+    0x58,
+    ...length,
+    ...text(command),
+    0x85,
+    0x52,
+    0x2e,
+  ]);
+  const archive = zipSync({ "archive/data.pkl": pickle }, { level: 0 });
+  assert.throws(
+    () => decodePth(archive, "evil.pth"),
+    /^Error: evil\.pth: the pickle holds .* rather than a state dict/,
+  );
+  assert.equal(await Deno.stat(marker).then(() => true, () => false), false, "nothing ran");
+});
+
+Deno.test("a zip directory that claims more entries than the file holds is refused at once", async () => {
+  const bytes = (await Deno.readFile(new URL("../fixtures/io/dtypes.pth", import.meta.url))).slice();
+  const view = new DataView(bytes.buffer);
+  let end = bytes.length - 22;
+  while (view.getUint32(end, true) !== 0x06054b50) end--;
+  // torch.save writes zip64, whose end record (located just before the plain one) holds the count.
+  const zip64End = view.getUint32(end - 12, true);
+  assert.equal(view.getUint32(zip64End, true), 0x06064b50, "a zip64 end of central directory");
+  view.setUint32(zip64End + 32, 0xfffffff0, true);
+  const start = performance.now();
+  assert.throws(
+    () => decodePth(bytes, "many.pth"),
+    /many\.pth: corrupt zip archive \(its directory lists more entries than \d+ bytes can hold\)/,
+  );
+  assert.ok(performance.now() - start < 1000);
 });
