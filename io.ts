@@ -34,7 +34,13 @@ export {
   type StateDictMatch,
   type TensorData,
 } from "./src/io/state_dict.ts";
-export { writeFileAtomic, writeFileAtomicAsync } from "./src/io/atomic.ts";
+export {
+  finishAtomicWrites,
+  removeStaleTemporaries,
+  writeFileAtomic,
+  writeFileAtomicAsync,
+  writeFilesAtomicAsync,
+} from "./src/io/atomic.ts";
 export { defaultCacheDir, torchHubCheckpointDir } from "./src/io/cache.ts";
 export { downloadFile, type DownloadOptions } from "./src/io/download.ts";
 export {

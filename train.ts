@@ -39,10 +39,12 @@ export {
   openCheckpoint,
   type OpenedCheckpoint,
   type PartialEpoch,
+  recoverRunFolder,
   resolveWeightsPath,
   restoreEma,
   restoreOptimizer,
   saveCheckpoint,
+  type SaveCheckpointOptions,
   type TrainingState,
 } from "./src/train/checkpoint.ts";
 export {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { defaultCacheDir } from "../src/io/cache.ts";
 import { exists } from "../src/io/_fs.ts";
 import { MODEL_NAMES, modelNamesOf } from "../src/models/table.ts";
-import { checkpointPaths, loadTrainingState } from "../src/train/checkpoint.ts";
+import { checkpointPaths, loadTrainingState, recoverRunFolder } from "../src/train/checkpoint.ts";
 import { fit, type FitResult, stopOnInterrupt } from "../src/train/fit.ts";
 import {
   ConfigError,
@@ -193,6 +193,7 @@ async function runOf(flags: Flags): Promise<{ config: RunConfig; out?: string; r
       `--${clash} cannot be combined with --resume: a resumed run keeps its saved settings`,
     );
   }
+  await recoverRunFolder(resume);
   return { config: (await loadTrainingState(resume)).config, out: resume, resume: true };
 }
 

@@ -133,9 +133,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   store_tile();
 }
 
+// At least 1: a phase may have no valid tap (then no step runs), but a constant divisor must not be zero.
+override PHASE_TAPS: u32 = max(PHASE_TAPS_H * PHASE_TAPS_W, 1u);
+
 fn reduction_at(k: u32) -> Reduction {
-  let t = k % (PHASE_TAPS_H * PHASE_TAPS_W);
-  return reduction(first_channel + k / (PHASE_TAPS_H * PHASE_TAPS_W),
+  let t = k % PHASE_TAPS;
+  return reduction(first_channel + k / PHASE_TAPS,
     PHASE_TAP0_H + (t / PHASE_TAPS_W) * PHASE_TAP_STEP_H, PHASE_TAP0_W + (t % PHASE_TAPS_W) * PHASE_TAP_STEP_W);
 }
 

@@ -27,7 +27,7 @@ struct Params {
 
 var<workgroup> best_index: array<u32, WG>;
 
-const LOWEST = -3.40282347e38;
+const LOWEST = -3.4028234663852886e38; // -FLT_MAX exactly
 // A thread that saw no logit, in argmax.
 const NONE = 0xffffffffu;
 
@@ -45,15 +45,10 @@ fn reduce_max(value: f32, lid: u32) -> f32 {
   return top;
 }
 
-// The builtins of the entry points that give each row a workgroup, spread over x and y (see grid()).
-struct RowInvocation {
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-}
-
-fn row_index(at: RowInvocation) -> u32 {
-  return at.wid.x + at.wid.y * at.nwg.x;
+// The row of the workgroup: rows are spread over x and y (see grid()). Entry points take these builtins as
+// separate parameters, not in one struct, so that Tint's uniformity analysis sees that the row is uniform.
+fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.x + wid.y * nwg.x;
 }
 
 struct Row {
@@ -111,12 +106,15 @@ fn store(row: u32, lid: u32, r: Row) {
 }
 
 @compute @workgroup_size(WG)
-fn forward_backward(at: RowInvocation) {
-  let row = row_index(at);
+fn forward_backward(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let row = row_index(wid, nwg);
   if (row >= p.batch) {
     return;
   }
-  let lid = at.lid;
   // Every workgroup counts the real samples itself, so the host never needs to know the count.
   var real = 0.0;
   for (var j = lid; j < p.batch; j += WG) {
@@ -139,12 +137,15 @@ fn forward_backward(at: RowInvocation) {
 }
 
 @compute @workgroup_size(WG)
-fn forward(at: RowInvocation) {
-  let row = row_index(at);
+fn forward(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let row = row_index(wid, nwg);
   if (row >= p.batch) {
     return;
   }
-  let lid = at.lid;
   store(row, lid, row_of(row, lid));
 }
 
@@ -166,12 +167,15 @@ fn accumulate(@builtin(local_invocation_index) lid: u32) {
 
 // predicted[row] = index of the largest logit (the lowest such index on ties).
 @compute @workgroup_size(WG)
-fn argmax(at: RowInvocation) {
-  let row = row_index(at);
+fn argmax(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let row = row_index(wid, nwg);
   if (row >= p.batch) {
     return;
   }
-  let lid = at.lid;
   let base = row * p.classes;
   var best = LOWEST;
   var index = NONE;

@@ -79,6 +79,7 @@ export class Inference {
     const inputShape = options.inputShape ?? [3, 32, 32];
     const graph = gpuModel.model.trace(inputShape);
     checkBatchSize(options.batchSize);
+    checkBatchFits(gpu, graph, options.batchSize);
     const planner = new StepPlanner(gpu);
     const images = options.input ??
       {
@@ -139,4 +140,26 @@ export function checkBatchSize(batchSize: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   }
+}
+
+/**
+ * Throws unless every activation of `graph` at `batchSize` fits one storage binding of `gpu`, naming the
+ * largest layer output and the largest batch that fits (activations grow with the batch; the convolutions'
+ * own scratch is split along it and needs no such bound).
+ */
+export function checkBatchFits(gpu: Gpu, graph: Graph, batchSize: number): void {
+  const limit = gpu.limits.maxStorageBufferBindingSize;
+  const largest = graph.nodes.reduce((a, b) => size(b.shape) > size(a.shape) ? b : a);
+  const bytesPerSample = size(largest.shape) * 4;
+  if (batchSize * bytesPerSample <= limit) return;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  throw new RangeError(
+    `batch size ${batchSize} does not fit this adapter: ${largest.name}'s output ` +
+      `[${batchSize}, ${largest.shape.join(", ")}] would take ${
+        mib(batchSize * bytesPerSample)
+      }, more than its ` +
+      `largest storage binding (${mib(limit)}); the largest batch that fits is ${
+        Math.floor(limit / bytesPerSample)
+      }`,
+  );
 }

@@ -21,7 +21,7 @@ import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "../ops/cross_e
 import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
 import { rewrite } from "./fuse.ts";
 import { GpuModel } from "./gpu_model.ts";
-import { checkBatchSize, Inference } from "./inference.ts";
+import { checkBatchFits, checkBatchSize, Inference } from "./inference.ts";
 import { checkNoSharedParameters, lowerBackward, lowerForward } from "./lower.ts";
 import { StepPlanner } from "./memory.ts";
 import { DivergenceError } from "./divergence.ts";
@@ -171,6 +171,7 @@ export class TrainingStep {
     checkBatchSize(options.batchSize);
     const inputShape = options.inputShape ?? [3, 32, 32];
     const graph = traceLogits(model, inputShape);
+    checkBatchFits(gpu, graph, options.batchSize);
     const { gpuModel, settings } = uploadByGroup(gpu, model, options.optimizer);
     const batch = options.batchSize;
     const images = options.input?.images ??

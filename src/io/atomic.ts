@@ -80,3 +80,120 @@ export async function writeFileAtomicAsync(path: string, content: Uint8Array | s
     throw new Error(`cannot replace ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
+
+/**
+ * Writes several files as one change: every file is written and synced under a temporary name, then a
+ * journal listing the renames is written (atomically) to `journal`, the files are renamed over their targets
+ * and the journal is removed. A crash before the journal leaves every target as it was; a crash after it
+ * leaves the renames for {@linkcode finishAtomicWrites} to complete, so the set is never seen mixed once
+ * that has run. A file that cannot be written leaves every target as it was.
+ *
+ * @example
+ * ```ts
+ * import { finishAtomicWrites, writeFilesAtomicAsync } from "@denogpu/resnet/io";
+ * const dir = await Deno.makeTempDir();
+ * const files = [[`${dir}/weights.bin`, new Uint8Array(8)], [`${dir}/state.json`, "{}"]] as const;
+ * await writeFilesAtomicAsync(files, `${dir}/commit.json`);
+ * await finishAtomicWrites(`${dir}/commit.json`); // nothing to finish: the journal is gone
+ * ```
+ *
+ * @throws {Error} Naming the path, when a file cannot be written or replaced.
+ */
+export async function writeFilesAtomicAsync(
+  files: ReadonlyArray<readonly [path: string, content: Uint8Array | string]>,
+  journal: string,
+): Promise<void> {
+  const staged: Array<[temporary: string, path: string]> = [];
+  try {
+    for (const [path, content] of files) {
+      const temporary = temporaryPath(path);
+      staged.push([temporary, path]);
+      try {
+        await using file = await Deno.open(temporary, { write: true, createNew: true });
+        const bytes = asBytes(content);
+        for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
+        await file.sync();
+      } catch (error) {
+        throw new Error(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    await writeFileAtomicAsync(journal, JSON.stringify(staged));
+  } catch (error) {
+    for (const [temporary] of staged) removeQuietly(temporary);
+    throw error;
+  }
+  await finishAtomicWrites(journal);
+}
+
+/**
+ * Completes the renames of a {@linkcode writeFilesAtomicAsync} that a crash interrupted, if `journal`
+ * exists, then removes it; returns the paths it renamed. Call it before reading files written that way.
+ *
+ * @example
+ * ```ts
+ * import { finishAtomicWrites } from "@denogpu/resnet/io";
+ * console.log(await finishAtomicWrites(`${await Deno.makeTempDir()}/commit.json`)); // []
+ * ```
+ *
+ * @throws {Error} Naming the journal, when it is unreadable or a rename fails.
+ */
+export async function finishAtomicWrites(journal: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(journal);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw new Error(`cannot read ${journal}: ${(error as Error).message}`, { cause: error });
+  }
+  let renames: Array<[string, string]>;
+  try {
+    renames = JSON.parse(text);
+    if (
+      !Array.isArray(renames) ||
+      !renames.every((r) => r.length === 2 && r.every((p) => typeof p === "string"))
+    ) {
+      throw new Error("not a list of [temporary, target] pairs");
+    }
+  } catch (error) {
+    throw new Error(`${journal}: not a journal of renames (${(error as Error).message})`, { cause: error });
+  }
+  const renamed: string[] = [];
+  for (const [temporary, path] of renames) {
+    try {
+      await Deno.rename(temporary, path);
+      renamed.push(path);
+    } catch (error) {
+      // Renamed before the crash.
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new Error(`cannot replace ${path}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  }
+  await Deno.remove(journal);
+  return renamed;
+}
+
+/**
+ * Removes the temporary files that writes into `dir` by other processes left behind (a process killed
+ * mid-write cannot remove its own); returns their names. Call it where no other process writes into
+ * `dir`, e.g. when a training run starts in its folder.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemporaries } from "@denogpu/resnet/io";
+ * console.log(await removeStaleTemporaries(await Deno.makeTempDir())); // []
+ * ```
+ */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const match = entry.isFile && /\.(\d+)\.[0-9a-z]+\.part$/.exec(entry.name);
+      if (!match || Number(match[1]) === Deno.pid) continue;
+      await Deno.remove(`${dir}/${entry.name}`).then(() => removed.push(entry.name), () => {});
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return removed;
+}

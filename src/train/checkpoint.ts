@@ -18,16 +18,17 @@
  * - `best.safetensors` and `best.json`: the same for the epoch with the best test accuracy (and
  *   `best.ema.safetensors`: the average at that epoch).
  *
- * Every file is written atomically; the sidecar last. The weights' and the optimizer file's metadata
- * repeat the step, so that files from two different saves (a crash between two renames) are refused
- * instead of silently mixed.
+ * A checkpoint's files are written as one change (`writeFilesAtomicAsync`): all of them under temporary
+ * names first, then the renames, journalled in `<name>.commit.json` so that {@linkcode recoverRunFolder}
+ * completes them after a crash. The weights' and the optimizer file's metadata repeat the step, so that
+ * files from two different saves are refused instead of silently mixed.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { writeFileAtomicAsync } from "../io/atomic.ts";
-import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
+import { finishAtomicWrites, removeStaleTemporaries, writeFilesAtomicAsync } from "../io/atomic.ts";
+import { encodeSafetensors, loadSafetensors } from "../io/safetensors.ts";
 import type { StateDict, TensorData } from "../io/state_dict.ts";
 import type { OptimizerStateDict } from "../optim/optimizer.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
@@ -139,11 +140,12 @@ export interface TrainingState {
 export function checkpointPaths(
   dir: string,
   name: "last" | "best",
-): { weights: string; optimizer: string; ema: string; state: string } {
+): { weights: string; optimizer: string; ema: string; state: string; journal: string } {
   return {
     weights: join(dir, `${name}.safetensors`),
     optimizer: join(dir, `${name}.optimizer.safetensors`),
     ema: join(dir, `${name}.ema.safetensors`),
+    journal: join(dir, `${name}.commit.json`),
     state: join(dir, `${name}.json`),
   };
 }
@@ -231,13 +233,23 @@ function stateByName(tensors: StateDict, groups: AnyStateDict["param_groups"]): 
   return optimizer as unknown as OptimizerStateDict;
 }
 
+/** Options of {@linkcode saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  /** Also save the same state as `best` (the epoch improved on the best test accuracy). */
+  best?: boolean;
+  /** Other files of the run (e.g. `metrics.jsonl`, the report) to change together with the checkpoint. */
+  files?: ReadonlyArray<readonly [path: string, content: Uint8Array | string]>;
+}
+
 /**
  * Saves checkpoint `name` of a training run: the weights (read back from the GPU), for `"last"` the
- * optimizer state, then the sidecar. One readback for the weights and one per optimizer state buffer.
+ * optimizer state, the weight average if any, then the sidecar; with `best`, the same as `best` too, and
+ * `files` besides, all as one change (see the module documentation). One readback for the weights and one
+ * per optimizer state buffer.
  *
  * @example
  * ```ts ignore
- * await saveCheckpoint("runs/cifar10", "last", training, state);
+ * await saveCheckpoint("runs/cifar10", "last", training, state, { best: true });
  * ```
  */
 export async function saveCheckpoint(
@@ -245,37 +257,49 @@ export async function saveCheckpoint(
   name: "last" | "best",
   training: TrainingStep,
   state: TrainingState,
+  options: SaveCheckpointOptions = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const paths = checkpointPaths(dir, name);
   await training.model.download();
-  await saveSafetensors(paths.weights, training.model.model.stateDict(), {
+  const weights = encodeSafetensors(training.model.model.stateDict(), {
     metadata: weightsMetadata(state.info, state.step),
   });
-  if (name === "last") {
-    const optimizer = await training.optimizerState();
-    const kind = training.optimizer.kind;
-    await saveSafetensors(paths.optimizer, tensorsByName(optimizer), {
-      metadata: {
-        step: String(state.step),
-        optimizer: kind,
-        ...(kind === "sgd" ? { momentum_buffers: "torch.optim.SGD state[p]['momentum_buffer']" } : {
-          state: `torch.optim.${kind === "adam" ? "Adam" : "AdamW"} state[p][key] under '<name>.<key>'`,
-        }),
-        param_groups: JSON.stringify(optimizer.param_groups),
-      },
-    });
-  }
-  if (training.ema && training.averagedModel) {
-    await saveSafetensors(paths.ema, await training.averagedModel.readStateDict(), {
+  const averaged = training.ema && training.averagedModel
+    ? encodeSafetensors(await training.averagedModel.readStateDict(), {
       metadata: {
         ...weightsMetadata(state.info, state.step),
         ema_decay: String(training.ema.decay),
         n_averaged: String(training.ema.updates),
       },
-    });
+    })
+    : undefined;
+  const sidecar = JSON.stringify(state, null, 1) + "\n";
+  const files: Array<readonly [string, Uint8Array | string]> = [];
+  for (const saved of options.best && name === "last" ? ["last", "best"] as const : [name]) {
+    const paths = checkpointPaths(dir, saved);
+    files.push([paths.weights, weights]);
+    if (saved === "last") files.push([paths.optimizer, await optimizerFile(training, state.step)]);
+    if (averaged) files.push([paths.ema, averaged]);
+    files.push([paths.state, sidecar]);
   }
-  await writeFileAtomicAsync(paths.state, JSON.stringify(state, null, 1) + "\n");
+  files.push(...options.files ?? []);
+  await writeFilesAtomicAsync(files, checkpointPaths(dir, name).journal);
+}
+
+/** The optimizer state file of a checkpoint at `step`. */
+async function optimizerFile(training: TrainingStep, step: number): Promise<Uint8Array> {
+  const optimizer = await training.optimizerState();
+  const kind = training.optimizer.kind;
+  return encodeSafetensors(tensorsByName(optimizer), {
+    metadata: {
+      step: String(step),
+      optimizer: kind,
+      ...(kind === "sgd" ? { momentum_buffers: "torch.optim.SGD state[p]['momentum_buffer']" } : {
+        state: `torch.optim.${kind === "adam" ? "Adam" : "AdamW"} state[p][key] under '<name>.<key>'`,
+      }),
+      param_groups: JSON.stringify(optimizer.param_groups),
+    },
+  });
 }
 
 /**
@@ -530,4 +554,24 @@ export async function restoreEma(dir: string, training: TrainingStep, state: Tra
   }
   training.averagedModel.writeStateDict(tensors, path);
   training.ema.updates = updates;
+}
+
+/**
+ * Puts a run folder that a crash (even SIGKILL) interrupted back in order: completes the renames of a
+ * checkpoint being saved (see {@linkcode saveCheckpoint}) and removes the temporary files of writes that
+ * never finished. Returns the names of what it changed. Training calls it before it reads or writes a run.
+ *
+ * @example
+ * ```ts
+ * import { recoverRunFolder } from "@denogpu/resnet/train";
+ * console.log(await recoverRunFolder(await Deno.makeTempDir())); // []
+ * ```
+ */
+export async function recoverRunFolder(dir: string): Promise<string[]> {
+  const changed: string[] = [];
+  for (const name of ["last", "best"] as const) {
+    changed.push(...await finishAtomicWrites(checkpointPaths(dir, name).journal));
+  }
+  changed.push(...await removeStaleTemporaries(dir));
+  return changed;
 }

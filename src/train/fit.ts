@@ -14,7 +14,6 @@ import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import { GpuBatcher } from "../data/gpu_batcher.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Module } from "../nn/module.ts";
-import { writeFileAtomicAsync } from "../io/atomic.ts";
 import {
   CHECKPOINT_FORMAT,
   checkpointPaths,
@@ -23,6 +22,7 @@ import {
   loadTrainingState,
   type ModelInfo,
   type PartialEpoch,
+  recoverRunFolder,
   restoreEma,
   restoreOptimizer,
   saveCheckpoint,
@@ -38,7 +38,7 @@ import {
   loadPretrained,
   readStateDict,
 } from "./pretrained.ts";
-import { writeReport } from "./report.ts";
+import { renderReport } from "./report.ts";
 import { buildModel } from "../models/table.ts";
 import { learningRate, type RunConfig } from "./run_config.ts";
 import { type TrainingOptions, TrainingStep } from "../compile/training.ts";
@@ -236,6 +236,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
 
 /** The sidecar of the run to resume, or none; refuses to start a new run over an existing one. */
 async function savedState(options: FitOptions): Promise<TrainingState | undefined> {
+  await recoverRunFolder(options.out);
   if (options.resume) return await loadTrainingState(options.out);
   const last = checkpointPaths(options.out, "last");
   if (await exists(last.state)) {
@@ -508,18 +509,20 @@ async function finishEpoch(loop: Loop): Promise<void> {
   run.batch = 0;
   run.partial = noPartialEpoch();
   const saved = snapshot(loop, { epoch: run.epoch + 1, batch: 0 });
-  await saveCheckpoint(out, "last", loop.training, saved);
-  if (improved) await saveCheckpoint(out, "best", loop.training, saved);
-  await writeFileAtomicAsync(
-    join(out, "metrics.jsonl"),
-    run.history.map((m) => JSON.stringify(m) + "\n").join(""),
-  );
-  await writeReport(join(out, "report.html"), {
+  // The metrics and the report change with the checkpoint, so that a crash leaves them in step.
+  const report = renderReport({
     title: `${config.model} on ${loop.options.data.name ?? config.dataset}`,
     history: run.history,
     evaluation,
     epochs: config.epochs,
     settings: { ...config },
+  });
+  await saveCheckpoint(out, "last", loop.training, saved, {
+    best: improved,
+    files: [
+      [join(out, "metrics.jsonl"), run.history.map((m) => JSON.stringify(m) + "\n").join("")],
+      [join(out, "report.html"), report],
+    ],
   });
   loop.log(epochLine(metrics, config.epochs));
   options.onEpoch?.(metrics, evaluation);

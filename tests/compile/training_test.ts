@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Parameter } from "../../src/nn/parameter.ts";
-import { resnet20 } from "../../src/models/resnet.ts";
+import { resnet18, resnet20 } from "../../src/models/resnet.ts";
+import { Inference } from "../../src/compile/inference.ts";
 import { TrainingStep } from "../../src/compile/training.ts";
 import { assertClose, random, randomArray, testGpu } from "../_gpu.ts";
 import { modelReference } from "../reference/model.ts";
@@ -144,4 +145,18 @@ Deno.test("a small ResNet learns a generated data set with learnable classes", a
   const last = await training.readStats();
   assert.ok(last.loss < 0.5 * Math.log(classes), `loss ${last.loss}`);
   assert.ok(last.accuracy > 0.8, `accuracy ${last.accuracy}`);
+});
+
+Deno.test("a batch too large for the adapter is refused at compile with the largest batch that fits", async () => {
+  const gpu = await testGpu();
+  const model = resnet18({ numClasses: 10 });
+  // conv1's output, [64, 112, 112] floats per image, is the largest activation at 224 pixels.
+  const largest = Math.floor(gpu.limits.maxStorageBufferBindingSize / (64 * 112 * 112 * 4));
+  const expected = new RegExp(
+    `^RangeError: batch size 4096 does not fit this adapter: conv1's output \\[4096, 64, 112, 112\\] would take 12544\\.0 MiB, ` +
+      `more than its largest storage binding \\(.* MiB\\); the largest batch that fits is ${largest}$`,
+  );
+  const options = { batchSize: 4096, inputShape: [3, 224, 224], optimizer: { lr: 0.1 } };
+  await assert.rejects(TrainingStep.compile(gpu, model, options), expected);
+  await assert.rejects(Inference.compile(gpu, model, options), expected);
 });

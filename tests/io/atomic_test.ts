@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { writeFileAtomic, writeFileAtomicAsync } from "../../src/io/atomic.ts";
+import {
+  finishAtomicWrites,
+  removeStaleTemporaries,
+  writeFileAtomic,
+  writeFileAtomicAsync,
+  writeFilesAtomicAsync,
+} from "../../src/io/atomic.ts";
 
 async function inTempDir(body: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -46,4 +52,54 @@ Deno.test("a failed write names the path and keeps the old file", () =>
     assert.throws(() => writeFileAtomic(path, "x"), /cannot replace .*occupied/);
     await assert.rejects(writeFileAtomicAsync(path, "x"), /cannot replace .*occupied/);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["occupied"]);
+  }));
+
+Deno.test("writeFilesAtomicAsync replaces a set of files and leaves neither journal nor temporaries", () =>
+  inTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a`, "old a");
+    await writeFilesAtomicAsync(
+      [[`${dir}/a`, "new a"], [`${dir}/b`, new Uint8Array([1, 2])]],
+      `${dir}/j.json`,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/a`), "new a");
+    assert.deepEqual(await Deno.readFile(`${dir}/b`), new Uint8Array([1, 2]));
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a", "b"]);
+    // A file that cannot be written leaves every target as it was.
+    await assert.rejects(
+      writeFilesAtomicAsync([[`${dir}/a`, "newer a"], [`${dir}/missing/c`, "c"]], `${dir}/j.json`),
+      /cannot write .*missing\/c/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/a`), "new a");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a", "b"]);
+  }));
+
+Deno.test("finishAtomicWrites completes the renames a crash interrupted, once the journal exists", () =>
+  inTempDir(async (dir) => {
+    // As a process killed after its first rename leaves it: a renamed, b still under its temporary name.
+    await Deno.writeTextFile(`${dir}/a`, "new a");
+    await Deno.writeTextFile(`${dir}/b`, "old b");
+    await Deno.writeTextFile(`${dir}/b.1.x.part`, "new b");
+    const renames = [[`${dir}/a.1.w.part`, `${dir}/a`], [`${dir}/b.1.x.part`, `${dir}/b`]];
+    await Deno.writeTextFile(`${dir}/j.json`, JSON.stringify(renames));
+    assert.deepEqual(await finishAtomicWrites(`${dir}/j.json`), [`${dir}/b`]);
+    assert.equal(await Deno.readTextFile(`${dir}/b`), "new b");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a", "b"]);
+    assert.deepEqual(await finishAtomicWrites(`${dir}/j.json`), [], "nothing left to do");
+    await Deno.writeTextFile(`${dir}/j.json`, "{");
+    await assert.rejects(finishAtomicWrites(`${dir}/j.json`), /j\.json: not a journal of renames/);
+  }));
+
+Deno.test("removeStaleTemporaries removes other processes' temporaries only", () =>
+  inTempDir(async (dir) => {
+    for (
+      const name of ["last.json.123.abc.part", `last.json.${Deno.pid}.def.part`, "keep.part", "last.json"]
+    ) {
+      await Deno.writeTextFile(`${dir}/${name}`, "");
+    }
+    assert.deepEqual(await removeStaleTemporaries(dir), ["last.json.123.abc.part"]);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["keep.part", "last.json", `last.json.${Deno.pid}.def.part`],
+    );
+    assert.deepEqual(await removeStaleTemporaries(`${dir}/absent`), []);
   }));
