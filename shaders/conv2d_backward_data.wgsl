@@ -55,11 +55,7 @@ var<private> in_index: array<u32, 16>; // grad_input index of column j in channe
 var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
-  if (PACKED) {
-    let r = packed_row(row);
-    group = min(r, C_IN - 1u) / CG_IN;
-    row_valid[i] = r < C_IN;
-    channel[i] = min(r, C_IN - 1u);
+  if (setup_packed_row(i, row, C_IN, CG_IN)) {
     return;
   }
   row_valid[i] = row < CG_IN;

@@ -37,11 +37,7 @@ var<private> weight_index: array<u32, 16>; // column j's entry among WEIGHTS
 var<private> col_valid: array<bool, 16>;
 
 fn setup_row(i: u32, row: u32) {
-  if (PACKED) {
-    let r = packed_row(row);
-    group = min(r, C_OUT - 1u) / CG_OUT;
-    row_valid[i] = r < C_OUT;
-    channel[i] = min(r, C_OUT - 1u);
+  if (setup_packed_row(i, row, C_OUT, CG_OUT)) {
     return;
   }
   row_valid[i] = row < CG_OUT;

@@ -12,3 +12,16 @@ fn packed_row(row: u32) -> u32 {
   let local = row - tile_first_row;
   return tile_first_row + (local % WG_Y) * TM + local / WG_Y;
 }
+
+// When PACKED, sets row i of the op's `channel` and `row_valid` (row `row` of the tiling, over `total` rows
+// of `per_group` each) and the invocation's `group`, and returns true; otherwise leaves them to the op.
+fn setup_packed_row(i: u32, row: u32, total: u32, per_group: u32) -> bool {
+  if (!PACKED) {
+    return false;
+  }
+  let r = packed_row(row);
+  group = min(r, total - 1u) / per_group;
+  row_valid[i] = r < total;
+  channel[i] = min(r, total - 1u);
+  return true;
+}

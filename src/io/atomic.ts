@@ -16,6 +16,18 @@ function asBytes(content: Uint8Array | string): Uint8Array {
   return typeof content === "string" ? new TextEncoder().encode(content) : content;
 }
 
+/** Writes `content` to the new file `temporary` and syncs it; errors name `path`, the file it stands for. */
+async function writeSynced(temporary: string, path: string, content: Uint8Array | string): Promise<void> {
+  try {
+    await using file = await Deno.open(temporary, { write: true, createNew: true });
+    const bytes = asBytes(content);
+    for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  } catch (error) {
+    throw new Error(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function removeQuietly(path: string): void {
   try {
     Deno.removeSync(path);
@@ -65,13 +77,10 @@ export function writeFileAtomic(path: string, content: Uint8Array | string): voi
 export async function writeFileAtomicAsync(path: string, content: Uint8Array | string): Promise<void> {
   const temporary = temporaryPath(path);
   try {
-    await using file = await Deno.open(temporary, { write: true, createNew: true });
-    const bytes = asBytes(content);
-    for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
-    await file.sync();
+    await writeSynced(temporary, path, content);
   } catch (error) {
     removeQuietly(temporary);
-    throw new Error(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
+    throw error;
   }
   try {
     await Deno.rename(temporary, path);
@@ -108,14 +117,7 @@ export async function writeFilesAtomicAsync(
     for (const [path, content] of files) {
       const temporary = temporaryPath(path);
       staged.push([temporary, path]);
-      try {
-        await using file = await Deno.open(temporary, { write: true, createNew: true });
-        const bytes = asBytes(content);
-        for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
-        await file.sync();
-      } catch (error) {
-        throw new Error(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
-      }
+      await writeSynced(temporary, path, content);
     }
     await writeFileAtomicAsync(journal, JSON.stringify(staged));
   } catch (error) {
