@@ -340,7 +340,7 @@ async function trainEpochs(
   const { config } = options;
   try {
     for (; run.epoch < config.epochs; run.epoch++) {
-      if (await trainEpoch(loop) === "interrupted") {
+      if (await trainEpoch(loop) === "interrupted" || await stopBeforeEvaluation(loop)) {
         const saved = checkpointPaths(options.out, "last").weights;
         return result(
           loop,
@@ -476,6 +476,21 @@ async function trainEpoch(loop: Loop): Promise<"trained" | "interrupted"> {
   show(batches);
   progress.stop();
   return "trained";
+}
+
+/**
+ * After an epoch's last step, a stop request is honoured before the evaluation (which can take longer than
+ * a step): `last` is saved standing after the last batch, and a resumed run evaluates the epoch.
+ */
+async function stopBeforeEvaluation(loop: Loop): Promise<boolean> {
+  if (!loop.options.signal?.aborted) return false;
+  await saveCheckpoint(
+    loop.options.out,
+    "last",
+    loop.training,
+    snapshot(loop, { epoch: loop.run.epoch, batch: loop.run.batch }),
+  );
+  return true;
 }
 
 /** Submits the step of the run's batch. */

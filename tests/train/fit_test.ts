@@ -148,3 +148,32 @@ Deno.test("fine-tuning a PyTorch checkpoint with the backbone frozen trains only
     assert.equal(changed, name.startsWith("fc."), `${name} ${changed ? "changed" : "did not change"}`);
   }
 });
+
+Deno.test("a stop request in an epoch's last step saves before the evaluation and resumes to the same metrics", async () => {
+  const gpu = await testGpu();
+  const whole = await Deno.makeTempDir();
+  assert.equal((await fit(gpu, options(whole))).status, "completed");
+  const split = await Deno.makeTempDir();
+  const stop = new AbortController();
+  let evaluated = 0;
+  const first = await fit(
+    gpu,
+    options(split, {
+      signal: stop.signal,
+      onStep: (step) => step === 4 && stop.abort(),
+      onEpoch: () => evaluated++,
+    }),
+  );
+  assert.equal(first.status, "interrupted");
+  assert.match(first.message, /stopped at epoch 2, batch 2 of 2/);
+  assert.equal(evaluated, 1, "epoch 2 was not evaluated");
+  assert.deepEqual((await loadTrainingState(split)).position, { epoch: 1, batch: 2 });
+  assert.equal((await fit(gpu, options(split, { resume: true }))).status, "completed");
+  assert.deepEqual(
+    await metricsOf(join(split, "metrics.jsonl")),
+    await metricsOf(join(whole, "metrics.jsonl")),
+  );
+  for (const file of ["last.safetensors", "last.optimizer.safetensors"]) {
+    assert.deepEqual(await tensorsOf(join(split, file)), await tensorsOf(join(whole, file)), file);
+  }
+});
