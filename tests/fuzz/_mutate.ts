@@ -1,15 +1,11 @@
 /** Seeded mutations of a valid file, as the fuzz tests feed them to the readers. */
 
-/** A small, fast, seeded generator (mulberry32) of floats in [0, 1). */
+import { random } from "../_gpu.ts";
+
+/** A seeded generator of floats in [0, 1): the tests' mulberry32 ({@linkcode random}), rescaled. */
 export function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = random(seed);
+  return () => (next() + 1) / 2;
 }
 
 /** Values that break length and offset fields: zero, all ones, sign bits, just past 32 and 53 bits. */
