@@ -198,8 +198,13 @@ export class TfjsResNet18 {
   /** Submits TensorFlow.js's queued commands and waits until the GPU has finished them (no readback). */
   async idle(): Promise<void> {
     const backend = tf.backend() as WebGPUBackend;
-    // The backend submits by itself once enough dispatches are queued, and has no encoder right after.
-    if (backend["commandEncoder"]) backend.submitQueue();
+    // The backend submits by itself once enough dispatches are queued, and has no encoder right after. It
+    // keeps one compute pass open across dispatches: a command buffer finished with it open is invalid and
+    // dropped whole (Chromium and Deno both say so), so the pass is ended first.
+    if (backend["commandEncoder"]) {
+      backend.endComputePassEncoder();
+      backend.submitQueue();
+    }
     await backend.queue.onSubmittedWorkDone();
   }
 
