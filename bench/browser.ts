@@ -1,5 +1,5 @@
 /**
- * The browser bench: `deno run -A bench/browser_bench.ts` (or `deno task bench:browser`).
+ * The browser bench: `deno run -A bench/browser.ts` (or `deno task bench:browser`).
  *
  * Bundles `web.ts` and {@link ./tfjs_peer.ts} (TensorFlow.js's resnet18 peer) for the browser with `deno bundle --platform browser`, serves them with a page on
  * 127.0.0.1, and opens headless Chromium (Debian's `chromium`, SwiftShader's WebGPU adapter with
@@ -8,7 +8,7 @@
  * (WebGPU backend), then eval-mode inference of both: a warm-up step first, then `BROWSER_BENCH_STEPS` steps
  * enqueued back to back and one wait at the end (no readback). It prints a Markdown table of images/s.
  *
- * Not part of the tests. Our side runs without the convolution autotune (as the web demo does), since
+ * Not part of the tests, and not a `Deno.bench` file (so `deno task bench` does not start a browser). Our side runs without the convolution autotune (as the web demo does), since
  * `web.ts` does not export it.
  *
  * Environment:
