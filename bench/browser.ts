@@ -8,8 +8,8 @@
  * (WebGPU backend), then eval-mode inference of both: a warm-up step first, then `BROWSER_BENCH_STEPS` steps
  * enqueued back to back and one wait at the end (no readback). It prints a Markdown table of images/s.
  *
- * Not part of the tests, and not a `Deno.bench` file (so `deno task bench` does not start a browser). Our side runs without the convolution autotune (as the web demo does), since
- * `web.ts` does not export it.
+ * Not part of the tests, and not a `Deno.bench` file (so `deno task bench` does not start a browser). Our
+ * side runs without the convolution autotune (as the web demo does), since `web.ts` does not export it.
  *
  * Environment:
  * - `BROWSER_BENCH_STEPS`: steps timed after the warm-up, default 3.
