@@ -102,8 +102,7 @@ export {
   stepLr,
 } from "./src/optim/schedule.ts";
 
-// Only the byte-level half of the safetensors module: its file functions are not exported here.
-export { decodeSafetensors, encodeSafetensors, type Safetensors } from "./src/io/safetensors.ts";
+export { decodeSafetensors, encodeSafetensors, type Safetensors } from "./src/io/safetensors_codec.ts";
 export {
   decodeTensorBytes,
   type DType,

@@ -120,3 +120,22 @@ Deno.test("the core uses no Deno namespace and no node: module", async () => {
   }
   assert.deepEqual(wrong, []);
 });
+
+Deno.test("the browser entry point and everything it imports use no Deno namespace and no node: module", async () => {
+  const seen = new Set<string>(), wrong: string[] = [];
+  const visit = async (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = await Deno.readTextFile(new URL(file, ROOT));
+    const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+    if (/\bDeno\.|"node:/.test(code)) wrong.push(file);
+    const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
+    for (const m of text.matchAll(SPECIFIER)) {
+      const specifier = m[1] ?? m[2];
+      if (specifier.startsWith(".") && specifier.endsWith(".ts")) await visit(normalise(`${dir}/${specifier}`));
+    }
+  };
+  await visit("web.ts");
+  assert.ok(seen.size > 40, `web.ts reaches ${seen.size} files`);
+  assert.deepEqual(wrong, []);
+});
