@@ -91,7 +91,9 @@ export class Gpu {
     const device = await adapter.requestDevice({ requiredLimits });
     const info = adapter.info;
     return new Gpu(device, {
-      description: info.description || info.device || "unknown adapter",
+      // Browsers may leave the description empty (Chromium's SwiftShader: vendor "google", "swiftshader").
+      description: info.description || info.device ||
+        [info.vendor, info.architecture].filter(Boolean).join(" ") || "unknown adapter",
       vendor: info.vendor,
       architecture: info.architecture,
       isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
