@@ -132,7 +132,9 @@ Deno.test("the browser entry point and everything it imports use no Deno namespa
     const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
     for (const m of text.matchAll(SPECIFIER)) {
       const specifier = m[1] ?? m[2];
-      if (specifier.startsWith(".") && specifier.endsWith(".ts")) await visit(normalise(`${dir}/${specifier}`));
+      if (specifier.startsWith(".") && specifier.endsWith(".ts")) {
+        await visit(normalise(`${dir}/${specifier}`));
+      }
     }
   };
   await visit("web.ts");
