@@ -23,21 +23,12 @@
 
 import { type Browser, chromium } from "playwright-core";
 import { envInteger, figure, markdownTable } from "./_util.ts";
+import { CHROMIUM, CHROMIUM_ARGS, POLL_MS, within } from "../tools/_chromium.ts";
 
 const STEPS = envInteger("BROWSER_BENCH_STEPS", 3);
 const BATCH = envInteger("BROWSER_BENCH_BATCH", 8);
 const INFERENCE = Deno.env.get("BROWSER_BENCH_INFERENCE") !== "0";
 const PAGE_TIMEOUT_MS = envInteger("BROWSER_BENCH_TIMEOUT_S", 1800) * 1000;
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-/** As the browser test: SwiftShader's WebGPU, no sandbox (CI runs as root), no calls home. */
-const CHROMIUM_ARGS = [
-  "--enable-unsafe-webgpu",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-];
-/** Page conditions are polled on a timer: animation frames stall while SwiftShader's GPU process is busy. */
-const POLL_MS = 250;
 
 /** What the page is asked to run. */
 interface Settings {
@@ -290,7 +281,7 @@ async function main(): Promise<void> {
       "/resnet.js": { body: ours, type: js },
       "/tfjs.js": { body: tfjs, type: js },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS], headless: true });
     const chromiumVersion = browser.version();
     const page = await browser.newPage();
     page.setDefaultTimeout(PAGE_TIMEOUT_MS);
@@ -310,25 +301,13 @@ async function main(): Promise<void> {
         timeout: 60_000,
       },
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`the page took more than ${PAGE_TIMEOUT_MS / 1000} s`)),
-        PAGE_TIMEOUT_MS,
-      );
-    });
-    let outcome: Outcome;
-    try {
-      outcome = await Promise.race([
-        page.evaluate(
-          (s) => (globalThis as unknown as { runBench(s: Settings): Promise<Outcome> }).runBench(s),
-          SETTINGS,
-        ),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const outcome = await within(
+      page.evaluate(
+        (s) => (globalThis as unknown as { runBench(s: Settings): Promise<Outcome> }).runBench(s),
+        SETTINGS,
+      ),
+      PAGE_TIMEOUT_MS,
+    );
     console.log(`\n${summary(outcome, chromiumVersion)}`);
     if (gpuErrors > 0) {
       console.log(

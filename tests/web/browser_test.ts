@@ -18,20 +18,10 @@ import { deterministicStateDict } from "../_weights.ts";
 import { relativeError, testGpu } from "../_gpu.ts";
 import { archiveOf, CIFAR10_CLASSES, cifarFixture } from "../data/_cifar_fixture.ts";
 import { scenario, SIZES } from "./scenario.js";
+import { CHROMIUM, CHROMIUM_ARGS, POLL_MS, within } from "../../tools/_chromium.ts";
 
-/** The browser; `CHROMIUM` overrides Debian's path. */
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-/** SwiftShader's WebGPU (`--disable-gpu`), no sandbox (CI runs as root), no calls home. */
-const CHROMIUM_ARGS = [
-  "--enable-unsafe-webgpu",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-];
 /** Longest the page may take for the whole scenario (SwiftShader compiles every pipeline on the CPU). */
 const PAGE_TIMEOUT_MS = 300_000;
-/** Page conditions are polled on a timer: animation frames stall while SwiftShader's GPU process is busy. */
-const POLL_MS = 250;
 
 // float32 on two different software adapters (Mesa's llvmpipe under Deno, SwiftShader in Chromium) with the
 // same kernels: they differ only by rounding (fused multiply-adds, transcendental functions), relative to
@@ -107,7 +97,7 @@ interface Outcome {
 async function withPage<T>(drive: (page: Page) => Promise<T>): Promise<T> {
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS],
     headless: true,
   });
   const log: string[] = [];
@@ -130,21 +120,10 @@ function inChromium(url: string): Promise<Outcome> {
       polling: POLL_MS,
       timeout: 30_000,
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`the page took more than ${PAGE_TIMEOUT_MS / 1000} s`)),
-        PAGE_TIMEOUT_MS,
-      );
-    });
-    try {
-      return await Promise.race([
-        page.evaluate(() => (globalThis as unknown as { runScenario(): Promise<Outcome> }).runScenario()),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return await within(
+      page.evaluate(() => (globalThis as unknown as { runScenario(): Promise<Outcome> }).runScenario()),
+      PAGE_TIMEOUT_MS,
+    );
   });
 }
 
