@@ -1,16 +1,21 @@
-// Statistics of the backward of train-mode BatchNorm2d (after vec4.wgsl or vec1.wgsl and batchnorm_common.wgsl), with
-// the fused ReLU when RELU: the incoming gradient g is masked where the forward output is not positive.
+// The backward of train-mode BatchNorm2d (after vec4.wgsl or vec1.wgsl and batchnorm_common.wgsl). The
+// incoming gradient g is grad_output, plus grad_extra when EXTRA (a second gradient of the output, summed
+// here instead of in a pass of its own), masked where the forward output is not positive when RELU.
 // With xhat = (x - mean) * inv_std:
 //   grad_bias = sum g, grad_weight = sum g * xhat,
-//   grad_x = weight * inv_std * (g - mean(g) - xhat * mean(g * xhat)).
-// The sums are of g and g * (x - mean). `finalize` (one invocation per channel) writes grad_weight and
-// grad_bias, each only when its WRITE_* constant is set (an absent one is bound to a placeholder), and
-// stores the coefficients batchnorm_grad_input.wgsl applies: (mean(g), mean(g * (x - mean)) * inv_std^2,
-// weight * inv_std, mean).
+//   grad_x = weight * inv_std * (g - mean(g) - xhat * mean(g * xhat)),
+//   grad_residual = g (the gradient of a residual input added before the ReLU).
+// The sums are of g and g * (x - mean). `finish_channel` writes grad_weight and grad_bias, each only when its
+// WRITE_* constant is set, and returns the coefficients `channel_apply` uses: (mean(g),
+// mean(g * (x - mean)) * inv_std^2, weight * inv_std, mean). An absent tensor is bound to a placeholder: the
+// pipeline is compiled without the accesses to it.
 
 override RELU: bool = false;
+override EXTRA: bool = false;
 override WRITE_WEIGHT: bool = true;
 override WRITE_BIAS: bool = true;
+override WRITE_INPUT: bool = true;
+override WRITE_RESIDUAL: bool = false;
 
 struct Params {
   channels: u32,
@@ -33,25 +38,36 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> grad_weight: array<f32>;
 @group(0) @binding(9) var<storage, read_write> grad_bias: array<f32>;
 @group(0) @binding(10) var<storage, read_write> coefficients: array<vec4f>;
+@group(0) @binding(11) var<storage, read> grad_extra: array<Vec>;
+@group(0) @binding(12) var<storage, read_write> grad_input: array<Vec>;
+@group(0) @binding(13) var<storage, read_write> grad_residual: array<Vec>;
 
 fn channel_reference(c: u32) -> f32 {
   return saved_mean[c];
 }
 
-fn value_sums(i: u32, mean: f32) -> vec2f {
+fn gradient(i: u32) -> Vec {
   var g = grad_output[i];
+  if (EXTRA) { g += grad_extra[i]; }
   if (RELU) { g = select(Vec(0.0), g, output[i] > Vec(0.0)); }
+  return g;
+}
+
+fn value_sums(i: u32, mean: f32) -> vec2f {
+  let g = gradient(i);
   return vec2f(lanes_sum(g), lanes_sum(g * (input[i] - Vec(mean))));
 }
 
-@compute @workgroup_size(SERIAL_WG)
-fn finalize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let c = gid.x + gid.y * nwg.x * SERIAL_WG;
-  if (c >= p.channels) { return; }
-  let sums = channel_sums(c);
+fn finish_channel(c: u32, sums: vec2f, write: bool) -> vec4f {
   let inv_std = saved_inv_std[c];
-  if (WRITE_WEIGHT) { grad_weight[c] = sums.y * inv_std; }
-  if (WRITE_BIAS) { grad_bias[c] = sums.x; }
+  if (write && WRITE_WEIGHT) { grad_weight[c] = sums.y * inv_std; }
+  if (write && WRITE_BIAS) { grad_bias[c] = sums.x; }
   let n = f32(p.per_channel * WIDTH);
-  coefficients[c] = vec4f(sums.x / n, sums.y / n * inv_std * inv_std, weight[c] * inv_std, saved_mean[c]);
+  return vec4f(sums.x / n, sums.y / n * inv_std * inv_std, weight[c] * inv_std, saved_mean[c]);
+}
+
+fn channel_apply(i: u32, k: vec4f) {
+  let g = gradient(i);
+  if (WRITE_INPUT) { grad_input[i] = (g - Vec(k.x) - (input[i] - Vec(k.w)) * k.y) * k.z; }
+  if (WRITE_RESIDUAL) { grad_residual[i] = g; }
 }

@@ -1,9 +1,13 @@
-// Statistics of BatchNorm2d in train mode (after vec4.wgsl or vec1.wgsl and batchnorm_common.wgsl). The sums are of
+// BatchNorm2d in train mode (after vec4.wgsl or vec1.wgsl and batchnorm_common.wgsl). The sums are of
 // x - shift and its square, the shift being the channel's first value: that keeps `sum of squares - squared
 // sum` well conditioned when the mean is large compared to the spread, where plain sums would cancel.
-// `finalize` (one invocation per channel) derives the mean and biased variance, saves the mean and
-// 1 / std for backward, updates the running statistics (the variance unbiased by n / (n - 1)) and stores
-// the coefficients batchnorm_normalize.wgsl applies: (shift, mean - shift, weight / std, bias).
+// `finish_channel` derives the mean and biased variance, saves the mean and 1 / std for backward, updates
+// the running statistics (the variance unbiased by n / (n - 1)) and returns the coefficients
+// (shift, mean - shift, weight / std, bias) that `normalized` applies; `channel_apply` adds the residual when
+// RESIDUAL (an absent one is bound to a placeholder) and then applies ReLU when RELU.
+
+override RELU: bool = false;
+override RESIDUAL: bool = false;
 
 struct Params {
   channels: u32,
@@ -28,6 +32,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> saved_mean: array<f32>;
 @group(0) @binding(8) var<storage, read_write> saved_inv_std: array<f32>;
 @group(0) @binding(9) var<storage, read_write> coefficients: array<vec4f>;
+@group(0) @binding(10) var<storage, read> residual: array<Vec>;
+@group(0) @binding(11) var<storage, read_write> output: array<Vec>;
 
 // The shift: the channel's first value (batch 0, position 0).
 fn channel_reference(c: u32) -> f32 {
@@ -39,20 +45,29 @@ fn value_sums(i: u32, shift: f32) -> vec2f {
   return vec2f(lanes_sum(d), lanes_sum(d * d));
 }
 
-@compute @workgroup_size(SERIAL_WG)
-fn finalize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let c = gid.x + gid.y * nwg.x * SERIAL_WG;
-  if (c >= p.channels) { return; }
-  let sums = channel_sums(c);
+fn finish_channel(c: u32, sums: vec2f, write: bool) -> vec4f {
   let n = f32(p.per_channel * WIDTH);
   let shift = channel_reference(c);
   let shifted_mean = sums.x / n;
   let variance = max(sums.y / n - shifted_mean * shifted_mean, 0.0);
-  let mean = shift + shifted_mean;
   let inv_std = 1.0 / sqrt(variance + p.eps);
-  saved_mean[c] = mean;
-  saved_inv_std[c] = inv_std;
-  running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mean;
-  running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * variance * p.unbias;
-  coefficients[c] = vec4f(shift, shifted_mean, inv_std * weight[c], bias[c]);
+  if (write) {
+    let mean = shift + shifted_mean;
+    saved_mean[c] = mean;
+    saved_inv_std[c] = inv_std;
+    running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mean;
+    running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * variance * p.unbias;
+  }
+  return vec4f(shift, shifted_mean, inv_std * weight[c], bias[c]);
+}
+
+// x - shift is exact for values near the shift, so the mean's rounding does not enter the result.
+fn normalized(x: Vec, k: vec4f) -> Vec {
+  return ((x - Vec(k.x)) - Vec(k.y)) * k.z + Vec(k.w);
+}
+
+fn channel_apply(i: u32, k: vec4f) {
+  var v = normalized(input[i], k);
+  if (RESIDUAL) { v += residual[i]; }
+  output[i] = select(v, max(v, Vec(0.0)), RELU);
 }

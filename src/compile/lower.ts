@@ -111,12 +111,15 @@ export function gradientNeeded(graph: Graph): boolean[] {
   return needed;
 }
 
-/** The gradients of a backward pass so far, per node, summed where a node's output fans out. */
+/**
+ * The gradients of a backward pass so far, per node: one term per reader of its output, summed only when an
+ * op asks for the sum (an op that can add the terms as it reads them takes them as they are).
+ */
 class GradientSums {
   readonly #planner: StepPlanner;
   readonly #model: GpuModel;
   readonly #graph: Graph;
-  readonly #grads: Array<VirtualTensor | undefined> = [];
+  readonly #terms: VirtualTensor[][] = [];
   /** Per node, whether its gradient is needed. */
   readonly needed: boolean[];
 
@@ -125,31 +128,40 @@ class GradientSums {
     this.#model = model;
     this.#graph = graph;
     this.needed = gradientNeeded(graph);
-    this.#grads[graph.output.id] = gradOutput;
+    this.#terms[graph.output.id] = [gradOutput];
   }
 
-  /** The gradient of node `id`'s output, if one reached it. */
-  of(id: number): VirtualTensor | undefined {
-    return this.#grads[id];
+  /** Whether a gradient reached node `id`'s output. */
+  reached(id: number): boolean {
+    return (this.#terms[id]?.length ?? 0) > 0;
+  }
+
+  /** The terms of node `id`'s gradient. */
+  terms(id: number): readonly VirtualTensor[] {
+    return this.#terms[id] ?? [];
+  }
+
+  /** Node `id`'s gradient: its terms summed pairwise in the order they arrived, the sum then kept. */
+  of(id: number): VirtualTensor {
+    const terms = this.terms(id);
+    const name = this.#graph.nodes[id].name;
+    const gpu = this.#model.gpu;
+    const sum = terms.reduce((previous, g) => {
+      const output = this.#planner.tensor(g.shape, `${name} gradient`);
+      this.#planner.op(
+        `${name}: gradient sum`,
+        { a: previous, b: g, output },
+        (t) => add(gpu, numel(output.shape), t, { relu: false }, name),
+      );
+      return output;
+    });
+    this.#terms[id] = [sum];
+    return sum;
   }
 
   /** Adds `g` to node `id`'s gradient, if that is needed. */
   accumulate(id: number, g: VirtualTensor): void {
-    if (!this.needed[id]) return;
-    const previous = this.#grads[id];
-    if (!previous) {
-      this.#grads[id] = g;
-      return;
-    }
-    const name = this.#graph.nodes[id].name;
-    const output = this.#planner.tensor(g.shape, `${name} gradient`);
-    const gpu = this.#model.gpu;
-    this.#planner.op(
-      `${name}: gradient sum`,
-      { a: previous, b: g, output },
-      (t) => add(gpu, numel(output.shape), t, { relu: false }, name),
-    );
-    this.#grads[id] = output;
+    if (this.needed[id]) (this.#terms[id] ??= []).push(g);
   }
 }
 
@@ -168,7 +180,10 @@ function backwardContext(
   return {
     ...nodeContext(planner, model, tuning, node, inputs, `${node.name}: ${node.spec.kind} backward`),
     output: forward.values[node.id],
-    gradOutput: sums.of(node.id)!,
+    get gradOutput() {
+      return sums.of(node.id);
+    },
+    gradOutputTerms: sums.terms(node.id),
     saved: forward.saved[node.id],
     gradient(localName) {
       const p = node.parameters.get(localName);
@@ -197,7 +212,7 @@ export function lowerBackward(
   const sums = new GradientSums(planner, model, graph, gradOutput);
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     const node = graph.nodes[id];
-    if (!sums.of(id) || !sums.needed[id]) continue;
+    if (!sums.reached(id) || !sums.needed[id]) continue;
     opDefinition(node.spec).backward(backwardContext(planner, model, tuning, graph, forward, sums, node));
   }
 }

@@ -1,13 +1,14 @@
 /**
- * `nn.BatchNorm2d` with PyTorch's semantics, in eval and train mode, with an optional fused ReLU, and the
- * backward of train mode.
+ * `nn.BatchNorm2d` with PyTorch's semantics, in eval and train mode, and the backward of train mode; each
+ * with an optional residual input added after the normalisation and an optional ReLU after that, which the
+ * compiler's rewrites fuse into it (a ResNet block's `bn2`, `+= identity` and ReLU are one op).
  *
- * Train mode and backward first reduce each channel's `batch * spatial` values to two sums, then apply an
- * elementwise pass with per-channel coefficients. How the sums are made depends on the per-channel count
- * (see `statisticsPlan`): one invocation per channel for small channels, so that neither barriers
- * nor a second dispatch are paid where a channel holds a few hundred values; one invocation per (channel,
- * slice) and then a per-channel combine for medium ones; coalesced workgroups with a tree reduction for
- * large ones. Planes whose size is a multiple of 4 are read as `vec4f`.
+ * Train mode and its backward reduce each channel's `batch * spatial` values to two sums and then apply
+ * per-channel coefficients to every value. A channel of up to {@linkcode CHANNEL_LIMIT} Vecs is done by one
+ * workgroup in one dispatch (`channel_pass`): the sums, the statistics and the apply, the second read of
+ * the channel coming from cache. Larger channels take three dispatches: workgroups sum slices of each
+ * channel, one invocation per channel combines them, and workgroups apply the coefficients per slice.
+ * Planes whose size is a multiple of 4 are read as `vec4f`.
  *
  * @module
  */
@@ -16,34 +17,37 @@ import common from "../../shaders/batchnorm_common.wgsl" with { type: "text" };
 import evalShader from "../../shaders/batchnorm_eval.wgsl" with { type: "text" };
 import trainShader from "../../shaders/batchnorm_train.wgsl" with { type: "text" };
 import elementwise from "../../shaders/batchnorm_elementwise.wgsl" with { type: "text" };
-import normalizeShader from "../../shaders/batchnorm_normalize.wgsl" with { type: "text" };
 import backwardShader from "../../shaders/batchnorm_backward.wgsl" with { type: "text" };
-import gradInputShader from "../../shaders/batchnorm_grad_input.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { compose, type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
 import { vectorSource, vectorWidth } from "./_vector.ts";
 import { declareScratch, opScratch, type Scratch, scratchOf, scratchPart } from "./_scratch.ts";
 import {
   type BackwardContext,
+  formatShape,
   type ForwardContext,
   inputShapeError,
   type OpDefinition,
   type StepTensor,
 } from "./op.ts";
 
-/** Workgroup size of the elementwise passes and of the tree-reducing statistics. */
+/** Workgroup size of eval mode's elementwise pass and of the sliced passes. */
 const WORKGROUP_SIZE = 256;
-/** Workgroup size of the passes with one invocation per channel or per (channel, slice). */
-const SERIAL_WORKGROUP_SIZE = 64;
-/** Vecs each invocation of an elementwise pass handles (at least; fewer for small tensors). */
+/** Workgroup size of `finalize`, one invocation per channel. */
+const FINALIZE_WORKGROUP_SIZE = 64;
+/** Vecs each invocation of eval mode's elementwise pass handles (at least; fewer for small tensors). */
 const VECS_PER_INVOCATION = 4;
-/** Vecs one invocation sums serially in a slice. */
-const SERIAL_SLICE = 256;
-/** A channel of at most this many Vecs is summed by one invocation, without a separate combine. */
-const DIRECT_LIMIT = 2 * SERIAL_SLICE;
+/**
+ * The most Vecs of a channel that one workgroup handles in one dispatch: 512 KiB, which a core's cache
+ * keeps between the two reads. Beyond it a channel is split over workgroups, which a GPU with fewer
+ * channels than cores otherwise leaves idle.
+ */
+export const CHANNEL_LIMIT = 32768;
+/** Vecs per invocation that `channel_pass` aims at when choosing its workgroup size. */
+const CHANNEL_VECS_PER_INVOCATION = 8;
 /** Slices per channel at most, so that combining them serially stays short. */
 const MAX_SLICES = 64;
-/** Vecs each invocation of a tree-reducing workgroup reads at least, so the barriers stay few per load. */
+/** Vecs each invocation of a sliced pass reads at least, so the barriers stay few per load. */
 const MIN_VECS_PER_INVOCATION = 8;
 
 /** Sizes of a batch-norm input, NCHW viewed as `[batch, channels, spatial]` with `spatial = H * W`. */
@@ -56,45 +60,47 @@ export interface BatchNormShape {
   spatial: number;
 }
 
-/** How a channel's sums are made; lengths in Vecs (`width` values each). */
-interface StatisticsPlan {
+/** How a channel's sums are made and applied; lengths in Vecs (`width` values each). */
+interface ChannelPlan {
   /** Values per Vec: 4 when a plane's size is a multiple of 4, else 1. */
   width: 1 | 4;
-  /** `direct`: one invocation per channel; `serial`/`workgroup`: slices, then a combine. */
-  strategy: "direct" | "serial" | "workgroup";
+  /** `channel`: one workgroup per channel, one dispatch; `sliced`: workgroups per slice, three. */
+  strategy: "channel" | "sliced";
   /** Vecs per plane. */
   spatial: number;
   /** Vecs per channel. */
   perChannel: number;
-  /** Vecs per slice. */
+  /** Vecs per slice (the whole channel in one). */
   sliceLength: number;
-  /** Slices per channel (1 when direct). */
+  /** Slices per channel (1 for `channel`). */
   slices: number;
+  /** Invocations per workgroup, a power of two. */
+  workgroupSize: number;
 }
 
-/** Chooses how to reduce each channel from the sizes alone. */
-function statisticsPlan(s: BatchNormShape): StatisticsPlan {
+/** Chooses how to reduce and apply each channel from the sizes alone. */
+function channelPlan(s: BatchNormShape): ChannelPlan {
   const width = vectorWidth(s.spatial);
   const spatial = s.spatial / width;
   const perChannel = s.batch * spatial;
   const plan = { width, spatial, perChannel } as const;
-  if (perChannel <= DIRECT_LIMIT) {
-    return { ...plan, strategy: "direct", sliceLength: perChannel, slices: 1 };
-  }
-  if (perChannel <= SERIAL_SLICE * MAX_SLICES) {
-    return {
-      ...plan,
-      strategy: "serial",
-      sliceLength: SERIAL_SLICE,
-      slices: Math.ceil(perChannel / SERIAL_SLICE),
-    };
+  if (perChannel <= CHANNEL_LIMIT) {
+    const wanted = Math.ceil(perChannel / CHANNEL_VECS_PER_INVOCATION);
+    const workgroupSize = Math.min(WORKGROUP_SIZE, Math.max(32, 2 ** Math.ceil(Math.log2(wanted))));
+    return { ...plan, strategy: "channel", sliceLength: perChannel, slices: 1, workgroupSize };
   }
   const perInvocation = Math.max(
     MIN_VECS_PER_INVOCATION,
     Math.ceil(perChannel / (WORKGROUP_SIZE * MAX_SLICES)),
   );
   const sliceLength = perInvocation * WORKGROUP_SIZE;
-  return { ...plan, strategy: "workgroup", sliceLength, slices: Math.ceil(perChannel / sliceLength) };
+  return {
+    ...plan,
+    strategy: "sliced",
+    sliceLength,
+    slices: Math.ceil(perChannel / sliceLength),
+    workgroupSize: WORKGROUP_SIZE,
+  };
 }
 
 /**
@@ -107,7 +113,7 @@ function elementwiseDispatch(
   spec: {
     label: string;
     shader: string;
-    relu: boolean;
+    constants: Record<string, number>;
     eps?: number;
     bindings: Record<string, Tensor | GPUBuffer>;
   },
@@ -120,7 +126,7 @@ function elementwiseDispatch(
   return kernel(gpu, {
     label: spec.label,
     code: compose(vectorSource(width), elementwise, spec.shader),
-    constants: { WG: WORKGROUP_SIZE, RELU: spec.relu ? 1 : 0 },
+    constants: { WG: WORKGROUP_SIZE, ...spec.constants },
     uniforms: {
       count,
       spatial,
@@ -135,70 +141,87 @@ function elementwiseDispatch(
   });
 }
 
-/** The statistics dispatches: slice sums unless direct, then `finalize`, each with its bindings. */
-function statisticsDispatches(
+/**
+ * The dispatches of a train-mode pass (forward or backward, as `shader` says) over the channels of `plan`:
+ * `channel_pass`, or `slice_sums`, `finalize` and `slice_apply`. Each entry point gets the part of
+ * `bindings` it uses.
+ */
+function channelDispatches(
   gpu: Gpu,
-  plan: StatisticsPlan,
-  code: string,
+  plan: ChannelPlan,
+  shader: string,
   spec: {
     label: string;
-    uniforms: Record<string, number>;
     constants: Record<string, number>;
-    sliceBindings: Record<string, Tensor | GPUBuffer>;
-    finalizeBindings: Record<string, Tensor | GPUBuffer>;
+    bindings: Record<string, Tensor | GPUBuffer>;
+    uniforms?: Record<string, number>;
     channels: number;
+    apply: boolean;
   },
 ): Dispatch[] {
-  const dispatches: Dispatch[] = [];
-  const constants = { ...spec.constants, WG: WORKGROUP_SIZE, SERIAL_WG: SERIAL_WORKGROUP_SIZE };
-  if (plan.strategy !== "direct") {
-    const workgroup = plan.strategy === "workgroup";
-    dispatches.push(kernel(gpu, {
-      label: `${spec.label} statistics`,
-      code,
-      entryPoint: workgroup ? "slice_sums_workgroup" : "slice_sums_serial",
-      constants,
-      uniforms: spec.uniforms,
-      bindings: spec.sliceBindings,
-      workgroups: workgroup
-        ? [plan.slices, spec.channels, 1]
-        : grid(spec.channels * plan.slices, SERIAL_WORKGROUP_SIZE),
-    }));
-  }
-  dispatches.push(kernel(gpu, {
-    label: `${spec.label} statistics${plan.strategy === "direct" ? "" : " combine"}`,
-    code,
-    entryPoint: "finalize",
-    constants: { ...constants, DIRECT: plan.strategy === "direct" ? 1 : 0 },
-    uniforms: spec.uniforms,
-    bindings: spec.finalizeBindings,
-    workgroups: grid(spec.channels, SERIAL_WORKGROUP_SIZE),
-  }));
-  return dispatches;
+  const code = compose(vectorSource(plan.width), common, shader);
+  const constants = { ...spec.constants, WG: plan.workgroupSize, FINALIZE_WG: FINALIZE_WORKGROUP_SIZE };
+  const uniforms = {
+    channels: spec.channels,
+    spatial: plan.spatial,
+    perChannel: plan.perChannel,
+    sliceLength: plan.sliceLength,
+    slices: plan.slices,
+    ...spec.uniforms,
+  };
+  const pass = (label: string, entryPoint: string, workgroups: readonly [number, number, number]) => {
+    const used = gpu.entryPointInterface(code, entryPoint, label).storage.map((d) =>
+      d.name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())
+    );
+    const bindings = Object.fromEntries(used.map((name) => [name, spec.bindings[name]]));
+    return kernel(gpu, { label, code, entryPoint, constants, uniforms, bindings, workgroups });
+  };
+  if (plan.strategy === "channel") return [pass(spec.label, "channel_pass", [spec.channels, 1, 1])];
+  const sliced: [number, number, number] = [plan.slices, spec.channels, 1];
+  return [
+    pass(`${spec.label} statistics`, "slice_sums", sliced),
+    pass(`${spec.label} statistics combine`, "finalize", grid(spec.channels, FINALIZE_WORKGROUP_SIZE)),
+    ...(spec.apply ? [pass(spec.label, "slice_apply", sliced)] : []),
+  ];
+}
+
+/** Small buffers that stand in for absent tensors: one read-only, one written, never both in one binding. */
+function placeholders(gpu: Gpu, label: string) {
+  let read: GPUBuffer | undefined;
+  let written: GPUBuffer | undefined;
+  return {
+    read: (t?: Tensor) => t ?? (read ??= gpu.buffer(`${label} batch norm absent input`, 16)),
+    written: (t?: Tensor) => t ?? (written ??= gpu.buffer(`${label} batch norm absent output`, 16)),
+  };
 }
 
 /**
  * The scratch {@linkcode batchNormTrain} and {@linkcode batchNormBackward} need for `s`, as bytes per part:
- * the slices' partial sums, and the per-channel coefficients.
+ * the slices' partial sums and the per-channel coefficients for channels split into slices, none for
+ * channels that one workgroup does whole.
  *
  * @example
  * ```ts
  * import { batchNormScratchParts } from "@denogpu/resnet/ops";
- * console.log(batchNormScratchParts({ batch: 2, channels: 64, spatial: 16 * 16 }).length); // 2
+ * console.log(batchNormScratchParts({ batch: 2, channels: 64, spatial: 16 * 16 }).length); // 0
+ * console.log(batchNormScratchParts({ batch: 64, channels: 64, spatial: 112 * 112 }).length); // 2
  * ```
  */
 export function batchNormScratchParts(s: BatchNormShape): number[] {
-  return [s.channels * statisticsPlan(s).slices * 8, s.channels * 16];
+  const plan = channelPlan(s);
+  return plan.strategy === "channel" ? [] : [s.channels * plan.slices * 8, s.channels * 16];
 }
 
-/** The partial sums and coefficients of a batch norm op: `given`, or private buffers. */
-function statisticsScratch(
+/** The partial sums and coefficients of a sliced batch norm op: `given`, or private buffers. */
+function slicedScratch(
   gpu: Gpu,
   s: BatchNormShape,
   given: Scratch | undefined,
   label: string,
-): { partials: Tensor; coefficients: Tensor } {
-  const scratch = opScratch(gpu, given, batchNormScratchParts(s), `${label}: batch norm`);
+): { partials?: Tensor; coefficients?: Tensor } {
+  const parts = batchNormScratchParts(s);
+  if (parts.length === 0) return {};
+  const scratch = opScratch(gpu, given, parts, `${label}: batch norm`);
   return { partials: scratchPart(scratch, 0, label), coefficients: scratchPart(scratch, 1, label) };
 }
 
@@ -226,7 +249,8 @@ function checkElements(label: string, tensors: Record<string, Tensor | undefined
 }
 
 /**
- * Eval mode: `y = relu?((x - running_mean) / sqrt(running_var + eps) * weight + bias)`, one dispatch.
+ * Eval mode: `y = relu?((x - running_mean) / sqrt(running_var + eps) * weight + bias + residual?)`, one
+ * dispatch.
  *
  * @example
  * ```ts
@@ -247,13 +271,21 @@ function checkElements(label: string, tensors: Record<string, Tensor | undefined
 export function batchNormEval(
   gpu: Gpu,
   s: BatchNormShape,
-  t: { input: Tensor; weight: Tensor; bias: Tensor; runningMean: Tensor; runningVar: Tensor; output: Tensor },
+  t: {
+    input: Tensor;
+    weight: Tensor;
+    bias: Tensor;
+    runningMean: Tensor;
+    runningVar: Tensor;
+    output: Tensor;
+    residual?: Tensor;
+  },
   o: { eps: number; relu: boolean },
   label: string,
 ): Dispatch[] {
   checkShape(label, s, false);
   const count = s.batch * s.channels * s.spatial;
-  checkElements(label, { input: t.input, output: t.output }, count);
+  checkElements(label, { input: t.input, output: t.output, residual: t.residual }, count);
   checkElements(label, {
     weight: t.weight,
     bias: t.bias,
@@ -263,17 +295,18 @@ export function batchNormEval(
   return [elementwiseDispatch(gpu, s, {
     label: `${label}: batch norm (eval)`,
     shader: evalShader,
-    relu: o.relu,
+    constants: { RELU: o.relu ? 1 : 0, RESIDUAL: t.residual ? 1 : 0 },
     eps: o.eps,
-    bindings: t,
+    bindings: { ...t, residual: placeholders(gpu, label).read(t.residual) },
   })];
 }
 
 /**
- * Train mode, two dispatches: normalises with the batch mean and biased variance, then ReLU when `relu` is
- * true; updates `runningMean` and `runningVar` in place with `momentum` (the variance unbiased by
- * `n / (n - 1)`, n = batch * spatial); writes the batch mean and `1 / sqrt(var + eps)` to `savedMean` and
- * `savedInvStd` ([C]) for {@linkcode batchNormBackward}. Its partial sums and per-channel coefficients go to
+ * Train mode: normalises with the batch mean and biased variance, adds `residual` when given, then applies
+ * ReLU when `relu` is true; updates `runningMean` and `runningVar` in place with `momentum` (the variance
+ * unbiased by `n / (n - 1)`, n = batch * spatial); writes the batch mean and `1 / sqrt(var + eps)` to
+ * `savedMean` and `savedInvStd` ([C]) for {@linkcode batchNormBackward}. One dispatch for channels of up to
+ * {@linkcode CHANNEL_LIMIT} Vecs, else three, whose partial sums and per-channel coefficients go to
  * `t.scratch` ({@linkcode batchNormScratchParts}), or to small private buffers made here.
  *
  * @example
@@ -304,13 +337,15 @@ export function batchNormTrain(
     output: Tensor;
     savedMean: Tensor;
     savedInvStd: Tensor;
+    residual?: Tensor;
     scratch?: Scratch;
   },
   o: { eps: number; momentum: number; relu: boolean },
   label: string,
 ): Dispatch[] {
   checkShape(label, s, true);
-  checkElements(label, { input: t.input, output: t.output }, s.batch * s.channels * s.spatial);
+  const count = s.batch * s.channels * s.spatial;
+  checkElements(label, { input: t.input, output: t.output, residual: t.residual }, count);
   checkElements(label, {
     weight: t.weight,
     bias: t.bias,
@@ -319,51 +354,30 @@ export function batchNormTrain(
     savedMean: t.savedMean,
     savedInvStd: t.savedInvStd,
   }, s.channels);
-  const plan = statisticsPlan(s);
+  const plan = channelPlan(s);
   const values = s.batch * s.spatial;
-  const { partials, coefficients } = statisticsScratch(gpu, s, t.scratch, label);
-  const uniforms = {
+  const { scratch: _, ...tensors } = t;
+  return channelDispatches(gpu, plan, trainShader, {
+    label: `${label}: batch norm (train)`,
+    uniforms: { eps: o.eps, momentum: o.momentum, unbias: values / (values - 1) },
+    constants: { RELU: o.relu ? 1 : 0, RESIDUAL: t.residual ? 1 : 0 },
+    bindings: {
+      ...tensors,
+      ...slicedScratch(gpu, s, t.scratch, label),
+      residual: placeholders(gpu, label).read(t.residual),
+    },
     channels: s.channels,
-    spatial: plan.spatial,
-    perChannel: plan.perChannel,
-    sliceLength: plan.sliceLength,
-    slices: plan.slices,
-    eps: o.eps,
-    momentum: o.momentum,
-    unbias: values / (values - 1),
-  };
-  return [
-    ...statisticsDispatches(gpu, plan, compose(vectorSource(plan.width), common, trainShader), {
-      label: `${label}: batch norm`,
-      uniforms,
-      constants: {},
-      sliceBindings: { input: t.input, partials },
-      finalizeBindings: {
-        input: t.input,
-        partials,
-        weight: t.weight,
-        bias: t.bias,
-        runningMean: t.runningMean,
-        runningVar: t.runningVar,
-        savedMean: t.savedMean,
-        savedInvStd: t.savedInvStd,
-        coefficients,
-      },
-      channels: s.channels,
-    }),
-    elementwiseDispatch(gpu, s, {
-      label: `${label}: batch norm (train)`,
-      shader: normalizeShader,
-      relu: o.relu,
-      bindings: { input: t.input, coefficients, output: t.output },
-    }),
-  ];
+    apply: true,
+  });
 }
 
 /**
- * Backward of {@linkcode batchNormTrain} (and of its fused ReLU when `relu` is true: the gradient is masked
- * where `output` is not positive), two dispatches. Each of `gradInput`, `gradWeight` and `gradBias` is
- * computed only when given (frozen parameters get none) and is overwritten, not accumulated.
+ * Backward of {@linkcode batchNormTrain}. The output's gradient is `gradOutput`, plus `gradExtra` when given
+ * (a second gradient of the same output, summed here rather than in a pass of its own); with `relu` it is
+ * masked where `output` is not positive. `gradResidual`, when given, receives that (masked) gradient: the
+ * gradient of the forward's residual input. Each of `gradInput`, `gradWeight` and `gradBias` is computed
+ * only when given (frozen parameters get none) and is overwritten, not accumulated. One dispatch, or three
+ * for channels over {@linkcode CHANNEL_LIMIT} Vecs.
  *
  * @example
  * ```ts
@@ -401,7 +415,9 @@ export function batchNormBackward(
     weight: Tensor;
     savedMean: Tensor;
     savedInvStd: Tensor;
+    gradExtra?: Tensor;
     gradInput?: Tensor;
+    gradResidual?: Tensor;
     gradWeight?: Tensor;
     gradBias?: Tensor;
     scratch?: Scratch;
@@ -414,7 +430,9 @@ export function batchNormBackward(
     input: t.input,
     output: t.output,
     gradOutput: t.gradOutput,
+    gradExtra: t.gradExtra,
     gradInput: t.gradInput,
+    gradResidual: t.gradResidual,
   }, s.batch * s.channels * s.spatial);
   checkElements(label, {
     weight: t.weight,
@@ -423,63 +441,32 @@ export function batchNormBackward(
     gradWeight: t.gradWeight,
     gradBias: t.gradBias,
   }, s.channels);
-  if (!t.gradInput && !t.gradWeight && !t.gradBias) return [];
-  const plan = statisticsPlan(s);
-  const { partials, coefficients } = statisticsScratch(gpu, s, t.scratch, label);
-  // An absent gradient is bound to a placeholder: the pipeline is compiled without the writes to it.
-  let placeholder: GPUBuffer | undefined;
-  const orPlaceholder = (gradient?: Tensor) =>
-    gradient ?? (placeholder ??= gpu.buffer(`${label} batch norm absent gradient`, 4));
-  const relu = o.relu ? 1 : 0;
-  const sliceBindings = {
-    input: t.input,
-    output: t.output,
-    gradOutput: t.gradOutput,
-    savedMean: t.savedMean,
-    partials,
-  };
-  const dispatches = statisticsDispatches(
-    gpu,
-    plan,
-    compose(vectorSource(plan.width), common, backwardShader),
-    {
-      label: `${label}: batch norm backward`,
-      uniforms: {
-        channels: s.channels,
-        spatial: plan.spatial,
-        perChannel: plan.perChannel,
-        sliceLength: plan.sliceLength,
-        slices: plan.slices,
-      },
-      constants: { RELU: relu, WRITE_WEIGHT: t.gradWeight ? 1 : 0, WRITE_BIAS: t.gradBias ? 1 : 0 },
-      sliceBindings,
-      finalizeBindings: {
-        ...sliceBindings,
-        savedInvStd: t.savedInvStd,
-        weight: t.weight,
-        gradWeight: orPlaceholder(t.gradWeight),
-        gradBias: orPlaceholder(t.gradBias),
-        coefficients,
-      },
-      channels: s.channels,
+  if (!t.gradInput && !t.gradResidual && !t.gradWeight && !t.gradBias) return [];
+  const plan = channelPlan(s);
+  const absent = placeholders(gpu, label);
+  const { scratch: _, ...tensors } = t;
+  return channelDispatches(gpu, plan, backwardShader, {
+    label: `${label}: batch norm backward`,
+    constants: {
+      RELU: o.relu ? 1 : 0,
+      EXTRA: t.gradExtra ? 1 : 0,
+      WRITE_WEIGHT: t.gradWeight ? 1 : 0,
+      WRITE_BIAS: t.gradBias ? 1 : 0,
+      WRITE_INPUT: t.gradInput ? 1 : 0,
+      WRITE_RESIDUAL: t.gradResidual ? 1 : 0,
     },
-  );
-  if (!t.gradInput) return dispatches;
-  return [
-    ...dispatches,
-    elementwiseDispatch(gpu, s, {
-      label: `${label}: batch norm backward`,
-      shader: gradInputShader,
-      relu: o.relu,
-      bindings: {
-        input: t.input,
-        output: t.output,
-        gradOutput: t.gradOutput,
-        coefficients,
-        gradInput: t.gradInput,
-      },
-    }),
-  ];
+    bindings: {
+      ...tensors,
+      ...slicedScratch(gpu, s, t.scratch, label),
+      gradExtra: absent.read(t.gradExtra),
+      gradInput: absent.written(t.gradInput),
+      gradResidual: absent.written(t.gradResidual),
+      gradWeight: absent.written(t.gradWeight),
+      gradBias: absent.written(t.gradBias),
+    },
+    channels: s.channels,
+    apply: Boolean(t.gradInput || t.gradResidual),
+  });
 }
 
 /** A `nn.BatchNorm2d` node of a traced graph. */
@@ -492,7 +479,12 @@ export interface BatchNorm2dSpec {
   eps: number;
   /** Weight of the batch statistics in the running ones. */
   momentum: number;
-  /** Whether a ReLU follows, fused into this op by the compiler's rewrites. */
+  /**
+   * Whether the node's second input is added to the result (a residual add fused into this op by the
+   * compiler's rewrites).
+   */
+  residual?: boolean;
+  /** Whether a ReLU follows (after the residual), fused into this op by the compiler's rewrites. */
   relu?: boolean;
 }
 
@@ -503,12 +495,13 @@ function batchNormShape(t: StepTensor): BatchNormShape {
 
 function lowerBatchNormForward(ctx: ForwardContext<BatchNorm2dSpec>): StepTensor {
   const { spec, name, gpu } = ctx;
-  const [input] = ctx.inputs;
+  const [input, residual] = ctx.inputs;
   const output = ctx.output();
   const s = batchNormShape(output);
   const relu = spec.relu ?? false;
   const tensors = {
     input,
+    residual,
     weight: ctx.parameter("weight")!,
     bias: ctx.parameter("bias")!,
     runningMean: ctx.parameter("running_mean")!,
@@ -535,22 +528,28 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
   const [input] = ctx.inputs;
   const relu = ctx.spec.relu ?? false;
   const [savedMean, savedInvStd] = ctx.saved;
+  // Two gradients of the output (a tensor that fans out) are summed as they are read.
+  const terms = ctx.gradOutputTerms;
+  const [gradOutput, gradExtra] = terms.length === 2 ? terms : [ctx.gradOutput];
   const gradInput = ctx.gradInput(0);
+  const gradResidual = ctx.spec.residual ? ctx.gradInput(1) : undefined;
   const tensors = {
     input,
     // Read only for a fused ReLU's mask; otherwise the input stands in, so the output need not live
     // until backward.
     output: relu ? ctx.output : input,
-    gradOutput: ctx.gradOutput,
+    gradOutput,
+    gradExtra,
     weight: ctx.parameter("weight")!,
     savedMean,
     savedInvStd,
     gradInput,
+    gradResidual,
     gradWeight: ctx.gradient("weight"),
     gradBias: ctx.gradient("bias"),
   };
   const s = batchNormShape(ctx.output);
-  const needed = tensors.gradInput || tensors.gradWeight || tensors.gradBias;
+  const needed = gradInput || gradResidual || tensors.gradWeight || tensors.gradBias;
   const scratch = declareScratch(ctx, needed ? batchNormScratchParts(s) : [], ctx.label);
   ctx.op(
     ctx.label,
@@ -558,15 +557,24 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
     (t) => batchNormBackward(ctx.gpu, s, { ...t, scratch: scratchOf(t) }, { relu }, ctx.name),
   );
   if (gradInput) ctx.accumulate(0, gradInput);
+  if (gradResidual) ctx.accumulate(1, gradResidual);
 }
 
-/** `nn.BatchNorm2d` as a layer kind, with an optional fused ReLU. */
+/** `nn.BatchNorm2d` as a layer kind, with an optional fused residual add and ReLU. */
 export const batchNorm2dOp: OpDefinition<BatchNorm2dSpec> = {
   kind: "batchnorm2d",
   typeName: "BatchNorm2d",
-  inferShape(name, spec, [x]) {
+  inferShape(name, spec, inputs) {
+    const [x, residual] = inputs;
     if (x.length !== 3 || x[0] !== spec.numFeatures) {
       throw inputShapeError(name, spec.kind, `[${spec.numFeatures}, H, W]`, x);
+    }
+    const expected = spec.residual ? 2 : 1;
+    if (inputs.length !== expected) {
+      throw new Error(`${name} (${spec.kind}): expected ${expected} input(s), got ${inputs.length}`);
+    }
+    if (residual && residual.join() !== x.join()) {
+      throw inputShapeError(name, `${spec.kind} residual`, formatShape(x), residual);
     }
     return [...x];
   },

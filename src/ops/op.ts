@@ -85,8 +85,13 @@ export interface ForwardContext<S> extends NodeContext<S> {
 export interface BackwardContext<S> extends NodeContext<S> {
   /** The node's forward output. */
   readonly output: StepTensor;
-  /** The gradient of the loss with respect to the output. */
+  /** The gradient of the loss with respect to the output (summed from its terms, when first read). */
   readonly gradOutput: StepTensor;
+  /**
+   * The terms that sum to {@linkcode BackwardContext.gradOutput}, one per reader of the output: an op that
+   * adds them as it reads them saves the separate sum (which is made only if `gradOutput` is read).
+   */
+  readonly gradOutputTerms: readonly StepTensor[];
   /** What the forward lowering saved, in order. */
   readonly saved: readonly StepTensor[];
   /** The gradient of the layer's parameter `localName`, or `undefined` when it is frozen or absent. */

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import {
   batchNormBackward,
   batchNormEval,
+  batchNormScratchParts,
   type BatchNormShape,
   batchNormTrain,
+  CHANNEL_LIMIT,
 } from "../../src/ops/batchnorm.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
@@ -23,20 +25,20 @@ const SHAPES: BatchNormShape[] = [
   { batch: 1, channels: 3, spatial: 5 * 7 },
   { batch: 3, channels: 5, spatial: 3 * 3 },
 ];
-/** 3 * 2070 values per channel: two slices, the second partly filled. */
-const SLICED: BatchNormShape = { batch: 3, channels: 3, spatial: 45 * 46 };
+/** 3 * 11235 values per channel: over CHANNEL_LIMIT, so 17 slices, the last partly filled. */
+const SLICED: BatchNormShape = { batch: 3, channels: 3, spatial: 105 * 107 };
 
 /**
- * Shapes that reach each way of reducing a channel (by its count of Vecs: 4 values when H * W is a
- * multiple of 4, else 1): one invocation per channel up to 512 Vecs, serial slices up to 16384 Vecs,
- * workgroup slices beyond; and elementwise passes whose invocations loop, stepping across channels.
+ * Shapes that reach each way of doing a channel (by its count of Vecs: 4 values when H * W is a multiple of
+ * 4, else 1): one workgroup per channel up to CHANNEL_LIMIT (32768) Vecs, at the smallest workgroup and
+ * with invocations looping over many Vecs; sliced beyond.
  */
 const VARIANTS: Array<[string, BatchNormShape, number]> = [
-  ["direct, vec4", { batch: 2, channels: 3, spatial: 4 * 5 }, 10],
-  ["direct, invocations looping across channels", { batch: 3, channels: 5, spatial: 5 * 7 }, 10],
-  ["serial slices, vec4", { batch: 3, channels: 2, spatial: 32 * 32 }, 10],
-  ["workgroup slices, vec4", { batch: 1, channels: 2, spatial: 4 * 16500 }, 10],
-  ["workgroup slices, scalar", { batch: 1, channels: 2, spatial: 16411 }, 10],
+  ["one workgroup per channel, vec4", { batch: 2, channels: 3, spatial: 4 * 5 }, 10],
+  ["one workgroup per channel, scalar", { batch: 3, channels: 5, spatial: 5 * 7 }, 10],
+  ["one workgroup per channel, looping", { batch: 3, channels: 2, spatial: 64 * 64 }, 10],
+  ["sliced, vec4", { batch: 2, channels: 2, spatial: 4 * 16500 }, 10],
+  ["sliced, scalar", { batch: 1, channels: 2, spatial: 32771 }, 10],
 ];
 
 const count = (s: BatchNormShape) => s.batch * s.channels * s.spatial;
@@ -351,3 +353,97 @@ Deno.test("batch norm backward with vec4 loads matches finite differences", asyn
     "grad weight against finite differences",
   );
 });
+
+Deno.test("the test shapes reach both ways of doing a channel", () => {
+  const vecs = (s: BatchNormShape) => s.batch * (s.spatial % 4 === 0 ? s.spatial / 4 : s.spatial);
+  for (const [name, s] of VARIANTS) {
+    assert.equal(vecs(s) > CHANNEL_LIMIT, name.startsWith("sliced"), name);
+    assert.equal(batchNormScratchParts(s).length, name.startsWith("sliced") ? 2 : 0, name);
+  }
+  assert.ok(vecs(SLICED) > CHANNEL_LIMIT);
+});
+
+/**
+ * The fused residual block tail: y = relu(bn(x) + residual) in train and eval mode, and its backward from
+ * two gradients of y (summed as read), which also writes the residual's gradient.
+ */
+for (const s of [SHAPES[1], VARIANTS[0][1], SLICED]) {
+  Deno.test(`batch norm ${shapeName(s)} with a residual and ReLU, and two output gradients`, async () => {
+    const gpu = await testGpu();
+    const data = layerData(s, 80, 2);
+    const shape = [s.batch, s.channels, s.spatial];
+    const residualValues = randomArray(count(s), 81);
+    const residual = upload(gpu, "residual", residualValues, shape);
+    const withResidual = (values: ArrayLike<number>) =>
+      Float64Array.from(values, (v, i) => Math.max(v + residualValues[i], 0));
+
+    const runningMean = data.runningMean.map((v, c) => v + 2 * (c + 1));
+    const evalT = {
+      input: upload(gpu, "x", data.input, shape),
+      weight: upload(gpu, "weight", data.weight, [s.channels]),
+      bias: upload(gpu, "bias", data.bias, [s.channels]),
+      runningMean: upload(gpu, "running mean", runningMean, [s.channels]),
+      runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
+      output: empty(gpu, "y", shape),
+      residual,
+    };
+    submit(gpu, batchNormEval(gpu, s, evalT, { eps: EPS, relu: true }, "test"));
+    const evalExpected = batchNormEvalReference(data.input, s, { ...data, runningMean }, {
+      eps: EPS,
+      relu: false,
+    });
+    assertClose(await read(gpu, evalT.output), withResidual(evalExpected), TOLERANCE, "eval output");
+
+    const t = {
+      input: upload(gpu, "x", data.input, shape),
+      weight: upload(gpu, "weight", data.weight, [s.channels]),
+      bias: upload(gpu, "bias", data.bias, [s.channels]),
+      runningMean: upload(gpu, "running mean", data.runningMean, [s.channels]),
+      runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
+      output: empty(gpu, "y", shape),
+      savedMean: empty(gpu, "saved mean", [s.channels]),
+      savedInvStd: empty(gpu, "saved invstd", [s.channels]),
+      residual,
+    };
+    submit(gpu, batchNormTrain(gpu, s, t, { eps: EPS, momentum: MOMENTUM, relu: true }, "test"));
+    const expected = batchNormTrainReference(data.input, s, data, {
+      eps: EPS,
+      momentum: MOMENTUM,
+      relu: false,
+    });
+    const output = withResidual(expected.output);
+    assertClose(await read(gpu, t.output), output, TOLERANCE, "train output");
+    assertClose(await read(gpu, t.runningVar), expected.runningVar, TOLERANCE, "running var");
+
+    const g1 = randomArray(count(s), 82);
+    const g2 = randomArray(count(s), 83);
+    const gradInput = empty(gpu, "dx", shape);
+    const gradResidual = empty(gpu, "dresidual", shape);
+    const gradWeight = empty(gpu, "dweight", [s.channels]);
+    submit(
+      gpu,
+      batchNormBackward(
+        gpu,
+        s,
+        {
+          ...t,
+          gradOutput: upload(gpu, "dy", g1, shape),
+          gradExtra: upload(gpu, "dy'", g2, shape),
+          gradInput,
+          gradResidual,
+          gradWeight,
+        },
+        { relu: true },
+        "test",
+      ),
+    );
+    const masked = Float64Array.from(g1, (g, i) => output[i] > 0 ? g + g2[i] : 0);
+    const expectedGrads = batchNormBackwardReference(data.input, s, data.weight, data.bias, masked, {
+      eps: EPS,
+      relu: false,
+    });
+    assertClose(await read(gpu, gradResidual), masked, TOLERANCE, "grad residual");
+    assertClose(await read(gpu, gradInput), expectedGrads.gradInput, TOLERANCE, "grad input");
+    assertClose(await read(gpu, gradWeight), expectedGrads.gradWeight, TOLERANCE, "grad weight");
+  });
+}
