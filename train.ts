@@ -73,5 +73,11 @@ export {
   readStateDict,
 } from "./src/train/pretrained.ts";
 export { renderReport, type ReportData, writeReport } from "./src/train/report.ts";
-export { cachedConvTuning, tuneConvolutionsCached } from "./src/train/tuning.ts";
+export {
+  cachedConvTuning,
+  loadConvTuning,
+  saveConvTuning,
+  tuneConvolutionsCached,
+  tuningFile,
+} from "./src/train/tuning.ts";
 export { INPUT_SIZE, isModelName, type ModelEntry, modelNamesOf, modelStem } from "./src/models/table.ts";

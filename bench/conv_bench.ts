@@ -94,7 +94,7 @@ function bench(group: string, name: string, flops: number, dispatches: Dispatch[
   for (const tiling of TILING_CANDIDATES.filter((c) => fitsLimits(gpu, c))) {
     const name = `matmul 1024^3 tiling ${Object.values(tiling).join("/")}`;
     bench("matmul 1024^3", name, 2 * n ** 3, [
-      forwardDispatch(gpu, g, t, name, fixedTiling(tiling, ["forward"])),
+      forwardDispatch(gpu, g, t, {}, name, fixedTiling(tiling, ["forward"])),
     ]);
   }
 }
@@ -186,7 +186,7 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
       group,
       `${forward} direct [${tile("forward")}]${chosen("forward", false)}`,
       flops,
-      forwardOp(gpu, g, { input, weight, output }, group, tuning),
+      forwardOp(gpu, g, { input, weight, output }, {}, group, tuning),
       isChosen("forward", false) ? uses : 0,
     );
     bench(

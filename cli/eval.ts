@@ -8,7 +8,7 @@ import { MODEL_NAMES } from "../src/models/table.ts";
 import { openCheckpoint } from "../src/train/checkpoint.ts";
 import { evaluate, formatEvaluation } from "../src/train/evaluate.ts";
 import { limitDataset } from "../src/train/fit.ts";
-import { cachedConvTuning } from "../src/train/tuning.ts";
+import { cachedConvTuning, loadConvTuning } from "../src/train/tuning.ts";
 import { defaultCacheDir } from "../src/io/cache.ts";
 import {
   boolean,
@@ -37,6 +37,7 @@ Usage: deno run -A cli.ts eval --checkpoint PATH [flags]
   --batch-size N         images per forward pass (default 256)
   --model NAME           the model, for files that do not say (torchvision .pth files)
   --stem STEM            imagenet | cifar, for files that do not say (default imagenet)
+  --tuning FILE          the convolution tuning in FILE (default: the one train cached for this adapter)
   --json                 print the result as JSON on stdout
   -h, --help             this help`;
 
@@ -61,6 +62,7 @@ export const evalCommand: Command = {
     "batch-size": string,
     model: string,
     stem: string,
+    tuning: string,
     json: boolean,
   },
   async run(flags) {
@@ -93,7 +95,9 @@ export const evalCommand: Command = {
       mean: opened.info.mean,
       std: opened.info.std,
       // The tuning `train` measured on this adapter, if any: evaluating never measures.
-      tuning: await cachedConvTuning(gpu, defaultCacheDir()),
+      tuning: flags.tuning !== undefined
+        ? await loadConvTuning(flags.tuning as string)
+        : await cachedConvTuning(gpu, defaultCacheDir()),
     });
     if (json) {
       console.log(

@@ -7,7 +7,7 @@
 import { MODEL_NAMES } from "../src/models/table.ts";
 import { openCheckpoint } from "../src/train/checkpoint.ts";
 import { formatPredictions, predictFiles } from "../src/train/predict.ts";
-import { cachedConvTuning } from "../src/train/tuning.ts";
+import { cachedConvTuning, loadConvTuning } from "../src/train/tuning.ts";
 import { defaultCacheDir } from "../src/io/cache.ts";
 import { boolean, choice, type Command, createGpu, integer, string, UsageError } from "./_flags.ts";
 
@@ -22,6 +22,7 @@ normalised as in training.
   --top-k N              classes to show per image (default 5)
   --model NAME           the model, for files that do not say (torchvision .pth files)
   --stem STEM            imagenet | cifar, for files that do not say (default imagenet)
+  --tuning FILE          the convolution tuning in FILE (default: the one train cached for this adapter)
   --json                 print the result as JSON on stdout
   -h, --help             this help`;
 
@@ -37,7 +38,14 @@ normalised as in training.
 export const predict: Command = {
   help: PREDICT_HELP,
   positionals: true,
-  options: { checkpoint: string, "top-k": string, model: string, stem: string, json: boolean },
+  options: {
+    checkpoint: string,
+    "top-k": string,
+    model: string,
+    stem: string,
+    tuning: string,
+    json: boolean,
+  },
   async run(flags, files) {
     const json = flags.json === true;
     const checkpoint = flags.checkpoint as string | undefined;
@@ -50,7 +58,9 @@ export const predict: Command = {
     });
     const gpu = await createGpu(console.error);
     // The tuning `train` measured on this adapter, if any: predicting never measures.
-    const tuning = await cachedConvTuning(gpu, defaultCacheDir());
+    const tuning = flags.tuning !== undefined
+      ? await loadConvTuning(flags.tuning as string)
+      : await cachedConvTuning(gpu, defaultCacheDir());
     const predictions = await predictFiles(gpu, opened.model, opened.info, files, k, tuning);
     if (json) console.log(JSON.stringify({ checkpoint: opened.path, model: opened.info.model, predictions }));
     else console.log(formatPredictions(predictions));

@@ -18,7 +18,7 @@ import {
   type RunConfig,
   SCHEDULE_NAMES,
 } from "../src/train/run_config.ts";
-import { tuneConvolutionsCached } from "../src/train/tuning.ts";
+import { tuneConvolutionsCached, tuningFile } from "../src/train/tuning.ts";
 import {
   boolean,
   choice,
@@ -88,6 +88,8 @@ Output:
   --out DIR              the run folder (default runs/<model>-<dataset>, numbered when taken)
   --resume DIR           continue the run in DIR exactly where it stopped, with its saved settings
   --no-tune              skip the one-time convolution autotune (results cached per adapter)
+  --tuning FILE          the convolution tuning in FILE (from any adapter), or measured and written there
+                         when FILE does not exist, in place of the cached one
   --json                 print the result as JSON on stdout
   -h, --help             this help
 
@@ -263,6 +265,7 @@ export const train: Command = {
     out: string,
     resume: string,
     "no-tune": boolean,
+    tuning: string,
     json: boolean,
   },
   async run(flags) {
@@ -284,7 +287,9 @@ export const train: Command = {
     const out = run.out ?? await defaultOut(config.model, data.name);
     // After the data, so that a wrong --data is told at once rather than after the autotune.
     let tuning;
-    if (!flags["no-tune"]) {
+    if (flags.tuning !== undefined) {
+      tuning = await tuningFile(gpu, flags.tuning as string);
+    } else if (!flags["no-tune"]) {
       console.error("Tuning the convolution kernels for this adapter (once; cached)...");
       tuning = await tuneConvolutionsCached(gpu, defaultCacheDir());
     }

@@ -4,7 +4,8 @@
 // With xhat = (x - mean) * inv_std:
 //   grad_bias = sum g, grad_weight = sum g * xhat,
 //   grad_x = weight * inv_std * (g - mean(g) - xhat * mean(g * xhat)),
-//   grad_residual = g (the gradient of a residual input added before the ReLU).
+//   and with WRITE_RESIDUAL, g overwrites grad_output: the gradient of a residual input added before the
+//   ReLU (in place, so that a block's fused backward stays within 10 storage buffers).
 // The sums are of g and g * (x - mean). `finish_channel` writes grad_weight and grad_bias, each only when its
 // WRITE_* constant is set, and returns the coefficients `channel_apply` uses: (mean(g),
 // mean(g * (x - mean)) * inv_std^2, weight * inv_std, mean). An absent tensor is bound to a placeholder: the
@@ -28,7 +29,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<Vec>;
 @group(0) @binding(2) var<storage, read> output: array<Vec>;
-@group(0) @binding(3) var<storage, read> grad_output: array<Vec>;
+@group(0) @binding(3) var<storage, read_write> grad_output: array<Vec>;
 @group(0) @binding(4) var<storage, read> saved_mean: array<f32>;
 // [channels][slices]: (sum g, sum g * (x - mean)). Read-write in `finalize` too, where it is only read, so
 // that all entry points share one declaration.
@@ -40,7 +41,6 @@ struct Params {
 @group(0) @binding(10) var<storage, read_write> coefficients: array<vec4f>;
 @group(0) @binding(11) var<storage, read> grad_extra: array<Vec>;
 @group(0) @binding(12) var<storage, read_write> grad_input: array<Vec>;
-@group(0) @binding(13) var<storage, read_write> grad_residual: array<Vec>;
 
 fn channel_reference(c: u32) -> f32 {
   return saved_mean[c];
@@ -69,5 +69,5 @@ fn finish_channel(c: u32, sums: vec2f, write: bool) -> vec4f {
 fn channel_apply(i: u32, k: vec4f) {
   let g = gradient(i);
   if (WRITE_INPUT) { grad_input[i] = (g - Vec(k.x) - (input[i] - Vec(k.w)) * k.y) * k.z; }
-  if (WRITE_RESIDUAL) { grad_residual[i] = g; }
+  if (WRITE_RESIDUAL) { grad_output[i] = g; }
 }

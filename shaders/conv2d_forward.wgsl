@@ -1,11 +1,11 @@
 // Convolution forward as an implicit GEMM (appended to conv2d_tile.wgsl, conv2d_tile_shared.wgsl and
-// conv2d_geometry.wgsl). For group g the GEMM is
+// conv2d_geometry.wgsl; followed by conv2d_epilogue.wgsl). For group g the GEMM is
 // out[n, g*CG_OUT + row, pixel] = sum over steps (c, ky, kx) of weight[g*CG_OUT + row, c, ky, kx] * x
 // where x is what output pixel `pixel` (n, oy, ox) sees through tap (ky, kx) of input channel g*CG_IN + c,
 // zero in the padding; the steps run over the live taps only. Rows are output channels, columns are output pixels of the whole batch.
 // CHECK_BOUNDS: false when no tap of any pixel reaches the padding.
-// Entry points: main and main_bias tile in registers only, main_staged and main_staged_bias stage through
-// workgroup memory. Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group (PACKED:
+// Entry points: main, main_bias and main_norm (the epilogue's three sources) tile in registers only;
+// main_staged, main_staged_bias and main_staged_norm stage through workgroup memory. Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * group (PACKED:
 // row tile over all groups).
 
 override PIXELS: u32 = BATCH * OUT_HW;
@@ -14,7 +14,6 @@ override ROW_TILES: u32 = (select(CG_OUT, C_OUT, PACKED) + TILE_ROWS - 1u) / TIL
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read_write> output: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
 
 struct Tap {
   offset: i32, // c * IN_HW + dy * IN_W + dx
@@ -24,7 +23,7 @@ struct Tap {
 
 var<private> channel: array<u32, 16>; // output channel of row i, clamped into the group
 var<private> row_valid: array<bool, 16>;
-var<private> row_bias: array<f32, 16>;
+var<private> row_affine: array<Affine, 16>;
 var<private> group: u32;
 var<private> pixel_at: array<i32, 16>; // input index of column j's tap (0, 0) in the group's channel 0
 var<private> iy0: array<i32, 16>;
@@ -65,7 +64,8 @@ fn col_value(j: u32, tap: Tap) -> f32 {
 
 fn store(i: u32, j: u32, value: f32) {
   if (row_valid[i] && col_valid[j]) {
-    output[out_index[j] + channel[i] * OUT_HW] = value + row_bias[i];
+    let o = out_index[j] + channel[i] * OUT_HW;
+    output[o] = epilogue(value, row_affine[i], o);
   }
 }
 
@@ -106,18 +106,40 @@ fn accumulate_staged(lid: vec3u, wid: vec3u, nwg: vec3u) {
   shared_gemm(CG_IN * LIVE_TAPS, lid, start.x, start.y);
 }
 
-fn load_bias() {
-  // Rows beyond TM have channel 0, so these loads stay in range.
-  row_bias = array<f32, 16>(bias[channel[0]], bias[channel[1]], bias[channel[2]], bias[channel[3]],
-    bias[channel[4]], bias[channel[5]], bias[channel[6]], bias[channel[7]], bias[channel[8]], bias[channel[9]],
-    bias[channel[10]], bias[channel[11]], bias[channel[12]], bias[channel[13]], bias[channel[14]],
-    bias[channel[15]]);
+// The epilogue's coefficients of each row, indexed by constants only (see conv2d_tile.wgsl); rows beyond TM
+// have channel 0, so their loads stay in range.
+fn load_plain_rows() {
+  row_affine = array<Affine, 16>(
+    plain_affine(channel[0]), plain_affine(channel[1]), plain_affine(channel[2]), plain_affine(channel[3]),
+    plain_affine(channel[4]), plain_affine(channel[5]), plain_affine(channel[6]), plain_affine(channel[7]),
+    plain_affine(channel[8]), plain_affine(channel[9]), plain_affine(channel[10]), plain_affine(channel[11]),
+    plain_affine(channel[12]), plain_affine(channel[13]), plain_affine(channel[14]), plain_affine(channel[15])
+  );
+}
+
+fn load_bias_rows() {
+  row_affine = array<Affine, 16>(
+    bias_affine(channel[0]), bias_affine(channel[1]), bias_affine(channel[2]), bias_affine(channel[3]),
+    bias_affine(channel[4]), bias_affine(channel[5]), bias_affine(channel[6]), bias_affine(channel[7]),
+    bias_affine(channel[8]), bias_affine(channel[9]), bias_affine(channel[10]), bias_affine(channel[11]),
+    bias_affine(channel[12]), bias_affine(channel[13]), bias_affine(channel[14]), bias_affine(channel[15])
+  );
+}
+
+fn load_norm_rows() {
+  row_affine = array<Affine, 16>(
+    norm_affine(channel[0]), norm_affine(channel[1]), norm_affine(channel[2]), norm_affine(channel[3]),
+    norm_affine(channel[4]), norm_affine(channel[5]), norm_affine(channel[6]), norm_affine(channel[7]),
+    norm_affine(channel[8]), norm_affine(channel[9]), norm_affine(channel[10]), norm_affine(channel[11]),
+    norm_affine(channel[12]), norm_affine(channel[13]), norm_affine(channel[14]), norm_affine(channel[15])
+  );
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
   accumulate(lid, wid, nwg);
+  load_plain_rows();
   store_tile();
 }
 
@@ -125,7 +147,15 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 fn main_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
              @builtin(num_workgroups) nwg: vec3u) {
   accumulate(lid, wid, nwg);
-  load_bias();
+  load_bias_rows();
+  store_tile();
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main_norm(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+             @builtin(num_workgroups) nwg: vec3u) {
+  accumulate(lid, wid, nwg);
+  load_norm_rows();
   store_tile();
 }
 
@@ -133,6 +163,7 @@ fn main_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
                @builtin(num_workgroups) nwg: vec3u) {
   accumulate_staged(lid, wid, nwg);
+  load_plain_rows();
   store_tile();
 }
 
@@ -140,6 +171,14 @@ fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) 
 fn main_staged_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
                     @builtin(num_workgroups) nwg: vec3u) {
   accumulate_staged(lid, wid, nwg);
-  load_bias();
+  load_bias_rows();
+  store_tile();
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main_staged_norm(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  accumulate_staged(lid, wid, nwg);
+  load_norm_rows();
   store_tile();
 }

@@ -7,16 +7,24 @@
  */
 
 import { Graph, type LayerSpec, type Node, type SymbolicTensor } from "../nn/graph.ts";
+import type { Parameter } from "../nn/parameter.ts";
+import type { BatchNorm2dSpec } from "../ops/batchnorm.ts";
+import type { Mode } from "../ops/op.ts";
 
 /** A function from a traced graph to an equivalent one. */
 export type Rewrite = (graph: Graph) => Graph;
 
 /**
- * How {@linkcode rebuild} carries one node over: with a (new) spec, optionally taking another node's name,
- * parameters and inputs; replaced by one of its inputs; or dropped, when no node reads it any more.
+ * How {@linkcode rebuild} carries one node over: with a (new) spec, and optionally another name, other
+ * inputs and parameters; replaced by one of its inputs; or dropped, when no node reads it any more.
  */
 type NodeEdit =
-  | { spec: LayerSpec; from?: Node; inputs?: readonly number[] }
+  | {
+    spec: LayerSpec;
+    name?: string;
+    inputs?: readonly number[];
+    parameters?: ReadonlyMap<string, Parameter>;
+  }
   | { replaceBy: number }
   | { drop: true };
 
@@ -34,9 +42,13 @@ function rebuild(graph: Graph, edit: (node: Node) => NodeEdit): Graph {
     } else if (node.inputs.length === 0) {
       values[node.id] = Graph.input(node.shape);
     } else {
-      const source = change.from ?? node;
       const inputs = (change.inputs ?? node.inputs).map((id) => values[id]);
-      values[node.id] = inputs[0].graph.add(source.name, change.spec, inputs, source.parameters);
+      values[node.id] = inputs[0].graph.add(
+        change.name ?? node.name,
+        change.spec,
+        inputs,
+        change.parameters ?? node.parameters,
+      );
     }
   }
   return values[graph.output.id].graph;
@@ -79,9 +91,10 @@ export function fuseResidual(graph: Graph): Graph {
     if (!fused) return { spec: node.spec };
     const { norm, residual } = fused;
     return {
-      spec: { ...(norm.spec as Extract<LayerSpec, { kind: "batchnorm2d" }>), residual: true },
-      from: norm,
+      spec: { ...(norm.spec as BatchNorm2dSpec), residual: true },
+      name: norm.name,
       inputs: [norm.inputs[0], residual],
+      parameters: norm.parameters,
     };
   });
 }
@@ -123,11 +136,63 @@ export function fuseRelu(graph: Graph): Graph {
   );
 }
 
-/** The rewrites, in the order they run. */
-const REWRITES: readonly Rewrite[] = [fuseResidual, fuseRelu];
+/**
+ * Folds each BatchNorm (with what it has fused) into the convolution it reads, for inference: the
+ * convolution applies BatchNorm's eval-mode affine map, the residual and the ReLU as it stores each result,
+ * and the BatchNorm node goes. Only a convolution without a bias whose only reader is the BatchNorm is
+ * folded. The node keeps the convolution's name and takes the BatchNorm's parameters as `norm_weight`,
+ * `norm_bias`, `running_mean` and `running_var`. Eval mode only: the result has no backward.
+ *
+ * @example
+ * ```ts
+ * import { resnet20 } from "@denogpu/resnet";
+ * import { foldBatchNorm, fuseRelu, fuseResidual } from "@denogpu/resnet/ops";
+ * const graph = foldBatchNorm(fuseRelu(fuseResidual(resnet20().trace([3, 32, 32]))));
+ * console.log(graph.nodes.map((n) => n.spec.kind).filter((k) => k === "batchnorm2d").length); // 0
+ * ```
+ */
+export function foldBatchNorm(graph: Graph): Graph {
+  const consumers = graph.consumers();
+  const folded = new Map<number, Node>();
+  const convolutions = new Set<number>();
+  for (const node of graph.nodes) {
+    if (node.spec.kind !== "batchnorm2d") continue;
+    const conv = graph.nodes[node.inputs[0]];
+    if (conv.spec.kind !== "conv2d" || conv.spec.bias || conv.spec.norm || consumers[conv.id].length !== 1) {
+      continue;
+    }
+    folded.set(node.id, conv);
+    convolutions.add(conv.id);
+  }
+  return rebuild(graph, (node) => {
+    if (convolutions.has(node.id)) return { drop: true };
+    const conv = folded.get(node.id);
+    if (!conv || conv.spec.kind !== "conv2d" || node.spec.kind !== "batchnorm2d") return { spec: node.spec };
+    const norm = node.spec;
+    const parameters = new Map(conv.parameters);
+    for (const [local, p] of node.parameters) {
+      if (local !== "num_batches_tracked") {
+        parameters.set(local.startsWith("running_") ? local : `norm_${local}`, p);
+      }
+    }
+    return {
+      spec: { ...conv.spec, norm: { eps: norm.eps }, residual: norm.residual, relu: norm.relu },
+      name: conv.name,
+      inputs: [conv.inputs[0], ...node.inputs.slice(1)],
+      parameters,
+    };
+  });
+}
+
+/** The rewrites of each mode, in the order they run. */
+const REWRITES: Record<Mode, readonly Rewrite[]> = {
+  train: [fuseResidual, fuseRelu],
+  eval: [fuseResidual, fuseRelu, foldBatchNorm],
+};
 
 /**
- * `graph` after every rewrite: the graph that the training step and inference lower.
+ * `graph` after every rewrite of `mode`: the graph that the training step (`"train"`, the default) or
+ * inference (`"eval"`) lowers.
  *
  * @example
  * ```ts
@@ -137,6 +202,6 @@ const REWRITES: readonly Rewrite[] = [fuseResidual, fuseRelu];
  * console.log(graph.nodes.length > rewrite(graph).nodes.length); // true: the adds and ReLUs are fused
  * ```
  */
-export function rewrite(graph: Graph): Graph {
-  return REWRITES.reduce((g, step) => step(g), graph);
+export function rewrite(graph: Graph, mode: Mode = "train"): Graph {
+  return REWRITES[mode].reduce((g, step) => step(g), graph);
 }

@@ -89,8 +89,9 @@ export class Inference {
       };
     const input = planner.external(images, "input images");
     const tuning = options.tuning ?? UNTUNED;
-    const output = lowerForward(planner, gpuModel, rewrite(graph), options.batchSize, input, "eval", tuning)
-      .output;
+    const output =
+      lowerForward(planner, gpuModel, rewrite(graph, "eval"), options.batchSize, input, "eval", tuning)
+        .output;
     planner.keep([output]);
     const built = await planner.build();
     return new Inference(gpuModel, graph, images, built.resolve(output), built.dispatches, built.bytes);

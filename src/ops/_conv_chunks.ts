@@ -20,6 +20,7 @@ import {
 import { mergeParts, opScratch, type Scratch, scratchPart } from "./_scratch.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
 import type { ConvTuning } from "./_conv_strategy.ts";
+import type { ConvEpilogue } from "./_conv_epilogue.ts";
 
 /** A run of images of a batch: the first one's index and the geometry of the run. */
 export interface BatchChunk {
@@ -70,27 +71,36 @@ export function chunkPart(t: Tensor, c: BatchChunk, floatsPerImage: number): Ten
   return tensor(t.buffer, [c.geometry.batch, ...t.shape.slice(1)], t.offset + c.start * floatsPerImage * 4);
 }
 
+/** The epilogue of the batch run `c` of a convolution whose output images hold `floatsPerImage` floats. */
+export function chunkEpilogue(e: ConvEpilogue, c: BatchChunk, floatsPerImage: number): ConvEpilogue {
+  return e.residual ? { ...e, residual: chunkPart(e.residual, c, floatsPerImage) } : e;
+}
+
 /** Forward over the whole batch (see `forwardDispatch`). */
 export function forwardOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
+  t: { input: Tensor; weight: Tensor; output: Tensor },
+  epilogue: ConvEpilogue,
   label: string,
   tuning: ConvTuning,
-  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+  options: { maxBindingBytes?: number; rowsPerChannel?: number } = {},
 ): Dispatch[] {
   const per = imageFloats(g);
+  const maxBindingBytes = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
   return batchChunks(g, maxBindingBytes, label).map((c) =>
     forwardDispatch(
       gpu,
       c.geometry,
       {
-        ...t,
+        weight: t.weight,
         input: chunkPart(t.input, c, per.input),
         output: chunkPart(t.output, c, per.output),
       },
+      chunkEpilogue(epilogue, c, per.output),
       label,
       tuning,
+      options.rowsPerChannel,
     )
   );
 }

@@ -22,6 +22,7 @@ import { geometryConstants, liveTapCount } from "./_conv_kernels.ts";
 import { asConvolution, type Conv2dGeometry } from "./_conv_geometry.ts";
 import type { ConvTuning } from "./_conv_strategy.ts";
 import { opScratch, type Scratch, scratchPart } from "./_scratch.ts";
+import type { ConvEpilogue } from "./_conv_epilogue.ts";
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
 import denseSource from "../../shaders/conv2d_dense.wgsl" with { type: "text" };
 
@@ -119,11 +120,15 @@ function unrolled(
   };
 }
 
-/** Forward pass of `g` as a dense matrix: unroll the weight, then one GEMM (no bias; see `denseApplies`). */
+/**
+ * Forward pass of `g` as a dense matrix: unroll the weight, then one GEMM, whose rows are (channel, pixel)
+ * pairs, so the epilogue's channel is a row over the pixels per channel.
+ */
 export function denseForwardOp(
   gpu: Gpu,
   g: Conv2dGeometry,
   t: { input: Tensor; weight: Tensor; output: Tensor; scratch?: Scratch },
+  epilogue: ConvEpilogue,
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
@@ -135,7 +140,13 @@ export function denseForwardOp(
     weight: matrix,
     output: asImages(t.output, d.outChannels),
   };
-  return [write, ...forwardOp(gpu, d, images, label, tuning)];
+  const residual = epilogue.residual && asImages(epilogue.residual, d.outChannels);
+  return [
+    write,
+    ...forwardOp(gpu, d, images, { ...epilogue, residual }, label, tuning, {
+      rowsPerChannel: g.outHeight * g.outWidth,
+    }),
+  ];
 }
 
 /** Backward-data of `g` as a dense matrix: unroll the weight, then the transposed GEMM. */

@@ -22,11 +22,13 @@ import {
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
 import { axes, type Axis } from "./_window.ts";
 import { opScratch, type Scratch } from "./_scratch.ts";
+import { type ConvEpilogue, epilogueKernel } from "./_conv_epilogue.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
 import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type: "text" };
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
 import packedRowsSource from "../../shaders/conv2d_packed_rows.wgsl" with { type: "text" };
 import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text" };
+import epilogueSource from "../../shaders/conv2d_epilogue.wgsl" with { type: "text" };
 import backwardDataSource from "../../shaders/conv2d_backward_data.wgsl" with { type: "text" };
 import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" with { type: "text" };
 import reduceSource from "../../shaders/conv2d_reduce.wgsl" with { type: "text" };
@@ -35,7 +37,7 @@ import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "t
 /** The register-tiled and workgroup-memory GEMM cores every convolution GEMM (direct or Winograd) builds on. */
 export const GEMM_CORE: string = compose(tileSource, stagedTileSource);
 const DIRECT_GEMM = compose(GEMM_CORE, geometrySource, packedRowsSource);
-const FORWARD = compose(DIRECT_GEMM, forwardSource);
+const FORWARD = compose(DIRECT_GEMM, forwardSource, epilogueSource);
 const BACKWARD_DATA = compose(DIRECT_GEMM, backwardDataSource);
 const BACKWARD_WEIGHT = compose(DIRECT_GEMM, backwardWeightSource);
 
@@ -219,26 +221,29 @@ function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tuning: ConvTuni
 }
 
 /**
- * Forward GEMM: `output = conv(input, weight) + bias`, tiled as `tuning` says; `label` is the dispatch's
- * `"<layer>: <op>"`.
+ * Forward GEMM: `output = epilogue(conv(input, weight))`, tiled as `tuning` says; `label` is the dispatch's
+ * `"<layer>: <op>"`. `rowsPerChannel` GEMM rows make one output channel (see `epilogueKernel`).
  */
 export function forwardDispatch(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
+  t: { input: Tensor; weight: Tensor; output: Tensor },
+  epilogue: ConvEpilogue,
   label: string,
   tuning: ConvTuning,
+  rowsPerChannel = 1,
 ): Dispatch {
   const tl = tilingFor(gpu, g, "forward", tuning);
   const size = tileSize(tl);
   const columnTiles = Math.ceil((g.batch * g.outHeight * g.outWidth) / size.columns);
   const [x, y] = grid(columnTiles, 1);
+  const e = epilogueKernel(epilogue, t.weight, label, rowsPerChannel);
   return kernel(gpu, {
     label,
     code: FORWARD,
-    entryPoint: `${tl.stagedSteps ? "main_staged" : "main"}${t.bias ? "_bias" : ""}`,
-    constants: gemmConstants(g, "forward", tl, axes(g).some(readsPadding)),
-    bindings: { input: t.input, weight: t.weight, output: t.output, bias: t.bias },
+    entryPoint: `${tl.stagedSteps ? "main_staged" : "main"}${e.suffix}`,
+    constants: { ...gemmConstants(g, "forward", tl, axes(g).some(readsPadding)), ...e.constants },
+    bindings: { input: t.input, weight: t.weight, output: t.output, ...e.bindings },
     workgroups: [x, y, rowTiles(tl, gemmProblem(g, "forward"))],
   });
 }

@@ -66,6 +66,17 @@ export interface TuneOptions {
   geometry?: Conv2dGeometry;
   /** Least GPU time per measurement, so that dispatch and sync overheads stay small (default 60). */
   minMilliseconds?: number;
+  /** How many of the forward GEMM's fastest tilings the other GEMM kinds try (default 3). */
+  shortlist?: number;
+}
+
+/** The forward GEMM's fastest tilings that the other kinds try, by default. */
+const SHORTLIST = 3;
+
+/** The `count` fastest tilings of `measured`, in their order there. */
+function shortlist(measured: readonly MeasuredTiling[], count: number): GemmTiling[] {
+  const fastest = [...measured].sort((a, b) => b.gflops - a.gflops).slice(0, count);
+  return measured.filter((m) => fastest.includes(m)).map((m) => m.tiling);
 }
 
 /**
@@ -113,7 +124,7 @@ async function fillingGeometry(gpu: Gpu): Promise<Conv2dGeometry> {
   try {
     const label = "conv tuning size";
     const t = convTensors(gpu, g, made);
-    const dispatch = await gpu.checked(label, () => forwardDispatch(gpu, g, t, label, UNTUNED));
+    const dispatch = await gpu.checked(label, () => forwardDispatch(gpu, g, t, {}, label, UNTUNED));
     const ms = await timeDispatches(gpu, [dispatch], { minMilliseconds: 10 });
     const doublings = Math.min(4, Math.max(0, Math.ceil(Math.log2(1 / ms))));
     return winogradGeometry({ ...g, batch: g.batch << doublings });
@@ -254,7 +265,7 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     }
     return problems.flatMap((p, i) => {
       const { input, weight, output } = problemTensors[i];
-      if (kind === "forward") return [forwardDispatch(gpu, p, { input, weight, output }, label, tuning)];
+      if (kind === "forward") return [forwardDispatch(gpu, p, { input, weight, output }, {}, label, tuning)];
       if (kind === "backwardData") {
         return backwardDataDispatches(
           gpu,
@@ -273,12 +284,18 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   try {
     for (const kind of GEMM_KINDS) {
       const label = `conv tuning: ${kind}`;
+      // Compiling the candidates' pipelines is most of the tuning's time: the forward GEMM, whose ranking
+      // reflects what the adapter rewards (registers or workgroup memory), times them all; the other
+      // kinds only its shortlist.
+      const tried = kind === "forward"
+        ? candidates
+        : shortlist(results.forward, options.shortlist ?? SHORTLIST);
       const dispatches: Dispatch[][] = [];
-      for (const tiling of candidates) {
+      for (const tiling of tried) {
         dispatches.push(await gpu.checked(label, () => gemmDispatches(kind, tiling, label)));
       }
       const ms = await timeEach(gpu, dispatches, { minMilliseconds });
-      results[kind] = candidates.map((tiling, i) => {
+      results[kind] = tried.map((tiling, i) => {
         const work = kind === "winograd"
           ? winogradWork(tiling)
           : problems.reduce((sum, p) => sum + paddedWork(tiling, gemmProblem(p, kind)), 0);

@@ -19,7 +19,8 @@
 import type { Gpu } from "../gpu/device.ts";
 import { BINDING_ALIGNMENT } from "../gpu/device.ts";
 import { compose, type Dispatch, grid, kernel, type Tensor, tensor } from "../gpu/kernel.ts";
-import { batchChunks, chunkPart } from "./_conv_chunks.ts";
+import { batchChunks, chunkEpilogue, chunkPart } from "./_conv_chunks.ts";
+import { type ConvEpilogue, epilogueKernel } from "./_conv_epilogue.ts";
 import { GEMM_CORE, gemmProblem } from "./_conv_kernels.ts";
 import {
   type ConvTuning,
@@ -37,10 +38,11 @@ import filterSource from "../../shaders/conv2d_winograd_filter.wgsl" with { type
 import tilesSource from "../../shaders/conv2d_winograd_tiles.wgsl" with { type: "text" };
 import inputSource from "../../shaders/conv2d_winograd_input.wgsl" with { type: "text" };
 import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type: "text" };
+import epilogueSource from "../../shaders/conv2d_epilogue.wgsl" with { type: "text" };
 
 const GEMM = compose(GEMM_CORE, gemmSource);
 const INPUT_TRANSFORM = compose(tilesSource, inputSource);
-const OUTPUT_TRANSFORM = compose(tilesSource, outputSource);
+const OUTPUT_TRANSFORM = compose(tilesSource, outputSource, epilogueSource);
 
 /** The convolution passes Winograd can compute. */
 export type WinogradPass = "forward" | "backwardData";
@@ -176,12 +178,12 @@ export function winogradScratchParts(
   );
 }
 
-/** The tensors of a Winograd op: `result = conv(source, weight) (+ bias)` in `pass`'s sense. */
+/** The tensors of a Winograd op: `result = epilogue(conv(source, weight))` in `pass`'s sense. */
 interface WinogradTensors {
   source: Tensor;
   weight: Tensor;
-  bias?: Tensor;
   result: Tensor;
+  epilogue?: ConvEpilogue;
 }
 
 /** Plans one Winograd op, its GEMMs tiled as `tuning` says; every buffer but the scratch is the caller's. */
@@ -217,6 +219,7 @@ export function winogradPlan(
     const chunk = { start: run.start, geometry: { ...g, batch: run.batch } };
     const source = chunkPart(t.source, chunk, depth * pixels);
     const result = chunkPart(t.result, chunk, rows * pixels);
+    const epilogue = chunkEpilogue(t.epilogue ?? {}, chunk, rows * pixels);
     const v = tensor(transformed.buffer, [16, depth, run.columns], transformed.offset + layout.vOffset);
     const m = tensor(products.buffer, [16, rows, run.columns], products.offset);
     const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth }, { u, v, m }, label, tuning);
@@ -237,12 +240,13 @@ export function winogradPlan(
         bindings: { source, v },
         workgroups: grid(depth * run.columns, TRANSFORM_WORKGROUP),
       });
+      const e = epilogueKernel(epilogue, m, label);
       const output = kernel(gpu, {
         label: `${label} winograd output transform`,
         code: OUTPUT_TRANSFORM,
-        entryPoint: t.bias ? "main_bias" : "main",
-        constants: { ...sizes, CHANNELS: rows },
-        bindings: { m, result, bias: t.bias },
+        entryPoint: `main${e.suffix}`,
+        constants: { ...sizes, CHANNELS: rows, ...e.constants },
+        bindings: { m, result, ...e.bindings },
         workgroups: grid(rows * run.columns, TRANSFORM_WORKGROUP),
       });
       transforms.push(input, output);
@@ -273,11 +277,14 @@ function gemmDispatch(
   });
 }
 
-/** `output = conv2d(input, weight) + bias` through Winograd; `g` must satisfy {@linkcode winogradApplies}. */
+/**
+ * `output = epilogue(conv2d(input, weight))` through Winograd; `g` must satisfy
+ * {@linkcode winogradApplies}.
+ */
 export function winogradForwardOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor },
+  t: { input: Tensor; weight: Tensor; output: Tensor; epilogue?: ConvEpilogue },
   label: string,
   tuning: ConvTuning,
   options?: WinogradOptions,
@@ -286,7 +293,7 @@ export function winogradForwardOp(
     gpu,
     g,
     "forward",
-    { source: t.input, weight: t.weight, bias: t.bias, result: t.output },
+    { source: t.input, weight: t.weight, result: t.output, epilogue: t.epilogue },
     label,
     tuning,
     options,

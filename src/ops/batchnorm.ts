@@ -374,8 +374,9 @@ export function batchNormTrain(
 /**
  * Backward of {@linkcode batchNormTrain}. The output's gradient is `gradOutput`, plus `gradExtra` when given
  * (a second gradient of the same output, summed here rather than in a pass of its own); with `relu` it is
- * masked where `output` is not positive. `gradResidual`, when given, receives that (masked) gradient: the
- * gradient of the forward's residual input. Each of `gradInput`, `gradWeight` and `gradBias` is computed
+ * masked where `output` is not positive. With `o.writeResidual`, that (summed, masked) gradient overwrites
+ * `gradOutput`: it is the gradient of the forward's residual input, and writing it in place keeps the
+ * fused pass within 10 storage buffers. Each of `gradInput`, `gradWeight` and `gradBias` is computed
  * only when given (frozen parameters get none) and is overwritten, not accumulated. One dispatch, or three
  * for channels over {@linkcode CHANNEL_LIMIT} Vecs.
  *
@@ -417,12 +418,11 @@ export function batchNormBackward(
     savedInvStd: Tensor;
     gradExtra?: Tensor;
     gradInput?: Tensor;
-    gradResidual?: Tensor;
     gradWeight?: Tensor;
     gradBias?: Tensor;
     scratch?: Scratch;
   },
-  o: { relu: boolean },
+  o: { relu: boolean; writeResidual?: boolean },
   label: string,
 ): Dispatch[] {
   checkShape(label, s, true);
@@ -432,7 +432,6 @@ export function batchNormBackward(
     gradOutput: t.gradOutput,
     gradExtra: t.gradExtra,
     gradInput: t.gradInput,
-    gradResidual: t.gradResidual,
   }, s.batch * s.channels * s.spatial);
   checkElements(label, {
     weight: t.weight,
@@ -441,7 +440,8 @@ export function batchNormBackward(
     gradWeight: t.gradWeight,
     gradBias: t.gradBias,
   }, s.channels);
-  if (!t.gradInput && !t.gradResidual && !t.gradWeight && !t.gradBias) return [];
+  const writeResidual = o.writeResidual ?? false;
+  if (!t.gradInput && !writeResidual && !t.gradWeight && !t.gradBias) return [];
   const plan = channelPlan(s);
   const absent = placeholders(gpu, label);
   const { scratch: _, ...tensors } = t;
@@ -453,19 +453,18 @@ export function batchNormBackward(
       WRITE_WEIGHT: t.gradWeight ? 1 : 0,
       WRITE_BIAS: t.gradBias ? 1 : 0,
       WRITE_INPUT: t.gradInput ? 1 : 0,
-      WRITE_RESIDUAL: t.gradResidual ? 1 : 0,
+      WRITE_RESIDUAL: writeResidual ? 1 : 0,
     },
     bindings: {
       ...tensors,
       ...slicedScratch(gpu, s, t.scratch, label),
       gradExtra: absent.read(t.gradExtra),
       gradInput: absent.written(t.gradInput),
-      gradResidual: absent.written(t.gradResidual),
       gradWeight: absent.written(t.gradWeight),
       gradBias: absent.written(t.gradBias),
     },
     channels: s.channels,
-    apply: Boolean(t.gradInput || t.gradResidual),
+    apply: Boolean(t.gradInput) || writeResidual,
   });
 }
 
@@ -532,7 +531,8 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
   const terms = ctx.gradOutputTerms;
   const [gradOutput, gradExtra] = terms.length === 2 ? terms : [ctx.gradOutput];
   const gradInput = ctx.gradInput(0);
-  const gradResidual = ctx.spec.residual ? ctx.gradInput(1) : undefined;
+  // The residual's gradient is the output's (masked), written over gradOutput, which only this op reads.
+  const writeResidual = ctx.spec.residual === true && ctx.gradInput(1) !== undefined;
   const tensors = {
     input,
     // Read only for a fused ReLU's mask; otherwise the input stands in, so the output need not live
@@ -544,20 +544,19 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
     savedMean,
     savedInvStd,
     gradInput,
-    gradResidual,
     gradWeight: ctx.gradient("weight"),
     gradBias: ctx.gradient("bias"),
   };
   const s = batchNormShape(ctx.output);
-  const needed = gradInput || gradResidual || tensors.gradWeight || tensors.gradBias;
+  const needed = gradInput || writeResidual || tensors.gradWeight || tensors.gradBias;
   const scratch = declareScratch(ctx, needed ? batchNormScratchParts(s) : [], ctx.label);
   ctx.op(
     ctx.label,
     { ...tensors, ...scratch },
-    (t) => batchNormBackward(ctx.gpu, s, { ...t, scratch: scratchOf(t) }, { relu }, ctx.name),
+    (t) => batchNormBackward(ctx.gpu, s, { ...t, scratch: scratchOf(t) }, { relu, writeResidual }, ctx.name),
   );
   if (gradInput) ctx.accumulate(0, gradInput);
-  if (gradResidual) ctx.accumulate(1, gradResidual);
+  if (writeResidual) ctx.accumulate(1, gradOutput);
 }
 
 /** `nn.BatchNorm2d` as a layer kind, with an optional fused residual add and ReLU. */

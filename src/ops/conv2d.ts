@@ -34,9 +34,10 @@ import {
   denseScratchParts,
 } from "./_conv_dense.ts";
 import { declareScratch, mergeParts, opScratch, type Scratch, scratchOf } from "./_scratch.ts";
+import type { FoldedNorm } from "./_conv_epilogue.ts";
 import type { Conv2dGeometry, Conv2dOptions } from "./_conv_geometry.ts";
 import { windowGeometry, windowOutputShape } from "./_window.ts";
-import { inputShapeError, type OpDefinition } from "./op.ts";
+import { formatShape, inputShapeError, type OpDefinition } from "./op.ts";
 
 export type { Conv2dGeometry, Conv2dOptions } from "./_conv_geometry.ts";
 export type { Window2d, WindowGeometry } from "./_window.ts";
@@ -114,10 +115,8 @@ function conv2dPath(
   g: Conv2dGeometry,
   pass: Conv2dPass,
   tuning: ConvTuning,
-  bias: boolean,
 ): "dense" | "winograd" | "direct" {
-  // The dense matrix has one output per (channel, pixel): a bias per channel stays with the direct kernels.
-  if (denseApplies(g) && !(pass === "forward" && bias)) return "dense";
+  if (denseApplies(g)) return "dense";
   if (pass !== "backwardWeight" && useWinograd(gpu, tuning, g, pass)) return "winograd";
   return "direct";
 }
@@ -125,7 +124,7 @@ function conv2dPath(
 /**
  * The scratch `pass` of `g` needs under `tuning`, as bytes per part, each bound on its own (an empty list or
  * parts of 0: none): split-K partial sums, Winograd transforms, an unrolled weight. `bias` says whether the
- * forward pass adds a bias, or the backward-weight pass also computes the bias gradient. The dispatch
+ * backward-weight pass also computes the bias gradient. The dispatch
  * builders take these parts as `t.scratch`, or make them.
  *
  * @example
@@ -146,7 +145,7 @@ export function conv2dScratchParts(
   tuning: ConvTuning = UNTUNED,
   bias = false,
 ): number[] {
-  const path = conv2dPath(gpu, g, pass, tuning, bias);
+  const path = conv2dPath(gpu, g, pass, tuning);
   if (path === "dense") {
     const dense = denseScratchParts(gpu, g, pass, tuning);
     // The bias gradient runs after the dense weight gradient is folded, over the same parts.
@@ -161,7 +160,10 @@ export function conv2dScratchParts(
 
 /**
  * The dispatches that compute `output = conv2d(input, weight) + bias` (bias optional, `[outChannels]`),
- * with the kernels `tuning` chooses (default: untuned).
+ * with the kernels `tuning` chooses (default: untuned). In place of the bias, an eval-mode BatchNorm can be
+ * applied to the result (`normWeight`, `normBias`, `runningMean`, `runningVar`, all `[outChannels]`, and
+ * `o.normEps`), with BatchNorm's own float32 operations; then `residual` (the output's shape) is added
+ * and ReLU applied (`o.relu`), in the same pass.
  *
  * @example
  * ```ts
@@ -182,21 +184,83 @@ export function conv2dScratchParts(
 export function conv2dForward(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor; scratch?: Scratch },
+  t: {
+    input: Tensor;
+    weight: Tensor;
+    bias?: Tensor;
+    output: Tensor;
+    scratch?: Scratch;
+    normWeight?: Tensor;
+    normBias?: Tensor;
+    runningMean?: Tensor;
+    runningVar?: Tensor;
+    residual?: Tensor;
+  },
   label: string,
   tuning: ConvTuning = UNTUNED,
+  o: { normEps?: number; relu?: boolean } = {},
 ): Dispatch[] {
   checkTensor(gpu, label, "input", t.input, inputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
-  if (t.bias) checkTensor(gpu, label, "bias", t.bias, g.outChannels);
+  const perChannel = { bias: t.bias, ...normTensors(t) };
+  for (const [name, tensor] of Object.entries(perChannel)) {
+    if (tensor) checkTensor(gpu, label, name, tensor, g.outChannels);
+  }
   checkTensor(gpu, label, "output", t.output, outputCount(g), true);
+  if (t.residual) checkTensor(gpu, label, "residual", t.residual, outputCount(g), true);
   const op = `${label}: conv2d forward`;
-  const bias = t.bias !== undefined;
-  const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "forward", tuning, bias), op);
-  const path = conv2dPath(gpu, g, "forward", tuning, bias);
-  if (path === "dense") return denseForwardOp(gpu, g, { ...t, scratch }, op, tuning);
-  if (path === "winograd") return winogradForwardOp(gpu, g, t, op, tuning, { scratch });
-  return forwardOp(gpu, g, t, op, tuning);
+  const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "forward", tuning), op);
+  const epilogue = {
+    bias: t.bias,
+    norm: foldedNorm(t, o.normEps, label),
+    residual: t.residual,
+    relu: o.relu,
+  };
+  const { input, weight, output } = t;
+  const path = conv2dPath(gpu, g, "forward", tuning);
+  if (path === "dense") {
+    return denseForwardOp(gpu, g, { input, weight, output, scratch }, epilogue, op, tuning);
+  }
+  if (path === "winograd") {
+    return winogradForwardOp(gpu, g, { input, weight, output, epilogue }, op, tuning, { scratch });
+  }
+  return forwardOp(gpu, g, { input, weight, output }, epilogue, op, tuning);
+}
+
+/** The BatchNorm tensors among `t`, by name. */
+function normTensors(
+  t: { normWeight?: Tensor; normBias?: Tensor; runningMean?: Tensor; runningVar?: Tensor },
+): Record<string, Tensor | undefined> {
+  return {
+    normWeight: t.normWeight,
+    normBias: t.normBias,
+    runningMean: t.runningMean,
+    runningVar: t.runningVar,
+  };
+}
+
+/** The folded BatchNorm of `t`: none, or all four tensors and `eps`. */
+function foldedNorm(
+  t: { normWeight?: Tensor; normBias?: Tensor; runningMean?: Tensor; runningVar?: Tensor },
+  eps: number | undefined,
+  label: string,
+): FoldedNorm | undefined {
+  const given = Object.entries(normTensors(t)).filter(([, v]) => v);
+  if (given.length === 0 && eps === undefined) return undefined;
+  if (given.length !== 4 || eps === undefined) {
+    throw new Error(
+      `${label}: a folded BatchNorm needs normWeight, normBias, runningMean, runningVar and normEps, got ${
+        [...given.map(([k]) => k), ...(eps === undefined ? [] : ["normEps"])].join(", ") || "none"
+      }`,
+    );
+  }
+  return {
+    weight: t.normWeight!,
+    bias: t.normBias!,
+    runningMean: t.runningMean!,
+    runningVar: t.runningVar!,
+    eps,
+  };
 }
 
 /**
@@ -230,7 +294,7 @@ export function conv2dBackwardData(
   checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g), true);
   const op = `${label}: conv2d backward-data`;
   const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "backwardData", tuning), op);
-  const path = conv2dPath(gpu, g, "backwardData", tuning, false);
+  const path = conv2dPath(gpu, g, "backwardData", tuning);
   if (path === "dense") return denseBackwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
   if (path === "winograd") return winogradBackwardDataOp(gpu, g, t, op, tuning, { scratch });
   return backwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
@@ -272,7 +336,7 @@ export function conv2dBackwardWeight(
   const withBias = t.gradBias !== undefined;
   const parts = conv2dScratchParts(gpu, g, "backwardWeight", tuning, withBias);
   const scratch = opScratch(gpu, t.scratch, parts, labels.weight);
-  if (conv2dPath(gpu, g, "backwardWeight", tuning, withBias) !== "dense") {
+  if (conv2dPath(gpu, g, "backwardWeight", tuning) !== "dense") {
     return backwardWeightOp(gpu, g, { ...t, scratch }, labels, tuning);
   }
   const bias = { input: t.input, gradOutput: t.gradOutput, gradBias: t.gradBias, scratch };
@@ -290,39 +354,67 @@ export interface Conv2dSpec extends Conv2dOptions {
   inChannels: number;
   /** Whether the layer adds a bias. */
   bias: boolean;
+  /**
+   * An eval-mode BatchNorm folded in by the compiler's rewrites (its parameters are the node's `norm_weight`,
+   * `norm_bias`, `running_mean` and `running_var`); such a node has no backward.
+   */
+  norm?: { eps: number };
+  /** Whether the node's second input is added after the BatchNorm (a fused residual add). */
+  residual?: boolean;
+  /** Whether a ReLU follows, fused in. */
+  relu?: boolean;
 }
 
-/** `nn.Conv2d` as a layer kind. */
+/** `nn.Conv2d` as a layer kind, with an eval-mode BatchNorm, a residual add and a ReLU fused in optionally. */
 export const conv2dOp: OpDefinition<Conv2dSpec> = {
   kind: "conv2d",
   typeName: "Conv2d",
-  inferShape(name, spec, [x]) {
+  inferShape(name, spec, inputs) {
+    const [x, residual] = inputs;
     if (x.length !== 3 || x[0] !== spec.inChannels) {
       throw inputShapeError(name, spec.kind, `[${spec.inChannels}, H, W]`, x);
     }
-    return [spec.outChannels, ...windowOutputShape(name, spec.kind, x, spec)];
+    const shape = [spec.outChannels, ...windowOutputShape(name, spec.kind, x, spec)];
+    const expected = spec.residual ? 2 : 1;
+    if (inputs.length !== expected) {
+      throw new Error(`${name} (${spec.kind}): expected ${expected} input(s), got ${inputs.length}`);
+    }
+    if (residual && residual.join() !== shape.join()) {
+      throw inputShapeError(name, `${spec.kind} residual`, formatShape(shape), residual);
+    }
+    return shape;
   },
   forward(ctx) {
-    const [input] = ctx.inputs;
+    const [input, residual] = ctx.inputs;
     const geometry = conv2dGeometry(input.shape, ctx.spec);
     const output = ctx.output();
-    const bias = ctx.parameter("bias");
-    const parts = conv2dScratchParts(ctx.gpu, geometry, "forward", ctx.tuning, bias !== undefined);
+    const parts = conv2dScratchParts(ctx.gpu, geometry, "forward", ctx.tuning);
     const tensors = {
       input,
+      residual,
       weight: ctx.parameter("weight")!,
-      bias,
+      bias: ctx.parameter("bias"),
+      normWeight: ctx.parameter("norm_weight"),
+      normBias: ctx.parameter("norm_bias"),
+      runningMean: ctx.parameter("running_mean"),
+      runningVar: ctx.parameter("running_var"),
       output,
       ...declareScratch(ctx, parts, ctx.label),
     };
+    const options = { normEps: ctx.spec.norm?.eps, relu: ctx.spec.relu };
     ctx.op(
       ctx.label,
       tensors,
-      (t) => conv2dForward(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, ctx.name, ctx.tuning),
+      (t) => conv2dForward(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, ctx.name, ctx.tuning, options),
     );
     return output;
   },
   backward(ctx) {
+    if (ctx.spec.norm) {
+      throw new Error(
+        `${ctx.name}: a convolution with a folded BatchNorm has no backward (fold for inference only)`,
+      );
+    }
     const [input] = ctx.inputs;
     const { gradOutput, name } = ctx;
     const geometry = conv2dGeometry(input.shape, ctx.spec);

@@ -53,7 +53,8 @@ export function linearForward(
   checkTensor(gpu, label, "weight", t.weight, s.outFeatures * s.inFeatures);
   if (t.bias) checkTensor(gpu, label, "bias", t.bias, s.outFeatures);
   checkTensor(gpu, label, "output", t.output, s.batch * s.outFeatures, true);
-  return forwardOp(gpu, g, t, `${label}: linear forward`, tuning);
+  const { input, weight, output } = t;
+  return forwardOp(gpu, g, { input, weight, output }, { bias: t.bias }, `${label}: linear forward`, tuning);
 }
 
 /**

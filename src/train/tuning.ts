@@ -15,6 +15,7 @@ import {
   tuneConvolutions,
   UNTUNED,
 } from "../ops/conv2d.ts";
+import { GEMM_KINDS } from "../ops/_conv_strategy.ts";
 
 /**
  * The convolution tuning measured on this adapter, to pass to `TrainingStep.compile` and
@@ -69,4 +70,108 @@ async function readTuning(path: string): Promise<MeasuredConvTuning | undefined>
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The convolution tuning kept in `path` (a file {@linkcode saveConvTuning} or the autotune's cache wrote),
+ * made on any adapter: an application can ship the tuning of the GPUs it targets instead of measuring on
+ * first run. Tilings that this adapter's limits do not allow are skipped when kernels are chosen.
+ *
+ * @example
+ * ```ts
+ * import { loadConvTuning, saveConvTuning } from "@denogpu/resnet/train";
+ * import { Gpu, tuneConvolutionsCached } from "@denogpu/resnet";
+ * const gpu = await Gpu.create();
+ * const path = (await Deno.makeTempDir()) + "/tuning.json";
+ * await saveConvTuning(path, await tuneConvolutionsCached(gpu, await Deno.makeTempDir()));
+ * const tuning = await loadConvTuning(path); // pass as `tuning` to TrainingStep.compile or fit
+ * ```
+ *
+ * @throws {Error} Naming `path` when it cannot be read, is not JSON or is not a convolution tuning.
+ */
+export async function loadConvTuning(path: string): Promise<MeasuredConvTuning> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(`${path}: cannot read the convolution tuning: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: not a convolution tuning: not JSON`);
+  }
+  const problem = tuningProblem(value);
+  if (problem) throw new Error(`${path}: not a convolution tuning: ${problem}`);
+  return value as MeasuredConvTuning;
+}
+
+/**
+ * Writes `tuning` to `path` atomically as JSON, for {@linkcode loadConvTuning}.
+ *
+ * @example
+ * ```ts
+ * import { saveConvTuning } from "@denogpu/resnet/train";
+ * import { Gpu, tuneConvolutionsCached } from "@denogpu/resnet";
+ * const gpu = await Gpu.create();
+ * const tuning = await tuneConvolutionsCached(gpu, await Deno.makeTempDir());
+ * await saveConvTuning((await Deno.makeTempDir()) + "/tuning.json", tuning);
+ * ```
+ */
+export async function saveConvTuning(path: string, tuning: MeasuredConvTuning): Promise<void> {
+  await writeFileAtomicAsync(path, JSON.stringify(tuning, null, 1));
+}
+
+/**
+ * The tuning of `--tuning FILE`: read from `path` when it exists, else measured on `gpu` now and written
+ * there (so that the next run, or another machine, reads it).
+ *
+ * @example
+ * ```ts
+ * import { tuningFile } from "@denogpu/resnet/train";
+ * import { Gpu } from "@denogpu/resnet";
+ * const gpu = await Gpu.create();
+ * const path = (await Deno.makeTempDir()) + "/tuning.json";
+ * await tuningFile(gpu, path); // measures and writes path
+ * await tuningFile(gpu, path); // reads it back
+ * ```
+ */
+export async function tuningFile(gpu: Gpu, path: string): Promise<MeasuredConvTuning> {
+  try {
+    await Deno.stat(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    const tuning = await tuneConvolutions(gpu);
+    await saveConvTuning(path, tuning);
+    return tuning;
+  }
+  return await loadConvTuning(path);
+}
+
+/** What is wrong with `value` as a convolution tuning, or undefined when nothing. */
+function tuningProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return "expected an object";
+  const tuning = value as Record<string, unknown>;
+  if (typeof tuning.adapterKey !== "string") return "adapterKey is not a string";
+  if (typeof tuning.winogradTransformMsPerValue !== "number") {
+    return "winogradTransformMsPerValue is not a number";
+  }
+  const results = tuning.results as Record<string, unknown> | undefined;
+  if (typeof results !== "object" || results === null) return "results is not an object";
+  for (const kind of GEMM_KINDS) {
+    const measured = results[kind];
+    if (!Array.isArray(measured) || measured.length === 0) return `results.${kind} is not a list of tilings`;
+    for (const [i, entry] of measured.entries()) {
+      const tiling = entry?.tiling;
+      const fields = ["workgroupX", "workgroupY", "rows", "columnVectors"];
+      if (
+        typeof entry?.gflops !== "number" || typeof tiling !== "object" ||
+        fields.some((f) => !Number.isInteger(tiling?.[f]) || tiling[f] < 1)
+      ) {
+        return `results.${kind}[${i}] is not a tiling (${fields.join(", ")}) with its gflops`;
+      }
+    }
+  }
+  return undefined;
 }

@@ -45,3 +45,33 @@ Deno.test("after the rewrites a ResNet block is convolutions and BatchNorms with
   // ReLU folding alone leaves the adds, each with its ReLU.
   assert.equal(count(fuseRelu(graph), "add"), count(graph, "add"));
 });
+
+Deno.test("for inference each BatchNorm folds into its convolution, which takes its parameters", () => {
+  const graph = resnet18().trace([3, 32, 32]);
+  const folded = rewrite(graph, "eval");
+  assert.equal(count(folded, "batchnorm2d"), 0);
+  assert.equal(count(folded, "conv2d"), count(graph, "conv2d"));
+  assert.deepEqual(
+    new Set(kinds(folded)),
+    new Set(["input", "conv2d", "maxpool2d", "adaptiveavgpool2d", "flatten", "linear"]),
+  );
+  const conv2 = folded.nodes.find((n) => n.name === "layer2.0.conv2")!;
+  assert.deepEqual(
+    conv2.spec.kind === "conv2d" && [conv2.spec.norm, conv2.spec.residual, conv2.spec.relu],
+    [{ eps: 1e-5 }, true, true],
+  );
+  assert.deepEqual([...conv2.parameters.keys()], [
+    "weight",
+    "norm_weight",
+    "norm_bias",
+    "running_mean",
+    "running_var",
+  ]);
+  assert.equal(conv2.parameters.get("norm_weight")!.name, "layer2.0.bn2.weight");
+  // Its residual is the downsample convolution, itself folded with its BatchNorm.
+  const shortcut = folded.nodes[conv2.inputs[1]];
+  assert.equal(shortcut.name, "layer2.0.downsample.0");
+  assert.ok(shortcut.spec.kind === "conv2d" && shortcut.spec.norm && !shortcut.spec.relu);
+  // Training keeps the BatchNorms.
+  assert.equal(count(rewrite(graph), "batchnorm2d"), count(graph, "batchnorm2d"));
+});

@@ -350,7 +350,7 @@ Deno.test("conv2d: a batch larger than one binding runs in aligned runs of image
   const d = makeData(g, 21, true);
   const t = upload(gpu, g, d);
   await run(gpu, [
-    ...forwardOp(gpu, g, t, "test", tuning, maxBinding),
+    ...forwardOp(gpu, g, t, { bias: t.bias }, "test", tuning, { maxBindingBytes: maxBinding }),
     ...backwardDataOp(gpu, g, t, "test", tuning, maxBinding),
     ...backwardWeightOp(gpu, g, t, { weight: "test weight", bias: "test bias" }, tuning, maxBinding),
   ]);
@@ -373,6 +373,13 @@ Deno.test("conv2d: the autotune records its measurements and reuses earlier ones
     assert.ok(candidates.includes(gemmTiling(gpu, tuning, kind, gemmProblem(geometry, kind))));
   }
   assert.equal(await tuneConvolutions(gpu, { previous: tuning }), tuning);
+  // With a shortlist of one, only the forward GEMM times both; the others its faster one.
+  const short = await tuneConvolutions(gpu, { candidates, geometry, minMilliseconds: 1, shortlist: 1 });
+  const fastest = short.results.forward.reduce((a, b) => b.gflops > a.gflops ? b : a).tiling;
+  assert.equal(short.results.forward.length, 2);
+  for (const kind of KINDS.filter((k) => k !== "forward")) {
+    assert.deepEqual(short.results[kind].map((r) => r.tiling), [fastest], kind);
+  }
   const bytes = gpu.bytesAllocated;
   await tuneConvolutions(gpu, { candidates: [TILING_CANDIDATES[4]], geometry, minMilliseconds: 1 });
   assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");

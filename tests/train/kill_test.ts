@@ -34,6 +34,24 @@ async function outputOf(child: Deno.ChildProcess): Promise<string> {
   return new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
 }
 
+/** What the run printed, and the milliseconds from `started` until it first reported epoch 1. */
+async function timedOutputOf(
+  child: Deno.ChildProcess,
+  started: number,
+): Promise<{ log: string; startMs: number }> {
+  let startMs = NaN;
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    let text = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      if (Number.isNaN(startMs) && text.includes("epoch 1/")) startMs = performance.now() - started;
+    }
+    return text;
+  };
+  const [out, err] = await Promise.all([read(child.stdout), read(child.stderr), child.status]);
+  return { log: out + err, startMs };
+}
+
 /** Fails with the first differing value (a deep-equality diff of whole tensors would be enormous). */
 async function assertSameTensors(actual: string, expected: string): Promise<void> {
   const [a, b] = [await tensorsOf(actual), await tensorsOf(expected)];
@@ -65,8 +83,10 @@ Deno.test(`train killed with SIGKILL ${KILLS} times always resumes, and ends as 
     "3",
   ];
   const whole = join(dir, "whole"), killed = join(dir, "killed");
+  const started = performance.now();
   const unkilled = train([...recipe, "--out", whole]);
-  const wholeLog = await outputOf(unkilled);
+  const { log: wholeLog, startMs } = await timedOutputOf(unkilled, started);
+  const epochMs = (performance.now() - started - startMs) / EPOCHS;
   assert.match(wholeLog, new RegExp(`finished ${EPOCHS} epochs`), wholeLog);
 
   const random = generator(20261202);
@@ -75,9 +95,12 @@ Deno.test(`train killed with SIGKILL ${KILLS} times always resumes, and ends as 
     const saved = await Deno.stat(checkpointPaths(killed, "last").state).then(() => true, () => false);
     const child = train(saved ? ["--resume", killed, "--no-tune"] : [...recipe, "--out", killed]);
     if (saved) resumed++;
-    // Start-up takes about 2 s here and each epoch (two steps, evaluation, checkpoint) under one: the kills
-    // land in start-up, steps, evaluations and checkpoint writes.
-    await new Promise((resolve) => setTimeout(resolve, 1500 + random() * 3000));
+    // From the second half of start-up to two epochs (two steps, an evaluation and a checkpoint each) into
+    // training, as timed on the unkilled run: the kills land in start-up, steps, evaluations and checkpoint
+    // writes, and each run gets about one epoch further, on a fast machine or a slow one alike.
+    await new Promise((resolve) =>
+      setTimeout(resolve, startMs * (0.5 + random() * 0.5) + random() * 2 * epochMs)
+    );
     try {
       child.kill("SIGKILL");
     } catch {
