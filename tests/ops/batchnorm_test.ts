@@ -64,10 +64,17 @@ const empty = (gpu: Gpu, name: string, shape: number[]) =>
   tensor(gpu.buffer(name, shape.reduce((a, b) => a * b) * 4), shape);
 const read = (gpu: Gpu, t: Tensor) => gpu.readFloats(t.buffer, t.offset / 4, t.shape.reduce((a, b) => a * b));
 
-/** Uploads a layer and runs its train-mode forward. */
-function trainOnGpu(gpu: Gpu, s: BatchNormShape, data: ReturnType<typeof layerData>, relu: boolean) {
+/** Uploads a layer and runs its train-mode forward, adding `residual` when given. */
+function trainOnGpu(
+  gpu: Gpu,
+  s: BatchNormShape,
+  data: ReturnType<typeof layerData>,
+  relu: boolean,
+  residual?: Tensor,
+) {
   const shape = [s.batch, s.channels, s.spatial];
   const t = {
+    residual,
     input: upload(gpu, "x", data.input, shape),
     weight: upload(gpu, "weight", data.weight, [s.channels]),
     bias: upload(gpu, "bias", data.bias, [s.channels]),
@@ -81,17 +88,22 @@ function trainOnGpu(gpu: Gpu, s: BatchNormShape, data: ReturnType<typeof layerDa
   return t;
 }
 
-/** Uploads a layer with `runningMean` in place of its own and runs its eval-mode forward. */
+/**
+ * Uploads a layer with `runningMean` in place of its own and runs its eval-mode forward, adding `residual`
+ * when given.
+ */
 function evalOnGpu(
   gpu: Gpu,
   s: BatchNormShape,
   data: ReturnType<typeof layerData>,
   runningMean: Float32Array,
   relu: boolean,
+  residual?: Tensor,
 ): Tensor {
   const shape = [s.batch, s.channels, s.spatial];
   const output = empty(gpu, "y", shape);
   const t = {
+    residual,
     input: upload(gpu, "x", data.input, shape),
     weight: upload(gpu, "weight", data.weight, [s.channels]),
     bias: upload(gpu, "bias", data.bias, [s.channels]),
@@ -378,34 +390,14 @@ for (const s of [SHAPES[1], VARIANTS[0][1], SLICED]) {
       Float64Array.from(values, (v, i) => Math.max(v + residualValues[i], 0));
 
     const runningMean = data.runningMean.map((v, c) => v + 2 * (c + 1));
-    const evalT = {
-      input: upload(gpu, "x", data.input, shape),
-      weight: upload(gpu, "weight", data.weight, [s.channels]),
-      bias: upload(gpu, "bias", data.bias, [s.channels]),
-      runningMean: upload(gpu, "running mean", runningMean, [s.channels]),
-      runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
-      output: empty(gpu, "y", shape),
-      residual,
-    };
-    submit(gpu, batchNormEval(gpu, s, evalT, { eps: EPS, relu: true }, "test"));
+    const evalOutput = evalOnGpu(gpu, s, data, runningMean, true, residual);
     const evalExpected = batchNormEvalReference(data.input, s, { ...data, runningMean }, {
       eps: EPS,
       relu: false,
     });
-    assertClose(await read(gpu, evalT.output), withResidual(evalExpected), TOLERANCE, "eval output");
+    assertClose(await read(gpu, evalOutput), withResidual(evalExpected), TOLERANCE, "eval output");
 
-    const t = {
-      input: upload(gpu, "x", data.input, shape),
-      weight: upload(gpu, "weight", data.weight, [s.channels]),
-      bias: upload(gpu, "bias", data.bias, [s.channels]),
-      runningMean: upload(gpu, "running mean", data.runningMean, [s.channels]),
-      runningVar: upload(gpu, "running var", data.runningVar, [s.channels]),
-      output: empty(gpu, "y", shape),
-      savedMean: empty(gpu, "saved mean", [s.channels]),
-      savedInvStd: empty(gpu, "saved invstd", [s.channels]),
-      residual,
-    };
-    submit(gpu, batchNormTrain(gpu, s, t, { eps: EPS, momentum: MOMENTUM, relu: true }, "test"));
+    const t = trainOnGpu(gpu, s, data, true, residual);
     const expected = batchNormTrainReference(data.input, s, data, {
       eps: EPS,
       momentum: MOMENTUM,
