@@ -288,6 +288,7 @@ export const train: Command = {
     // After the data, so that a wrong --data is told at once rather than after the autotune.
     let tuning;
     if (flags.tuning !== undefined) {
+      console.error(`Convolution tuning: ${flags.tuning} (measured and written there if it does not exist)`);
       tuning = await tuningFile(gpu, flags.tuning as string);
     } else if (!flags["no-tune"]) {
       console.error("Tuning the convolution kernels for this adapter (once; cached)...");

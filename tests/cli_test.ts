@@ -319,6 +319,11 @@ Deno.test("each bad input gives its clear error and exit code", async () => {
     [["eval"], 2, /--checkpoint is required/],
     [["predict", "--checkpoint", ws.dir], 2, /give at least one image file/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
+    [
+      ["train", "--data", ws.archive, "--tuning", ws.png, "--out", join(ws.dir, "none")],
+      1,
+      /a\.png: not a convolution tuning: not JSON/,
+    ],
   ];
   for (const [args, code, message] of cases) {
     const run = await cli(args);
