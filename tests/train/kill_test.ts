@@ -15,7 +15,7 @@ import { metricsOf, tensorsOf } from "./_runs.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const KILLS = 20;
-const EPOCHS = 15;
+const EPOCHS = 30;
 
 function train(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
@@ -34,22 +34,26 @@ async function outputOf(child: Deno.ChildProcess): Promise<string> {
   return new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
 }
 
-/** What the run printed, and the milliseconds from `started` until it first reported epoch 1. */
-async function timedOutputOf(
-  child: Deno.ChildProcess,
-  started: number,
-): Promise<{ log: string; startMs: number }> {
-  let startMs = NaN;
+/**
+ * The run's output, read as it comes: `started` resolves when it first reports an epoch (its start-up is
+ * over), `log` when it has ended.
+ */
+function watch(child: Deno.ChildProcess): { started: Promise<void>; log: Promise<string> } {
+  let reportStart = () => {};
+  const started = new Promise<void>((resolve) => reportStart = resolve);
   const read = async (stream: ReadableStream<Uint8Array>) => {
     let text = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       text += chunk;
-      if (Number.isNaN(startMs) && text.includes("epoch 1/")) startMs = performance.now() - started;
+      if (/epoch \d+\//.test(text)) reportStart();
     }
     return text;
   };
-  const [out, err] = await Promise.all([read(child.stdout), read(child.stderr), child.status]);
-  return { log: out + err, startMs };
+  const log = Promise.all([read(child.stdout), read(child.stderr), child.status]).then(([out, err]) => {
+    reportStart();
+    return out + err;
+  });
+  return { started, log };
 }
 
 /** Fails with the first differing value (a deep-equality diff of whole tensors would be enormous). */
@@ -85,7 +89,10 @@ Deno.test(`train killed with SIGKILL ${KILLS} times always resumes, and ends as 
   const whole = join(dir, "whole"), killed = join(dir, "killed");
   const started = performance.now();
   const unkilled = train([...recipe, "--out", whole]);
-  const { log: wholeLog, startMs } = await timedOutputOf(unkilled, started);
+  const watched = watch(unkilled);
+  await watched.started;
+  const startMs = performance.now() - started;
+  const wholeLog = await watched.log;
   const epochMs = (performance.now() - started - startMs) / EPOCHS;
   assert.match(wholeLog, new RegExp(`finished ${EPOCHS} epochs`), wholeLog);
 
@@ -95,18 +102,25 @@ Deno.test(`train killed with SIGKILL ${KILLS} times always resumes, and ends as 
     const saved = await Deno.stat(checkpointPaths(killed, "last").state).then(() => true, () => false);
     const child = train(saved ? ["--resume", killed, "--no-tune"] : [...recipe, "--out", killed]);
     if (saved) resumed++;
-    // From the second half of start-up to two epochs (two steps, an evaluation and a checkpoint each) into
-    // training, as timed on the unkilled run: the kills land in start-up, steps, evaluations and checkpoint
-    // writes, and each run gets about one epoch further, on a fast machine or a slow one alike.
-    await new Promise((resolve) =>
-      setTimeout(resolve, startMs * (0.5 + random() * 0.5) + random() * 2 * epochMs)
-    );
+    // A quarter of the kills land in start-up; the others once the run reports an epoch, within one epoch
+    // (two steps, an evaluation and a checkpoint, as timed on the unkilled run): in steps, evaluations and
+    // checkpoint writes. Timed from each run's own start, and with 30 epochs to go through, the 20 kills
+    // fit even when the machine is less busy than during the unkilled run.
+    const output = watch(child);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    if (random() < 0.25) {
+      await sleep(random() * startMs);
+    } else {
+      await output.started;
+      await sleep(random() * epochMs);
+    }
     try {
       child.kill("SIGKILL");
     } catch {
       // It had already finished.
     }
-    const { code } = await child.output();
+    await output.log;
+    const { code } = await child.status;
     if (code === 0) break;
     await recoverRunFolder(killed);
     if (!await Deno.stat(checkpointPaths(killed, "last").state).then(() => true, () => false)) continue;
