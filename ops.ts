@@ -38,6 +38,7 @@ export {
   submit,
   type Tensor,
   tensor,
+  usedBindings,
 } from "./src/gpu/kernel.ts";
 export { timeDispatches, timeEach, type TimingOptions } from "./src/gpu/timing.ts";
 

@@ -124,6 +124,34 @@ function callerName(wgslName: string): string {
   return wgslName.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 }
 
+/**
+ * The part of `all` (storage buffers by caller name) that `entryPoint` of `code` uses: for a shader whose
+ * entry points share one set of bindings, so that each dispatch gets exactly its own.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { usedBindings } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const code = `
+ * @group(0) @binding(0) var<storage, read_write> a: array<f32>;
+ * @group(0) @binding(1) var<storage, read_write> b: array<f32>;
+ * @compute @workgroup_size(1) fn only_a() { a[0] = 1.0; }`;
+ * const both = { a: gpu.buffer("a", 4), b: gpu.buffer("b", 4) };
+ * console.log(Object.keys(usedBindings(gpu, code, "only_a", "example", both))); // ["a"]
+ * ```
+ */
+export function usedBindings<T>(
+  gpu: Gpu,
+  code: string,
+  entryPoint: string,
+  label: string,
+  all: Record<string, T>,
+): Record<string, T> {
+  const names = gpu.entryPointInterface(code, entryPoint, label).storage.map((d) => callerName(d.name));
+  return Object.fromEntries(names.map((name) => [name, all[name]]));
+}
+
 /** Throws, naming the kernel, unless `given` holds exactly the names `expected`. */
 function checkNames(
   label: string,

@@ -19,7 +19,7 @@ import trainShader from "../../shaders/batchnorm_train.wgsl" with { type: "text"
 import elementwise from "../../shaders/batchnorm_elementwise.wgsl" with { type: "text" };
 import backwardShader from "../../shaders/batchnorm_backward.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import { compose, type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
+import { compose, type Dispatch, grid, kernel, numel, type Tensor, usedBindings } from "../gpu/kernel.ts";
 import { vectorSource, vectorWidth } from "./_vector.ts";
 import { declareScratch, opScratch, type Scratch, scratchOf, scratchPart } from "./_scratch.ts";
 import {
@@ -170,10 +170,7 @@ function channelDispatches(
     ...spec.uniforms,
   };
   const pass = (label: string, entryPoint: string, workgroups: readonly [number, number, number]) => {
-    const used = gpu.entryPointInterface(code, entryPoint, label).storage.map((d) =>
-      d.name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())
-    );
-    const bindings = Object.fromEntries(used.map((name) => [name, spec.bindings[name]]));
+    const bindings = usedBindings(gpu, code, entryPoint, label, spec.bindings);
     return kernel(gpu, { label, code, entryPoint, constants, uniforms, bindings, workgroups });
   };
   if (plan.strategy === "channel") return [pass(spec.label, "channel_pass", [spec.channels, 1, 1])];
