@@ -24,6 +24,7 @@ export {
   normalisationTable,
   planBatches,
 } from "./src/data/batch_plan.ts";
+export { AUGMENT_WORDS, defaultAugment, parseAugment } from "./src/data/augment_spec.ts";
 export { loadCifar, type LoadCifarOptions } from "./src/data/cifar.ts";
 export {
   CIFAR_LAYOUTS,
@@ -98,6 +99,7 @@ export {
   type RandomResizedCropOptions,
   randomResizedCropParams,
   resizedCrop,
+  resizedCropImage,
   type ResizedCropOptions,
   type ResizedCropParams,
   resizedSize,

@@ -94,6 +94,7 @@ export const evalCommand: Command = {
       batchSize,
       mean: opened.info.mean,
       std: opened.info.std,
+      size: opened.info.inputShape[1],
       // The tuning `train` measured on this adapter, if any: evaluating never measures.
       tuning: flags.tuning !== undefined
         ? await loadConvTuning(flags.tuning as string)

@@ -33,7 +33,7 @@ import {
   UsageError,
 } from "./_flags.ts";
 
-const TRAIN_HELP = `Train a ResNet on CIFAR-10 or CIFAR-100.
+const TRAIN_HELP = `Train a ResNet on CIFAR-10/100, an image folder or the built-in synthetic shapes.
 
 Usage: deno run -A cli.ts train [flags]
 
@@ -47,8 +47,13 @@ Data:
                          an image folder (PATH/<class>/<image>, or PATH/train and PATH/val), or
                          "synthetic" for built-in shapes (10 classes, no download); a resumed run reads
                          the data it was started with
-  --image-size N         an image folder's or the synthetic shapes' side (default 224 and 32): images
-                         are resized (shorter side to N*256/224 from 64 up) and centre-cropped once
+  --image-size N         the model's input side (default 224 for an image folder, else 32): an image
+                         folder's training images are kept at N*256/224 (from 64 up; N below) and its
+                         validation images resized (shorter side N*256/224) and centre-cropped to N, once;
+                         CIFAR's are resized on the GPU (e.g. 224 for ImageNet weights)
+  --augment SPEC         training augmentation, comma-separated: crop[:P] (RandomCrop, padding P: 4 for
+                         images of the input size, else 0), randomresizedcrop, flip, cutout[:N], or none
+                         (default crop,flip for images of the input size, else randomresizedcrop,flip)
   --val-split X          an image folder without train/ and val/: the fraction of each class held out
                          for validation (default 0.1, seeded, stratified)
   --strict               refuse the first image that cannot be decoded (default: skip, and list them)
@@ -82,7 +87,7 @@ Recipe:
 Transfer learning:
   --pretrained FILE      start from a .pth or .safetensors state dict, or "imagenet" for torchvision's
                          official weights of the model (downloaded once, cached, hash checked); the fc head
-                         is replaced for the data set's classes (the images stay 32x32)
+                         is replaced for the data set's classes (give --image-size 224 for CIFAR)
   --freeze WHAT          none | backbone (train only fc) | a module such as layer3 (frozen with all before it)
 Output:
   --out DIR              the run folder (default runs/<model>-<dataset>, numbered when taken)
@@ -121,6 +126,7 @@ const RECIPE_FLAGS = [
   "freeze",
   "limit",
   "image-size",
+  "augment",
   "val-split",
   "out",
 ];
@@ -164,6 +170,7 @@ function configFromFlags(flags: Flags): RunConfig {
       pretrained,
       data: flags.data as string | undefined,
       imageSize: integer(flags, "image-size"),
+      augment: flags.augment as string | undefined,
       valSplit: decimal(flags, "val-split"),
       freeze: flags.freeze as string | undefined,
       limit: integer(flags, "limit"),
@@ -241,6 +248,7 @@ export const train: Command = {
     dataset: string,
     "no-download": boolean,
     "image-size": string,
+    augment: string,
     "val-split": string,
     strict: boolean,
     limit: string,
@@ -294,8 +302,9 @@ export const train: Command = {
       console.error("Tuning the convolution kernels for this adapter (once; cached)...");
       tuning = await tuneConvolutionsCached(gpu, defaultCacheDir());
     }
-    // Photos get torchvision's ImageNet stem unless --stem says otherwise; 32x32 images the CIFAR one.
-    const stem = resume || flags.stem !== undefined || data.train.height < 64 ? config.stem : "imagenet";
+    // Inputs of 64 pixels and more get torchvision's ImageNet stem unless --stem says otherwise.
+    const small = (config.imageSize ?? data.test.height) < 64;
+    const stem = resume || flags.stem !== undefined || small ? config.stem : "imagenet";
     const interrupt = stopOnInterrupt((line) => console.error(line));
     let result;
     try {

@@ -1,5 +1,6 @@
-// Gathers one batch of images from one chunk of the byte-packed data set, applies the random crop,
-// horizontal flip and Cutout, and normalises through a lookup table. One thread per output row; a data
+// Gathers one batch of images from one chunk of the byte-packed data set, applies the crop (random in
+// the padded image, or the centre window of a larger one), horizontal flip and Cutout, and normalises
+// through a lookup table. One thread per output row; a data
 // set stored in several chunks gets one dispatch per chunk, and each dispatch writes only the slots whose
 // sample lives in its chunk. The randomness must stay identical to src/data/random.ts and
 // src/data/cpu_batch.ts: the CPU path is compared with this kernel bit for bit.
@@ -11,9 +12,14 @@ struct Params {
   chunk_count: u32,    // images in the chunk
   batch: u32,          // slots per batch
   channels: u32,
-  height: u32,
-  width: u32,
-  padding: u32,        // crop padding; 0 turns the crop off
+  height: u32,         // rows of a batch image
+  width: u32,          // columns of a batch image
+  source_height: u32,  // rows of a data-set image
+  source_width: u32,   // columns of a data-set image
+  random_crop: u32,    // 1: a window anywhere in the padded image; 0: the window at (centre_top, centre_left)
+  centre_top: u32,
+  centre_left: u32,
+  padding: u32,        // crop padding
   reflect_pad: u32,    // 1: mirror the border, 0: pad with byte 0
   flip: u32,           // 1: random horizontal flips
   cutout: u32,         // side of the Cutout square; 0 turns it off
@@ -97,16 +103,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       cut_to = cx + reach;
     }
   }
-  let span = 2u * p.padding + 1u;
-  var sy = i32(y + draw(seed, 0u) % span) - i32(p.padding);
-  let left = i32(draw(seed, 1u) % span) - i32(p.padding);
+  var sy = i32(y + p.centre_top);
+  var left = i32(p.centre_left);
+  if (p.random_crop == 1u) {
+    sy = i32(y + draw(seed, 0u) % (p.source_height - p.height + 2u * p.padding + 1u)) - i32(p.padding);
+    left = i32(draw(seed, 1u) % (p.source_width - p.width + 2u * p.padding + 1u)) - i32(p.padding);
+  }
   let flipped = p.flip == 1u && (draw(seed, 2u) & 1u) == 1u;
   if (p.reflect_pad == 1u) {
-    sy = reflect_index(sy, i32(p.height));
+    sy = reflect_index(sy, i32(p.source_height));
   }
-  let row_inside = sy >= 0 && sy < i32(p.height);
-  let image_size = p.channels * p.height * p.width;
-  let source_row = (index - p.first) * image_size + (c * p.height + u32(max(sy, 0))) * p.width;
+  let row_inside = sy >= 0 && sy < i32(p.source_height);
+  let image_size = p.channels * p.source_height * p.source_width;
+  let source_row = (index - p.first) * image_size + (c * p.source_height + u32(max(sy, 0))) * p.source_width;
   for (var x = 0; x < width; x++) {
     if (x >= cut_from && x < cut_to) {
       images[out_row + u32(x)] = 0.0;
@@ -115,10 +124,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     // The flip mirrors the cropped image, so it maps the output column before the crop offset applies.
     var sx = select(x, width - 1 - x, flipped) + left;
     if (p.reflect_pad == 1u) {
-      sx = reflect_index(sx, width);
+      sx = reflect_index(sx, i32(p.source_width));
     }
     var value = 0u;
-    if (row_inside && sx >= 0 && sx < width) {
+    if (row_inside && sx >= 0 && sx < i32(p.source_width)) {
       let address = source_row + u32(sx);
       value = (chunk_bytes[address >> 2u] >> ((address & 3u) * 8u)) & 0xffu;
     }

@@ -7,6 +7,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, type Tensor } from "../gpu/kernel.ts";
+import { centreOffset } from "./_sample_window.ts";
 import source from "../../shaders/augment.wgsl" with { type: "text" };
 
 const WORKGROUP_SIZE = 64;
@@ -17,11 +18,17 @@ export interface AugmentGeometry {
   batchSize: number;
   /** Channels of each image. */
   channels: number;
-  /** Rows of each image. */
+  /** Rows of each batch image. */
   height: number;
-  /** Columns of each image. */
+  /** Columns of each batch image. */
   width: number;
-  /** Crop padding (0: no crop). */
+  /** Rows of each data-set image. */
+  sourceHeight: number;
+  /** Columns of each data-set image. */
+  sourceWidth: number;
+  /** A window anywhere in the padded image, or the centre one. */
+  randomCrop: boolean;
+  /** Crop padding. */
   padding: number;
   /** Mirror the border instead of padding with byte 0. */
   reflect: boolean;
@@ -69,7 +76,8 @@ export function augmentBatchForward(
   tensors: AugmentTensors,
   label: string,
 ): Dispatch[] {
-  const { batchSize, channels, height, width, padding, reflect, flip, cutout } = geometry;
+  const { batchSize, channels, height, width, sourceHeight, sourceWidth, padding, reflect, flip, cutout } =
+    geometry;
   const rows = batchSize * channels * height;
   return tensors.chunks.map((chunk, i) =>
     kernel(gpu, {
@@ -83,6 +91,11 @@ export function augmentBatchForward(
         channels,
         height,
         width,
+        sourceHeight,
+        sourceWidth,
+        randomCrop: geometry.randomCrop ? 1 : 0,
+        centreTop: centreOffset(sourceHeight, height),
+        centreLeft: centreOffset(sourceWidth, width),
         padding,
         reflectPad: reflect ? 1 : 0,
         flip: flip ? 1 : 0,

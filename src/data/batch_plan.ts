@@ -13,8 +13,18 @@ import { epochOrder, sampleSeed } from "./random.ts";
 /** Which augmentations a training batch gets. */
 export interface AugmentOptions {
   /**
-   * Pixels added on every side before a random crop back to the image size (torchvision's
-   * `RandomCrop(32, padding=4)`); 0 turns cropping off. Default 4.
+   * How each sample's window is chosen:
+   * - `"random"`: torchvision's `RandomCrop(size, padding)`, a window of the batch's size anywhere in the
+   *   image padded by `padding`;
+   * - `"resized"`: `RandomResizedCrop(size, scale, ratio)`, a random window resized to the batch's size;
+   * - `"centre"`: no random crop, as evaluation batches are made (see {@linkcode BatchOptions.size}).
+   *
+   * @default {"random"}
+   */
+  crop?: "random" | "resized" | "centre";
+  /**
+   * Pixels added on every side before the random crop (torchvision's `RandomCrop(32, padding=4)`). 4 by
+   * default for images of the batch's size, else 0 (a random crop of a larger working image).
    *
    * @default {4}
    */
@@ -37,6 +47,18 @@ export interface AugmentOptions {
    * @default {0}
    */
   cutout?: number;
+  /**
+   * The resized crop's range of areas, as fractions of the image's (torchvision's default).
+   *
+   * @default {[0.08, 1]}
+   */
+  scale?: readonly [number, number];
+  /**
+   * The resized crop's range of aspect ratios, width over height, drawn log-uniformly.
+   *
+   * @default {[3 / 4, 4 / 3]}
+   */
+  ratio?: readonly [number, number];
 }
 
 /** How batches are drawn from a data set. */
@@ -51,6 +73,12 @@ export interface BatchOptions {
   seed: number;
   /** Drop the last batch when it is short, instead of padding it. */
   dropLast: boolean;
+  /**
+   * Side of the square images of a batch; the data set's own size by default. Without a random crop, a
+   * larger data-set image gives its centre window (torchvision's `CenterCrop`) and a smaller one is
+   * resized whole (`Resize`), e.g. CIFAR's 32x32 images for ImageNet weights.
+   */
+  size?: number;
   /** Per-channel mean of pixels scaled to [0, 1]; the data set's own, else CIFAR-10's. */
   mean?: readonly number[];
   /** Per-channel standard deviation of pixels scaled to [0, 1]; the data set's own, else CIFAR-10's. */
@@ -69,11 +97,24 @@ export interface BatchPlan {
   batchesPerEpoch: number;
   /** Channels of each image. */
   channels: number;
-  /** Rows of each image. */
+  /** Rows of each batch image. */
   height: number;
-  /** Columns of each image. */
+  /** Columns of each batch image. */
   width: number;
-  /** Crop padding in pixels (0: no crop). */
+  /** Rows of each data-set image. */
+  sourceHeight: number;
+  /** Columns of each data-set image. */
+  sourceWidth: number;
+  /**
+   * `"crop"`: a window of the batch's size, random or centred, copied (`shaders/augment.wgsl`);
+   * `"resize"`: a window resized to the batch's size (`shaders/resized_crop.wgsl`).
+   */
+  kind: "crop" | "resize";
+  /** A `"crop"` plan's window: anywhere in the padded image, or the centre. */
+  randomCrop: boolean;
+  /** A `"resize"` plan's window: RandomResizedCrop's, or the whole image. */
+  resizedCrop?: { scale: readonly [number, number]; ratio: readonly [number, number] };
+  /** Crop padding in pixels. */
   padding: number;
   /** Reflect instead of zero padding. */
   reflect: boolean;
@@ -130,24 +171,62 @@ export function planBatches(dataset: ImageDataset, options: BatchOptions): Batch
     );
   }
   const augment = options.augment === true ? {} : options.augment === false ? undefined : options.augment;
-  const padding = augment ? augment.padding ?? 4 : 0;
+  const { channels, height: sourceHeight, width: sourceWidth } = dataset;
+  const size = options.size;
+  if (size !== undefined && !(Number.isInteger(size) && size > 0)) {
+    throw new RangeError(`size must be a positive integer, got ${size}`);
+  }
+  const height = size ?? sourceHeight, width = size ?? sourceWidth;
+  const sameSize = height === sourceHeight && width === sourceWidth;
+  const crop = augment ? augment.crop ?? "random" : "centre";
+  if (!["random", "resized", "centre"].includes(crop)) {
+    throw new RangeError(`augment.crop must be "random", "resized" or "centre", got "${crop}"`);
+  }
+  const padding = crop === "random" ? augment?.padding ?? (sameSize ? 4 : 0) : 0;
+  if (augment?.padding !== undefined && crop !== "random") {
+    throw new RangeError(`augment.padding applies to the random crop, not to crop "${crop}"`);
+  }
   const reflect = (augment?.paddingMode ?? "zero") === "reflect";
   const flip = augment ? augment.flip ?? true : false;
   const cutout = augment?.cutout ?? 0;
-  const { channels, height, width } = dataset;
   if (!Number.isInteger(padding) || padding < 0) {
     throw new RangeError(`augment.padding must be a non-negative integer, got ${padding}`);
   }
   if (augment?.paddingMode !== undefined && !["zero", "reflect"].includes(augment.paddingMode)) {
     throw new RangeError(`augment.paddingMode must be "zero" or "reflect", got "${augment.paddingMode}"`);
   }
-  if (reflect && padding >= Math.min(height, width)) {
+  if (reflect && padding >= Math.min(sourceHeight, sourceWidth)) {
     throw new RangeError(
-      `reflect padding of ${padding} needs images larger than ${padding} pixels, got ${height}x${width}`,
+      `reflect padding of ${padding} needs images larger than ${padding} pixels, got ${sourceHeight}x${sourceWidth}`,
     );
   }
   if (!Number.isInteger(cutout) || cutout < 0) {
     throw new RangeError(`augment.cutout must be a non-negative integer, got ${cutout}`);
+  }
+  const smaller = sourceHeight < height || sourceWidth < width;
+  if (crop === "random" && (sourceHeight + 2 * padding < height || sourceWidth + 2 * padding < width)) {
+    throw new RangeError(
+      `a random crop of ${width}x${height} does not fit the data set's ${sourceWidth}x${sourceHeight} images ` +
+        `padded by ${padding}; use the resized crop (randomresizedcrop), which scales them`,
+    );
+  }
+  const kind = crop === "resized" || (crop === "centre" && smaller) ? "resize" : "crop";
+  if (kind === "resize" && (channels !== 3 || height !== width)) {
+    throw new RangeError(
+      `resizing makes square RGB images, not ${channels} channels of ${width}x${height}; give a size`,
+    );
+  }
+  let resizedCrop: BatchPlan["resizedCrop"];
+  if (crop === "resized") {
+    const scale = augment?.scale ?? [0.08, 1];
+    const ratio = augment?.ratio ?? [3 / 4, 4 / 3];
+    if (!(scale.length === 2 && scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1)) {
+      throw new RangeError(`augment.scale must be a range 0 < low <= high <= 1, got [${scale}]`);
+    }
+    if (!(ratio.length === 2 && ratio[0] > 0 && ratio[0] <= ratio[1] && Number.isFinite(ratio[1]))) {
+      throw new RangeError(`augment.ratio must be a range 0 < low <= high, got [${ratio}]`);
+    }
+    resizedCrop = { scale, ratio };
   }
   const table = normalisationTable(channels, options.mean ?? dataset.mean, options.std ?? dataset.std);
   return {
@@ -158,6 +237,11 @@ export function planBatches(dataset: ImageDataset, options: BatchOptions): Batch
     channels,
     height,
     width,
+    sourceHeight,
+    sourceWidth,
+    kind,
+    randomCrop: crop === "random",
+    resizedCrop,
     padding,
     reflect,
     flip,

@@ -8,7 +8,8 @@
 import { PADDING_LABEL } from "../ops/cross_entropy.ts";
 import type { ImageDataset } from "./dataset.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
-import { draw, DRAW_CROP_LEFT, DRAW_CROP_TOP, DRAW_CUTOUT_X, DRAW_CUTOUT_Y, DRAW_FLIP } from "./random.ts";
+import { cropOffsets, cutoutRect, resizeWindow } from "./_sample_window.ts";
+import { resizedCropImage } from "./transforms.ts";
 
 /** One batch as {@linkcode cpuBatch} returns it. */
 export interface CpuBatch {
@@ -43,54 +44,60 @@ export function cpuBatch(
 ): CpuBatch {
   const plan = planBatches(dataset, options);
   const selection = selectBatch(plan, planOrder(plan, dataset.count, epoch), epoch, batch);
+  const sourceSize = plan.channels * plan.sourceHeight * plan.sourceWidth;
   const imageSize = plan.channels * plan.height * plan.width;
   const images = new Float32Array(plan.batchSize * imageSize);
   const labels = new Uint32Array(plan.batchSize).fill(PADDING_LABEL);
   for (let slot = 0; slot < selection.count; slot++) {
     const index = selection.indices[slot];
     labels[slot] = dataset.labels[index];
-    const source = dataset.images.subarray(index * imageSize, (index + 1) * imageSize);
-    augmentImage(
-      plan,
-      source,
-      selection.seeds[slot],
-      images.subarray(slot * imageSize, (slot + 1) * imageSize),
-    );
+    const source = dataset.images.subarray(index * sourceSize, (index + 1) * sourceSize);
+    const out = images.subarray(slot * imageSize, (slot + 1) * imageSize);
+    const seed = selection.seeds[slot];
+    if (plan.kind === "crop") cropImage(plan, source, seed, out);
+    else resizeImage(plan, source, seed, out);
+    const cut = cutoutRect(plan, seed);
+    if (cut) {
+      for (let i = 0; i < imageSize; i++) {
+        const x = i % plan.width, y = Math.floor(i / plan.width) % plan.height;
+        if (y >= cut.top && y < cut.bottom && x >= cut.left && x < cut.right) out[i] = 0;
+      }
+    }
   }
   return { images, labels, count: selection.count };
 }
 
-/** Crops, flips, normalises and cuts out one CHW image, as `shaders/augment.wgsl` does row by row. */
-function augmentImage(plan: BatchPlan, source: Uint8Array, seed: number, out: Float32Array): void {
-  const { channels, height, width, padding, reflect, table } = plan;
-  const span = 2 * padding + 1;
-  const top = (draw(seed, DRAW_CROP_TOP) % span) - padding;
-  const left = (draw(seed, DRAW_CROP_LEFT) % span) - padding;
-  const flipped = plan.flip && (draw(seed, DRAW_FLIP) & 1) === 1;
-  const reach = Math.floor(plan.cutout / 2);
-  const cutY = plan.cutout > 0 ? draw(seed, DRAW_CUTOUT_Y) % height : 0;
-  const cutX = plan.cutout > 0 ? draw(seed, DRAW_CUTOUT_X) % width : 0;
+/** Crops, flips and normalises one CHW image, as `shaders/augment.wgsl` does row by row. */
+function cropImage(plan: BatchPlan, source: Uint8Array, seed: number, out: Float32Array): void {
+  const { channels, height, width, sourceHeight, sourceWidth, reflect, table } = plan;
+  const { top, left, flipped } = cropOffsets(plan, seed);
   for (let c = 0; c < channels; c++) {
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
-        const at = (c * height + y) * width + x;
-        const cut = plan.cutout > 0 && y >= cutY - reach && y < cutY + reach && x >= cutX - reach &&
-          x < cutX + reach;
-        if (cut) {
-          out[at] = 0;
-          continue;
-        }
         let sy = y + top;
         let sx = (flipped ? width - 1 - x : x) + left;
         if (reflect) {
-          sy = reflectIndex(sy, height);
-          sx = reflectIndex(sx, width);
+          sy = reflectIndex(sy, sourceHeight);
+          sx = reflectIndex(sx, sourceWidth);
         }
-        const inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
-        const value = inside ? source[(c * height + sy) * width + sx] : 0;
-        out[at] = table[c * 256 + value];
+        const inside = sy >= 0 && sy < sourceHeight && sx >= 0 && sx < sourceWidth;
+        const value = inside ? source[(c * sourceHeight + sy) * sourceWidth + sx] : 0;
+        out[(c * height + y) * width + x] = table[c * 256 + value];
       }
     }
+  }
+}
+
+/** Resizes one CHW RGB image's window with PIL's filter and normalises it, as `resized_crop.wgsl` does. */
+function resizeImage(plan: BatchPlan, source: Uint8Array, seed: number, out: Float32Array): void {
+  const { sourceHeight: height, sourceWidth: width } = plan;
+  const plane = height * width;
+  const data = new Uint8Array(3 * plane);
+  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) data[p * 3 + c] = source[c * plane + p];
+  const resized = resizedCropImage({ width, height, data }, resizeWindow(plan, seed), plan.width).data;
+  const outPlane = plan.width * plan.height;
+  for (let p = 0; p < outPlane; p++) {
+    for (let c = 0; c < 3; c++) out[c * outPlane + p] = plan.table[c * 256 + resized[p * 3 + c]];
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The GPU-resident input pipeline: the data set is uploaded once as bytes, and per step only the batch's
- * sample indices and augmentation seeds cross to the GPU, where one kernel gathers, augments and
- * normalises the batch.
+ * sample indices and augmentation seeds (or, for a resizing plan, its windows' resampling table) cross to
+ * the GPU, where kernels gather, augment and normalise the batch.
  *
  * @module
  */
@@ -9,6 +9,14 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, type Tensor, tensor } from "../gpu/kernel.ts";
 import { augmentBatchForward, type ImageChunk } from "./augment_op.ts";
+import {
+  resizedCropCoefficients,
+  resizedCropForward,
+  resizedCropRowsBytes,
+  type ResizedCropSample,
+  resizedCropTaps,
+} from "./resized_crop_op.ts";
+import { cutoutRect, resizeWindow } from "./_sample_window.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { PADDING_LABEL } from "../ops/cross_entropy.ts";
 import type { ImageDataset } from "./dataset.ts";
@@ -53,6 +61,8 @@ export class GpuBatcher {
   readonly #gpu: Gpu;
   readonly #plan: BatchPlan;
   readonly #selection: GPUBuffer;
+  readonly #chunks: ImageChunk[];
+  readonly #taps: number = 0;
   readonly #buffers: GPUBuffer[];
   #order: { epoch: number; order: Uint32Array } | undefined;
 
@@ -66,12 +76,14 @@ export class GpuBatcher {
       selection: GPUBuffer;
       images: GPUBuffer;
       labels: GPUBuffer;
+      rows?: GPUBuffer;
     },
     label: string,
   ) {
     this.#gpu = gpu;
     this.dataset = dataset;
     this.#plan = plan;
+    this.#chunks = buffers.chunks;
     this.#selection = buffers.selection;
     this.#buffers = [
       ...buffers.chunks.map((chunk) => chunk.buffer),
@@ -79,16 +91,29 @@ export class GpuBatcher {
       buffers.selection,
       buffers.images,
       buffers.labels,
+      ...buffers.rows ? [buffers.rows] : [],
     ];
     this.batchesPerEpoch = plan.batchesPerEpoch;
     this.images = tensor(buffers.images, [plan.batchSize, plan.channels, plan.height, plan.width]);
     this.labels = tensor(buffers.labels, [plan.batchSize]);
-    this.dispatches = augmentBatchForward(gpu, plan, {
-      chunks: buffers.chunks,
-      table: buffers.table,
-      selection: buffers.selection,
-      images: this.images,
-    }, `${label}: gather, augment and normalise`);
+    const images = this.images;
+    if (plan.kind === "crop") {
+      this.dispatches = augmentBatchForward(gpu, plan, {
+        chunks: buffers.chunks,
+        table: buffers.table,
+        selection: buffers.selection,
+        images,
+      }, `${label}: gather, augment and normalise`);
+    } else {
+      this.#taps = resizedCropTaps({ height: plan.sourceHeight, width: plan.sourceWidth, size: plan.width });
+      this.dispatches = resizedCropForward(gpu, { ...this.#resizeGeometry(), taps: this.#taps }, {
+        chunks: buffers.chunks.map((chunk) => chunk.buffer),
+        coefficients: buffers.selection,
+        rows: buffers.rows!,
+        table: buffers.table,
+        images,
+      }, `${label}: resize, augment and normalise`);
+    }
   }
 
   /** Uploads the data set's bytes once (in chunks that fit a storage binding) and builds the dispatches. */
@@ -100,44 +125,58 @@ export class GpuBatcher {
   ): GpuBatcher {
     const plan = planBatches(dataset, options);
     const label = storage.label ?? "data";
-    const imageBytes = plan.channels * plan.height * plan.width;
+    const sourceBytes = plan.channels * plan.sourceHeight * plan.sourceWidth;
     const limit = Math.min(
       gpu.limits.maxStorageBufferBindingSize,
       gpu.limits.maxBufferSize,
       storage.maxChunkBytes ?? Infinity,
       MAX_ADDRESSABLE_BYTES,
     );
-    const perChunkLimit = Math.floor(Math.floor(limit / 4) * 4 / imageBytes);
+    const perChunkLimit = Math.floor(Math.floor(limit / 4) * 4 / sourceBytes);
     if (perChunkLimit < 1) {
       throw new RangeError(
-        `${label}: an image of ${imageBytes} bytes does not fit a chunk of ${limit} bytes`,
+        `${label}: an image of ${sourceBytes} bytes does not fit a chunk of ${limit} bytes`,
       );
     }
-    const outputBytes = plan.batchSize * imageBytes * 4;
-    if (outputBytes > gpu.limits.maxStorageBufferBindingSize) {
-      throw new RangeError(
-        `${label}: a batch of ${plan.batchSize} images takes ${outputBytes} bytes, more than this adapter's ` +
-          `storage binding limit of ${gpu.limits.maxStorageBufferBindingSize}`,
-      );
+    const geometry = {
+      batch: plan.batchSize,
+      height: plan.sourceHeight,
+      width: plan.sourceWidth,
+      size: plan.width,
+    };
+    const outputBytes = plan.batchSize * plan.channels * plan.height * plan.width * 4;
+    const rowsBytes = plan.kind === "resize" ? resizedCropRowsBytes(geometry) : 0;
+    for (const [what, bytes] of [["images", outputBytes], ["rows resized for", rowsBytes]] as const) {
+      if (bytes > gpu.limits.maxStorageBufferBindingSize) {
+        throw new RangeError(
+          `${label}: the ${what} a batch of ${plan.batchSize} take ${bytes} bytes, more than this adapter's ` +
+            `storage binding limit of ${gpu.limits.maxStorageBufferBindingSize}; use a smaller batch`,
+        );
+      }
     }
     const chunkCount = Math.ceil(dataset.count / perChunkLimit);
     const perChunk = Math.ceil(dataset.count / chunkCount);
     const chunks: ImageChunk[] = [];
     for (let first = 0; first < dataset.count; first += perChunk) {
       const count = Math.min(perChunk, dataset.count - first);
-      const bytes = dataset.images.subarray(first * imageBytes, (first + count) * imageBytes);
+      const bytes = dataset.images.subarray(first * sourceBytes, (first + count) * sourceBytes);
       chunks.push({
         buffer: gpu.upload(`${label} images ${first}..${first + count - 1}`, bytes),
         first,
         count,
       });
     }
+    const selectionBytes = plan.kind === "crop"
+      ? (1 + 2 * plan.batchSize) * 4
+      : resizedCropCoefficients({ ...geometry, taps: resizedCropTaps(geometry) }, new Array(plan.batchSize))
+        .words.byteLength;
     return new GpuBatcher(gpu, dataset, plan, {
       chunks,
       table: gpu.upload(`${label} normalisation table`, plan.table),
-      selection: gpu.buffer(`${label} selection`, (1 + 2 * plan.batchSize) * 4),
+      selection: gpu.buffer(`${label} selection`, selectionBytes),
       images: gpu.buffer(`${label} batch images`, outputBytes),
       labels: gpu.buffer(`${label} batch labels`, plan.batchSize * 4),
+      rows: plan.kind === "resize" ? gpu.buffer(`${label} resized rows`, rowsBytes) : undefined,
     }, label);
   }
 
@@ -152,15 +191,44 @@ export class GpuBatcher {
       this.#order = { epoch, order: planOrder(this.#plan, this.dataset.count, epoch) };
     }
     const { count, indices, seeds } = selectBatch(this.#plan, this.#order.order, epoch, batch);
-    const words = new Uint32Array(1 + 2 * this.#plan.batchSize);
-    words[0] = count;
-    words.set(indices, 1);
-    words.set(seeds, 1 + this.#plan.batchSize);
+    this.#gpu.write(
+      this.#selection,
+      this.#plan.kind === "crop"
+        ? Uint32Array.of(count, ...indices, ...seeds)
+        : this.#resizeTable(count, indices, seeds),
+    );
     const labels = new Uint32Array(this.#plan.batchSize).fill(PADDING_LABEL);
     for (let slot = 0; slot < count; slot++) labels[slot] = this.dataset.labels[indices[slot]];
-    this.#gpu.write(this.#selection, words);
     this.#gpu.write(this.labels.buffer, labels);
     return count;
+  }
+
+  #resizeGeometry() {
+    const plan = this.#plan;
+    return { batch: plan.batchSize, height: plan.sourceHeight, width: plan.sourceWidth, size: plan.width };
+  }
+
+  /** The resampling table of a resizing plan's batch: each slot's chunk, window and Cutout. */
+  #resizeTable(count: number, indices: Uint32Array, seeds: Uint32Array): Int32Array {
+    const plan = this.#plan;
+    const samples: (ResizedCropSample | undefined)[] = new Array(plan.batchSize);
+    for (let slot = 0; slot < count; slot++) {
+      const index = indices[slot];
+      const chunk = this.#chunks.findIndex((c) => index >= c.first && index < c.first + c.count);
+      const cut = cutoutRect(plan, seeds[slot]);
+      samples[slot] = {
+        window: resizeWindow(plan, seeds[slot]),
+        chunk,
+        image: index - this.#chunks[chunk].first,
+        cutout: cut && {
+          top: Math.max(0, cut.top),
+          bottom: Math.min(plan.height, cut.bottom),
+          left: Math.max(0, cut.left),
+          right: Math.min(plan.width, cut.right),
+        },
+      };
+    }
+    return resizedCropCoefficients({ ...this.#resizeGeometry(), taps: this.#taps }, samples).words;
   }
 
   /** Releases every buffer of the pipeline, the uploaded data set included. */

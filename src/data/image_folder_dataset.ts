@@ -1,17 +1,20 @@
 /**
- * An image folder as an in-memory data set: every image decoded once, resized and centre-cropped to the
- * working size as torchvision's evaluation transform does, and kept as bytes, so that the GPU batcher
- * crops, flips and normalises it as it does CIFAR. Host memory is `3 * size * size` bytes per image
- * (150 KB at 224) plus one decoded original at a time.
+ * An image folder as an in-memory data set: every image decoded once and kept as bytes, so that the GPU
+ * batcher crops, flips and normalises it as it does CIFAR. Validation images are stored as torchvision's
+ * evaluation transform makes them (shorter side resized to `size * 256 / 224`, centre crop of `size`);
+ * training images as the centre square of that resize (the working image that `RandomResizedCrop` or a
+ * random crop chooses from; at `size` itself below 64 pixels). Host memory is `3 * 256 * 256` bytes per
+ * training image at 224 (192 KiB), `3 * 224 * 224` per validation image, plus the originals being decoded.
  *
  * @module
  */
 
 import { basename } from "node:path";
 import { type DatasetSplits, type ImageDataset, imageDataset } from "./dataset.ts";
-import { decodeEntries, type ImageProblem, problemsWarning } from "./image_files.ts";
+import { decodeEntriesParallel } from "./decode_pool.ts";
+import { type ImageProblem, problemsWarning } from "./image_files.ts";
 import { type ImageEntry, readImageFolder } from "./image_folder.ts";
-import { evalCrop, IMAGENET_NORMALISATION } from "./transforms.ts";
+import { evalResizeSize, IMAGENET_NORMALISATION } from "./transforms.ts";
 
 /** Options of {@linkcode loadImageFolder}. */
 export interface LoadImageFolderOptions {
@@ -27,6 +30,12 @@ export interface LoadImageFolderOptions {
   seed?: number;
   /** Refuse the first bad file instead of skipping bad files with one warning. @default {false} */
   strict?: boolean;
+  /**
+   * Workers decoding the images, each on a core of its own (JPEG decoding is most of the loading time).
+   *
+   * @default {navigator.hardwareConcurrency}
+   */
+  workers?: number;
 }
 
 /**
@@ -54,19 +63,17 @@ export async function loadImageFolder(
     throw new Error(`${root}: no validation images; give a valSplit above 0 or a val/ folder`);
   }
   const problems: ImageProblem[] = [];
-  const split = async (entries: ImageEntry[], name: string): Promise<ImageDataset> => {
-    const decoded = await decodeEntries(entries, { strict, prepare: (image) => evalCrop(image, { size }) });
+  const split = async (
+    entries: ImageEntry[],
+    name: string,
+    crop: { size: number; resize?: number },
+  ): Promise<ImageDataset> => {
+    const decoded = await decodeEntriesParallel(entries, { strict, crop, workers: options.workers });
     const { images } = decoded;
     problems.push(...decoded.problems);
     if (images.length === 0) throw new Error(`${root}: no image of the ${name} split could be decoded`);
-    const plane = size * size;
-    const bytes = new Uint8Array(images.length * 3 * plane);
-    images.forEach(({ image }, i) => {
-      // Interleaved RGB to the CHW planes the batcher reads.
-      for (let p = 0; p < plane; p++) {
-        for (let c = 0; c < 3; c++) bytes[(i * 3 + c) * plane + p] = image.data[p * 3 + c];
-      }
-    });
+    const bytes = new Uint8Array(images.length * 3 * crop.size * crop.size);
+    images.forEach(({ chw }, i) => bytes.set(chw, i * chw.length));
     const labels = folder.classes.length <= 256
       ? new Uint8Array(images.length)
       : new Uint16Array(images.length);
@@ -75,14 +82,17 @@ export async function loadImageFolder(
       images: bytes,
       labels,
       channels: 3,
-      height: size,
-      width: size,
+      height: crop.size,
+      width: crop.size,
       classes: folder.classes,
       ...IMAGENET_NORMALISATION,
     }, `${root} ${name} split`);
   };
-  const train = await split(folder.train, "training");
-  const test = await split(folder.val, "validation");
+  // The training images are kept at the evaluation resize's side, the crops' working image; the
+  // validation images as the evaluation transform makes them.
+  const working = size < 64 ? size : evalResizeSize(size);
+  const train = await split(folder.train, "training", { size: working, resize: working });
+  const test = await split(folder.val, "validation", { size });
   const warning = problemsWarning(problems);
   const layout = folder.split.kind === "folders"
     ? `its train/ and ${basename(folder.split.val)}/ folders`
@@ -92,7 +102,8 @@ export async function loadImageFolder(
     test,
     name: basename(root.replace(/[\\/]+$/, "")) || root,
     source: `image folder ${root} (${folder.classes.length} classes, ${train.count} training and ` +
-      `${test.count} validation images, ${layout}, at ${size}x${size})`,
+      `${test.count} validation images, ${layout}, at ${size}x${size}` +
+      (working === size ? ")" : `; training images kept at ${working}x${working} for the crops)`),
     warnings: warning ? [warning] : [],
   };
 }

@@ -24,8 +24,8 @@ export interface OpenDatasetOptions
    */
   data?: string;
   /**
-   * Side of the square images: 224 for an image folder and 32 for the synthetic shapes unless given;
-   * CIFAR's are 32.
+   * The model's input side: an image folder's images are stored for it (224 unless given) and the
+   * synthetic shapes made at it (32 unless given); CIFAR's stay 32x32, resized when batched.
    */
   imageSize?: number;
 }
@@ -63,8 +63,6 @@ export async function openDataset(options: OpenDatasetOptions = {}): Promise<Dat
       );
     }
   }
-  if (imageSize !== undefined && imageSize !== 32) {
-    throw new RangeError(`CIFAR's images are 32x32; an image size of ${imageSize} needs an image folder`);
-  }
+  // CIFAR's 32x32 images are resized to another imageSize on the GPU, batch by batch.
   return await loadCifar({ ...cifar, path: data });
 }

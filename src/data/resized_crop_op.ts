@@ -1,7 +1,8 @@
 /**
- * The resized-crop op: dispatches of `shaders/resized_crop.wgsl` that turn a batch of byte images of one
- * working resolution into torchvision's `RandomResizedCrop` + `RandomHorizontalFlip` + `ToTensor` +
- * `Normalize` of each, equal bit for bit to `resizedCrop` of `transforms.ts` on the CPU.
+ * The resized-crop op: dispatches of `shaders/resized_crop.wgsl` that turn byte images of one working
+ * resolution into torchvision's `RandomResizedCrop` + `RandomHorizontalFlip` + `ToTensor` + `Normalize`
+ * of each (or `Resize` of the whole image), equal bit for bit to `resizedCrop` of `transforms.ts` on the
+ * CPU.
  *
  * @module
  */
@@ -26,13 +27,28 @@ export interface ResizedCropGeometry {
   size: number;
 }
 
-/** The per-sample table the kernel reads: windows, flips and PIL's fixed-point weights. */
+/** The per-sample table the kernel reads: windows, flips, sources, Cutout and PIL's fixed-point weights. */
 export interface ResizedCropCoefficients {
-  /** Weight slots of each output pixel's entry: the most source pixels any output pixel of the batch reads. */
+  /** Weight slots of each output pixel's entry. */
   taps: number;
   /** The table, to upload as the `coefficients` binding. */
   words: Int32Array;
 }
+
+/** Where one slot's output comes from. */
+export interface ResizedCropSample {
+  /** The window of the source image, and whether its resized crop is mirrored. */
+  window: ResizedCropParams;
+  /** Which of the op's chunks holds the source image. */
+  chunk: number;
+  /** The source image's position in its chunk. */
+  image: number;
+  /** Output rows `[top, bottom)` and columns `[left, right)` zeroed after normalisation (Cutout). */
+  cutout?: { top: number; bottom: number; left: number; right: number };
+}
+
+/** Words per sample before its column and row entries (see `shaders/resized_crop.wgsl`). */
+const HEADER = 8;
 
 /** Writes one axis's entries (first pixel shifted by `offset`, count, `taps` weights), mirrored if asked. */
 function writeAxis(
@@ -52,49 +68,79 @@ function writeAxis(
 }
 
 /**
- * The `coefficients` table of a batch: per sample the source rows its window needs, then for each output
- * column and row the first source pixel, the count and the weights PIL would use for that window, computed
- * in float64 on the host, so that the GPU only sums integers. A flip reverses the column entries.
+ * The most weight slots any window of an image of `height` x `width` resized to `size` needs: a fixed
+ * table stride for every batch of a pipeline.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(resizedCropTaps({ height: 256, width: 256, size: 224 })); // 5
+ * ```
+ */
+export function resizedCropTaps(geometry: Omit<ResizedCropGeometry, "batch">): number {
+  return axisCoefficients(Math.max(geometry.height, geometry.width), geometry.size).taps;
+}
+
+/**
+ * The `coefficients` table of a batch: per sample its source, the source rows its window needs and its
+ * Cutout rectangle, then for each output column and row the first source pixel, the count and the
+ * weights PIL would use for that window, computed in float64 on the host, so that the GPU only sums
+ * integers. A flip reverses the column entries; an `undefined` sample is a padding slot (zeroed).
  *
  * @example
  * ```ts ignore
  * const table = resizedCropCoefficients({ batch: 1, height: 32, width: 48, size: 16 }, [
- *   { top: 4, left: 8, height: 20, width: 30, flip: true },
+ *   { window: { top: 4, left: 8, height: 20, width: 30, flip: true }, chunk: 0, image: 0 },
  * ]);
  * const coefficients = gpu.upload("coefficients", table.words);
  * ```
  *
- * @throws {RangeError} When there is not one window per sample, or a window leaves its image.
+ * @throws {RangeError} When there is not one sample per slot, a window leaves its image, or `taps` is
+ * fewer than a window needs.
  */
 export function resizedCropCoefficients(
-  geometry: ResizedCropGeometry,
-  params: readonly ResizedCropParams[],
+  geometry: ResizedCropGeometry & { taps?: number },
+  samples: readonly (ResizedCropSample | undefined)[],
 ): ResizedCropCoefficients {
   const { batch, height, width, size } = geometry;
-  if (params.length !== batch) throw new RangeError(`${params.length} windows for a batch of ${batch}`);
-  const axes = params.map((window, n) => {
-    const { top, left } = window;
-    const inside = [top, left, window.height, window.width].every(Number.isInteger) && top >= 0 &&
-      left >= 0 && window.height > 0 && window.width > 0 && top + window.height <= height &&
-      left + window.width <= width;
+  if (samples.length !== batch) throw new RangeError(`${samples.length} samples for a batch of ${batch}`);
+  const axes = Array.from(samples, (sample, n) => {
+    if (!sample) return undefined;
+    const { top, left, height: h, width: w } = sample.window;
+    const inside = [top, left, h, w].every(Number.isInteger) && top >= 0 && left >= 0 && h > 0 && w > 0 &&
+      top + h <= height && left + w <= width;
     if (!inside) {
       throw new RangeError(
-        `sample ${n}: window ${window.width}x${window.height} at (${left}, ${top}) leaves the ${width}x${height} image`,
+        `sample ${n}: window ${w}x${h} at (${left}, ${top}) leaves the ${width}x${height} image`,
       );
     }
-    return { columns: axisCoefficients(window.width, size), rows: axisCoefficients(window.height, size) };
+    return { columns: axisCoefficients(w, size), rows: axisCoefficients(h, size) };
   });
-  const taps = Math.max(1, ...axes.flatMap(({ columns, rows }) => [...columns.count, ...rows.count]));
-  const perSample = 2 + 2 * size * (2 + taps);
+  const needed = Math.max(
+    1,
+    ...axes.flatMap((axis) => axis ? [...axis.columns.count, ...axis.rows.count] : []),
+  );
+  const taps = geometry.taps ?? needed;
+  if (taps < needed) throw new RangeError(`a table of ${taps} taps is too narrow: a window needs ${needed}`);
+  const perSample = HEADER + 2 * size * (2 + taps);
   const words = new Int32Array(batch * perSample);
-  params.forEach((window, n) => {
-    const { columns, rows } = axes[n];
+  Array.from(samples, (sample, n) => {
     const at = n * perSample;
+    const axis = axes[n];
+    if (!sample || !axis) {
+      words[at + 2] = -1;
+      return;
+    }
+    const { window } = sample;
+    const { columns, rows } = axis;
     // PIL's ybox: the horizontal pass only needs the rows the vertical pass reads.
     words[at] = window.top + rows.start[0];
     words[at + 1] = window.top + rows.start[size - 1] + rows.count[size - 1];
-    writeAxis(words, at + 2, columns, { offset: window.left, taps, mirror: window.flip });
-    writeAxis(words, at + 2 + size * (2 + taps), rows, { offset: window.top, taps, mirror: false });
+    words[at + 2] = sample.chunk;
+    words[at + 3] = sample.image * 3 * height * width;
+    const cut = sample.cutout;
+    if (cut) words.set([cut.top, cut.bottom, cut.left, cut.right], at + 4);
+    writeAxis(words, at + HEADER, columns, { offset: window.left, taps, mirror: window.flip });
+    writeAxis(words, at + HEADER + size * (2 + taps), rows, { offset: window.top, taps, mirror: false });
   });
   return { taps, words };
 }
@@ -113,8 +159,8 @@ export function resizedCropRowsBytes(geometry: ResizedCropGeometry): number {
 
 /** Buffers the op reads and writes. */
 export interface ResizedCropTensors {
-  /** `[batch, 3, height, width]` bytes packed four to a word, image after image. */
-  imageBytes: GPUBuffer;
+  /** Chunks of `[images, 3, height, width]` bytes packed four to a word, image after image. */
+  chunks: readonly GPUBuffer[];
   /** The table of {@linkcode resizedCropCoefficients}. */
   coefficients: GPUBuffer;
   /** Scratch of {@linkcode resizedCropRowsBytes} bytes. */
@@ -126,7 +172,7 @@ export interface ResizedCropTensors {
 }
 
 /**
- * The two dispatches, horizontal then vertical, that write `tensors.images`.
+ * The dispatches that write `tensors.images`: the horizontal pass once per chunk, then the vertical.
  *
  * @example
  * ```ts ignore
@@ -143,23 +189,27 @@ export function resizedCropForward(
   const { batch, height, width, size, taps } = geometry;
   const uniforms = { batch, height, width, size, taps };
   const constants = { WG: WORKGROUP_SIZE };
-  const { imageBytes, coefficients, rows, table, images } = tensors;
+  const { chunks, coefficients, rows, table, images } = tensors;
   return [
-    kernel(gpu, {
-      label: `${label} (columns)`,
-      code: source,
-      entryPoint: "horizontal",
-      constants,
-      uniforms,
-      bindings: { imageBytes, coefficients, rows },
-      workgroups: grid(batch * 3 * height, WORKGROUP_SIZE),
-    }),
+    ...chunks.map((imageBytes, chunk) =>
+      kernel(gpu, {
+        label: chunks.length === 1
+          ? `${label} (columns)`
+          : `${label} (columns, chunk ${chunk + 1} of ${chunks.length})`,
+        code: source,
+        entryPoint: "horizontal",
+        constants,
+        uniforms: { ...uniforms, chunk },
+        bindings: { imageBytes, coefficients, rows },
+        workgroups: grid(batch * 3 * height, WORKGROUP_SIZE),
+      })
+    ),
     kernel(gpu, {
       label: `${label} (rows)`,
       code: source,
       entryPoint: "vertical",
       constants,
-      uniforms,
+      uniforms: { ...uniforms, chunk: 0 },
       bindings: { coefficients, rows, table, images },
       workgroups: grid(batch * 3 * size, WORKGROUP_SIZE),
     }),

@@ -303,7 +303,24 @@ export function resizedCrop(
   params: ResizedCropParams,
   options: ResizedCropOptions,
 ): Float32Array {
-  const { size } = options;
+  return toTensor(resizedCropImage(image, params, options.size), options);
+}
+
+/**
+ * The bytes of {@linkcode resizedCrop} before `ToTensor`: the window resized to `size` x `size` with
+ * PIL's antialiased bilinear filter, mirrored when `params.flip`.
+ *
+ * @example
+ * ```ts
+ * import { resizedCropImage } from "@denogpu/resnet/data";
+ * const image = { width: 8, height: 6, data: new Uint8Array(8 * 6 * 3).fill(128) };
+ * const crop = resizedCropImage(image, { top: 1, left: 2, height: 4, width: 5, flip: false }, 4);
+ * console.log(crop.width, crop.data[0]); // 4 128
+ * ```
+ *
+ * @throws {RangeError} When the window is not inside the image or `size` is not a positive integer.
+ */
+export function resizedCropImage(image: RgbImage, params: ResizedCropParams, size: number): RgbImage {
   checkSize("size", size);
   const resized = resizeImage(cropImage(image, params), size, size);
   if (params.flip) {
@@ -314,7 +331,7 @@ export function resizedCrop(
       line.set(row);
     }
   }
-  return toTensor(resized, options);
+  return resized;
 }
 
 /**

@@ -100,6 +100,11 @@ export interface EvaluatorOptions {
   /** Per-channel standard deviation for normalisation; the data set's own by default. */
   std?: readonly number[];
   /**
+   * The model's input side; the data set's image size by default. Larger images give their centre
+   * window, smaller ones are resized whole (see `BatchOptions.size`).
+   */
+  size?: number;
+  /**
    * How the convolution kernels run, e.g. `await tuneConvolutionsCached(gpu, cacheDir)`.
    *
    * @default {UNTUNED}
@@ -163,10 +168,11 @@ export class Evaluator {
       dropLast: false,
       mean: options.mean,
       std: options.std,
+      size: options.size,
     }, { label: "evaluation data" });
     const inference = await Inference.compile(gpu, model, {
       batchSize,
-      inputShape: [dataset.channels, dataset.height, dataset.width],
+      inputShape: batcher.images.shape.slice(1),
       input: batcher.images,
       tuning: options.tuning,
     });

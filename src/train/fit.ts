@@ -12,6 +12,8 @@ import type { ImageDataset } from "../data/dataset.ts";
 import { datasetFingerprint, imageDataset } from "../data/dataset.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import { GpuBatcher } from "../data/gpu_batcher.ts";
+import { defaultAugment, parseAugment } from "../data/augment_spec.ts";
+import { planBatches } from "../data/batch_plan.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Module } from "../nn/module.ts";
 import {
@@ -172,7 +174,10 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       `the training set has ${train.count} images, fewer than one batch of ${config.batchSize}`,
     );
   }
-  const info = modelInfo(config, train);
+  // Batches are made at the config's size, else at the test images' (an image folder keeps its training
+  // images larger, for the crops to choose from).
+  const size = config.imageSize ?? test.height;
+  const info = modelInfo(config, train, size);
   const inputShape = info.inputShape;
   if (state && state.info.classes.join("\n") !== train.classes.join("\n")) {
     throw new Error(`the checkpoint in ${out} was trained on other classes than this data set's`);
@@ -193,13 +198,9 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     options.fetch,
     log,
   );
-  const batcher = GpuBatcher.create(gpu, train, {
-    batchSize: config.batchSize,
-    shuffle: true,
-    augment: true,
-    seed: config.seed,
-    dropLast: true,
-  }, { label: "training data" });
+  const augment = config.augment ?? defaultAugment({ imageSize: train.height, size });
+  if (!state) log(`augmentation: ${augment} (${train.width}x${train.height} images to ${size}x${size})`);
+  const batcher = trainingBatcher(gpu, train, config, { augment, size });
   let evaluator: Evaluator | undefined;
   try {
     const training = await TrainingStep.compile(gpu, model, {
@@ -214,6 +215,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     evaluator = await Evaluator.create(gpu, training.model, test, {
       batchSize: config.batchSize,
       tuning: options.tuning,
+      size,
     });
     if (training.averagedModel) await evaluator.add(training.averagedModel);
     if (state) {
@@ -234,6 +236,31 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
   }
 }
 
+/** The training set's batches; an augmentation that cannot make them is refused naming it. */
+function trainingBatcher(
+  gpu: Gpu,
+  train: ImageDataset,
+  config: RunConfig,
+  batches: { augment: string; size: number },
+): GpuBatcher {
+  const { augment, size } = batches;
+  const plan = {
+    batchSize: config.batchSize,
+    shuffle: true,
+    augment: parseAugment(augment, { size }),
+    seed: config.seed,
+    dropLast: true,
+    size,
+  };
+  try {
+    planBatches(train, plan);
+  } catch (error) {
+    if (error instanceof RangeError) throw new Error(`augmentation "${augment}": ${error.message}`);
+    throw error;
+  }
+  return GpuBatcher.create(gpu, train, plan, { label: "training data" });
+}
+
 /** The sidecar of the run to resume, or none; refuses to start a new run over an existing one. */
 async function savedState(options: FitOptions): Promise<TrainingState | undefined> {
   await recoverRunFolder(options.out);
@@ -248,7 +275,7 @@ async function savedState(options: FitOptions): Promise<TrainingState | undefine
 }
 
 /** What the run's model files are for. */
-function modelInfo(config: RunConfig, train: ImageDataset): ModelInfo {
+function modelInfo(config: RunConfig, train: ImageDataset, size: number): ModelInfo {
   // The batches are normalised with the data set's statistics, else CIFAR-10's (as the batch plan does).
   return {
     model: config.model,
@@ -256,7 +283,7 @@ function modelInfo(config: RunConfig, train: ImageDataset): ModelInfo {
     classes: train.classes,
     mean: [...(train.mean ?? CIFAR_LAYOUTS.cifar10.mean)],
     std: [...(train.std ?? CIFAR_LAYOUTS.cifar10.std)],
-    inputShape: [train.channels, train.height, train.width],
+    inputShape: [train.channels, size, size],
   };
 }
 

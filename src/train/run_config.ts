@@ -5,6 +5,7 @@
  * @module
  */
 
+import { parseAugment } from "../data/augment_spec.ts";
 import type { CifarName } from "../data/cifar_layout.ts";
 import type { Stem } from "../models/resnet.ts";
 import { isModelName, MODEL_NAMES, type ModelName, MODELS } from "../models/table.ts";
@@ -45,8 +46,17 @@ export interface RunConfig {
    * cache folder when absent. Saved, so that a resumed run reads the same data.
    */
   data?: string;
-  /** Side of the square images: an image folder's (224 unless given) or the synthetic shapes' (32). */
+  /**
+   * The model's input side: an image folder's (224 unless given), the synthetic shapes' (32), or CIFAR's
+   * 32x32 images resized to it on the GPU.
+   */
   imageSize?: number;
+  /**
+   * The training augmentation as `--augment` names it (see `parseAugment`), e.g.
+   * `"randomresizedcrop,flip"`; `"crop,flip"` for images of the input size and `"randomresizedcrop,flip"`
+   * for others unless given.
+   */
+  augment?: string;
   /** An image folder without `train/` and `val/`: the fraction of each class held out (0.1 unless given). */
   valSplit?: number;
   /** Which ResNet. */
@@ -186,6 +196,13 @@ export function resolveConfig(given: Partial<RunConfig> = {}): RunConfig {
   positiveInteger("batchSize", config.batchSize);
   positiveInteger("limit", config.limit);
   positiveInteger("imageSize", config.imageSize);
+  if (config.augment !== undefined) {
+    try {
+      parseAugment(config.augment, { size: config.imageSize ?? 32 });
+    } catch (error) {
+      throw new ConfigError("augment", `is not valid: ${(error as Error).message}`);
+    }
+  }
   if (config.valSplit !== undefined && !(config.valSplit > 0 && config.valSplit < 1)) {
     throw new ConfigError("valSplit", `must be a fraction in (0, 1), got ${config.valSplit}`);
   }

@@ -113,3 +113,49 @@ Deno.test("select refuses batches outside the epoch", async () => {
   assert.throws(() => batcher.select(0.5, 0), /epoch must be an integer/);
   batcher.destroy();
 });
+
+Deno.test("GPU RandomResizedCrop batches equal the CPU ones bit for bit: flips, Cutout, many chunks, short batch", async () => {
+  const data = randomDataset(11, { channels: 3, height: 20, width: 20 }, 16, 4);
+  const options: BatchOptions = {
+    batchSize: 4,
+    shuffle: true,
+    augment: { crop: "resized", cutout: 4 },
+    seed: 8,
+    dropLast: false,
+    size: 12,
+  };
+  const batcher = await assertGpuEqualsCpu(data, options, [0, 1], {
+    maxChunkBytes: 4 * 1200,
+    label: "train",
+  });
+  assert.deepEqual(batcher.images.shape, [4, 3, 12, 12]);
+  // One horizontal pass per chunk (4 images per chunk: 3 chunks), then the vertical pass.
+  assert.equal(batcher.dispatches.length, 4);
+  assert.match(batcher.dispatches[3].label, /^train: resize, augment and normalise \(rows\)$/);
+  batcher.destroy();
+});
+
+Deno.test("GPU batches of a larger working image: random crops and centre crops of it equal the CPU ones", async () => {
+  const data = randomDataset(6, { channels: 3, height: 14, width: 14 }, 17, 3);
+  for (const augment of [{ crop: "random" as const }, false]) {
+    const options: BatchOptions = { batchSize: 3, shuffle: true, augment, seed: 9, dropLast: true, size: 10 };
+    const batcher = await assertGpuEqualsCpu(data, options, [0, 1]);
+    assert.deepEqual(batcher.images.shape, [3, 3, 10, 10]);
+    batcher.destroy();
+  }
+});
+
+Deno.test("GPU evaluation batches of smaller images resize them whole (CIFAR upscaled) as the CPU does", async () => {
+  const data = randomDataset(5, cifarShape, 18, 10);
+  const options: BatchOptions = {
+    batchSize: 2,
+    shuffle: false,
+    augment: false,
+    seed: 0,
+    dropLast: false,
+    size: 40,
+  };
+  const batcher = await assertGpuEqualsCpu(data, options, [0]);
+  assert.deepEqual(batcher.images.shape, [2, 3, 40, 40]);
+  batcher.destroy();
+});

@@ -68,7 +68,7 @@ Deno.test("strict refuses the bad file, and an empty validation split is refused
   await assert.rejects(loadImageFolder(flat, { size: 16, valSplit: 0 }), /no validation images/);
 });
 
-Deno.test("openDataset tells an image folder from CIFAR and sizes it; CIFAR refuses another size", async () => {
+Deno.test("openDataset tells an image folder from CIFAR and sizes it", async () => {
   const root = await tree({ "cat/1.png": CAT, "cat/2.png": CAT, "dog/1.jpg": DOG, "dog/2.jpg": DOG });
   const splits = await openDataset({ data: root, imageSize: 8, valSplit: 0.5 });
   assert.equal(splits.train.count, 2);
@@ -77,5 +77,19 @@ Deno.test("openDataset tells an image folder from CIFAR and sizes it; CIFAR refu
   assert.match(splits.source, /50% of each class held out, at 8x8/);
   const synthetic = await openDataset({ data: "synthetic:3", imageSize: 16 });
   assert.equal(synthetic.train.width, 16);
-  await assert.rejects(openDataset({ imageSize: 64, download: false }), /CIFAR's images are 32x32/);
+});
+
+Deno.test("from 64 pixels up the training images are kept at the evaluation resize's side for the crops", async () => {
+  const root = await tree(photos());
+  const { train, test, source } = await loadImageFolder(root, { size: 64 });
+  assert.deepEqual([train.height, train.width, test.height, test.width], [73, 73, 64, 64]);
+  assert.match(source, /at 64x64; training images kept at 73x73 for the crops\)$/);
+  // The cat's training image is the centre square of its shorter side resized to round(64 * 256 / 224).
+  const working = evalCrop(decodeImage(CAT), { size: 73, resize: 73 });
+  const plane = 73 * 73;
+  for (let c = 0; c < 3; c++) {
+    for (const p of [0, 100, plane - 1]) assert.equal(train.images[c * plane + p], working.data[p * 3 + c]);
+  }
+  const validation = evalCrop(decodeImage(CAT), { size: 64 });
+  assert.equal(test.images[64 * 64 + 5], validation.data[5 * 3 + 1]);
 });

@@ -9,6 +9,7 @@ import {
   resizedCropForward,
   type ResizedCropGeometry,
   resizedCropRowsBytes,
+  resizedCropTaps,
 } from "../../src/data/resized_crop_op.ts";
 import { randomResizedCropParams, resizedCrop, type ResizedCropParams } from "../../src/data/transforms.ts";
 import { testGpu } from "../_gpu.ts";
@@ -55,20 +56,28 @@ async function gpuResizedCrops(
     width: images[0].width,
     size,
   };
-  const table = resizedCropCoefficients(geometry, params);
+  const table = resizedCropCoefficients(
+    geometry,
+    params.map((window, image) => ({ window, chunk: 0, image })),
+  );
   const count = geometry.batch * 3 * size * size;
   const buffers = {
-    imageBytes: gpu.upload("source images", chwBytes(images)),
+    source: gpu.upload("source images", chwBytes(images)),
     coefficients: gpu.upload("coefficients", table.words),
     rows: gpu.buffer("rows", resizedCropRowsBytes(geometry)),
     table: gpu.upload("table", normalisationTable(3, MEAN, STD)),
     output: gpu.buffer("images", count * 4),
   };
-  const { output, ...inputs } = buffers;
+  const { output, source, ...inputs } = buffers;
   const images_ = tensor(output, [geometry.batch, 3, size, size]);
   submit(
     gpu,
-    resizedCropForward(gpu, { ...geometry, taps: table.taps }, { ...inputs, images: images_ }, "test"),
+    resizedCropForward(
+      gpu,
+      { ...geometry, taps: table.taps },
+      { ...inputs, chunks: [source], images: images_ },
+      "test",
+    ),
   );
   const result = await gpu.readFloats(output, 0, count);
   for (const buffer of Object.values(buffers)) gpu.release(buffer);
@@ -100,11 +109,17 @@ Deno.test("the GPU resized crop equals the CPU one: random windows, flips, enlar
 Deno.test("the resized-crop table needs one window per sample, each inside its image", () => {
   const geometry = { batch: 1, height: 8, width: 8, size: 4 };
   const window = { top: 0, left: 0, height: 8, width: 8, flip: false };
-  assert.throws(() => resizedCropCoefficients(geometry, []), /0 windows for a batch of 1/);
+  const sample = (w: ResizedCropParams) => ({ window: w, chunk: 0, image: 0 });
+  assert.throws(() => resizedCropCoefficients(geometry, []), /0 samples for a batch of 1/);
   assert.throws(
-    () => resizedCropCoefficients(geometry, [{ ...window, left: 1 }]),
+    () => resizedCropCoefficients(geometry, [sample({ ...window, left: 1 })]),
     /sample 0: window 8x8 at \(1, 0\) leaves the 8x8 image/,
   );
   // Halving reads 4 source pixels for each output one (PIL's filter support doubles).
-  assert.equal(resizedCropCoefficients(geometry, [window]).taps, 4);
+  assert.equal(resizedCropCoefficients(geometry, [sample(window)]).taps, 4);
+  assert.equal(resizedCropTaps(geometry), 5);
+  assert.throws(
+    () => resizedCropCoefficients({ ...geometry, taps: 3 }, [sample(window)]),
+    /a table of 3 taps is too narrow: a window needs 4/,
+  );
 });

@@ -177,3 +177,37 @@ Deno.test("a stop request in an epoch's last step saves before the evaluation an
     assert.deepEqual(await tensorsOf(join(split, file)), await tensorsOf(join(whole, file)), file);
   }
 });
+
+Deno.test("a run on 32x32 images resized to 40 trains with RandomResizedCrop, resumes exactly and records the size", async () => {
+  const gpu = await testGpu();
+  const upscaled = resolveConfig({ ...config, imageSize: 40, augment: "randomresizedcrop,flip,cutout:8" });
+  const logged: string[] = [];
+  const whole = await Deno.makeTempDir();
+  const result = await fit(gpu, options(whole, { config: upscaled, log: (line) => logged.push(line) }));
+  assert.equal(result.status, "completed", result.message);
+  assert.ok(logged.includes("augmentation: randomresizedcrop,flip,cutout:8 (32x32 images to 40x40)"));
+  const saved = await loadTrainingState(whole);
+  assert.deepEqual(saved.info.inputShape, [3, 40, 40]);
+  assert.equal(saved.config.augment, "randomresizedcrop,flip,cutout:8");
+  const split = await Deno.makeTempDir();
+  const stop = new AbortController();
+  const first = await fit(
+    gpu,
+    options(split, { config: upscaled, signal: stop.signal, onStep: () => stop.abort() }),
+  );
+  assert.equal(first.status, "interrupted");
+  assert.equal((await fit(gpu, options(split, { config: upscaled, resume: true }))).status, "completed");
+  assert.deepEqual(
+    await tensorsOf(join(split, "last.safetensors")),
+    await tensorsOf(join(whole, "last.safetensors")),
+  );
+  await assert.rejects(
+    fit(
+      gpu,
+      options(await Deno.makeTempDir(), {
+        config: resolveConfig({ ...config, imageSize: 40, augment: "crop" }),
+      }),
+    ),
+    /augmentation "crop": a random crop of 40x40 does not fit the data set's 32x32 images padded by 0/,
+  );
+});
