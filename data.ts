@@ -25,6 +25,14 @@ export {
   planBatches,
 } from "./src/data/batch_plan.ts";
 export { AUGMENT_WORDS, defaultAugment, parseAugment } from "./src/data/augment_spec.ts";
+export {
+  chwPlanes,
+  decodeEntriesParallel,
+  type ParallelDecodedEntries,
+  type ParallelDecodeOptions,
+} from "./src/data/decode_pool.ts";
+export { type DecodedSplit, decodeSplit, type DecodeSplitOptions } from "./src/data/decoded_cache.ts";
+export { fileImages } from "./src/data/stored_images.ts";
 export { loadCifar, type LoadCifarOptions } from "./src/data/cifar.ts";
 export {
   CIFAR_LAYOUTS,
@@ -39,9 +47,12 @@ export { loadImageFolder, type LoadImageFolderOptions } from "./src/data/image_f
 export {
   datasetFingerprint,
   type DatasetSplits,
+  type ImageBytes,
+  imageBytes,
   type ImageDataset,
   imageDataset,
   type ImageDatasetInit,
+  type StoredImages,
 } from "./src/data/dataset.ts";
 export { draw, epochOrder, mix32, sampleSeed, seed32 } from "./src/data/random.ts";
 export {

@@ -35,6 +35,8 @@ export {
   type TensorData,
 } from "./src/io/state_dict.ts";
 export {
+  type AtomicWriter,
+  atomicWriter,
   finishAtomicWrites,
   removeStaleTemporaries,
   writeFileAtomic,

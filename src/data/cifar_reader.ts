@@ -21,9 +21,9 @@ import { assembleCifarSplit, type CifarFile, cifarRecordCount, parseClassNames }
 /** Both splits of a CIFAR data set. */
 export interface CifarSplits {
   /** The training split (50,000 images in the official release). */
-  train: ImageDataset;
+  train: ImageDataset<Uint8Array>;
   /** The test split (10,000 images in the official release). */
-  test: ImageDataset;
+  test: ImageDataset<Uint8Array>;
   /** Which data set. */
   name: CifarName;
   /** The archive or folder the data was read from. */

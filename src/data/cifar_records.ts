@@ -54,7 +54,7 @@ export function assembleCifarSplit(
   files: readonly CifarFile[],
   kind: CifarLabelKind | "label",
   classes: string[],
-): ImageDataset {
+): ImageDataset<Uint8Array> {
   const counts = files.map((file) => cifarRecordCount(layout, file.bytes.length, file.where));
   const total = counts.reduce((a, b) => a + b, 0);
   const images = new Uint8Array(total * CIFAR_IMAGE_BYTES);

@@ -6,7 +6,7 @@
  */
 
 import { PADDING_LABEL } from "../ops/cross_entropy.ts";
-import type { ImageDataset } from "./dataset.ts";
+import { imageBytes, type ImageDataset } from "./dataset.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { cropOffsets, cutoutRect, resizeWindow } from "./_sample_window.ts";
 import { resizedCropImage } from "./transforms.ts";
@@ -44,14 +44,13 @@ export function cpuBatch(
 ): CpuBatch {
   const plan = planBatches(dataset, options);
   const selection = selectBatch(plan, planOrder(plan, dataset.count, epoch), epoch, batch);
-  const sourceSize = plan.channels * plan.sourceHeight * plan.sourceWidth;
   const imageSize = plan.channels * plan.height * plan.width;
   const images = new Float32Array(plan.batchSize * imageSize);
   const labels = new Uint32Array(plan.batchSize).fill(PADDING_LABEL);
   for (let slot = 0; slot < selection.count; slot++) {
     const index = selection.indices[slot];
     labels[slot] = dataset.labels[index];
-    const source = dataset.images.subarray(index * sourceSize, (index + 1) * sourceSize);
+    const source = imageBytes(dataset, index, 1);
     const out = images.subarray(slot * imageSize, (slot + 1) * imageSize);
     const seed = selection.seeds[slot];
     if (plan.kind === "crop") cropImage(plan, source, seed, out);

@@ -5,10 +5,34 @@
  * @module
  */
 
-/** Images as bytes, CHW per image (R plane, G plane, B plane, each row-major), and labels. */
-export interface ImageDataset {
+/**
+ * Image bytes kept outside memory, e.g. in a decoded-cache file, read a run of whole images at a time, so
+ * that a data set larger than memory can be trained on.
+ */
+export interface StoredImages {
+  /** Bytes in all. */
+  readonly length: number;
+  /** A name for messages: the file. */
+  readonly source: string;
+  /** An identity of the bytes (e.g. a hash of the files decoded into them), for `datasetFingerprint`. */
+  readonly fingerprint: string;
+  /** Reads bytes `[begin, end)`. */
+  read(begin: number, end: number): Uint8Array;
+  /** Bytes `[begin, end)` as another store, reading nothing. */
+  slice(begin: number, end: number): StoredImages;
+}
+
+/** Where a data set's bytes are: in memory, or stored (see {@linkcode StoredImages}). */
+export type ImageBytes = Uint8Array | StoredImages;
+
+/**
+ * Images as bytes, CHW per image (R plane, G plane, B plane, each row-major), and labels. `Images` says
+ * where the bytes are; readers that always hold them in memory (CIFAR, the synthetic shapes) say
+ * `Uint8Array`.
+ */
+export interface ImageDataset<Images extends ImageBytes = ImageBytes> {
   /** `count * channels * height * width` bytes, image after image. */
-  images: Uint8Array;
+  images: Images;
   /** One class index per image, each below `classes.length`. */
   labels: Uint8Array | Uint16Array;
   /** Number of images. */
@@ -28,7 +52,7 @@ export interface ImageDataset {
 }
 
 /** What {@linkcode imageDataset} needs: everything of an {@linkcode ImageDataset} but the count. */
-export type ImageDatasetInit = Omit<ImageDataset, "count">;
+export type ImageDatasetInit<Images extends ImageBytes = ImageBytes> = Omit<ImageDataset<Images>, "count">;
 
 /**
  * Checks an in-memory data set (sizes agree, labels in range, statistics well formed) and returns it with
@@ -46,7 +70,10 @@ export type ImageDatasetInit = Omit<ImageDataset, "count">;
  * data.count; // 2
  * ```
  */
-export function imageDataset(init: ImageDatasetInit, name = "data set"): ImageDataset {
+export function imageDataset<Images extends ImageBytes>(
+  init: ImageDatasetInit<Images>,
+  name = "data set",
+): ImageDataset<Images> {
   const { images, labels, channels, height, width, classes } = init;
   for (const [what, value] of [["channels", channels], ["height", height], ["width", width]] as const) {
     if (!Number.isInteger(value) || value < 1) {
@@ -79,12 +106,34 @@ export function imageDataset(init: ImageDatasetInit, name = "data set"): ImageDa
   return { ...init, count };
 }
 
+/**
+ * The bytes of `count` images from image `first` on: a view of an in-memory data set, or read from a
+ * stored one.
+ *
+ * @example
+ * ```ts
+ * import { imageBytes, imageDataset } from "@denogpu/resnet/data";
+ * const data = imageDataset({
+ *   images: new Uint8Array([1, 2, 3, 4, 5, 6]), labels: new Uint8Array([0, 1]),
+ *   channels: 3, height: 1, width: 1, classes: ["a", "b"],
+ * });
+ * console.log(imageBytes(data, 1, 1)); // Uint8Array(3) [4, 5, 6]
+ * ```
+ */
+export function imageBytes(dataset: ImageDataset, first: number, count: number): Uint8Array {
+  const size = dataset.channels * dataset.height * dataset.width;
+  const { images } = dataset;
+  return images instanceof Uint8Array
+    ? images.subarray(first * size, (first + count) * size)
+    : images.read(first * size, (first + count) * size);
+}
+
 /** Both splits of the data a run trains and tests on, and where they came from. */
-export interface DatasetSplits {
+export interface DatasetSplits<Images extends ImageBytes = ImageBytes> {
   /** The training split. */
-  train: ImageDataset;
+  train: ImageDataset<Images>;
   /** The test split (an image folder's validation images). */
-  test: ImageDataset;
+  test: ImageDataset<Images>;
   /** A short name for titles: `cifar10`, `cifar100`, `synthetic` or the image folder's name. */
   name: string;
   /** What was read, for the log: the archive or folder, or the generator and its seed. */
@@ -108,9 +157,13 @@ export interface DatasetSplits {
  * ```
  */
 export async function datasetFingerprint(dataset: ImageDataset): Promise<string> {
-  const { count, channels, height, width, classes, labels, images } = dataset;
+  const { count, channels, height, width, classes, labels } = dataset;
   const header = new TextEncoder().encode(JSON.stringify({ count, channels, height, width, classes }) + "\n");
   const labelBytes = new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength);
+  // A stored data set is named by its own fingerprint: hashing it would read it all.
+  const images = dataset.images instanceof Uint8Array
+    ? dataset.images
+    : new TextEncoder().encode(`stored ${dataset.images.fingerprint}`);
   const whole = new Uint8Array(header.length + labelBytes.length + images.length);
   whole.set(header);
   whole.set(labelBytes, header.length);

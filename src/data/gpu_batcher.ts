@@ -1,7 +1,8 @@
 /**
- * The GPU-resident input pipeline: the data set is uploaded once as bytes, and per step only the batch's
- * sample indices and augmentation seeds (or, for a resizing plan, its windows' resampling table) cross to
- * the GPU, where kernels gather, augment and normalise the batch.
+ * The GPU input pipeline: the data set is uploaded once as bytes, and per step only the batch's sample
+ * indices and augmentation seeds (or, for a resizing plan, its windows' resampling table) cross to the
+ * GPU, where kernels gather, augment and normalise the batch. A data set too large to keep on the GPU is
+ * streamed instead: each step writes its samples' bytes, read from memory or from the stored file.
  *
  * @module
  */
@@ -19,7 +20,7 @@ import {
 import { cutoutRect, resizeWindow } from "./_sample_window.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { PADDING_LABEL } from "../ops/cross_entropy.ts";
-import type { ImageDataset } from "./dataset.ts";
+import { imageBytes, type ImageDataset } from "./dataset.ts";
 
 /** Where and how {@linkcode GpuBatcher.create} stores the data set on the GPU. */
 export interface GpuDataOptions {
@@ -30,7 +31,17 @@ export interface GpuDataOptions {
    * The data set is split into as few equal chunks of whole images as fit.
    */
   maxChunkBytes?: number;
+  /**
+   * The largest data set kept on the GPU, in bytes; a larger one is streamed, a batch's images written
+   * at each step. WebGPU does not tell how much memory an adapter has, hence a fixed default.
+   *
+   * @default {2 ** 31}
+   */
+  maxResidentBytes?: number;
 }
+
+/** {@linkcode GpuDataOptions.maxResidentBytes}' default: 2 GiB. */
+const DEFAULT_RESIDENT_BYTES = 2 ** 31;
 
 // Addresses inside a chunk are u32 in the shader.
 const MAX_ADDRESSABLE_BYTES = 2 ** 31;
@@ -58,6 +69,8 @@ export class GpuBatcher {
   readonly dispatches: Dispatch[];
   /** Samples of the data set. */
   readonly dataset: ImageDataset;
+  /** Whether each step writes its images to the GPU (a data set over `maxResidentBytes`). */
+  readonly streamed: boolean;
   readonly #gpu: Gpu;
   readonly #plan: BatchPlan;
   readonly #selection: GPUBuffer;
@@ -79,8 +92,10 @@ export class GpuBatcher {
       rows?: GPUBuffer;
     },
     label: string,
+    streamed: boolean,
   ) {
     this.#gpu = gpu;
+    this.streamed = streamed;
     this.dataset = dataset;
     this.#plan = plan;
     this.#chunks = buffers.chunks;
@@ -154,30 +169,56 @@ export class GpuBatcher {
         );
       }
     }
-    const chunkCount = Math.ceil(dataset.count / perChunkLimit);
-    const perChunk = Math.ceil(dataset.count / chunkCount);
+    const streamed = dataset.count * sourceBytes > (storage.maxResidentBytes ?? DEFAULT_RESIDENT_BYTES);
     const chunks: ImageChunk[] = [];
-    for (let first = 0; first < dataset.count; first += perChunk) {
-      const count = Math.min(perChunk, dataset.count - first);
-      const bytes = dataset.images.subarray(first * sourceBytes, (first + count) * sourceBytes);
+    if (streamed) {
+      if (plan.batchSize > perChunkLimit) {
+        throw new RangeError(
+          `${label}: a streamed batch of ${plan.batchSize} images of ${sourceBytes} bytes does not fit a ` +
+            `storage binding of ${limit} bytes; use a batch of at most ${perChunkLimit}`,
+        );
+      }
+      const bytes = Math.ceil(plan.batchSize * sourceBytes / 4) * 4;
       chunks.push({
-        buffer: gpu.upload(`${label} images ${first}..${first + count - 1}`, bytes),
-        first,
-        count,
+        buffer: gpu.buffer(`${label} streamed batch images`, bytes),
+        first: 0,
+        count: plan.batchSize,
       });
+    } else {
+      // Chunk by chunk, so that a stored data set is never all in memory.
+      const chunkCount = Math.ceil(dataset.count / perChunkLimit);
+      const perChunk = Math.ceil(dataset.count / chunkCount);
+      for (let first = 0; first < dataset.count; first += perChunk) {
+        const count = Math.min(perChunk, dataset.count - first);
+        chunks.push({
+          buffer: gpu.upload(
+            `${label} images ${first}..${first + count - 1}`,
+            imageBytes(dataset, first, count),
+          ),
+          first,
+          count,
+        });
+      }
     }
     const selectionBytes = plan.kind === "crop"
       ? (1 + 2 * plan.batchSize) * 4
       : resizedCropCoefficients({ ...geometry, taps: resizedCropTaps(geometry) }, new Array(plan.batchSize))
         .words.byteLength;
-    return new GpuBatcher(gpu, dataset, plan, {
-      chunks,
-      table: gpu.upload(`${label} normalisation table`, plan.table),
-      selection: gpu.buffer(`${label} selection`, selectionBytes),
-      images: gpu.buffer(`${label} batch images`, outputBytes),
-      labels: gpu.buffer(`${label} batch labels`, plan.batchSize * 4),
-      rows: plan.kind === "resize" ? gpu.buffer(`${label} resized rows`, rowsBytes) : undefined,
-    }, label);
+    return new GpuBatcher(
+      gpu,
+      dataset,
+      plan,
+      {
+        chunks,
+        table: gpu.upload(`${label} normalisation table`, plan.table),
+        selection: gpu.buffer(`${label} selection`, selectionBytes),
+        images: gpu.buffer(`${label} batch images`, outputBytes),
+        labels: gpu.buffer(`${label} batch labels`, plan.batchSize * 4),
+        rows: plan.kind === "resize" ? gpu.buffer(`${label} resized rows`, rowsBytes) : undefined,
+      },
+      label,
+      streamed,
+    );
   }
 
   /**
@@ -191,16 +232,32 @@ export class GpuBatcher {
       this.#order = { epoch, order: planOrder(this.#plan, this.dataset.count, epoch) };
     }
     const { count, indices, seeds } = selectBatch(this.#plan, this.#order.order, epoch, batch);
+    const labels = new Uint32Array(this.#plan.batchSize).fill(PADDING_LABEL);
+    for (let slot = 0; slot < count; slot++) labels[slot] = this.dataset.labels[indices[slot]];
+    if (this.streamed) this.#writeImages(count, indices);
     this.#gpu.write(
       this.#selection,
       this.#plan.kind === "crop"
         ? Uint32Array.of(count, ...indices, ...seeds)
         : this.#resizeTable(count, indices, seeds),
     );
-    const labels = new Uint32Array(this.#plan.batchSize).fill(PADDING_LABEL);
-    for (let slot = 0; slot < count; slot++) labels[slot] = this.dataset.labels[indices[slot]];
     this.#gpu.write(this.labels.buffer, labels);
     return count;
+  }
+
+  /**
+   * A streamed batch: writes its samples' bytes slot after slot, and renumbers the samples by slot,
+   * which is where the kernels find them now.
+   */
+  #writeImages(count: number, indices: Uint32Array): void {
+    const plan = this.#plan;
+    const size = plan.channels * plan.sourceHeight * plan.sourceWidth;
+    const bytes = new Uint8Array(Math.ceil(plan.batchSize * size / 4) * 4);
+    for (let slot = 0; slot < count; slot++) {
+      bytes.set(imageBytes(this.dataset, indices[slot], 1), slot * size);
+    }
+    this.#gpu.write(this.#chunks[0].buffer, bytes);
+    for (let slot = 0; slot < count; slot++) indices[slot] = slot;
   }
 
   #resizeGeometry() {

@@ -1,17 +1,21 @@
 /**
- * An image folder as an in-memory data set: every image decoded once and kept as bytes, so that the GPU
- * batcher crops, flips and normalises it as it does CIFAR. Validation images are stored as torchvision's
+ * An image folder as a data set: every image decoded once (in a pool of workers) and kept as bytes, in
+ * memory when the split fits `maxHostBytes`, else in its decoded-cache file, read a chunk or a batch at a
+ * time; later runs read the cache instead of decoding again. The GPU batcher crops, flips and normalises
+ * the bytes as it does CIFAR's. Validation images are stored as torchvision's
  * evaluation transform makes them (shorter side resized to `size * 256 / 224`, centre crop of `size`);
  * training images as the centre square of that resize (the working image that `RandomResizedCrop` or a
- * random crop chooses from; at `size` itself below 64 pixels). Host memory is `3 * 256 * 256` bytes per
- * training image at 224 (192 KiB), `3 * 224 * 224` per validation image, plus the originals being decoded.
+ * random crop chooses from; at `size` itself below 64 pixels). A split in memory takes `3 * 256 * 256`
+ * bytes per training image at 224 (192 KiB) and `3 * 224 * 224` per validation image; a stored one none
+ * but the chunk or batch being read. Decoding holds 256 crops and each worker's image in hand.
  *
  * @module
  */
 
 import { basename } from "node:path";
 import { type DatasetSplits, type ImageDataset, imageDataset } from "./dataset.ts";
-import { decodeEntriesParallel } from "./decode_pool.ts";
+import { decodeSplit } from "./decoded_cache.ts";
+import { defaultCacheDir } from "../io/cache.ts";
 import { type ImageProblem, problemsWarning } from "./image_files.ts";
 import { type ImageEntry, readImageFolder } from "./image_folder.ts";
 import { evalResizeSize, IMAGENET_NORMALISATION } from "./transforms.ts";
@@ -36,6 +40,21 @@ export interface LoadImageFolderOptions {
    * @default {navigator.hardwareConcurrency}
    */
   workers?: number;
+  /**
+   * The folder of decoded caches: each split's crops are written there once and read back by later
+   * runs instead of decoding again (a changed, added or removed file makes a new cache); `false` to
+   * decode every time.
+   *
+   * @default {defaultCacheDir()}
+   */
+  cache?: string | false;
+  /**
+   * Largest split kept in memory, in bytes; a larger one stays in its cache file and is read a chunk or
+   * a batch at a time.
+   *
+   * @default {a quarter of the machine's memory}
+   */
+  maxHostBytes?: number;
 }
 
 /**
@@ -57,29 +76,33 @@ export async function loadImageFolder(
   root: string,
   options: LoadImageFolderOptions = {},
 ): Promise<DatasetSplits> {
-  const { size = 224, strict = false } = options;
+  const { size = 224, strict = false, cache = defaultCacheDir() } = options;
   const folder = await readImageFolder(root, { valSplit: options.valSplit, seed: options.seed });
   if (folder.val.length === 0) {
     throw new Error(`${root}: no validation images; give a valSplit above 0 or a val/ folder`);
   }
   const problems: ImageProblem[] = [];
+  const cachedSplits: string[] = [];
   const split = async (
     entries: ImageEntry[],
     name: string,
     crop: { size: number; resize?: number },
   ): Promise<ImageDataset> => {
-    const decoded = await decodeEntriesParallel(entries, { strict, crop, workers: options.workers });
-    const { images } = decoded;
+    const decoded = await decodeSplit(entries, {
+      crop,
+      strict,
+      workers: options.workers,
+      cacheDir: cache === false ? undefined : cache,
+      maxHostBytes: options.maxHostBytes,
+    });
+    const { kept } = decoded;
     problems.push(...decoded.problems);
-    if (images.length === 0) throw new Error(`${root}: no image of the ${name} split could be decoded`);
-    const bytes = new Uint8Array(images.length * 3 * crop.size * crop.size);
-    images.forEach(({ chw }, i) => bytes.set(chw, i * chw.length));
-    const labels = folder.classes.length <= 256
-      ? new Uint8Array(images.length)
-      : new Uint16Array(images.length);
-    images.forEach(({ entry }, i) => labels[i] = entry.label);
+    if (decoded.cached) cachedSplits.push(name);
+    if (kept.length === 0) throw new Error(`${root}: no image of the ${name} split could be decoded`);
+    const labels = folder.classes.length <= 256 ? new Uint8Array(kept.length) : new Uint16Array(kept.length);
+    kept.forEach((entry, i) => labels[i] = entry.label);
     return imageDataset({
-      images: bytes,
+      images: decoded.images,
       labels,
       channels: 3,
       height: crop.size,
@@ -103,7 +126,8 @@ export async function loadImageFolder(
     name: basename(root.replace(/[\\/]+$/, "")) || root,
     source: `image folder ${root} (${folder.classes.length} classes, ${train.count} training and ` +
       `${test.count} validation images, ${layout}, at ${size}x${size}` +
-      (working === size ? ")" : `; training images kept at ${working}x${working} for the crops)`),
+      (working === size ? "" : `; training images kept at ${working}x${working} for the crops`) +
+      (cachedSplits.length ? `; ${cachedSplits.join(" and ")} split read from the decoded cache)` : ")"),
     warnings: warning ? [warning] : [],
   };
 }

@@ -55,7 +55,13 @@ export async function openDataset(options: OpenDatasetOptions = {}): Promise<Dat
     const found = await detectDataset(data);
     if (found.kind === "missing") throw new Error(`${data} ${found.evidence}`);
     if (found.kind === "image-folder") {
-      return await loadImageFolder(data, { size: imageSize, valSplit, strict, seed: 0 });
+      return await loadImageFolder(data, {
+        size: imageSize,
+        valSplit,
+        strict,
+        seed: 0,
+        cache: cifar.cacheDir,
+      });
     }
     if (found.kind === "unknown") {
       throw new Error(

@@ -44,9 +44,9 @@ export interface SyntheticDatasetOptions {
 /** Both splits of {@linkcode syntheticDataset}, with the fields of `CifarSplits` but its name. */
 export interface SyntheticSplits {
   /** The training split; its `mean` and `std` are its own per-channel statistics. */
-  train: ImageDataset;
+  train: ImageDataset<Uint8Array>;
   /** The test split, drawn independently, with the training split's `mean` and `std`. */
-  test: ImageDataset;
+  test: ImageDataset<Uint8Array>;
   /** What was generated, for logs: the seed, classes and size. */
   source: string;
   /** Set when a split's count does not divide evenly into the classes. */

@@ -65,6 +65,74 @@ export function writeFileAtomic(path: string, content: Uint8Array | string): voi
   }
 }
 
+/** A file being written piece by piece under a temporary name: {@linkcode atomicWriter}'s result. */
+export interface AtomicWriter {
+  /** Appends `bytes`. */
+  write(bytes: Uint8Array): void;
+  /** Syncs the file and renames it over the target. */
+  commit(): void;
+  /** Removes the temporary file; the target stays as it was. */
+  abort(): void;
+}
+
+/**
+ * Opens a temporary file beside `path` for a file too large to hold in memory at once; the target
+ * appears, complete, only at `commit()`.
+ *
+ * @example
+ * ```ts
+ * import { atomicWriter } from "@denogpu/resnet/io";
+ * const path = Deno.makeTempFileSync();
+ * const writer = atomicWriter(path);
+ * writer.write(new Uint8Array([1, 2]));
+ * writer.write(new Uint8Array([3]));
+ * writer.commit(); // path now holds the three bytes
+ * ```
+ *
+ * @throws {Error} Naming the path, when the file cannot be written or replaced.
+ */
+export function atomicWriter(path: string): AtomicWriter {
+  const temporary = temporaryPath(path);
+  let file: Deno.FsFile | undefined;
+  const failed = (what: string, error: unknown) => {
+    file?.close();
+    file = undefined;
+    removeQuietly(temporary);
+    return new Error(`cannot ${what} ${path}: ${(error as Error).message}`, { cause: error });
+  };
+  try {
+    file = Deno.openSync(temporary, { write: true, createNew: true });
+  } catch (error) {
+    throw failed("write", error);
+  }
+  return {
+    write(bytes) {
+      if (!file) throw new Error(`cannot write ${path}: the writer is closed`);
+      try {
+        for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+      } catch (error) {
+        throw failed("write", error);
+      }
+    },
+    commit() {
+      if (!file) throw new Error(`cannot write ${path}: the writer is closed`);
+      try {
+        file.syncSync();
+        file.close();
+        file = undefined;
+        Deno.renameSync(temporary, path);
+      } catch (error) {
+        throw failed("replace", error);
+      }
+    },
+    abort() {
+      file?.close();
+      file = undefined;
+      removeQuietly(temporary);
+    },
+  };
+}
+
 /**
  * The asynchronous form of {@linkcode writeFileAtomic}, for large checkpoints written while training goes on.
  *

@@ -11,7 +11,7 @@ export function randomDataset(
   seed: number,
   classes = count,
   stats: { mean?: number[]; std?: number[] } = {},
-): ImageDataset {
+): ImageDataset<Uint8Array> {
   const images = new Uint8Array(count * shape.channels * shape.height * shape.width);
   let state = seed >>> 0;
   for (let i = 0; i < images.length; i++) {

@@ -3,7 +3,7 @@ import { submit } from "../../src/gpu/kernel.ts";
 import type { BatchOptions } from "../../src/data/batch_plan.ts";
 import { cpuBatch } from "../../src/data/cpu_batch.ts";
 import { PADDING_LABEL } from "../../src/ops/cross_entropy.ts";
-import type { ImageDataset } from "../../src/data/dataset.ts";
+import type { ImageDataset, StoredImages } from "../../src/data/dataset.ts";
 import { GpuBatcher, type GpuDataOptions } from "../../src/data/gpu_batcher.ts";
 import { testGpu } from "../_gpu.ts";
 import { randomDataset } from "./_datasets.ts";
@@ -158,4 +158,47 @@ Deno.test("GPU evaluation batches of smaller images resize them whole (CIFAR ups
   const batcher = await assertGpuEqualsCpu(data, options, [0]);
   assert.deepEqual(batcher.images.shape, [2, 3, 40, 40]);
   batcher.destroy();
+});
+
+/** The data set's bytes behind the stored-images interface, counting the bytes read. */
+function stored(data: ImageDataset): { data: ImageDataset; read: () => number } {
+  const bytes = data.images as Uint8Array;
+  let read = 0;
+  const store = (begin: number, end: number): StoredImages => ({
+    length: end - begin,
+    source: "test store",
+    fingerprint: "test",
+    read: (from, to) => {
+      read += to - from;
+      return bytes.slice(begin + from, begin + to);
+    },
+    slice: (from, to) => store(begin + from, begin + to),
+  });
+  return { data: { ...data, images: store(0, bytes.length) }, read: () => read };
+}
+
+Deno.test("streamed batches (a data set over the resident limit, in memory or stored) equal the CPU ones", async () => {
+  const data = randomDataset(11, { channels: 3, height: 20, width: 20 }, 19, 4);
+  const cases: [BatchOptions["augment"], number][] = [[true, 20], [{ crop: "resized", cutout: 4 }, 12]];
+  for (const [augment, size] of cases) {
+    const options: BatchOptions = { batchSize: 4, shuffle: true, augment, seed: 10, dropLast: false, size };
+    const inMemory = await assertGpuEqualsCpu(data, options, [0, 1], { maxResidentBytes: 1000 });
+    assert.ok(inMemory.streamed);
+    assert.equal(inMemory.dispatches.length, size === 20 ? 1 : 2);
+    inMemory.destroy();
+    const store = stored(data);
+    const fromStore = await assertGpuEqualsCpu(store.data, options, [0], { maxResidentBytes: 1000 });
+    // Each batch reads only its own images (the CPU reference reads them once more).
+    assert.equal(store.read(), 2 * 11 * 1200);
+    fromStore.destroy();
+  }
+  const resident = GpuBatcher.create(await testGpu(), stored(data).data, {
+    batchSize: 4,
+    shuffle: false,
+    augment: false,
+    seed: 0,
+    dropLast: false,
+  });
+  assert.equal(resident.streamed, false);
+  resident.destroy();
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
+import { imageBytes, type ImageDataset } from "../../src/data/dataset.ts";
 import { loadImageFolder } from "../../src/data/image_folder_dataset.ts";
 import { openDataset } from "../../src/data/open.ts";
 import { evalCrop, IMAGENET_NORMALISATION } from "../../src/data/transforms.ts";
@@ -21,6 +22,8 @@ async function tree(files: Record<string, Uint8Array>): Promise<string> {
   return root;
 }
 
+const bytesOf = (data: ImageDataset) => imageBytes(data, 0, data.count);
+
 const CAT = encodePng(40, 30, gradientRgba(40, 30));
 const DOG = encodeJpeg(50, 60, gradientRgba(50, 60));
 
@@ -38,7 +41,7 @@ function photos(): Record<string, Uint8Array> {
 
 Deno.test("an image folder loads as CHW bytes of the evaluation crop, bad files skipped and listed", async () => {
   const root = await tree(photos());
-  const { train, test, name, source, warnings } = await loadImageFolder(root, { size: 16 });
+  const { train, test, name, source, warnings } = await loadImageFolder(root, { size: 16, cache: false });
   assert.deepEqual(train.classes, ["cat", "dog"]);
   assert.equal(train.count, 4);
   assert.equal(test.count, 2);
@@ -56,16 +59,19 @@ Deno.test("an image folder loads as CHW bytes of the evaluation crop, bad files 
   const crop = evalCrop(decodeImage(CAT), { size: 16 });
   for (let c = 0; c < 3; c++) {
     for (const p of [0, 17, 255]) {
-      assert.equal(train.images[c * 256 + p], crop.data[p * 3 + c], `c${c} p${p}`);
+      assert.equal(bytesOf(train)[c * 256 + p], crop.data[p * 3 + c], `c${c} p${p}`);
     }
   }
 });
 
 Deno.test("strict refuses the bad file, and an empty validation split is refused", async () => {
   const root = await tree(photos());
-  await assert.rejects(loadImageFolder(root, { size: 16, strict: true }), /cut\.png.*strict/);
+  await assert.rejects(loadImageFolder(root, { size: 16, strict: true, cache: false }), /cut\.png.*strict/);
   const flat = await tree({ "cat/1.png": CAT, "dog/1.jpg": DOG });
-  await assert.rejects(loadImageFolder(flat, { size: 16, valSplit: 0 }), /no validation images/);
+  await assert.rejects(
+    loadImageFolder(flat, { size: 16, valSplit: 0, cache: false }),
+    /no validation images/,
+  );
 });
 
 Deno.test("openDataset tells an image folder from CIFAR and sizes it", async () => {
@@ -81,15 +87,43 @@ Deno.test("openDataset tells an image folder from CIFAR and sizes it", async () 
 
 Deno.test("from 64 pixels up the training images are kept at the evaluation resize's side for the crops", async () => {
   const root = await tree(photos());
-  const { train, test, source } = await loadImageFolder(root, { size: 64 });
+  const { train, test, source } = await loadImageFolder(root, { size: 64, cache: false });
   assert.deepEqual([train.height, train.width, test.height, test.width], [73, 73, 64, 64]);
   assert.match(source, /at 64x64; training images kept at 73x73 for the crops\)$/);
   // The cat's training image is the centre square of its shorter side resized to round(64 * 256 / 224).
   const working = evalCrop(decodeImage(CAT), { size: 73, resize: 73 });
   const plane = 73 * 73;
   for (let c = 0; c < 3; c++) {
-    for (const p of [0, 100, plane - 1]) assert.equal(train.images[c * plane + p], working.data[p * 3 + c]);
+    for (const p of [0, 100, plane - 1]) assert.equal(bytesOf(train)[c * plane + p], working.data[p * 3 + c]);
   }
   const validation = evalCrop(decodeImage(CAT), { size: 64 });
-  assert.equal(test.images[64 * 64 + 5], validation.data[5 * 3 + 1]);
+  assert.equal(bytesOf(test)[64 * 64 + 5], validation.data[5 * 3 + 1]);
+});
+
+Deno.test("a second load reads the decoded cache; a changed file decodes again; a large split stays in its file", async () => {
+  const root = await tree(photos());
+  const cache = await Deno.makeTempDir({ prefix: "decoded_cache_test_" });
+  made.push(cache);
+  const first = await loadImageFolder(root, { size: 16, cache });
+  assert.doesNotMatch(first.source, /decoded cache/);
+  const second = await loadImageFolder(root, { size: 16, cache });
+  assert.match(second.source, /training and validation split read from the decoded cache\)$/);
+  assert.deepEqual(second.train.images, first.train.images);
+  assert.deepEqual(second.train.labels, first.train.labels);
+  assert.match(second.warnings[0], /cut\.png/);
+  await assert.rejects(loadImageFolder(root, { size: 16, cache, strict: true }), /cut\.png.*strict/);
+  // A bound below the split's bytes keeps it in the cache file, read as it is used.
+  const stored = await loadImageFolder(root, { size: 16, cache, maxHostBytes: 1000 });
+  assert.ok(!(stored.train.images instanceof Uint8Array));
+  assert.equal(stored.train.images.length, 4 * 768);
+  assert.deepEqual(stored.train.images.read(768, 1536), (first.train.images as Uint8Array).slice(768, 1536));
+  await Deno.writeFile(join(root, "train/cat/2.png"), DOG);
+  const changed = await loadImageFolder(root, { size: 16, cache });
+  assert.doesNotMatch(changed.source, /training and validation split read/);
+  assert.match(changed.source, /validation split read from the decoded cache/);
+  assert.notDeepEqual(changed.train.images, first.train.images);
+  await assert.rejects(
+    loadImageFolder(root, { size: 16, cache: false, maxHostBytes: 1000 }),
+    /5 images decoded to 768 bytes each exceed the memory bound of 1000 bytes; give a cache folder/,
+  );
 });

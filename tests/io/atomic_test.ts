@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
+  atomicWriter,
   finishAtomicWrites,
   removeStaleTemporaries,
   writeFileAtomic,
@@ -103,3 +105,23 @@ Deno.test("removeStaleTemporaries removes other processes' temporaries only", ()
     );
     assert.deepEqual(await removeStaleTemporaries(`${dir}/absent`), []);
   }));
+
+Deno.test("atomicWriter shows the target only complete, at commit; abort leaves the old file and no temporary", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "images.bin");
+  await Deno.writeFile(path, new Uint8Array([9]));
+  const writer = atomicWriter(path);
+  writer.write(new Uint8Array([1, 2]));
+  writer.write(new Uint8Array([3]));
+  assert.deepEqual(await Deno.readFile(path), new Uint8Array([9]));
+  writer.commit();
+  assert.deepEqual(await Deno.readFile(path), new Uint8Array([1, 2, 3]));
+  assert.throws(() => writer.write(new Uint8Array(1)), /cannot write .*images\.bin: the writer is closed/);
+  const aborted = atomicWriter(path);
+  aborted.write(new Uint8Array([4]));
+  aborted.abort();
+  assert.deepEqual(await Deno.readFile(path), new Uint8Array([1, 2, 3]));
+  assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["images.bin"]);
+  assert.throws(() => atomicWriter(join(dir, "missing", "x.bin")), /cannot write .*missing\/x\.bin/);
+  await Deno.remove(dir, { recursive: true });
+});

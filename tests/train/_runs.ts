@@ -10,7 +10,7 @@ export const CLASSES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "h
  * `count` 32x32 RGB images whose brightness and colour depend on their class (so a network can learn a
  * little), with seeded noise on top; labels cycle through the ten classes.
  */
-export function tinyDataset(count: number, seed: number): ImageDataset {
+export function tinyDataset(count: number, seed: number): ImageDataset<Uint8Array> {
   const images = new Uint8Array(count * 3072);
   const labels = new Uint8Array(count);
   let state = seed >>> 0;

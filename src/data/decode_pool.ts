@@ -1,0 +1,219 @@
+/**
+ * Decoding a data set's images on every core: a pool of workers each reads, decodes and centre-crops files
+ * (as `decodeEntries` with `prepare: evalCrop` does) and sends back only the crop's CHW planes,
+ * so that JPEG decoding, which takes most of the time of loading an image folder, is not done on one
+ * thread, and the decoded originals never reach the caller.
+ *
+ * @module
+ */
+
+import type { DecodeReply, DecodeTask } from "./_decode_worker.ts";
+import type { ImageEntry } from "./image_folder.ts";
+import type { ImageProblem } from "./image_files.ts";
+import { ImageDecodeError } from "./image_error.ts";
+import type { DecodeOptions, RgbImage } from "./images.ts";
+
+/** How {@linkcode decodeEntriesParallel} decodes, crops and treats bad files. */
+export interface ParallelDecodeOptions extends DecodeOptions {
+  /**
+   * Refuse the first bad file (in the entries' order) with its error instead of recording it, as
+   * `decodeEntries` does.
+   *
+   * @default {false}
+   */
+  strict?: boolean;
+  /** `evalCrop`'s options, applied in the worker right after decoding. */
+  crop: { size: number; resize?: number };
+  /**
+   * Workers to start, never more than there are entries.
+   *
+   * @default {navigator.hardwareConcurrency}
+   */
+  workers?: number;
+  /** Called as each file is done (decoded or found bad), with the count so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What {@linkcode decodeEntriesParallel} made of a list of entries. */
+export interface ParallelDecodedEntries {
+  /** The entries that decoded, in their order, with their crops as CHW planes (R, then G, then B). */
+  images: { entry: ImageEntry; chw: Uint8Array }[];
+  /** The files that did not, in their order. */
+  problems: ImageProblem[];
+}
+
+/**
+ * Two tasks a worker, so that each has the next file in hand when it posts a crop back, while the files
+ * read but not yet decoded stay bounded by the pool's size rather than the list's.
+ */
+const IN_FLIGHT_PER_WORKER = 2;
+
+/** Every field of `DecodeOptions` by name, so that a new one fails to compile here instead of being lost. */
+type AllDecodeOptions = { [K in keyof Required<DecodeOptions>]: DecodeOptions[K] };
+
+/**
+ * An interleaved RGB image as three planes, R then G then B, each `width * height` bytes: the layout the
+ * batcher reads.
+ *
+ * @example
+ * ```ts
+ * import { chwPlanes } from "@denogpu/resnet/data";
+ * const planes = chwPlanes({ width: 2, height: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6]) });
+ * console.log([...planes]); // [1, 4, 2, 5, 3, 6]
+ * ```
+ */
+export function chwPlanes(image: RgbImage): Uint8Array {
+  const plane = image.width * image.height;
+  const { data } = image;
+  const out = new Uint8Array(3 * plane);
+  for (let p = 0; p < plane; p++) {
+    out[p] = data[p * 3];
+    out[plane + p] = data[p * 3 + 1];
+    out[2 * plane + p] = data[p * 3 + 2];
+  }
+  return out;
+}
+
+/**
+ * Reads, decodes and centre-crops a list of entries in a pool of workers, giving what
+ * `decodeEntries` with `prepare: (image) => evalCrop(image, crop)` gives, byte for byte and in
+ * the same order, with each crop as CHW planes (see {@linkcode chwPlanes}). By default bad files are
+ * skipped and returned as problems; with `strict` the first bad one in the entries' order throws. The
+ * workers are terminated before this returns or throws.
+ *
+ * @example
+ * ```ts
+ * import { decodeEntriesParallel } from "@denogpu/resnet/data";
+ * import { problemsWarning, readImageFolder } from "@denogpu/resnet/data";
+ * const { train } = await readImageFolder("photos");
+ * const { images, problems } = await decodeEntriesParallel(train, {
+ *   crop: { size: 224 },
+ *   onProgress: (done, total) => console.log(`${done}/${total}`),
+ * });
+ * const warning = problemsWarning(problems);
+ * if (warning) console.warn(warning);
+ * console.log(images.length, images[0]?.chw.length); // ... 150528
+ * ```
+ *
+ * @throws {ImageDecodeError} With `strict`, for the first file that cannot be decoded, naming it.
+ * @throws {RangeError} When `workers` is not a positive integer, or (naming the file) for invalid decode
+ * or crop options.
+ * @throws {Error} Naming the file, for any other failure in a worker.
+ */
+export async function decodeEntriesParallel(
+  entries: readonly ImageEntry[],
+  options: ParallelDecodeOptions,
+): Promise<ParallelDecodedEntries> {
+  const { workers = Math.max(1, navigator.hardwareConcurrency || 1) } = options;
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new RangeError(`workers must be a positive integer, got ${workers}`);
+  }
+  if (entries.length === 0) return { images: [], problems: [] };
+  const pool: Worker[] = [];
+  try {
+    for (let i = 0; i < Math.min(workers, entries.length); i++) {
+      pool.push(new Worker(new URL("./_decode_worker.ts", import.meta.url).href, { type: "module" }));
+    }
+    return await drive(pool, entries, options);
+  } finally {
+    for (const worker of pool) worker.terminate();
+  }
+}
+
+/** An error a worker reported, rebuilt on this side with the file's name in front. */
+function workerError(path: string, error: { name: string; message: string; stack?: string }): Error {
+  const cause = Object.assign(new Error(error.message), error);
+  const Kind = error.name === "RangeError" ? RangeError : error.name === "TypeError" ? TypeError : Error;
+  return new Kind(`${path}: decoding failed in a worker: ${error.name}: ${error.message}`, { cause });
+}
+
+/** Hands the entries to the pool and collects the replies in the entries' order. */
+function drive(
+  pool: readonly Worker[],
+  entries: readonly ImageEntry[],
+  options: ParallelDecodeOptions,
+): Promise<ParallelDecodedEntries> {
+  const decode: AllDecodeOptions = {
+    maxMegapixels: options.maxMegapixels,
+    exifOrientation: options.exifOrientation,
+  };
+  const crop = { size: options.crop.size, resize: options.crop.resize };
+  const total = entries.length;
+  return new Promise((resolve, reject) => {
+    const out: ParallelDecodedEntries = { images: [], problems: [] };
+    // Replies that overtook an earlier entry's, held until that one comes back.
+    const early = new Map<number, DecodeReply>();
+    const inFlight = new Map<Worker, Set<number>>(pool.map((worker) => [worker, new Set()]));
+    let sent = 0;
+    let taken = 0;
+    let done = 0;
+    let failed = false;
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      reject(error);
+    };
+    const send = (worker: Worker) => {
+      const index = sent++;
+      inFlight.get(worker)!.add(index);
+      const task: DecodeTask = { index, path: entries[index].path, decode, crop };
+      worker.postMessage(task);
+    };
+    const takeInOrder = () => {
+      for (let reply = early.get(taken); reply; reply = early.get(taken)) {
+        early.delete(taken);
+        const entry = entries[taken++];
+        if ("chw" in reply) {
+          out.images.push({ entry, chw: new Uint8Array(reply.chw) });
+        } else if ("problem" in reply) {
+          const { kind, message } = reply.problem;
+          if (options.strict) {
+            return fail(
+              new ImageDecodeError(`${message} (strict: bad images are refused, not skipped)`, {
+                source: entry.path,
+                kind,
+              }),
+            );
+          }
+          out.problems.push({ path: entry.path, kind, message });
+        }
+      }
+      if (taken === total) resolve(out);
+    };
+    for (const worker of pool) {
+      worker.onmessage = (event: MessageEvent<DecodeReply>) => {
+        if (failed) return;
+        const reply = event.data;
+        inFlight.get(worker)!.delete(reply.index);
+        if ("error" in reply) return fail(workerError(entries[reply.index].path, reply.error));
+        early.set(reply.index, reply);
+        try {
+          options.onProgress?.(++done, total);
+        } catch (error) {
+          return fail(error as Error);
+        }
+        if (sent < total) send(worker);
+        takeInOrder();
+      };
+      // A worker that dies (its module failed to load, or it ran out of memory) answers nothing more:
+      // without this the promise would never settle.
+      worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        const paths = [...inFlight.get(worker)!].map((index) => entries[index].path);
+        fail(
+          new Error(
+            `a decoding worker failed (${event.message}) while decoding ${paths.join(", ") || "no file"}`,
+          ),
+        );
+      };
+      worker.onmessageerror = () => {
+        const paths = [...inFlight.get(worker)!].map((index) => entries[index].path);
+        fail(new Error(`a decoding worker's reply could not be read while decoding ${paths.join(", ")}`));
+      };
+    }
+    // Round by round, so that every worker has a task before any has its second.
+    for (let round = 0; round < IN_FLIGHT_PER_WORKER; round++) {
+      for (const worker of pool) if (sent < total) send(worker);
+    }
+  });
+}
