@@ -118,7 +118,9 @@ export function limitDataset(dataset: ImageDataset, limit: number | undefined, n
   const size = dataset.channels * dataset.height * dataset.width;
   return imageDataset({
     ...dataset,
-    images: dataset.images.subarray(0, limit * size),
+    images: dataset.images instanceof Uint8Array
+      ? dataset.images.subarray(0, limit * size)
+      : dataset.images.slice(0, limit * size),
     labels: dataset.labels.subarray(0, limit),
   }, name);
 }
