@@ -201,7 +201,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     log,
   );
   const augment = config.augment ?? defaultAugment({ imageSize: train.height, size });
-  if (!state) log(`augmentation: ${augment} (${train.width}x${train.height} images to ${size}x${size})`);
+  log(`augmentation: ${augment} (${train.width}x${train.height} images to ${size}x${size})`);
   const batcher = trainingBatcher(gpu, train, config, { augment, size });
   let evaluator: Evaluator | undefined;
   try {
@@ -225,7 +225,8 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       await restoreEma(out, training, state);
     }
     await Deno.mkdir(out, { recursive: true });
-    return await trainEpochs(gpu, { ...options, config }, state, {
+    // The augmentation is saved as chosen, so that the sidecar and the report say what ran.
+    return await trainEpochs(gpu, { ...options, config: { ...config, augment } }, state, {
       training,
       batcher,
       evaluator,

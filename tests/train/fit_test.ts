@@ -6,7 +6,9 @@ import { fit, type FitOptions } from "../../src/train/fit.ts";
 import { resolveConfig } from "../../src/train/run_config.ts";
 import { loadResnet20Fixture } from "../_fixtures.ts";
 import { testGpu } from "../_gpu.ts";
-import { metricsOf, tensorsOf, tinyDataset } from "./_runs.ts";
+import { CLASSES, metricsOf, tensorsOf, tinyDataset } from "./_runs.ts";
+import { loadImageFolder } from "../../src/data/image_folder_dataset.ts";
+import { encodePng, gradientRgba } from "../data/_image_files.ts";
 
 // ResNet-20 on 16 training images in batches of 8: two steps per epoch keep each run to a few seconds on
 // a software adapter. The recipe exercises every part of the state: momentum with Nesterov, weight decay,
@@ -210,4 +212,38 @@ Deno.test("a run on 32x32 images resized to 40 trains with RandomResizedCrop, re
     ),
     /augmentation "crop": a random crop of 40x40 does not fit the data set's 32x32 images padded by 0/,
   );
+});
+
+Deno.test("a run on an image folder (RandomResizedCrop of the stored working images) resumes exactly", async () => {
+  const gpu = await testGpu();
+  const root = await Deno.makeTempDir({ prefix: "fit_folder_" });
+  for (let i = 0; i < 20; i++) {
+    const [width, height] = [60 + 7 * i, 90 - 2 * i];
+    const folder = join(root, i < 16 ? "train" : "val", CLASSES[i % 2]);
+    await Deno.mkdir(folder, { recursive: true });
+    await Deno.writeFile(join(folder, `${i}.png`), encodePng(width, height, gradientRgba(width, height)));
+  }
+  const photos = await loadImageFolder(root, { size: 64, cache: false });
+  assert.deepEqual([photos.train.height, photos.test.height], [73, 64]);
+  const folderConfig = resolveConfig({ ...config, epochs: 2 });
+  const run = (out: string, extra: Partial<FitOptions>) =>
+    fit(gpu, options(out, { config: folderConfig, data: photos, ...extra }));
+  const whole = await Deno.makeTempDir();
+  assert.equal((await run(whole, {})).status, "completed");
+  assert.equal((await loadTrainingState(whole)).config.augment, "randomresizedcrop,flip");
+  const split = await Deno.makeTempDir();
+  const stop = new AbortController();
+  assert.equal(
+    (await run(split, { signal: stop.signal, onStep: (s) => s === 3 && stop.abort() })).status,
+    "interrupted",
+  );
+  assert.equal((await run(split, { resume: true })).status, "completed");
+  for (const file of ["last.safetensors", "last.optimizer.safetensors"]) {
+    assert.deepEqual(await tensorsOf(join(split, file)), await tensorsOf(join(whole, file)), file);
+  }
+  assert.deepEqual(
+    await metricsOf(join(split, "metrics.jsonl")),
+    await metricsOf(join(whole, "metrics.jsonl")),
+  );
+  await Deno.remove(root, { recursive: true });
 });
