@@ -25,8 +25,8 @@ export {
   planBatches,
 } from "./src/data/batch_plan.ts";
 export { AUGMENT_WORDS, defaultAugment, parseAugment } from "./src/data/augment_spec.ts";
+export { chwPlanes } from "./src/data/rgb_image.ts";
 export {
-  chwPlanes,
   decodeEntriesParallel,
   type ParallelDecodedEntries,
   type ParallelDecodeOptions,
@@ -87,16 +87,13 @@ export {
   listImageFolder,
   readImageFolder,
 } from "./src/data/image_folder.ts";
+export { centreCrop, cropImage, type CropWindow, resizeImage } from "./src/data/pixels.ts";
 export {
-  centreCrop,
-  cropImage,
-  type CropWindow,
   decodeImage,
   type DecodeOptions,
   type ImageFormat,
   imageFormat,
   readImage,
-  resizeImage,
   type RgbImage,
 } from "./src/data/images.ts";
 export {

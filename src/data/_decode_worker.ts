@@ -5,7 +5,7 @@
  * @module
  */
 
-import { chwPlanes } from "./decode_pool.ts";
+import { chwPlanes } from "./rgb_image.ts";
 import { ImageDecodeError, type ImageProblemKind } from "./image_error.ts";
 import { type DecodeOptions, readImage } from "./images.ts";
 import { evalCrop } from "./transforms.ts";

@@ -8,7 +8,7 @@
 
 import type { BatchPlan } from "./batch_plan.ts";
 import { draw, DRAW_CROP_LEFT, DRAW_CROP_TOP, DRAW_CUTOUT_X, DRAW_CUTOUT_Y, DRAW_FLIP } from "./random.ts";
-import { randomResizedCropParams, type ResizedCropParams } from "./transforms.ts";
+import { randomResizedCropParams, type ResizedCropParams } from "./resized_crop_params.ts";
 import { roundHalfEven } from "./_round.ts";
 
 /** A `"crop"` plan's window: batch pixel (y, x) reads data-set pixel (y + top, x' + left), x' mirrored. */

@@ -11,7 +11,7 @@ import type { DecodeReply, DecodeTask } from "./_decode_worker.ts";
 import type { ImageEntry } from "./image_folder.ts";
 import type { ImageProblem } from "./image_files.ts";
 import { ImageDecodeError } from "./image_error.ts";
-import type { DecodeOptions, RgbImage } from "./images.ts";
+import type { DecodeOptions } from "./images.ts";
 
 /** How {@linkcode decodeEntriesParallel} decodes, crops and treats bad files. */
 export interface ParallelDecodeOptions extends DecodeOptions {
@@ -52,32 +52,9 @@ const IN_FLIGHT_PER_WORKER = 2;
 type AllDecodeOptions = { [K in keyof Required<DecodeOptions>]: DecodeOptions[K] };
 
 /**
- * An interleaved RGB image as three planes, R then G then B, each `width * height` bytes: the layout the
- * batcher reads.
- *
- * @example
- * ```ts
- * import { chwPlanes } from "@denogpu/resnet/data";
- * const planes = chwPlanes({ width: 2, height: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6]) });
- * console.log([...planes]); // [1, 4, 2, 5, 3, 6]
- * ```
- */
-export function chwPlanes(image: RgbImage): Uint8Array {
-  const plane = image.width * image.height;
-  const { data } = image;
-  const out = new Uint8Array(3 * plane);
-  for (let p = 0; p < plane; p++) {
-    out[p] = data[p * 3];
-    out[plane + p] = data[p * 3 + 1];
-    out[2 * plane + p] = data[p * 3 + 2];
-  }
-  return out;
-}
-
-/**
  * Reads, decodes and centre-crops a list of entries in a pool of workers, giving what
  * `decodeEntries` with `prepare: (image) => evalCrop(image, crop)` gives, byte for byte and in
- * the same order, with each crop as CHW planes (see {@linkcode chwPlanes}). By default bad files are
+ * the same order, with each crop as CHW planes (see `chwPlanes`). By default bad files are
  * skipped and returned as problems; with `strict` the first bad one in the entries' order throws. The
  * workers are terminated before this returns or throws.
  *

@@ -10,7 +10,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, type Tensor } from "../gpu/kernel.ts";
 import { type AxisCoefficients, axisCoefficients } from "./_resample.ts";
-import type { ResizedCropParams } from "./transforms.ts";
+import type { ResizedCropParams } from "./resized_crop_params.ts";
 import source from "../../shaders/resized_crop.wgsl" with { type: "text" };
 
 const WORKGROUP_SIZE = 64;

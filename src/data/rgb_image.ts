@@ -14,3 +14,26 @@ export interface RgbImage {
   /** `width * height * 3` bytes. */
   data: Uint8Array;
 }
+
+/**
+ * An interleaved RGB image as three planes, R then G then B, each `width * height` bytes: the layout the
+ * batcher reads.
+ *
+ * @example
+ * ```ts
+ * import { chwPlanes } from "@denogpu/resnet/data";
+ * const planes = chwPlanes({ width: 2, height: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6]) });
+ * console.log([...planes]); // [1, 4, 2, 5, 3, 6]
+ * ```
+ */
+export function chwPlanes(image: RgbImage): Uint8Array {
+  const plane = image.width * image.height;
+  const { data } = image;
+  const out = new Uint8Array(3 * plane);
+  for (let p = 0; p < plane; p++) {
+    out[p] = data[p * 3];
+    out[plane + p] = data[p * 3 + 1];
+    out[2 * plane + p] = data[p * 3 + 2];
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { chwPlanes, decodeEntriesParallel } from "../../src/data/decode_pool.ts";
+import { decodeEntriesParallel } from "../../src/data/decode_pool.ts";
+import { chwPlanes } from "../../src/data/rgb_image.ts";
 import { ImageDecodeError } from "../../src/data/image_error.ts";
 import { decodeEntries } from "../../src/data/image_files.ts";
 import type { ImageEntry } from "../../src/data/image_folder.ts";

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import jpeg from "jpeg-js";
-import {
-  centreCrop,
-  cropImage,
-  decodeImage,
-  imageFormat,
-  readImage,
-  resizeImage,
-  type RgbImage,
-} from "../../src/data/images.ts";
+import { decodeImage, imageFormat, readImage, type RgbImage } from "../../src/data/images.ts";
+import { centreCrop, cropImage, resizeImage } from "../../src/data/pixels.ts";
 import { ImageDecodeError } from "../../src/data/image_error.ts";
 import {
   difference,
