@@ -88,8 +88,8 @@ if (cores > 1) {
   });
 }
 
-// Each call starts its workers afresh, and every new isolate compiles jpeg-js's loops anew: over 48 files
-// that start-up is a good part of the time; over many more it is not, as in loading a real folder.
+// Each call starts its workers afresh, and every new isolate compiles the decoder's WebAssembly anew: over 48
+// files that start-up is a good part of the time; over many more it is not, as in loading a real folder.
 const REPEAT = 5;
 const MANY = Array.from({ length: REPEAT }, () => entries).flat();
 const ALL_WORKERS_MANY = `ours, decodeEntriesParallel, ${cores} workers, the 48 files ${REPEAT} times`;

@@ -94,7 +94,8 @@ Output:
   --resume DIR           continue the run in DIR exactly where it stopped, with its saved settings
   --no-tune              skip the one-time convolution autotune (results cached per adapter)
   --tuning FILE          the convolution tuning in FILE (from any adapter), or measured and written there
-                         when FILE does not exist, in place of the cached one
+                         when FILE does not exist, in place of the cached one; the run keeps the tuning it
+                         started with in DIR/tuning.json, and --resume uses that
   --json                 print the result as JSON on stdout
   -h, --help             this help
 
@@ -103,7 +104,7 @@ last.optimizer.safetensors (and last.ema.safetensors with --ema), best.* by test
 report.html. Ctrl-C finishes the
 step, saves and tells how to resume; a second Ctrl-C quits at once.`;
 
-/** Flags of `train` that set the recipe, which `--resume` takes from the checkpoint instead. */
+/** Flags of `train` that set the recipe or the kernels, which `--resume` takes from the run folder instead. */
 const RECIPE_FLAGS = [
   "dataset",
   "model",
@@ -129,6 +130,8 @@ const RECIPE_FLAGS = [
   "augment",
   "val-split",
   "out",
+  "no-tune",
+  "tuning",
 ];
 
 /** `--betas B1,B2` as two numbers, if given. */
@@ -295,7 +298,9 @@ export const train: Command = {
     const out = run.out ?? await defaultOut(config.model, data.name);
     // After the data, so that a wrong --data is told at once rather than after the autotune.
     let tuning;
-    if (flags.tuning !== undefined) {
+    if (resume) {
+      console.error(`Convolution tuning: the run's own (${join(out, "tuning.json")})`);
+    } else if (flags.tuning !== undefined) {
       console.error(`Convolution tuning: ${flags.tuning} (measured and written there if it does not exist)`);
       tuning = await tuningFile(gpu, flags.tuning as string);
     } else if (!flags["no-tune"]) {

@@ -179,10 +179,15 @@ Deno.test("Ctrl-C saves and tells how to resume, and the resumed run ends as the
   const clash = await cli(["train", "--resume", out, "--lr", "0.5"]);
   assert.equal(clash.code, 2);
   assert.match(clash.stderr, /--lr cannot be combined with --resume/);
+  const tuningClash = await cli(["train", "--resume", out, "--no-tune"]);
+  assert.equal(tuningClash.code, 2);
+  assert.match(tuningClash.stderr, /--no-tune cannot be combined with --resume/);
 
-  // As printed: the run remembers its --data.
-  const resumed = await cli(["train", "--resume", out, "--no-download", "--no-tune", "--json"]);
+  // As printed: the run remembers its --data, and the kernels it ran with (untuned here).
+  const resumed = await cli(["train", "--resume", out, "--no-download", "--json"]);
   assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /Convolution tuning: the run's own \(.*tuning\.json\)/);
+  assert.doesNotMatch(resumed.stderr, /Tuning the convolution kernels/);
   assert.equal(JSON.parse(resumed.stdout).status, "completed");
   const { out: whole, run } = await trainedRun();
   assert.equal(run.code, 0, run.stderr);

@@ -1,12 +1,21 @@
 /**
- * JPEG files to 8-bit RGB with `jpeg-js`: the frame size, sampling factors and EXIF block are read from
- * the markers first, so that an oversized photo is refused before anything is allocated. Colour photos
- * are upsampled and converted to RGB as libjpeg-turbo (PIL's decoder) does (see `_chroma.ts`).
+ * JPEG files to 8-bit RGB. The frame size, sampling factors and EXIF block are read from the markers first,
+ * so that an oversized photo is refused before anything is allocated. Grey and colour (YCbCr, RGB) files
+ * are then decoded by libjpeg-turbo, PIL's own decoder, in its WebAssembly build
+ * `@cornerstonejs/codec-libjpeg-turbo-8bit`: with libjpeg-turbo's defaults (fancy upsampling, the islow
+ * inverse DCT) the pixels are PIL's, byte for byte. Its wasm is read from the npm package (so decoding a
+ * JPEG takes read access to Deno's npm cache) and instantiated synchronously on the first JPEG of a thread.
+ *
+ * `jpeg-js` decodes what that build cannot: CMYK and YCCK files (it only converts to RGB or grey), and
+ * files that libjpeg-turbo decodes only with a warning, which the build reports as an error, such as stray
+ * bytes after the image data (PIL ignores the warning and decodes them). Its colour pixels are then
+ * upsampled and converted as libjpeg-turbo does (see `_chroma.ts`), within 3 levels of PIL's.
  *
  * @module
  */
 
 import jpeg from "jpeg-js";
+import libjpegTurbo from "@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs";
 import { type Sampling, upsampleComponent, yccToRgb } from "./_chroma.ts";
 import { ImageDecodeError } from "./image_error.ts";
 import type { RgbImage } from "./rgb_image.ts";
@@ -132,12 +141,107 @@ function jpegJs(bytes: Uint8Array, header: JpegHeader, source: string, raw: bool
   return data.subarray(0, width * height * 3);
 }
 
+/** The part of the emscripten module used here: its embind class and its heap. */
+interface TurboModule {
+  JPEGDecoder: new () => TurboDecoder;
+  HEAPU8: Uint8Array;
+}
+
+/** The package's decoder: `decode` throws (an emscripten exception pointer) on any error or warning. */
+interface TurboDecoder {
+  getEncodedBuffer(size: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  getFrameInfo(): { width: number; height: number };
+}
+
+/** A heap grown past this by a large photo is given back, by starting a new instance for the next file. */
+const MAX_HEAP_BYTES = 256 << 20;
+
+let compiled: WebAssembly.Module | undefined;
+let turbo: { module: TurboModule; decoder: TurboDecoder } | undefined;
+
+/** libjpeg-turbo, instantiated synchronously from the package's wasm (compiled once per thread). */
+function libjpeg(): { module: TurboModule; decoder: TurboDecoder } {
+  if (turbo) return turbo;
+  if (!compiled) {
+    // A literal, which `deno publish` rewrites to the package's npm: specifier.
+    const url = new URL(import.meta.resolve("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm"));
+    try {
+      compiled = new WebAssembly.Module(Deno.readFileSync(url));
+    } catch (error) {
+      throw new Error(
+        `cannot load libjpeg-turbo's WebAssembly from ${url.href} (${(error as Error).message}): ` +
+          `decoding JPEGs needs read access to it`,
+        { cause: error },
+      );
+    }
+  }
+  const wasm = compiled;
+  const module = {
+    instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) {
+      const instance = new WebAssembly.Instance(wasm, imports);
+      receive(instance);
+      return instance.exports;
+    },
+  } as unknown as TurboModule;
+  // With the instance made synchronously, the factory has filled `module` in by the time it returns.
+  void libjpegTurbo(module);
+  turbo = { module, decoder: new module.JPEGDecoder() };
+  return turbo;
+}
+
 /**
- * Decodes a JPEG whose header has been read and checked (see {@linkcode jpegHeader}), not yet oriented.
- * Three-component files come from jpeg-js as their raw components, which are then upsampled and
- * converted as libjpeg does; grey and CMYK files are left to jpeg-js.
+ * Grey or colour pixels from libjpeg-turbo, or `undefined` where it fails. A failed call leaves the
+ * instance's stack pointer where the exception left it (16 bytes lower each time, until the stack runs
+ * into the module's static data), so the instance is dropped and the next file gets a new one (about a
+ * millisecond).
+ */
+function turboJpeg(bytes: Uint8Array, header: JpegHeader): Uint8Array | undefined {
+  const { module, decoder } = libjpeg();
+  const { width, height } = header;
+  let decoded: Uint8Array;
+  try {
+    decoder.getEncodedBuffer(bytes.length).set(bytes);
+    decoder.decode();
+    const info = decoder.getFrameInfo();
+    decoded = decoder.getDecodedBuffer();
+    if (info.width !== width || info.height !== height) return undefined;
+  } catch {
+    turbo = undefined;
+    return undefined;
+  }
+  const pixels = width * height;
+  const data = new Uint8Array(pixels * 3);
+  if (decoded.length === pixels) {
+    for (let p = 0, q = 0; p < pixels; p++, q += 3) data[q] = data[q + 1] = data[q + 2] = decoded[p];
+  } else if (decoded.length === pixels * 3) {
+    data.set(decoded);
+  } else {
+    return undefined;
+  }
+  if (module.HEAPU8.length > MAX_HEAP_BYTES) turbo = undefined;
+  return data;
+}
+
+/**
+ * Decodes a JPEG whose header has been read and checked (see {@linkcode jpegHeader}), not yet oriented:
+ * with libjpeg-turbo where it can, else with jpeg-js (see the module's notes).
  */
 export function decodeJpeg(bytes: Uint8Array, header: JpegHeader, source: string): RgbImage {
+  const { width, height, components } = header;
+  if (components.length === 1 || components.length === 3) {
+    const data = turboJpeg(bytes, header);
+    if (data) return { width, height, data };
+  }
+  return decodeWithJpegJs(bytes, header, source);
+}
+
+/**
+ * jpeg-js's decoding. Three-component files come from jpeg-js as their raw components, which are then
+ * upsampled and converted as libjpeg does; grey and CMYK files are left to jpeg-js.
+ */
+function decodeWithJpegJs(bytes: Uint8Array, header: JpegHeader, source: string): RgbImage {
   const { width, height, components } = header;
   if (components.length !== 3) return { width, height, data: jpegJs(bytes, header, source, false) };
   let input = bytes;

@@ -74,27 +74,70 @@ function clip8(sum: number): number {
 const ROUNDING = 1 << (PRECISION_BITS - 1);
 
 /**
- * Resamples `lines` lines of pixels of `channels` bytes along one axis, whose neighbouring pixels lie
- * `stride` bytes apart in input and output; consecutive lines start `inLineStride` bytes apart in the input
- * and `outLineStride` in the output.
+ * The horizontal pass: each of `lines` rows of `inWidth` pixels of `channels` bytes to a row of as many
+ * pixels as `coefficients` has outputs. Sums are exact in int32 (at most 255 * 2^22 plus the rounding), so
+ * they equal Pillow's whatever the order of their terms.
  */
-function resampleAxis(
+function resampleRows(
   input: Uint8Array,
   output: Uint8Array,
   coefficients: AxisCoefficients,
-  layout: { lines: number; inLineStride: number; outLineStride: number; stride: number; channels: number },
+  lines: number,
+  inWidth: number,
+  channels: number,
 ): void {
   const { start, count, weights, taps } = coefficients;
-  const { lines, inLineStride, outLineStride, stride, channels } = layout;
+  const outWidth = start.length;
   for (let line = 0; line < lines; line++) {
-    for (let o = 0; o < start.length; o++) {
-      for (let c = 0; c < channels; c++) {
-        let sum = ROUNDING;
-        const from = line * inLineStride + start[o] * stride + c;
-        for (let i = 0; i < count[o]; i++) sum += input[from + i * stride] * weights[o * taps + i];
-        output[line * outLineStride + o * stride + c] = clip8(sum);
+    const inRow = line * inWidth * channels;
+    let out = line * outWidth * channels;
+    for (let o = 0; o < outWidth; o++) {
+      const n = count[o];
+      const w = o * taps;
+      let at = inRow + start[o] * channels;
+      if (channels === 3) {
+        let r = ROUNDING, g = ROUNDING, b = ROUNDING;
+        for (let i = 0; i < n; i++, at += 3) {
+          const k = weights[w + i];
+          r += input[at] * k;
+          g += input[at + 1] * k;
+          b += input[at + 2] * k;
+        }
+        output[out++] = clip8(r);
+        output[out++] = clip8(g);
+        output[out++] = clip8(b);
+      } else {
+        for (let c = 0; c < channels; c++) {
+          let sum = ROUNDING;
+          for (let i = 0; i < n; i++) sum += input[at + i * channels + c] * weights[w + i];
+          output[out++] = clip8(sum);
+        }
       }
     }
+  }
+}
+
+/**
+ * The vertical pass: rows of `rowBytes` bytes to as many rows as `coefficients` has outputs, each summed
+ * along whole input rows into one row of int32 sums (in memory order, unlike a column at a time).
+ */
+function resampleColumns(
+  input: Uint8Array,
+  output: Uint8Array,
+  coefficients: AxisCoefficients,
+  rowBytes: number,
+): void {
+  const { start, count, weights, taps } = coefficients;
+  const sums = new Int32Array(rowBytes);
+  for (let o = 0; o < start.length; o++) {
+    sums.fill(ROUNDING);
+    for (let i = 0; i < count[o]; i++) {
+      const k = weights[o * taps + i];
+      const row = (start[o] + i) * rowBytes;
+      for (let x = 0; x < rowBytes; x++) sums[x] += input[row + x] * k;
+    }
+    const out = o * rowBytes;
+    for (let x = 0; x < rowBytes; x++) output[out + x] = clip8(sums[x]);
   }
 }
 
@@ -111,26 +154,13 @@ export function resamplePixels(
   let pixels = data;
   if (to.width !== from.width) {
     const out = new Uint8Array(from.height * to.width * channels);
-    resampleAxis(pixels, out, axisCoefficients(from.width, to.width), {
-      lines: from.height,
-      inLineStride: from.width * channels,
-      outLineStride: to.width * channels,
-      stride: channels,
-      channels,
-    });
+    resampleRows(pixels, out, axisCoefficients(from.width, to.width), from.height, from.width, channels);
     pixels = out;
   }
   if (to.height !== from.height) {
     const rowBytes = to.width * channels;
     const out = new Uint8Array(to.height * rowBytes);
-    // A column of the image is a line whose pixels lie a row apart; columns are one pixel apart.
-    resampleAxis(pixels, out, axisCoefficients(from.height, to.height), {
-      lines: to.width,
-      inLineStride: channels,
-      outLineStride: channels,
-      stride: rowBytes,
-      channels,
-    });
+    resampleColumns(pixels, out, axisCoefficients(from.height, to.height), rowBytes);
     pixels = out;
   }
   return pixels === data ? data.slice() : pixels;

@@ -140,6 +140,7 @@ function drive(
       for (let reply = early.get(taken); reply; reply = early.get(taken)) {
         early.delete(taken);
         const entry = entries[taken++];
+        if ("error" in reply) return fail(workerError(entry.path, reply.error));
         if ("chw" in reply) {
           out.images.push({ entry, chw: new Uint8Array(reply.chw) });
         } else if ("problem" in reply) {
@@ -162,7 +163,7 @@ function drive(
         if (failed) return;
         const reply = event.data;
         inFlight.get(worker)!.delete(reply.index);
-        if ("error" in reply) return fail(workerError(entries[reply.index].path, reply.error));
+        // An error is raised in the entries' order too, so that the first failing file is the one named.
         early.set(reply.index, reply);
         try {
           options.onProgress?.(++done, total);

@@ -1,7 +1,8 @@
 /**
- * Image files for prediction and training: PNG (decoded with `pngjs`) and JPEG (with `jpeg-js`) to 8-bit
- * RGB with the pixels PIL's `Image.open(f).convert("RGB")` gives (JPEGs turned upright by their EXIF
- * orientation). Resizing and cropping them is `pixels.ts`'s.
+ * Image files for prediction and training: PNG (decoded with `pngjs`) and JPEG (with libjpeg-turbo's
+ * WebAssembly build, and `jpeg-js` for CMYK; see `_jpeg.ts`) to 8-bit RGB with the pixels PIL's
+ * `Image.open(f).convert("RGB")` gives (JPEGs turned upright by their EXIF orientation). Resizing and
+ * cropping them is `pixels.ts`'s.
  *
  * @module
  */
@@ -101,11 +102,13 @@ function checkSize(width: number, height: number, maxMegapixels: number, source:
  * Decodes a PNG or JPEG file's bytes to 8-bit RGB with the pixels PIL's `Image.open(f).convert("RGB")`
  * gives: grey and grey + alpha replicated to R, G and B, palettes looked up (transparency ignored), alpha
  * dropped without compositing, 16-bit colour cut to its high byte and 16-bit grey clipped to 0..255 (as
- * PIL does; most such images come out white). JPEGs are decoded by jpeg-js with libjpeg-turbo's chroma
- * upsampling and colour conversion, so that they stay within 3 levels of PIL's pixels (the inverse DCTs
- * round differently), and are turned upright by their EXIF orientation unless `exifOrientation: false`
- * (see {@linkcode DecodeOptions}; plain torchvision does not turn them). Only JPEG's EXIF is read, not a
- * PNG's eXIf chunk.
+ * PIL does; most such images come out white). Grey and colour JPEGs are decoded by libjpeg-turbo, PIL's
+ * own decoder, built for WebAssembly, to exactly PIL's pixels; CMYK ones, and files libjpeg-turbo decodes
+ * only with a warning (stray bytes after the image data), by jpeg-js with libjpeg-turbo's chroma upsampling
+ * and colour conversion, within 3 levels of PIL's (the inverse DCTs round differently). Decoding a JPEG
+ * reads libjpeg-turbo's wasm from Deno's npm cache, which takes read access to it. JPEGs are turned
+ * upright by their EXIF orientation unless `exifOrientation: false` (see {@linkcode DecodeOptions}; plain
+ * torchvision does not turn them). Only JPEG's EXIF is read, not a PNG's eXIf chunk.
  *
  * @example
  * ```ts

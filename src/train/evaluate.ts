@@ -204,15 +204,27 @@ export class Evaluator {
     return this.#inferences.push(inference) - 1;
   }
 
-  /** Runs model `index` (0: the one it was created with) over every sample (one readback) and scores it. */
-  async run(index = 0): Promise<Evaluation> {
+  /**
+   * Runs model `index` (0: the one it was created with) over every sample (one readback) and scores it.
+   * With a `signal`, the host stays at most two batches ahead of the GPU and checks the signal before each
+   * batch, so that an abort ends the run within about a batch's time, with an `AbortError`.
+   *
+   * @throws {DOMException} Named `AbortError`, when `signal` is aborted before the last batch.
+   */
+  async run(index = 0, options: { signal?: AbortSignal } = {}): Promise<Evaluation> {
     const gpu = this.#gpu;
     const inference = this.#inferences[index];
     if (!inference) throw new RangeError(`Evaluator.run: no model ${index}`);
+    const { signal } = options;
     const classes = inference.classes;
     const batchSize = inference.images.shape[0];
     const rowBytes = classes * 4;
+    const inFlight: Promise<void>[] = [];
     for (let batch = 0; batch < this.#batcher.batchesPerEpoch; batch++) {
+      if (signal?.aborted) {
+        await Promise.all(inFlight);
+        throw new DOMException(`the evaluation was stopped before batch ${batch + 1}`, "AbortError");
+      }
       const count = this.#batcher.select(0, batch);
       const encoder = gpu.device.createCommandEncoder({ label: "evaluation" });
       encode(encoder, [...this.#batcher.dispatches, ...inference.dispatches]);
@@ -225,6 +237,10 @@ export class Evaluator {
         count * rowBytes,
       );
       gpu.device.queue.submit([encoder.finish()]);
+      if (signal) {
+        inFlight.push(gpu.device.queue.onSubmittedWorkDone());
+        if (inFlight.length > 2) await inFlight.shift();
+      }
     }
     const logits = await gpu.readFloats(this.#logits, 0, this.dataset.count * classes);
     return scoreLogits(logits, this.dataset.labels, this.dataset.classes);

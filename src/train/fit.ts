@@ -44,7 +44,8 @@ import { renderReport } from "./report.ts";
 import { buildModel } from "../models/table.ts";
 import { learningRate, type RunConfig } from "./run_config.ts";
 import { type TrainingOptions, TrainingStep } from "../compile/training.ts";
-import type { ConvTuning } from "../ops/conv2d.ts";
+import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
+import { writeFileAtomicAsync } from "../io/atomic.ts";
 import { DivergenceError } from "../compile/divergence.ts";
 import { exists } from "../io/_fs.ts";
 
@@ -74,7 +75,8 @@ export interface FitOptions {
   onStep?: (step: number) => void;
   /**
    * How the convolution kernels run, for training and evaluation alike: usually
-   * `await tuneConvolutionsCached(gpu, cacheDir)`, as the CLI passes.
+   * `await tuneConvolutionsCached(gpu, cacheDir)`, as the CLI passes. A new run saves it in `out`
+   * (`tuning.json`) and a resumed run uses that one instead, so that it computes with the same kernels.
    *
    * @default {UNTUNED}
    */
@@ -193,6 +195,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     );
   }
 
+  const tuning = await runTuning(options, state);
   const model = await startingModel(
     config,
     train.classes.length,
@@ -211,12 +214,12 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       optimizer: optimizerOf(config),
       labelSmoothing: config.labelSmoothing,
       input: { images: batcher.images, labels: batcher.labels, dispatches: batcher.dispatches },
-      tuning: options.tuning,
+      tuning,
       ema: config.ema === undefined ? undefined : { decay: config.ema },
     });
     evaluator = await Evaluator.create(gpu, training.model, test, {
       batchSize: config.batchSize,
-      tuning: options.tuning,
+      tuning,
       size,
     });
     if (training.averagedModel) await evaluator.add(training.averagedModel);
@@ -225,6 +228,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
       await restoreEma(out, training, state);
     }
     await Deno.mkdir(out, { recursive: true });
+    if (!state) await writeFileAtomicAsync(tuningPath(out), JSON.stringify(tuning));
     // The augmentation is saved as chosen, so that the sidecar and the report say what ran.
     return await trainEpochs(gpu, { ...options, config: { ...config, augment } }, state, {
       training,
@@ -236,6 +240,23 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
   } finally {
     evaluator?.destroy();
     batcher.destroy();
+  }
+}
+
+/** Where a run keeps the convolution tuning it trains with. */
+const tuningPath = (out: string) => join(out, "tuning.json");
+
+/**
+ * The tuning a run computes with: a resumed run's own (saved when it started, so that it goes on with the
+ * same kernels whatever the cache or the flags say now), else the options'.
+ */
+async function runTuning(options: FitOptions, state: TrainingState | undefined): Promise<ConvTuning> {
+  const path = tuningPath(options.out);
+  if (!state || !await exists(path)) return options.tuning ?? UNTUNED;
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as ConvTuning;
+  } catch (error) {
+    throw new Error(`${path}: cannot read the run's convolution tuning: ${(error as Error).message}`);
   }
 }
 
@@ -370,7 +391,10 @@ async function trainEpochs(
   const { config } = options;
   try {
     for (; run.epoch < config.epochs; run.epoch++) {
-      if (await trainEpoch(loop) === "interrupted" || await stopBeforeEvaluation(loop)) {
+      if (
+        await trainEpoch(loop) === "interrupted" || await stopBeforeEvaluation(loop) ||
+        await finishEpoch(loop) === "interrupted"
+      ) {
         const saved = checkpointPaths(options.out, "last").weights;
         return result(
           loop,
@@ -378,7 +402,6 @@ async function trainEpochs(
           `stopped at epoch ${run.epoch + 1}, batch ${run.batch} of ${batches}; saved ${saved}`,
         );
       }
-      await finishEpoch(loop);
     }
   } catch (error) {
     loop.progress.stop();
@@ -510,17 +533,33 @@ async function trainEpoch(loop: Loop): Promise<"trained" | "interrupted"> {
 
 /**
  * After an epoch's last step, a stop request is honoured before the evaluation (which can take longer than
- * a step): `last` is saved standing after the last batch, and a resumed run evaluates the epoch.
+ * a step) and during it: `last` is saved standing after the last batch, and a resumed run evaluates the
+ * epoch.
  */
 async function stopBeforeEvaluation(loop: Loop): Promise<boolean> {
   if (!loop.options.signal?.aborted) return false;
+  await saveBeforeEvaluation(loop);
+  return true;
+}
+
+async function saveBeforeEvaluation(loop: Loop): Promise<void> {
   await saveCheckpoint(
     loop.options.out,
     "last",
     loop.training,
     snapshot(loop, { epoch: loop.run.epoch, batch: loop.run.batch }),
   );
-  return true;
+}
+
+/** The test evaluation of model `index`, or `"interrupted"` (saved) when a stop request ends it. */
+async function evaluateOrStop(loop: Loop, index: number): Promise<Evaluation | "interrupted"> {
+  try {
+    return await loop.evaluator.run(index, { signal: loop.options.signal });
+  } catch (error) {
+    if (!(error instanceof DOMException && error.name === "AbortError")) throw error;
+    await saveBeforeEvaluation(loop);
+    return "interrupted";
+  }
 }
 
 /** Submits the step of the run's batch. */
@@ -535,18 +574,24 @@ async function trainStep(loop: Loop): Promise<void> {
   if (inFlight.length > MAX_STEPS_IN_FLIGHT) await inFlight.shift();
 }
 
-/** The end of a trained epoch: test evaluation, metrics, checkpoints, `metrics.jsonl`, report and log. */
-async function finishEpoch(loop: Loop): Promise<void> {
+/**
+ * The end of a trained epoch: test evaluation, metrics, checkpoints, `metrics.jsonl`, report and log; or
+ * `"interrupted"` when a stop request ends the evaluation.
+ */
+async function finishEpoch(loop: Loop): Promise<"finished" | "interrupted"> {
   const { run, options } = loop;
   const { out, config } = options;
-  const evaluation = run.evaluation = await loop.evaluator.run();
+  const evaluation = await evaluateOrStop(loop, 0);
+  if (evaluation === "interrupted") return evaluation;
+  run.evaluation = evaluation;
   if (!Number.isFinite(evaluation.loss)) {
     throw new DivergenceError(`the test loss became ${evaluation.loss}`, {
       loss: evaluation.loss,
       step: run.step,
     });
   }
-  const averaged = loop.training.averagedModel ? await loop.evaluator.run(1) : undefined;
+  const averaged = loop.training.averagedModel ? await evaluateOrStop(loop, 1) : undefined;
+  if (averaged === "interrupted") return averaged;
   const metrics = epochMetrics(loop, evaluation, averaged);
   run.history.push(metrics);
   const improved = !run.best || metrics.testAccuracy > run.best.testAccuracy;
@@ -571,6 +616,7 @@ async function finishEpoch(loop: Loop): Promise<void> {
   });
   loop.log(epochLine(metrics, config.epochs));
   options.onEpoch?.(metrics, evaluation);
+  return "finished";
 }
 
 /** The metrics of the epoch just trained and evaluated. */

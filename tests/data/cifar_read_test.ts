@@ -16,7 +16,11 @@ import {
 const small10 = cifarFixture("cifar10", { trainPerFile: 7, test: 9 });
 const small100 = cifarFixture("cifar100", { trainPerFile: 23, test: 11 });
 
-function assertRecords(data: ImageDataset<Uint8Array>, records: readonly FixtureRecord[], coarse = false): void {
+function assertRecords(
+  data: ImageDataset<Uint8Array>,
+  records: readonly FixtureRecord[],
+  coarse = false,
+): void {
   assert.equal(data.count, records.length);
   assert.deepEqual([data.channels, data.height, data.width], [3, 32, 32]);
   assert.equal(data.images.length, records.length * 3072);

@@ -247,3 +247,34 @@ Deno.test("a run on an image folder (RandomResizedCrop of the stored working ima
   );
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("a stop request during the evaluation ends it within a batch, saves, and resumes to the same metrics", async () => {
+  const gpu = await testGpu();
+  const twoBatches = { ...data, test: tinyDataset(16, 2) };
+  const whole = await Deno.makeTempDir();
+  assert.equal((await fit(gpu, options(whole, { data: twoBatches }))).status, "completed");
+  // fit reads `aborted` before each step, once before the evaluation and, during it, before each batch:
+  // epoch 1 reads it 5 times and epoch 2 4 times before its evaluation's second batch, the tenth read.
+  let reads = 0;
+  const signal = {
+    get aborted() {
+      return ++reads >= 10;
+    },
+  } as AbortSignal;
+  const split = await Deno.makeTempDir();
+  let evaluated = 0;
+  const first = await fit(gpu, options(split, { data: twoBatches, signal, onEpoch: () => evaluated++ }));
+  assert.equal(first.status, "interrupted");
+  assert.equal(reads, 10);
+  assert.equal(evaluated, 1, "epoch 2's evaluation was stopped");
+  assert.match(first.message, /stopped at epoch 2, batch 2 of 2/);
+  assert.deepEqual((await loadTrainingState(split)).position, { epoch: 1, batch: 2 });
+  assert.equal((await fit(gpu, options(split, { data: twoBatches, resume: true }))).status, "completed");
+  assert.deepEqual(
+    await metricsOf(join(split, "metrics.jsonl")),
+    await metricsOf(join(whole, "metrics.jsonl")),
+  );
+  for (const file of ["last.safetensors", "last.optimizer.safetensors", "best.safetensors"]) {
+    assert.deepEqual(await tensorsOf(join(split, file)), await tensorsOf(join(whole, file)), file);
+  }
+});

@@ -100,7 +100,7 @@ Deno.test(`train killed with SIGKILL ${KILLS} times always resumes, and ends as 
   let resumed = 0;
   for (let kill = 0; kill < KILLS; kill++) {
     const saved = await Deno.stat(checkpointPaths(killed, "last").state).then(() => true, () => false);
-    const child = train(saved ? ["--resume", killed, "--no-tune"] : [...recipe, "--out", killed]);
+    const child = train(saved ? ["--resume", killed] : [...recipe, "--out", killed]);
     if (saved) resumed++;
     // A quarter of the kills land in start-up; the others once the run reports an epoch, within one epoch
     // (two steps, an evaluation and a checkpoint, as timed on the unkilled run): in steps, evaluations and
@@ -135,7 +135,7 @@ Deno.test(`train killed with SIGKILL ${KILLS} times always resumes, and ends as 
   }
   assert.ok(resumed >= KILLS / 2, `only ${resumed} of the ${KILLS} runs resumed a checkpoint`);
 
-  const finish = train(["--resume", killed, "--no-tune"]);
+  const finish = train(["--resume", killed]);
   const log = await outputOf(finish);
   assert.match(log, new RegExp(`finished ${EPOCHS} epochs`), log);
   for (const file of ["last.safetensors", "last.optimizer.safetensors", "best.safetensors"]) {
