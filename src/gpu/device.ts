@@ -246,6 +246,20 @@ export class Gpu {
     return result as T;
   }
 
+  /**
+   * How the device was lost, if it was; waits up to `waitMs` for the news, which can arrive after the
+   * failure of a call that the loss made fail.
+   */
+  async lostInfo(waitMs = 100): Promise<GPUDeviceLostInfo | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), waitMs));
+    try {
+      return this.#lost ?? await Promise.race([this.device.lost, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Throws if the device was lost or an uncaptured WebGPU error happened since the last check. */
   throwIfFailed(what: string): void {
     if (this.#lost) {

@@ -405,12 +405,20 @@ async function trainEpochs(
     }
   } catch (error) {
     loop.progress.stop();
-    if (!(error instanceof DivergenceError)) throw error;
     const kept = run.history.length
       ? `the last good checkpoint, ${checkpointPaths(options.out, "last").weights}, is from epoch ${
         run.history.at(-1)!.epoch
       }`
       : "no checkpoint was written";
+    const lost = await gpu.lostInfo();
+    if (lost) {
+      throw new Error(
+        `the GPU device was lost (${lost.reason}${lost.message ? `: ${lost.message}` : ""}) during epoch ` +
+          `${run.epoch + 1}, step ${run.step}; ${kept} and intact: resume from it when the GPU is back`,
+        { cause: error },
+      );
+    }
+    if (!(error instanceof DivergenceError)) throw error;
     return result(
       loop,
       "diverged",

@@ -6,6 +6,7 @@ import { fit, type FitOptions } from "../../src/train/fit.ts";
 import { resolveConfig } from "../../src/train/run_config.ts";
 import { loadResnet20Fixture } from "../_fixtures.ts";
 import { testGpu } from "../_gpu.ts";
+import { Gpu } from "../../src/gpu/device.ts";
 import { CLASSES, metricsOf, tensorsOf, tinyDataset } from "./_runs.ts";
 import { loadImageFolder } from "../../src/data/image_folder_dataset.ts";
 import { encodePng, gradientRgba } from "../data/_image_files.ts";
@@ -277,4 +278,19 @@ Deno.test("a stop request during the evaluation ends it within a batch, saves, a
   for (const file of ["last.safetensors", "last.optimizer.safetensors", "best.safetensors"]) {
     assert.deepEqual(await tensorsOf(join(split, file)), await tensorsOf(join(whole, file)), file);
   }
+});
+
+Deno.test("a GPU device lost during training says so and leaves the last checkpoint intact", async () => {
+  const gpu = await Gpu.create();
+  const out = await Deno.makeTempDir();
+  const threeEpochs = resolveConfig({ ...config, epochs: 3 });
+  await assert.rejects(
+    fit(gpu, options(out, { config: threeEpochs, onStep: (step) => step === 5 && gpu.device.destroy() })),
+    /the GPU device was lost \(destroyed.*\) during epoch 3, step [56]; the last good checkpoint, .*last\.safetensors, is from epoch 2 and intact/,
+  );
+  assert.deepEqual((await loadTrainingState(out)).position, { epoch: 2, batch: 0 });
+  assert.equal(
+    (await fit(await testGpu(), options(out, { config: threeEpochs, resume: true }))).status,
+    "completed",
+  );
 });
