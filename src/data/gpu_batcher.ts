@@ -111,13 +111,12 @@ export class GpuBatcher {
     this.batchesPerEpoch = plan.batchesPerEpoch;
     this.images = tensor(buffers.images, [plan.batchSize, plan.channels, plan.height, plan.width]);
     this.labels = tensor(buffers.labels, [plan.batchSize]);
-    const images = this.images;
     if (plan.kind === "crop") {
       this.dispatches = augmentBatchForward(gpu, plan, {
         chunks: buffers.chunks,
         table: buffers.table,
         selection: buffers.selection,
-        images,
+        images: this.images,
       }, `${label}: gather, augment and normalise`);
     } else {
       this.#taps = resizedCropTaps({ height: plan.sourceHeight, width: plan.sourceWidth, size: plan.width });
@@ -126,7 +125,7 @@ export class GpuBatcher {
         coefficients: buffers.selection,
         rows: buffers.rows!,
         table: buffers.table,
-        images,
+        images: this.images,
       }, `${label}: resize, augment and normalise`);
     }
   }
