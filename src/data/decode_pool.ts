@@ -32,6 +32,11 @@ export interface ParallelDecodeOptions extends DecodeOptions {
   workers?: number;
   /** Called as each file is done (decoded or found bad), with the count so far and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Takes each crop in the entries' order instead of collecting it (`images` then comes back empty), so
+   * that a list of any length is decoded in bounded memory: at most `8 * workers` crops wait.
+   */
+  onImage?: (entry: ImageEntry, chw: Uint8Array) => void;
 }
 
 /** What {@linkcode decodeEntriesParallel} made of a list of entries. */
@@ -47,6 +52,9 @@ export interface ParallelDecodedEntries {
  * read but not yet decoded stay bounded by the pool's size rather than the list's.
  */
 const IN_FLIGHT_PER_WORKER = 2;
+
+/** Crops decoded ahead of the first one not yet back, per worker: bounds what waits behind a slow file. */
+const AHEAD_PER_WORKER = 8;
 
 /** Every field of `DecodeOptions` by name, so that a new one fails to compile here instead of being lost. */
 type AllDecodeOptions = { [K in keyof Required<DecodeOptions>]: DecodeOptions[K] };
@@ -136,13 +144,31 @@ function drive(
       const task: DecodeTask = { index, path: entries[index].path, decode, crop };
       worker.postMessage(task);
     };
+    // Round by round, so that every worker has a task before any has its second; never further ahead of
+    // the entries taken than the window.
+    const topUp = () => {
+      for (let round = 1; round <= IN_FLIGHT_PER_WORKER; round++) {
+        for (const worker of pool) {
+          const ahead = sent - taken < AHEAD_PER_WORKER * pool.length;
+          if (!failed && sent < total && ahead && inFlight.get(worker)!.size < round) send(worker);
+        }
+      }
+    };
     const takeInOrder = () => {
       for (let reply = early.get(taken); reply; reply = early.get(taken)) {
         early.delete(taken);
         const entry = entries[taken++];
         if ("error" in reply) return fail(workerError(entry.path, reply.error));
         if ("chw" in reply) {
-          out.images.push({ entry, chw: new Uint8Array(reply.chw) });
+          const chw = new Uint8Array(reply.chw);
+          if (!options.onImage) out.images.push({ entry, chw });
+          else {
+            try {
+              options.onImage(entry, chw);
+            } catch (error) {
+              return fail(error as Error);
+            }
+          }
         } else if ("problem" in reply) {
           const { kind, message } = reply.problem;
           if (options.strict) {
@@ -170,8 +196,8 @@ function drive(
         } catch (error) {
           return fail(error as Error);
         }
-        if (sent < total) send(worker);
         takeInOrder();
+        topUp();
       };
       // A worker that dies (its module failed to load, or it ran out of memory) answers nothing more:
       // without this the promise would never settle.
@@ -189,9 +215,6 @@ function drive(
         fail(new Error(`a decoding worker's reply could not be read while decoding ${paths.join(", ")}`));
       };
     }
-    // Round by round, so that every worker has a task before any has its second.
-    for (let round = 0; round < IN_FLIGHT_PER_WORKER; round++) {
-      for (const worker of pool) if (sent < total) send(worker);
-    }
+    topUp();
   });
 }

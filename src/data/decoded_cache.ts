@@ -1,8 +1,8 @@
 /**
  * An image folder's split decoded once: the crops' CHW bytes at the working size, written to a cache file
  * that later runs read instead of decoding again, and kept in memory when they fit, else read from the
- * file as training goes (see `StoredImages`). While decoding, memory holds one slice of crops
- * (`SLICE_IMAGES` of them) and each worker's file in hand.
+ * file as training goes (see `StoredImages`). While decoding, memory holds each worker's files in hand
+ * and the few crops that overtook a slower one.
  *
  * @module
  */
@@ -20,9 +20,6 @@ import { fileImages } from "./stored_images.ts";
 
 /** Bumped whenever decoding or cropping changes what bytes a file gives. */
 const CACHE_VERSION = 1;
-
-/** Images decoded between two writes to the cache file: bounds the memory decoding takes. */
-const SLICE_IMAGES = 256;
 
 /** How {@linkcode decodeSplit} decodes and where it keeps the result. */
 export interface DecodeSplitOptions {
@@ -150,23 +147,20 @@ export async function decodeSplit(
     const memory = inMemory ? new Uint8Array(entries.length * imageBytes) : undefined;
     const kept: number[] = [];
     const problems: ImageProblem[] = [];
-    for (let first = 0; first < entries.length; first += SLICE_IMAGES) {
-      const slice = entries.slice(first, first + SLICE_IMAGES);
-      const decoded = await decodeEntriesParallel(slice, {
-        crop,
-        strict,
-        workers: options.workers,
-        onProgress: options.onProgress && ((done) => options.onProgress!(first + done, entries.length)),
-      });
-      const position = new Map(slice.map((entry, i) => [entry, first + i]));
-      for (const { entry, chw } of decoded.images) {
+    const position = new Map(entries.map((entry, i) => [entry, i]));
+    const decoded = await decodeEntriesParallel(entries, {
+      crop,
+      strict,
+      workers: options.workers,
+      onProgress: options.onProgress,
+      onImage: (entry, chw) => {
         memory?.set(chw, kept.length * imageBytes);
         writer?.write(chw);
         hash.update(chw);
         kept.push(position.get(entry)!);
-      }
-      problems.push(...decoded.problems);
-    }
+      },
+    });
+    problems.push(...decoded.problems);
     const bytes = kept.length * imageBytes;
     const fingerprint = hash.digest("hex");
     if (writer && paths) {

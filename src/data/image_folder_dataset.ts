@@ -7,7 +7,8 @@
  * training images as the centre square of that resize (the working image that `RandomResizedCrop` or a
  * random crop chooses from; at `size` itself below 64 pixels). A split in memory takes `3 * 256 * 256`
  * bytes per training image at 224 (192 KiB) and `3 * 224 * 224` per validation image; a stored one none
- * but the chunk or batch being read. Decoding holds 256 crops and each worker's image in hand.
+ * but the chunk or batch being read. Decoding holds each worker's two files in hand and at most 8 crops per
+ * worker that overtook a slower file.
  *
  * @module
  */

@@ -192,3 +192,28 @@ Deno.test("the pool is never larger than the list, and an empty list starts no w
   });
   assert.deepEqual(counts, { started: 2, terminated: 2 });
 });
+
+Deno.test("onImage takes the crops in the entries' order instead of collecting them", async () => {
+  const entries = await folder();
+  const crop = { size: 12 };
+  const expected = await sequential(entries, crop);
+  const taken: { entry: ImageEntry; chw: Uint8Array }[] = [];
+  const result = await decodeEntriesParallel(entries, {
+    crop,
+    workers: 2,
+    onImage: (entry, chw) => taken.push({ entry, chw }),
+  });
+  assert.deepEqual(result.images, []);
+  assert.deepEqual(taken, expected.images);
+  assert.deepEqual(result.problems, expected.problems);
+  await assert.rejects(
+    decodeEntriesParallel(entries, {
+      crop,
+      workers: 2,
+      onImage: () => {
+        throw new Error("disk full");
+      },
+    }),
+    /disk full/,
+  );
+});
