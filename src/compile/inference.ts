@@ -143,6 +143,22 @@ export function checkBatchSize(batchSize: number): void {
   }
 }
 
+function largestOutput(graph: Graph): Graph["nodes"][number] {
+  return graph.nodes.reduce((a, b) => size(b.shape) > size(a.shape) ? b : a);
+}
+
+/**
+ * The largest batch whose every activation of `graph` fits one storage binding of `gpu`.
+ *
+ * @example
+ * ```ts ignore
+ * const batch = Math.min(256, largestBatch(gpu, model.trace([3, 224, 224])));
+ * ```
+ */
+export function largestBatch(gpu: Gpu, graph: Graph): number {
+  return Math.floor(gpu.limits.maxStorageBufferBindingSize / (size(largestOutput(graph).shape) * 4));
+}
+
 /**
  * Throws unless every activation of `graph` at `batchSize` fits one storage binding of `gpu`, naming the
  * largest layer output and the largest batch that fits (activations grow with the batch; the convolutions'
@@ -150,9 +166,9 @@ export function checkBatchSize(batchSize: number): void {
  */
 export function checkBatchFits(gpu: Gpu, graph: Graph, batchSize: number): void {
   const limit = gpu.limits.maxStorageBufferBindingSize;
-  const largest = graph.nodes.reduce((a, b) => size(b.shape) > size(a.shape) ? b : a);
+  const largest = largestOutput(graph);
   const bytesPerSample = size(largest.shape) * 4;
-  if (batchSize * bytesPerSample <= limit) return;
+  if (batchSize <= largestBatch(gpu, graph)) return;
   const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   throw new RangeError(
     `batch size ${batchSize} does not fit this adapter: ${largest.name}'s output ` +

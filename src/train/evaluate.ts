@@ -11,8 +11,8 @@ import { GpuBatcher } from "../data/gpu_batcher.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { encode } from "../gpu/kernel.ts";
 import type { Module } from "../nn/module.ts";
-import type { GpuModel } from "../compile/gpu_model.ts";
-import { Inference } from "../compile/inference.ts";
+import { GpuModel } from "../compile/gpu_model.ts";
+import { Inference, largestBatch } from "../compile/inference.ts";
 import type { ConvTuning } from "../ops/conv2d.ts";
 
 /** Accuracy on the samples of one class. */
@@ -93,7 +93,7 @@ export function scoreLogits(logits: Float32Array, labels: ArrayLike<number>, cla
 
 /** Options of {@linkcode Evaluator.create}. */
 export interface EvaluatorOptions {
-  /** Images per forward pass. */
+  /** Images per forward pass; cut down to the largest batch that fits the adapter (scores are the same). */
   batchSize: number;
   /** Per-channel mean for normalisation; the data set's own by default. */
   mean?: readonly number[];
@@ -159,7 +159,12 @@ export class Evaluator {
     dataset: ImageDataset,
     options: EvaluatorOptions,
   ): Promise<Evaluator> {
-    const batchSize = Math.min(options.batchSize, dataset.count);
+    // Any batch gives the same scores (eval mode treats samples alike), so a larger one than fits the
+    // adapter is cut down to the largest that does.
+    const gpuModel = model instanceof GpuModel ? model : GpuModel.create(gpu, model);
+    const size = options.size ?? dataset.height;
+    const fits = largestBatch(gpu, gpuModel.model.trace([dataset.channels, size, size]));
+    const batchSize = Math.min(options.batchSize, dataset.count, Math.max(1, fits));
     const batcher = GpuBatcher.create(gpu, dataset, {
       batchSize,
       shuffle: false,
@@ -170,7 +175,7 @@ export class Evaluator {
       std: options.std,
       size: options.size,
     }, { label: "evaluation data" });
-    const inference = await Inference.compile(gpu, model, {
+    const inference = await Inference.compile(gpu, gpuModel, {
       batchSize,
       inputShape: batcher.images.shape.slice(1),
       input: batcher.images,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Parameter } from "../../src/nn/parameter.ts";
 import { resnet18, resnet20 } from "../../src/models/resnet.ts";
-import { Inference } from "../../src/compile/inference.ts";
+import { Inference, largestBatch } from "../../src/compile/inference.ts";
 import { TrainingStep } from "../../src/compile/training.ts";
 import { assertClose, random, randomArray, testGpu } from "../_gpu.ts";
 import { modelReference } from "../reference/model.ts";
@@ -159,4 +159,5 @@ Deno.test("a batch too large for the adapter is refused at compile with the larg
   const options = { batchSize: 4096, inputShape: [3, 224, 224], optimizer: { lr: 0.1 } };
   await assert.rejects(TrainingStep.compile(gpu, model, options), expected);
   await assert.rejects(Inference.compile(gpu, model, options), expected);
+  assert.equal(largestBatch(gpu, model.trace([3, 224, 224])), largest);
 });
