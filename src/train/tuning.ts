@@ -16,11 +16,13 @@ import {
   UNTUNED,
 } from "../ops/conv2d.ts";
 import { GEMM_KINDS } from "../ops/_conv_strategy.ts";
+import { defaultCacheDir } from "../io/cache.ts";
 
 /**
  * The convolution tuning measured on this adapter, to pass to `TrainingStep.compile` and
- * `Inference.compile` as `tuning`: read from `<cacheDir>/conv-tuning.json` when that file was made on the
- * same adapter, else measured now (seconds) and written there atomically.
+ * `Inference.compile` as `tuning`: read from `<cacheDir>/conv-tuning.json` (the cache folder the CLI uses
+ * by default) when that file was made on the same adapter, else measured now (seconds) and written there
+ * atomically.
  *
  * @example
  * ```ts
@@ -31,7 +33,10 @@ import { GEMM_KINDS } from "../ops/_conv_strategy.ts";
  * await TrainingStep.compile(gpu, resnet20(), { batchSize: 8, optimizer, tuning });
  * ```
  */
-export async function tuneConvolutionsCached(gpu: Gpu, cacheDir: string): Promise<MeasuredConvTuning> {
+export async function tuneConvolutionsCached(
+  gpu: Gpu,
+  cacheDir: string = defaultCacheDir(),
+): Promise<MeasuredConvTuning> {
   const path = tuningPath(cacheDir);
   const previous = await readTuning(path);
   const tuning = await tuneConvolutions(gpu, { previous });
