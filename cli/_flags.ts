@@ -101,12 +101,25 @@ export async function loadData(
  * ```
  */
 export function helpList(items: readonly string[], indent = 25, width = 100): string {
+  return helpText(items.join(", "), indent, width);
+}
+
+/**
+ * `text` wrapped at spaces to lines of at most `width` characters, continuation lines indented by
+ * `indent` spaces.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "./_flags.ts";
+ * console.log(`  --model NAME           ${helpText("resnet18 or resnet34 (default resnet18)")}`);
+ * ```
+ */
+export function helpText(text: string, indent = 25, width = 100): string {
   const lines = [""];
-  for (const [i, item] of items.entries()) {
-    const piece = item + (i < items.length - 1 ? "," : "");
+  for (const word of text.split(" ")) {
     const last = lines.length - 1;
-    if (lines[last] && indent + lines[last].length + 1 + piece.length > width) lines.push(piece);
-    else lines[last] += (lines[last] ? " " : "") + piece;
+    if (lines[last] && indent + lines[last].length + 1 + word.length > width) lines.push(word);
+    else lines[last] += (lines[last] ? " " : "") + word;
   }
   return lines.join("\n" + " ".repeat(indent));
 }

@@ -26,6 +26,7 @@ import {
   createGpu,
   decimal,
   type Flags,
+  helpText,
   humanOutput,
   integer,
   loadData,
@@ -61,9 +62,13 @@ Data:
   --no-download          fail instead of downloading when the data is not there
   --limit N              use only the first N images of each split (a quick run)
 Model:
-  --model NAME           ${modelNamesOf("imagenet").join(", ")} (torchvision's) or
-                         ${modelNamesOf("cifar").join(", ")} (He et al.'s CIFAR ResNets);
-                         default ${d.model}
+  --model NAME           ${
+  helpText(
+    `${modelNamesOf("imagenet").join(", ")} (torchvision's) or ${
+      modelNamesOf("cifar").join(", ")
+    } (He et al.'s CIFAR ResNets); default ${d.model}`,
+  )
+}
   --stem STEM            imagenet | cifar: resnet18..152's stem (default cifar; imagenet with --pretrained
                          or images of 64 pixels and more)
 Recipe:
