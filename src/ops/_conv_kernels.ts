@@ -16,8 +16,11 @@ import {
   gemmTiling,
   packsGroups,
   rowTiles,
+  slidesWindow,
+  SLIDING_WINDOW_TAPS,
   tileSize,
   tilingConstants,
+  windowCells,
 } from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
 import { axes, type Axis } from "./_window.ts";
@@ -31,6 +34,9 @@ import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text
 import epilogueSource from "../../shaders/conv2d_epilogue.wgsl" with { type: "text" };
 import backwardDataSource from "../../shaders/conv2d_backward_data.wgsl" with { type: "text" };
 import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" with { type: "text" };
+import backwardWeightWindowSource from "../../shaders/conv2d_backward_weight_window.wgsl" with {
+  type: "text",
+};
 import reduceSource from "../../shaders/conv2d_reduce.wgsl" with { type: "text" };
 import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "text" };
 
@@ -40,6 +46,7 @@ const DIRECT_GEMM = compose(GEMM_CORE, geometrySource, packedRowsSource);
 const FORWARD = compose(DIRECT_GEMM, forwardSource, epilogueSource);
 const BACKWARD_DATA = compose(DIRECT_GEMM, backwardDataSource);
 const BACKWARD_WEIGHT = compose(DIRECT_GEMM, backwardWeightSource);
+const BACKWARD_WEIGHT_WINDOW = compose(geometrySource, backwardWeightWindowSource);
 
 /** Reduction steps a backward-weight slice should at least have, so that splitting stays worth it. */
 const MIN_STEPS_PER_SPLIT = 1024;
@@ -211,9 +218,18 @@ export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
     const tiles = g.batch * Math.ceil(g.outHeight / 2) * Math.ceil(g.outWidth / 2);
     return { rows: cgOut, columns: tiles, depth: cgIn, groups };
   }
-  if (kind === "backwardWeight") return { rows: cgOut, columns: cgIn * taps, depth: pixels, groups };
+  if (kind === "backwardWeight") {
+    const p = { rows: cgOut, columns: cgIn * taps, depth: pixels, groups };
+    return slidingWindowApplies(g) ? { ...p, slidingWindow: true } : p;
+  }
   const phasePixels = g.batch * Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
   return { rows: cgIn, columns: phasePixels, depth: cgOut * taps, groups };
+}
+
+/** True when the sliding-window backward-weight kernel can run `g`: 3x3, dilation 1, every tap live. */
+function slidingWindowApplies(g: Conv2dGeometry): boolean {
+  return g.kernelHeight === 3 && g.kernelWidth === 3 && g.dilationHeight === 1 && g.dilationWidth === 1 &&
+    liveTapCount(g) === SLIDING_WINDOW_TAPS;
 }
 
 function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tuning: ConvTuning): GemmTiling {
@@ -341,9 +357,11 @@ export function weightSplit(
   g: Conv2dGeometry,
   tiling: GemmTiling,
 ): { splits: number; rowsPerSplit: number } {
-  const size = tileSize(tiling);
   const p = gemmProblem(g, "backwardWeight");
-  const outputTiles = Math.ceil(p.columns / size.columns) * rowTiles(tiling, p);
+  // Workgroups per slice: the sliding-window kernel spreads its invocations over the slices too.
+  const outputTiles = slidesWindow(tiling)
+    ? windowCells(tiling, p) / tiling.workgroupX
+    : Math.ceil(p.columns / tileSize(tiling).columns) * rowTiles(tiling, p);
   const rows = g.batch * g.outHeight;
   // The partial sums keep grad_weight's layout, dead taps included.
   const weightBytes = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth * 4;
@@ -369,7 +387,7 @@ export function weightSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning
 /**
  * Backward-weight GEMM over the live taps, split along the batch when that gives more parallel work, then
  * summed; the entries of dead taps are set to zero (by the sum, or by a fill when unsplit). Tiled as
- * `tuning` says.
+ * `tuning` says: a GEMM tiling, or a 3x3 kernel's sliding windows (see `SLIDING_WINDOW_CANDIDATES`).
  */
 export function backwardWeightDispatches(
   gpu: Gpu,
@@ -390,23 +408,35 @@ export function backwardWeightPlan(
   tuning: ConvTuning,
 ): { dispatches: Dispatch[]; scratch?: Tensor } {
   const tl = tilingFor(gpu, g, "backwardWeight", tuning);
-  const size = tileSize(tl);
+  const p = gemmProblem(g, "backwardWeight");
   const { splits, rowsPerSplit } = weightSplit(gpu, g, tl);
-  const columns = (g.inChannels / g.groups) * liveTapCount(g);
   const count = numel(t.gradWeight.shape);
   const allLive = liveTapCount(g) === g.kernelHeight * g.kernelWidth;
   const [scratch] = opScratch(gpu, t.scratch, [weightSplitBytes(gpu, g, tuning)], label);
-  const gemm = kernel(gpu, {
-    label,
-    code: BACKWARD_WEIGHT,
-    entryPoint: tl.stagedSteps ? "main_staged" : "main",
-    constants: {
-      ...gemmConstants(g, "backwardWeight", tl, axes(g).some(readsPadding)),
-      ROWS_PER_SPLIT: rowsPerSplit,
-    },
-    bindings: { input: t.input, gradOutput: t.gradOutput, partial: scratch ?? t.gradWeight },
-    workgroups: [Math.ceil(columns / size.columns), splits, rowTiles(tl, gemmProblem(g, "backwardWeight"))],
-  });
+  const checkBounds = axes(g).some(readsPadding);
+  const bindings = { input: t.input, gradOutput: t.gradOutput, partial: scratch ?? t.gradWeight };
+  const gemm = slidesWindow(tl)
+    ? kernel(gpu, {
+      label,
+      code: BACKWARD_WEIGHT_WINDOW,
+      constants: {
+        ...geometryConstants(g),
+        ...tilingConstants(tl),
+        CHECK_BOUNDS: checkBounds ? 1 : 0,
+        ROWS_PER_SPLIT: rowsPerSplit,
+        SPLITS: splits,
+      },
+      bindings,
+      workgroups: grid(windowCells(tl, p) * splits, tl.workgroupX),
+    })
+    : kernel(gpu, {
+      label,
+      code: BACKWARD_WEIGHT,
+      entryPoint: tl.stagedSteps ? "main_staged" : "main",
+      constants: { ...gemmConstants(g, "backwardWeight", tl, checkBounds), ROWS_PER_SPLIT: rowsPerSplit },
+      bindings,
+      workgroups: [Math.ceil(p.columns / tileSize(tl).columns), splits, rowTiles(tl, p)],
+    });
   const deadTaps = allLive ? undefined : g;
   if (!scratch) {
     if (allLive) return { dispatches: [gemm] };

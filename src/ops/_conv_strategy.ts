@@ -34,6 +34,13 @@ export interface GemmTiling {
    * invocation loading its own operands.
    */
   stagedSteps?: number;
+  /**
+   * Set for the sliding-window kernel of backward-weight (see {@linkcode SLIDING_WINDOW_CANDIDATES}) only:
+   * input channels per invocation, 1, 2 or 4, with `rows * inputChannels <= 16`. Each invocation then
+   * computes `rows` output channels x `inputChannels` input channels x the 9 taps of one group,
+   * `workgroupX` invocations per workgroup (`workgroupY` and `columnVectors` are 1).
+   */
+  inputChannels?: number;
 }
 
 /**
@@ -61,6 +68,26 @@ export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2 },
 ];
 
+/**
+ * The sliding-window tilings of backward-weight for 3x3 kernels (`shaders/conv2d_backward_weight_window.wgsl`),
+ * which the autotune times beside the GEMM tilings. A GEMM tile of a grouped convolution with few channels
+ * per group is a few rows by at most 36 or 72 columns, so it loads an operand per one to three
+ * multiply-adds; an invocation that owns a whole block of output channels x input channels x taps instead
+ * loads each grad_output value once for all its input channels and taps, and each input value once for
+ * the 3 horizontal taps, sliding along the output row: 9 multiply-adds per load at 4 x 4 channels. Blocks
+ * of 4 and 8 output channels, ResNeXt's first groups: 4 x 4 and 8 x 2 (144 accumulators, for CPU drivers,
+ * where loads are dear), 4 x 2 (72, lighter on a GPU's registers), and 16 x 1 for larger groups.
+ */
+export const SLIDING_WINDOW_CANDIDATES: readonly GemmTiling[] = [
+  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, inputChannels: 4 },
+  { workgroupX: 64, workgroupY: 1, rows: 8, columnVectors: 1, inputChannels: 2 },
+  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, inputChannels: 2 },
+  { workgroupX: 64, workgroupY: 1, rows: 16, columnVectors: 1, inputChannels: 1 },
+];
+
+/** Taps of the kernels the sliding-window tilings apply to (3x3). */
+export const SLIDING_WINDOW_TAPS = 9;
+
 /** A GEMM's size: output rows and columns (per group), the length of its reduction and the groups. */
 export interface GemmProblem {
   /** Output rows of one group. */
@@ -71,6 +98,11 @@ export interface GemmProblem {
   depth: number;
   /** Independent GEMMs of this size (a grouped convolution's groups); 1 if absent. */
   groups?: number;
+  /**
+   * True for the backward-weight GEMM of a 3x3 kernel, dilation 1, all taps live, which the sliding-window
+   * tilings can run (its columns are input channels x {@linkcode SLIDING_WINDOW_TAPS}); false if absent.
+   */
+  slidingWindow?: boolean;
 }
 
 /** A tiling with the throughput the autotuner measured for it. */
@@ -127,8 +159,14 @@ export function fixedTiling(
   return Object.freeze({ ...base, tilings: Object.freeze(tilings) });
 }
 
+/** True when `t` is a sliding-window tiling (see {@linkcode SLIDING_WINDOW_CANDIDATES}). */
+export function slidesWindow(t: GemmTiling): boolean {
+  return t.inputChannels !== undefined;
+}
+
 /** WGSL override values of a tiling. */
 export function tilingConstants(t: GemmTiling): Record<string, number> {
+  if (slidesWindow(t)) return { WG: t.workgroupX, TM: t.rows, CI: t.inputChannels! };
   const constants: Record<string, number> = {
     WG_X: t.workgroupX,
     WG_Y: t.workgroupY,
@@ -173,8 +211,20 @@ export function rowTiles(t: GemmTiling, p: GemmProblem): number {
   return packsGroups(t, p) ? Math.ceil((p.rows * groups) / tileRows) : Math.ceil(p.rows / tileRows) * groups;
 }
 
+/**
+ * Invocations of the sliding-window tiling `t` per reduction slice of `p` (every group): one per block of
+ * output channels x input channels of a group.
+ */
+export function windowCells(t: GemmTiling, p: GemmProblem): number {
+  const inputs = p.columns / SLIDING_WINDOW_TAPS;
+  return (p.groups ?? 1) * Math.ceil(p.rows / t.rows) * Math.ceil(inputs / t.inputChannels!);
+}
+
 /** Multiply-adds `t` spends on `p` (every group), counting the padding of partial tiles. */
 export function paddedWork(t: GemmTiling, p: GemmProblem): number {
+  if (slidesWindow(t)) {
+    return windowCells(t, p) * t.rows * t.inputChannels! * SLIDING_WINDOW_TAPS * p.depth;
+  }
   const size = tileSize(t);
   return rowTiles(t, p) * size.rows * Math.ceil(p.columns / size.columns) * size.columns * p.depth;
 }
@@ -200,11 +250,18 @@ export function gemmEstimate(
 ): { tiling: GemmTiling; ms: number } {
   const measured = tuning.results?.[kind];
   const forced = tuning.tilings?.[kind];
+  if (forced && slidesWindow(forced) && !(kind === "backwardWeight" && p.slidingWindow)) {
+    throw new Error(
+      "a sliding-window tiling only runs the backward-weight GEMM of a 3x3 kernel of dilation 1 whose taps " +
+        `are all live, not this ${kind} GEMM`,
+    );
+  }
   const options = forced
     ? [{ tiling: forced, gflops: measured?.find((m) => sameTiling(m.tiling, forced))?.gflops ?? 1 }]
     : measured ?? untunedCandidates(gpu);
   let best: GemmTiling | undefined, bestTime = Infinity;
   for (const { tiling, gflops } of options) {
+    if (slidesWindow(tiling) && !p.slidingWindow) continue;
     const time = (2 * paddedWork(tiling, p)) / (gflops * 1e6);
     if (time < bestTime) [best, bestTime] = [tiling, time];
   }
@@ -214,7 +271,8 @@ export function gemmEstimate(
 
 function sameTiling(a: GemmTiling, b: GemmTiling): boolean {
   return a.workgroupX === b.workgroupX && a.workgroupY === b.workgroupY && a.rows === b.rows &&
-    a.columnVectors === b.columnVectors && a.stagedSteps === b.stagedSteps;
+    a.columnVectors === b.columnVectors && a.stagedSteps === b.stagedSteps &&
+    a.inputChannels === b.inputChannels;
 }
 
 /** The tiling to use for a `kind` GEMM of size `p` on `gpu` under `tuning`. */

@@ -21,6 +21,8 @@ import {
   type GemmTiling,
   type MeasuredTiling,
   paddedWork,
+  slidesWindow,
+  SLIDING_WINDOW_CANDIDATES,
   TILING_CANDIDATES,
   UNTUNED,
 } from "./_conv_strategy.ts";
@@ -56,7 +58,10 @@ export interface MeasuredConvTuning extends ConvTuning {
 export interface TuneOptions {
   /** An earlier result: reused without measuring when it was made on the same adapter. */
   previous?: ConvTuning;
-  /** The tilings to try (default: all candidates the adapter's limits allow). */
+  /**
+   * The tilings to try (default: all candidates the adapter's limits allow); the sliding-window ones
+   * among them for backward-weight only.
+   */
   candidates?: readonly GemmTiling[];
   /**
    * The convolution to time (default: 64 -> 64 channels, 3x3, 16x16 pixels, batch 8 doubled up to 128
@@ -174,6 +179,7 @@ function adapterKey(gpu: Gpu): string {
     l.maxStorageBufferBindingSize,
     // A different candidate set or way of measuring (a newer version of the module) is measured again.
     JSON.stringify(TILING_CANDIDATES),
+    JSON.stringify(SLIDING_WINDOW_CANDIDATES),
     "two problems, interleaved rounds",
   ].join("|");
 }
@@ -218,13 +224,20 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const previous = options.previous;
   if (previous && measuredOn(gpu, previous)) return previous;
   const g = options.geometry ?? await fillingGeometry(gpu);
-  const candidates = (options.candidates ?? TILING_CANDIDATES).filter((t) => fitsLimits(gpu, t));
+  const tilings = (options.candidates ?? [...TILING_CANDIDATES, ...SLIDING_WINDOW_CANDIDATES])
+    .filter((t) => fitsLimits(gpu, t));
+  const candidates = tilings.filter((t) => !slidesWindow(t));
   const minMilliseconds = options.minMilliseconds ?? 60;
   const made: GPUBuffer[] = [];
   const make = (label: string, shape: number[]) => tuningTensor(gpu, label, shape, made);
   // A ResNet has stride-2 convolutions besides stride-1 ones, and a tiling can win on one and lose on the
   // other: the default times both, with the same work.
   const problems = options.geometry ? [options.geometry] : [g, strided(g)];
+  // The sliding windows are timed for backward-weight on the same problems, where those are 3x3 (the
+  // default ones are): an invocation's work does not depend on the groups, so dense problems rate them.
+  const windows = problems.every((p) => gemmProblem(p, "backwardWeight").slidingWindow)
+    ? tilings.filter(slidesWindow)
+    : [];
   const problemTensors = problems.map((p) => convTensors(gpu, p, made));
   const wg = winogradGeometry(g);
   const winogradWeight = make("winograd weight", [wg.outChannels, wg.inChannels, 3, 3]);
@@ -233,12 +246,12 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const layout = winogradLayout(wg, "forward", maxBindingBytes, WINOGRAD_SCRATCH_BYTES, "conv tuning");
   // One private scratch for every candidate (they run one after another), released below like every
   // buffer of the tuning: Winograd's U and V, or a split GEMM's partial sums, then Winograd's M.
-  const splitBytes = problems.flatMap((p) =>
-    candidates.flatMap((tiling) => [
-      dataSplitBytes(gpu, p, fixedTiling(tiling, ["backwardData"])),
-      weightSplitBytes(gpu, p, fixedTiling(tiling, ["backwardWeight"])),
-    ])
-  );
+  const splitBytes = problems.flatMap((p) => [
+    ...candidates.map((tiling) => dataSplitBytes(gpu, p, fixedTiling(tiling, ["backwardData"]))),
+    ...[...candidates, ...windows].map((tiling) =>
+      weightSplitBytes(gpu, p, fixedTiling(tiling, ["backwardWeight"]))
+    ),
+  ]);
   const [transformedBytes, productsBytes] = winogradLayoutParts(layout);
   const scratch = [
     make("scratch 0", [Math.ceil(Math.max(transformedBytes, ...splitBytes) / 4)]),
@@ -286,10 +299,11 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       const label = `conv tuning: ${kind}`;
       // Compiling the candidates' pipelines is most of the tuning's time: the forward GEMM, whose ranking
       // reflects what the adapter rewards (registers or workgroup memory), times them all; the other
-      // kinds only its shortlist.
+      // kinds only its shortlist, and backward-weight the sliding windows besides.
       const tried = kind === "forward"
         ? candidates
         : shortlist(results.forward, options.shortlist ?? SHORTLIST);
+      if (kind === "backwardWeight") tried.push(...windows);
       const dispatches: Dispatch[][] = [];
       for (const tiling of tried) {
         dispatches.push(await gpu.checked(label, () => gemmDispatches(kind, tiling, label)));

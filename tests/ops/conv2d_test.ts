@@ -19,7 +19,9 @@ import {
   gemmTiling,
   packsGroups,
   rowTiles,
+  SLIDING_WINDOW_CANDIDATES,
   TILING_CANDIDATES,
+  UNTUNED,
 } from "../../src/ops/_conv_strategy.ts";
 import {
   conv2dBackwardDataReference,
@@ -254,6 +256,72 @@ Deno.test("conv2d: grouped, every register tiling packs the groups' rows into sh
       throw new Error(`tiling ${name}: ${error.message}`);
     });
   }
+});
+
+Deno.test("conv2d: grouped 3x3 backward-weight by sliding windows matches the reference", async () => {
+  const gpu = await testGpu();
+  const geometries = [
+    // 4 and 8 channels per group, stride 1 and 2: the windows slide by one and by two input columns.
+    conv2dGeometry([2, 16, 6, 7], conv(16, 3, 1, 1, 1, 4)),
+    conv2dGeometry([2, 16, 7, 9], conv(16, 3, 2, 1, 1, 4)),
+    conv2dGeometry([1, 32, 5, 6], conv(32, 3, 1, 1, 1, 4)),
+    conv2dGeometry([2, 32, 6, 5], conv(32, 3, 2, 1, 1, 4)),
+    // 6 -> 12 channels per group: blocks of input and output channels that overhang the group.
+    conv2dGeometry([1, 12, 5, 5], conv(24, 3, 1, 1, 1, 2)),
+    // No padding read; 8 groups of 4 over 2 x 32 x 32 outputs: a reduction split into slices.
+    conv2dGeometry([1, 8, 7, 7], conv(8, 3, 2, 0, 1, 2)),
+    conv2dGeometry([2, 32, 32, 32], conv(32, 3, 1, 1, 1, 8)),
+  ];
+  const split = geometries[geometries.length - 1];
+  for (const tiling of SLIDING_WINDOW_CANDIDATES) {
+    assert.ok(weightSplit(gpu, split, tiling).splits > 1);
+  }
+  for (const [i, g] of geometries.entries()) {
+    assert.ok(gemmProblem(g, "backwardWeight").slidingWindow);
+    const d = makeData(g, 40 + i, false);
+    const expected = conv2dBackwardWeightReference(d.input, d.gradOutput, g).gradWeight;
+    for (const tiling of SLIDING_WINDOW_CANDIDATES) {
+      const t = upload(gpu, g, d);
+      gpu.write(t.gradWeight.buffer, randomArray(t.gradWeight.buffer.size / 4, 96));
+      await run(gpu, conv2dBackwardWeight(gpu, g, t, "test", fixedTiling(tiling, ["backwardWeight"])));
+      const name = `${Object.values(tiling).join("/")} on [${[
+        g.batch,
+        g.inChannels,
+        g.inHeight,
+        g.inWidth,
+      ]}]`;
+      assertClose(await read(gpu, t.gradWeight), expected, TOLERANCE, `gradWeight, ${name}`);
+    }
+  }
+});
+
+Deno.test("conv2d: the sliding windows are a measured choice of 3x3 backward-weight only", async () => {
+  const gpu = await testGpu();
+  const grouped = conv2dGeometry([8, 128, 14, 14], conv(128, 3, 1, 1, 1, 32));
+  const window = SLIDING_WINDOW_CANDIDATES[0];
+  const gemm = TILING_CANDIDATES[0];
+  const tuning = {
+    results: { backwardWeight: [{ tiling: gemm, gflops: 10 }, { tiling: window, gflops: 10 }] },
+  };
+  // At the same rate, the GEMM's 36 columns padded to its tile's 64 lose to the unpadded windows.
+  assert.equal(gemmTiling(gpu, tuning, "backwardWeight", gemmProblem(grouped, "backwardWeight")), window);
+  for (
+    const g of [
+      conv2dGeometry([8, 64, 14, 14], conv(64, 1)),
+      conv2dGeometry([8, 64, 14, 14], conv(64, 3, 1, 2, 2)),
+    ]
+  ) {
+    assert.ok(!gemmProblem(g, "backwardWeight").slidingWindow);
+    assert.equal(gemmTiling(gpu, tuning, "backwardWeight", gemmProblem(g, "backwardWeight")), gemm);
+  }
+  // Untuned, the GEMM tilings only; forced on what it cannot run, an error.
+  assert.ok(
+    !gemmTiling(gpu, UNTUNED, "backwardWeight", gemmProblem(grouped, "backwardWeight")).inputChannels,
+  );
+  assert.throws(
+    () => gemmTiling(gpu, fixedTiling(window), "forward", gemmProblem(grouped, "forward")),
+    /sliding-window tiling only runs the backward-weight GEMM/,
+  );
 });
 
 Deno.test("conv2d: every tiling candidate is tested, the large cases split their reductions, the tiny ones go dense", async () => {
