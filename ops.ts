@@ -147,4 +147,4 @@ export { StepPlanner, type VirtualTensor } from "./src/compile/memory.ts";
 export type { ParameterRange } from "./src/compile/gpu_model.ts";
 export type { Scratch } from "./src/ops/_scratch.ts";
 export type { Node } from "./src/nn/graph.ts";
-export { type FanMode, fans, type KaimingOptions, uniform } from "./src/nn/init.ts";
+export { type FanMode, fans, type KaimingOptions, normal, uniform } from "./src/nn/init.ts";

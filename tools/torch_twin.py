@@ -11,7 +11,8 @@ does, as `cli.ts train` does:
 - the model: He et al.'s resnet20/32/44/56/110 with 1x1 convolution + BatchNorm shortcuts where the shape
   changes (option B, torchvision's names), or torchvision's resnet18..152 with `--stem cifar` (3x3 stride-1
   conv1, no max-pool) or `imagenet`; Kaiming normal (fan-out) convolutions, BatchNorm 1 and 0, the default
-  fc initialisation, as torchvision's ResNet.__init__;
+  fc initialisation, as torchvision's ResNet.__init__, drawn after torch.manual_seed(seed) in cli.ts's
+  order: the initial weights are cli.ts's own (its generator is torch's);
 - RandomCrop(32, padding=4) (zero bytes) and RandomHorizontalFlip on the bytes, then the data set's
   mean/std; the short last training batch dropped, the order shuffled each epoch;
 - SGD with momentum, weight decay on every parameter (`--nesterov` too); the learning rate per optimizer
@@ -90,18 +91,14 @@ def split(files, names, layout, limit):
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1):
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = None
-        if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
-            )
+        self.downsample = downsample
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
@@ -121,7 +118,12 @@ class CifarResNet(nn.Module):
         layers, inplanes = [], 16
         for i, planes in enumerate([16, 32, 64]):
             stride = 1 if i == 0 else 2
-            stage = [BasicBlock(inplanes, planes, stride)] + [BasicBlock(planes, planes) for _ in range(blocks - 1)]
+            # As torchvision's _make_layer: the shortcut is made (and draws its initial weights) first.
+            downsample = None
+            if stride != 1 or inplanes != planes:
+                downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            stage = [BasicBlock(inplanes, planes, stride, downsample)]
+            stage += [BasicBlock(planes, planes) for _ in range(blocks - 1)]
             layers.append(nn.Sequential(*stage))
             inplanes = planes
         self.layer1, self.layer2, self.layer3 = layers
@@ -140,14 +142,30 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class _CifarStemConv2d(nn.Conv2d):
+    """nn.Conv2d with torchvision's 7x7 stride-2 stem made the CIFAR stem's 3x3 stride-1 one."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, **kwargs):
+        if kernel_size == 7:
+            kernel_size, stride, padding = 3, 1, 1
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, **kwargs)
+
+
 def build_model(name, stem, num_classes):
+    """The model as cli.ts builds it, drawing its initial weights in the same order from torch's generator
+    (cli.ts's `Generator` is torch's CPU generator: after torch.manual_seed(seed) both start equal)."""
     if name in CIFAR_DEPTHS:
         return CifarResNet(CIFAR_DEPTHS[name], num_classes)
-    model = getattr(torchvision.models, name)(num_classes=num_classes)
-    if stem == "cifar":
-        model.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-        nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
-        model.maxpool = nn.Identity()
+    if stem == "imagenet":
+        return getattr(torchvision.models, name)(num_classes=num_classes)
+    # The CIFAR stem is built in place of the 7x7 one, as cli.ts does, so that the draws keep their order.
+    conv2d = nn.Conv2d
+    nn.Conv2d = _CifarStemConv2d
+    try:
+        model = getattr(torchvision.models, name)(num_classes=num_classes)
+    finally:
+        nn.Conv2d = conv2d
+    model.maxpool = nn.Identity()
     return model
 
 

@@ -1,7 +1,8 @@
 /**
  * Weight initialisation as `torch.nn.init` does it, drawing from an explicit {@linkcode Generator} value
  * rather than a process-wide random state, so that a model's initial weights are a function of the seed
- * it is given and of nothing else.
+ * it is given and of nothing else: the same numbers PyTorch's CPU generator gives after
+ * `torch.manual_seed(seed)`, so that a model built here with a seed starts as PyTorch's built after that.
  *
  * @module
  */
@@ -9,28 +10,35 @@
 import type { Parameter } from "./parameter.ts";
 
 const TWO_TO_32 = 0x100000000;
+const STATE_WORDS = 624;
+const SHIFT_WORDS = 397;
 
 /**
- * A seeded source of random numbers for initialisation, as `torch.Generator`: mulberry32 for uniforms,
- * Box-Muller for normals. The same seed gives the same numbers; without a seed it takes a fresh random
- * one, as PyTorch does without `torch.manual_seed`.
+ * A seeded source of random numbers for initialisation, as `torch.Generator` on the CPU: the 32-bit
+ * Mersenne Twister (mt19937) seeded as `torch.manual_seed(seed)` seeds it, with torch's ways of turning its
+ * words into uniforms and normals, so the streams are PyTorch's. Without a seed it takes a fresh random one,
+ * as PyTorch does without `torch.manual_seed`.
  *
  * @example
  * ```ts
  * import { Generator } from "@denogpu/resnet";
  * const a = new Generator(42), b = new Generator(42);
  * console.log(a.uniform() === b.uniform()); // true
+ * console.log(new Generator(0).uniform()); // 0.49625658988952637, as torch.manual_seed(0); torch.rand(1)
  * console.log(new Generator().initialSeed); // a fresh random seed
  * ```
  */
 export class Generator {
   /** The seed the generator started from, as `torch.Generator.initial_seed()`. */
   readonly initialSeed: number;
-  #state: number;
+  readonly #state = new Uint32Array(STATE_WORDS);
+  #next = STATE_WORDS;
+  // The second value of the last Box-Muller pair that normal() made, which torch returns next.
+  #spareNormal: number | undefined;
 
   /**
-   * Starts the stream at `seed`, a non-negative safe integer (seeds below 2^32 are the state itself);
-   * a random seed when omitted.
+   * Starts the stream at `seed`, a non-negative safe integer. As `torch.manual_seed`, only its low 32 bits
+   * seed the stream (seeds 2^32 apart share it); a random seed when omitted.
    *
    * @throws {RangeError} When `seed` is negative, fractional or beyond `Number.MAX_SAFE_INTEGER`.
    */
@@ -39,22 +47,98 @@ export class Generator {
       throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
     }
     this.initialSeed = seed;
-    // Folding the high word in keeps seeds 2^32 apart from sharing a stream.
-    this.#state = ((seed % TWO_TO_32) ^ Math.imul(Math.floor(seed / TWO_TO_32), 0x9e3779b9)) >>> 0;
+    const state = this.#state;
+    state[0] = seed % TWO_TO_32;
+    for (let i = 1; i < STATE_WORDS; i++) {
+      state[i] = Math.imul(1812433253, state[i - 1] ^ (state[i - 1] >>> 30)) + i;
+    }
   }
 
-  /** A uniform float in [0, 1) (mulberry32). */
+  /** The next 32-bit word of the stream (torch's `random()`). */
+  random(): number {
+    if (this.#next >= STATE_WORDS) this.#twist();
+    let y = this.#state[this.#next++];
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    return (y ^ (y >>> 18)) >>> 0;
+  }
+
+  /** A uniform float in [0, 1) with 24 random bits, from one word: `torch.rand` of a float32 tensor. */
   uniform(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / TWO_TO_32;
+    return (this.random() & 0xffffff) / 0x1000000;
   }
 
-  /** A standard normal float (Box-Muller on two uniforms; `1 - u` keeps the logarithm finite). */
+  /**
+   * A standard normal float, as torch's scalar `normal_distribution<double>`: Box-Muller on two 53-bit
+   * uniforms gives a pair, the second kept for the next call.
+   */
   normal(): number {
-    return Math.sqrt(-2 * Math.log(1 - this.uniform())) * Math.cos(2 * Math.PI * this.uniform());
+    const spare = this.#spareNormal;
+    if (spare !== undefined) {
+      this.#spareNormal = undefined;
+      return spare;
+    }
+    const u1 = this.#uniform53(), u2 = this.#uniform53();
+    const radius = Math.sqrt(-2 * Math.log1p(-u2));
+    this.#spareNormal = radius * Math.sin(2 * Math.PI * u1);
+    return radius * Math.cos(2 * Math.PI * u1);
+  }
+
+  /** A uniform double in [0, 1) from two words, as torch's `uniform_real_distribution<double>`. */
+  #uniform53(): number {
+    const high = this.random(), low = this.random();
+    return ((high & 0x1fffff) * TWO_TO_32 + low) / 2 ** 53;
+  }
+
+  #twist(): void {
+    const state = this.#state;
+    for (let k = 0; k < STATE_WORDS; k++) {
+      const y = (state[k] & 0x80000000) | (state[(k + 1) % STATE_WORDS] & 0x7fffffff);
+      state[k] = state[(k + SHIFT_WORDS) % STATE_WORDS] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+    }
+    this.#next = 0;
+  }
+}
+
+/**
+ * Fills `parameter` from N(mean, std²), as `torch.nn.init.normal_(p, mean, std)` does a float32 tensor on
+ * the CPU: from 16 values up, all of them drawn as uniforms first, then Box-Muller on the pairs (i, i + 8)
+ * of each run of 16 (the last 16 drawn afresh and redone when 16 does not divide the length); below 16, one
+ * {@linkcode Generator.normal} each.
+ *
+ * @example
+ * ```ts
+ * import { Generator, Parameter } from "@denogpu/resnet";
+ * import { normal } from "@denogpu/resnet/ops";
+ * const weight = new Parameter([64, 3, 7, 7], "parameter");
+ * normal(weight, 0, 0.01, new Generator(0)); // as torch.manual_seed(0); nn.init.normal_(w, 0, 0.01)
+ * ```
+ */
+export function normal(parameter: Parameter, mean: number, std: number, generator: Generator): void {
+  const data = parameter.data;
+  if (data.length < 16) {
+    for (let i = 0; i < data.length; i++) data[i] = generator.normal() * std + mean;
+    return;
+  }
+  // torch passes mean and std on to this path as float32.
+  const m = Math.fround(mean), s = Math.fround(std);
+  for (let i = 0; i < data.length; i++) data[i] = generator.uniform();
+  for (let i = 0; i + 16 <= data.length; i += 16) boxMuller16(data, i, m, s);
+  if (data.length % 16 !== 0) {
+    const last = data.length - 16;
+    for (let i = last; i < data.length; i++) data[i] = generator.uniform();
+    boxMuller16(data, last, m, s);
+  }
+}
+
+/** Turns the 16 uniforms at `at` into normals: (at + j, at + j + 8) from one pair each. */
+function boxMuller16(data: Float32Array, at: number, mean: number, std: number): void {
+  for (let j = at; j < at + 8; j++) {
+    const radius = Math.sqrt(-2 * Math.log(1 - data[j]));
+    const theta = 2 * Math.PI * data[j + 8];
+    data[j] = radius * Math.cos(theta) * std + mean;
+    data[j + 8] = radius * Math.sin(theta) * std + mean;
   }
 }
 
@@ -110,9 +194,7 @@ function kaimingStd(weight: Parameter, options: KaimingOptions): number {
  * ```
  */
 export function kaimingNormal(weight: Parameter, options: KaimingOptions): void {
-  const std = kaimingStd(weight, options);
-  const { generator } = options;
-  for (let i = 0; i < weight.data.length; i++) weight.data[i] = std * generator.normal();
+  normal(weight, 0, kaimingStd(weight, options), options.generator);
 }
 
 /**
@@ -142,5 +224,8 @@ export function kaimingUniform(weight: Parameter, options: KaimingOptions): void
  * ```
  */
 export function uniform(parameter: Parameter, bound: number, generator: Generator): void {
-  for (let i = 0; i < parameter.data.length; i++) parameter.data[i] = (generator.uniform() * 2 - 1) * bound;
+  // As torch's uniform_ of a float32 tensor, in float32 arithmetic.
+  const from = Math.fround(-bound), width = Math.fround(Math.fround(bound) - from);
+  const data = parameter.data;
+  for (let i = 0; i < data.length; i++) data[i] = Math.fround(generator.uniform() * width) + from;
 }

@@ -10,7 +10,6 @@ Deno.test("a generator's stream is a function of its seed; without one it takes 
   const draws = (generator: Generator) => Array.from({ length: 4 }, () => generator.uniform());
   assert.deepEqual(draws(new Generator(7)), draws(new Generator(7)));
   assert.notDeepEqual(draws(new Generator(7)), draws(new Generator(8)));
-  assert.notDeepEqual(draws(new Generator(2 ** 32 + 7)), draws(new Generator(7)));
   assert.notEqual(new Generator().initialSeed, new Generator().initialSeed);
   assert.equal(new Generator(7).initialSeed, 7);
   for (const seed of [-1, 1.5, 2 ** 53]) {
