@@ -6,8 +6,9 @@
  *
  * Cases: training steps (forward, cross-entropy, backward, SGD with momentum and weight decay) of resnet18
  * with the ImageNet and the CIFAR stem and of resnet20, and inference of resnet18 (ImageNet stem) and
- * resnet50, on 32x32 inputs with 10 classes. Each tree compiles every case on a device of its own; both use
- * one convolution tuning, measured once with this tree's autotune (set `RESNET_AB_TUNE=0` for none). The
+ * resnet50, on 32x32 inputs with 10 classes. Each tree compiles every case on a device of its own, with
+ * the convolution tuning its own autotune measures (set `RESNET_AB_TUNE=0` for none): a tree's kernels
+ * and candidates go together. The
  * timings alternate between the trees (this, baseline, this, ...) so that the machine's load falls on
  * both alike; each is one step enqueued and one wait, no readback. A Markdown table of dispatches per step,
  * median milliseconds and the ratio is printed at the end.
@@ -22,7 +23,11 @@ import * as selfApi from "../mod.ts";
 import * as selfOps from "../ops.ts";
 import { envInteger, figure, markdownTable, median } from "./_util.ts";
 
-type Library = typeof selfApi & { submit: typeof selfOps.submit };
+type Library = typeof selfApi & {
+  submit: typeof selfOps.submit;
+  tuneConvolutions: typeof selfOps.tuneConvolutions;
+  UNTUNED: selfOps.ConvTuning;
+};
 type Case = { name: string; model: (lib: Library) => selfApi.Module; mode: "train" | "inference" };
 
 const BATCH = envInteger("RESNET_AB_BATCH", 16);
@@ -78,12 +83,22 @@ async function library(root: string): Promise<Library> {
   const base = new URL(`${root.replace(/\/$/, "")}/`, `file://${Deno.cwd()}/`);
   const api = await import(new URL("mod.ts", base).href);
   const ops = await import(new URL("ops.ts", base).href);
-  return { ...api, submit: ops.submit };
+  return { ...api, submit: ops.submit, tuneConvolutions: ops.tuneConvolutions, UNTUNED: ops.UNTUNED };
 }
 
-const self: Library = { ...selfApi, submit: selfOps.submit };
+/** `lib`'s own autotune, or none. */
+async function tuningOf(lib: Library): Promise<selfOps.ConvTuning> {
+  return TUNE ? await lib.tuneConvolutions(await lib.Gpu.create()) : lib.UNTUNED;
+}
+
+const self: Library = {
+  ...selfApi,
+  submit: selfOps.submit,
+  tuneConvolutions: selfOps.tuneConvolutions,
+  UNTUNED: selfOps.UNTUNED,
+};
 const baseline = BASELINE ? await library(BASELINE) : undefined;
-const tuning = TUNE ? await selfOps.tuneConvolutions(await self.Gpu.create()) : selfOps.UNTUNED;
+const tunings = [await tuningOf(self), ...baseline ? [await tuningOf(baseline)] : []];
 /** Per case: both trees compiled, and every timing so far (Deno.bench may call a bench more than once). */
 const measured = new Map<Case, { sides: Compiled[]; ms: number[][] }>();
 
@@ -91,7 +106,10 @@ for (const c of CASES) {
   Deno.bench({ name: `${c.name} ${c.mode}`, n: 1, warmup: 0 }, async () => {
     let entry = measured.get(c);
     if (!entry) {
-      const sides = [await compile(self, c, tuning), ...baseline ? [await compile(baseline, c, tuning)] : []];
+      const sides = [
+        await compile(self, c, tunings[0]),
+        ...baseline ? [await compile(baseline, c, tunings[1])] : [],
+      ];
       for (const side of sides) await time(side); // first runs: pipelines compile
       entry = { sides, ms: sides.map(() => []) };
       measured.set(c, entry);

@@ -24,7 +24,7 @@ import {
   type Conv2dPass,
 } from "../src/ops/conv2d.ts";
 import { gemmProblem } from "../src/ops/_conv_kernels.ts";
-import { gemmTiling, slidesWindow } from "../src/ops/_conv_strategy.ts";
+import { gemmTiling, windowPixels, windowRows } from "../src/ops/_conv_strategy.ts";
 import { defaultCacheDir } from "../src/io/cache.ts";
 import { tuneConvolutionsCached } from "../src/train/tuning.ts";
 import { benchFastest, envInteger, figure, markdownTable } from "./_util.ts";
@@ -62,12 +62,15 @@ function geometry(batch: number, channels: number, size: number, groups: number)
 }
 
 /**
- * The tiling the tuning picks for `pass` of `g`, as WG_X/WG_Y/TM/VN[/staged steps], or for backward-weight's
- * sliding windows as "window" output x input channels per invocation.
+ * The tiling the tuning picks for `pass` of `g`, as WG_X/WG_Y/TM/VN[/staged steps], or for the sliding
+ * windows as "window" and what an invocation owns: output channels, rows x pixels (forward, also run by
+ * backward-data), or output x input channels (backward-weight).
  */
 function tilingOf(g: ReturnType<typeof geometry>, pass: Conv2dPass): string {
   const t = gemmTiling(gpu, tuning, pass, gemmProblem(g, pass));
-  return slidesWindow(t) ? `window ${t.rows}x${t.inputChannels}` : Object.values(t).join("/");
+  if (t.window === "forward") return `window ${t.rows}ch ${windowRows(t)}x${windowPixels(t)}px`;
+  if (t.window === "backwardWeight") return `window ${t.rows}x${t.inputChannels}`;
+  return Object.values(t).join("/");
 }
 
 function passDispatches(batch: number, channels: number, size: number, groups: number, pass: Conv2dPass) {

@@ -21,6 +21,8 @@ import {
   tileSize,
   tilingConstants,
   windowCells,
+  windowPixels,
+  windowRows,
 } from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
 import { axes, type Axis } from "./_window.ts";
@@ -31,6 +33,7 @@ import stagedTileSource from "../../shaders/conv2d_tile_shared.wgsl" with { type
 import geometrySource from "../../shaders/conv2d_geometry.wgsl" with { type: "text" };
 import packedRowsSource from "../../shaders/conv2d_packed_rows.wgsl" with { type: "text" };
 import forwardSource from "../../shaders/conv2d_forward.wgsl" with { type: "text" };
+import forwardWindowSource from "../../shaders/conv2d_forward_window.wgsl" with { type: "text" };
 import epilogueSource from "../../shaders/conv2d_epilogue.wgsl" with { type: "text" };
 import backwardDataSource from "../../shaders/conv2d_backward_data.wgsl" with { type: "text" };
 import backwardWeightSource from "../../shaders/conv2d_backward_weight.wgsl" with { type: "text" };
@@ -44,6 +47,7 @@ import biasGradSource from "../../shaders/conv2d_bias_grad.wgsl" with { type: "t
 export const GEMM_CORE: string = compose(tileSource, stagedTileSource);
 const DIRECT_GEMM = compose(GEMM_CORE, geometrySource, packedRowsSource);
 const FORWARD = compose(DIRECT_GEMM, forwardSource, epilogueSource);
+const FORWARD_WINDOW = compose(geometrySource, forwardWindowSource, epilogueSource);
 const BACKWARD_DATA = compose(DIRECT_GEMM, backwardDataSource);
 const BACKWARD_WEIGHT = compose(DIRECT_GEMM, backwardWeightSource);
 const BACKWARD_WEIGHT_WINDOW = compose(geometrySource, backwardWeightWindowSource);
@@ -213,7 +217,12 @@ export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
   const taps = liveTapCount(g);
   const pixels = g.batch * g.outHeight * g.outWidth;
   const groups = g.groups;
-  if (kind === "forward") return { rows: cgOut, columns: pixels, depth: cgIn * taps, groups };
+  if (kind === "forward") {
+    const p = { rows: cgOut, columns: pixels, depth: cgIn * taps, groups };
+    return slidingWindowApplies(g) && g.strideWidth <= 2
+      ? { ...p, slidingWindow: true, imageSize: { height: g.outHeight, width: g.outWidth } }
+      : p;
+  }
   if (kind === "winograd") {
     const tiles = g.batch * Math.ceil(g.outHeight / 2) * Math.ceil(g.outWidth / 2);
     return { rows: cgOut, columns: tiles, depth: cgIn, groups };
@@ -223,10 +232,43 @@ export function gemmProblem(g: Conv2dGeometry, kind: GemmKind): GemmProblem {
     return slidingWindowApplies(g) ? { ...p, slidingWindow: true } : p;
   }
   const phasePixels = g.batch * Math.ceil(g.inHeight / g.strideHeight) * Math.ceil(g.inWidth / g.strideWidth);
-  return { rows: cgIn, columns: phasePixels, depth: cgOut * taps, groups };
+  const p = { rows: cgIn, columns: phasePixels, depth: cgOut * taps, groups };
+  return transposedWindowApplies(g)
+    ? { ...p, slidingWindow: true, imageSize: { height: g.inHeight, width: g.inWidth } }
+    : p;
 }
 
-/** True when the sliding-window backward-weight kernel can run `g`: 3x3, dilation 1, every tap live. */
+/**
+ * True when backward-data of `g` can run as the forward sliding windows of {@linkcode transposedGeometry}:
+ * stride 1, and a padding of at most 2, which the transposed convolution's makes up to the kernel.
+ */
+function transposedWindowApplies(g: Conv2dGeometry): boolean {
+  return slidingWindowApplies(g) && g.strideHeight === 1 && g.strideWidth === 1 && g.padHeight <= 2 &&
+    g.padWidth <= 2;
+}
+
+/**
+ * The forward convolution that backward-data of the 3x3 stride-1 convolution `g` is: grad_output in,
+ * grad_input out, padded by 2 - `g`'s padding, with `g`'s kernel transposed and flipped.
+ */
+function transposedGeometry(g: Conv2dGeometry): Conv2dGeometry {
+  return {
+    ...g,
+    inChannels: g.outChannels,
+    inHeight: g.outHeight,
+    inWidth: g.outWidth,
+    outChannels: g.inChannels,
+    outHeight: g.inHeight,
+    outWidth: g.inWidth,
+    padHeight: 2 - g.padHeight,
+    padWidth: 2 - g.padWidth,
+  };
+}
+
+/**
+ * True when the sliding-window kernels can run `g`: 3x3, dilation 1, every tap live (forward's also needs
+ * a stride of 1 or 2 along rows).
+ */
 function slidingWindowApplies(g: Conv2dGeometry): boolean {
   return g.kernelHeight === 3 && g.kernelWidth === 3 && g.dilationHeight === 1 && g.dilationWidth === 1 &&
     liveTapCount(g) === SLIDING_WINDOW_TAPS;
@@ -237,7 +279,8 @@ function tilingFor(gpu: Gpu, g: Conv2dGeometry, kind: GemmKind, tuning: ConvTuni
 }
 
 /**
- * Forward GEMM: `output = epilogue(conv(input, weight))`, tiled as `tuning` says; `label` is the dispatch's
+ * Forward GEMM: `output = epilogue(conv(input, weight))`, tiled as `tuning` says: a GEMM tiling, or a 3x3
+ * kernel's sliding windows (see `FORWARD_WINDOW_CANDIDATES`); `label` is the dispatch's
  * `"<layer>: <op>"`. `rowsPerChannel` GEMM rows make one output channel (see `epilogueKernel`).
  */
 export function forwardDispatch(
@@ -250,17 +293,54 @@ export function forwardDispatch(
   rowsPerChannel = 1,
 ): Dispatch {
   const tl = tilingFor(gpu, g, "forward", tuning);
+  const e = epilogueKernel(epilogue, t.weight, label, rowsPerChannel);
+  const bindings = { input: t.input, weight: t.weight, output: t.output, ...e.bindings };
+  if (slidesWindow(tl)) return forwardWindowDispatch(gpu, g, tl, bindings, e, label, false);
   const size = tileSize(tl);
   const columnTiles = Math.ceil((g.batch * g.outHeight * g.outWidth) / size.columns);
   const [x, y] = grid(columnTiles, 1);
-  const e = epilogueKernel(epilogue, t.weight, label, rowsPerChannel);
   return kernel(gpu, {
     label,
     code: FORWARD,
     entryPoint: `${tl.stagedSteps ? "main_staged" : "main"}${e.suffix}`,
     constants: { ...gemmConstants(g, "forward", tl, axes(g).some(readsPadding)), ...e.constants },
-    bindings: { input: t.input, weight: t.weight, output: t.output, ...e.bindings },
+    bindings,
     workgroups: [x, y, rowTiles(tl, gemmProblem(g, "forward"))],
+  });
+}
+
+/**
+ * The forward sliding windows of `tl` over `g` with epilogue `e`; `transposed`: `g` is the
+ * {@linkcode transposedGeometry} of a backward-data whose weight `bindings` holds.
+ */
+function forwardWindowDispatch(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  tl: GemmTiling,
+  bindings: Record<string, Tensor>,
+  e: ReturnType<typeof epilogueKernel>,
+  label: string,
+  transposed: boolean,
+): Dispatch {
+  const p = gemmProblem(g, "forward");
+  const channelBlocks = g.groups * Math.ceil(p.rows / tl.rows);
+  const [x, y] = grid(windowCells(tl, p) / channelBlocks, tl.workgroupX);
+  // Runs that overhang their rows or images read past them, so they test the bounds too.
+  const checkBounds = axes(g).some(readsPadding) || g.outWidth % windowPixels(tl) !== 0 ||
+    g.outHeight % windowRows(tl) !== 0;
+  return kernel(gpu, {
+    label,
+    code: FORWARD_WINDOW,
+    entryPoint: `main${e.suffix}`,
+    constants: {
+      ...geometryConstants(g),
+      ...tilingConstants(tl),
+      CHECK_BOUNDS: checkBounds ? 1 : 0,
+      TRANSPOSED: transposed ? 1 : 0,
+      ...e.constants,
+    },
+    bindings,
+    workgroups: [x, y, channelBlocks],
   });
 }
 
@@ -274,13 +354,15 @@ export function dataSplit(
   g: Conv2dGeometry,
   tiling: GemmTiling,
 ): { splits: number; channelsPerSplit: number } {
+  const channels = g.outChannels / g.groups;
+  // The sliding windows reduce over every channel of a group.
+  if (slidesWindow(tiling)) return { splits: 1, channelsPerSplit: channels };
   const size = tileSize(tiling);
   const p = gemmProblem(g, "backwardData");
   const phases = g.strideHeight * g.strideWidth;
   const outputTiles = Math.ceil(p.columns / size.columns) * rowTiles(tiling, p) * phases;
   const gradInputBytes = g.batch * g.inChannels * g.inHeight * g.inWidth * 4;
   const scratchLimit = Math.min(MAX_SCRATCH_BYTES, gpu.limits.maxStorageBufferBindingSize);
-  const channels = g.outChannels / g.groups;
   const wanted = Math.min(
     Math.ceil(TARGET_WORKGROUPS / outputTiles),
     Math.floor(p.depth / phases / MIN_STEPS_PER_DATA_SPLIT),
@@ -300,7 +382,9 @@ export function dataSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning):
 /**
  * Backward-data GEMMs, `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten: one
  * dispatch per stride phase that holds pixels, each split over the output channels as
- * {@linkcode dataSplit} says, and then the sum of the slices; tiled as `tuning` says.
+ * {@linkcode dataSplit} says, and then the sum of the slices; tiled as `tuning` says. A forward
+ * sliding-window tiling (stride 1 only) runs it as one forward convolution, see
+ * {@linkcode transposedGeometry}.
  */
 export function backwardDataDispatches(
   gpu: Gpu,
@@ -310,6 +394,13 @@ export function backwardDataDispatches(
   tuning: ConvTuning,
 ): Dispatch[] {
   const tl = tilingFor(gpu, g, "backwardData", tuning);
+  if (slidesWindow(tl)) {
+    const bindings = { input: t.gradOutput, weight: t.weight, output: t.gradInput };
+    const e = epilogueKernel({}, t.weight, label);
+    return [
+      forwardWindowDispatch(gpu, transposedGeometry(g), tl, { ...bindings, ...e.bindings }, e, label, true),
+    ];
+  }
   const size = tileSize(tl);
   const { splits, channelsPerSplit } = dataSplit(gpu, g, tl);
   const count = numel(t.gradInput.shape);

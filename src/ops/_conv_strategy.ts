@@ -35,12 +35,20 @@ export interface GemmTiling {
    */
   stagedSteps?: number;
   /**
-   * Set for the sliding-window kernel of backward-weight (see {@linkcode SLIDING_WINDOW_CANDIDATES}) only:
-   * input channels per invocation, 1, 2 or 4, with `rows * inputChannels <= 16`. Each invocation then
-   * computes `rows` output channels x `inputChannels` input channels x the 9 taps of one group,
-   * `workgroupX` invocations per workgroup (`workgroupY` and `columnVectors` are 1).
+   * Set for the sliding-window kernels of 3x3 convolutions only: the GEMM kind whose kernel this tiling
+   * runs instead of the GEMM core, with `workgroupX` invocations per workgroup (`workgroupY` is 1).
+   * `"forward"` (see {@linkcode FORWARD_WINDOW_CANDIDATES}): each invocation computes `rows` output
+   * channels of one group x `outputRows` output rows x `4 * columnVectors` consecutive pixels of each;
+   * it also runs backward-data of stride 1, as a forward convolution of grad_output with the kernel
+   * transposed.
+   * `"backwardWeight"` (see {@linkcode SLIDING_WINDOW_CANDIDATES}): `rows` output channels x
+   * `inputChannels` input channels x the 9 taps of one group (`columnVectors` is 1).
    */
+  window?: "forward" | "backwardWeight";
+  /** Input channels per invocation of a backward-weight window: 1, 2 or 4; `rows * inputChannels <= 16`. */
   inputChannels?: number;
+  /** Output rows per invocation of a forward window: 1 (if absent) or 2, with `rows * outputRows <= 16`. */
+  outputRows?: number;
 }
 
 /**
@@ -79,10 +87,29 @@ export const TILING_CANDIDATES: readonly GemmTiling[] = [
  * where loads are dear), 4 x 2 (72, lighter on a GPU's registers), and 16 x 1 for larger groups.
  */
 export const SLIDING_WINDOW_CANDIDATES: readonly GemmTiling[] = [
-  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, inputChannels: 4 },
-  { workgroupX: 64, workgroupY: 1, rows: 8, columnVectors: 1, inputChannels: 2 },
-  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, inputChannels: 2 },
-  { workgroupX: 64, workgroupY: 1, rows: 16, columnVectors: 1, inputChannels: 1 },
+  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, window: "backwardWeight", inputChannels: 4 },
+  { workgroupX: 64, workgroupY: 1, rows: 8, columnVectors: 1, window: "backwardWeight", inputChannels: 2 },
+  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, window: "backwardWeight", inputChannels: 2 },
+  { workgroupX: 64, workgroupY: 1, rows: 16, columnVectors: 1, window: "backwardWeight", inputChannels: 1 },
+];
+
+/**
+ * The sliding-window tilings of forward for 3x3 kernels of stride 1 or 2 along rows
+ * (`shaders/conv2d_forward_window.wgsl`), which the autotune times beside the GEMM tilings (and for
+ * backward-data of stride 1 beside its shortlist). The GEMM tile of a grouped convolution with few
+ * channels per group has a group's 4 or 8 rows, so it loads an input value per 4 or 8 multiply-adds; an
+ * invocation that owns a block of output channels x 2 output rows x a run of pixels along them instead
+ * loads each input value once for its 3 horizontal taps, all its channels and the tap rows of both output
+ * rows that reach it (2 * 3 * 4 * 8 multiply-adds per 10 input loads at 4 channels x 8 pixels, stride 1,
+ * away from the image's edges), and the workgroup shares the weights. 8 channels x 16 pixels (256
+ * accumulators, for CPU drivers, where loads are dear, and 8 or more channels per group), 4 channels x 8
+ * or 4 pixels for ResNeXt's first groups and short rows, and 4 x 1 row x 4, lightest on a GPU's registers.
+ */
+export const FORWARD_WINDOW_CANDIDATES: readonly GemmTiling[] = [
+  { workgroupX: 64, workgroupY: 1, rows: 8, columnVectors: 4, outputRows: 2, window: "forward" },
+  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 2, outputRows: 2, window: "forward" },
+  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, outputRows: 2, window: "forward" },
+  { workgroupX: 64, workgroupY: 1, rows: 4, columnVectors: 1, outputRows: 1, window: "forward" },
 ];
 
 /** Taps of the kernels the sliding-window tilings apply to (3x3). */
@@ -99,10 +126,18 @@ export interface GemmProblem {
   /** Independent GEMMs of this size (a grouped convolution's groups); 1 if absent. */
   groups?: number;
   /**
-   * True for the backward-weight GEMM of a 3x3 kernel, dilation 1, all taps live, which the sliding-window
-   * tilings can run (its columns are input channels x {@linkcode SLIDING_WINDOW_TAPS}); false if absent.
+   * True when the sliding-window tilings that run this GEMM's kind (backward-data: forward's) can run it:
+   * a 3x3 kernel, dilation 1, all taps live, for forward a stride of 1 or 2 along rows, for backward-data
+   * stride 1 and a padding of at most 2 (backward-weight's columns are then input channels x
+   * {@linkcode SLIDING_WINDOW_TAPS}); false if absent.
    */
   slidingWindow?: boolean;
+  /**
+   * The image of the columns (output pixels; backward-data: input pixels), for a forward or backward-data
+   * GEMM the sliding windows can run: their runs of pixels do not cross rows, nor their blocks of rows
+   * images.
+   */
+  imageSize?: { height: number; width: number };
 }
 
 /** A tiling with the throughput the autotuner measured for it. */
@@ -159,14 +194,20 @@ export function fixedTiling(
   return Object.freeze({ ...base, tilings: Object.freeze(tilings) });
 }
 
-/** True when `t` is a sliding-window tiling (see {@linkcode SLIDING_WINDOW_CANDIDATES}). */
+/**
+ * True when `t` is a sliding-window tiling (see {@linkcode FORWARD_WINDOW_CANDIDATES} and
+ * {@linkcode SLIDING_WINDOW_CANDIDATES}).
+ */
 export function slidesWindow(t: GemmTiling): boolean {
-  return t.inputChannels !== undefined;
+  return t.window !== undefined;
 }
 
 /** WGSL override values of a tiling. */
 export function tilingConstants(t: GemmTiling): Record<string, number> {
-  if (slidesWindow(t)) return { WG: t.workgroupX, TM: t.rows, CI: t.inputChannels! };
+  if (t.window === "backwardWeight") return { WG: t.workgroupX, TM: t.rows, CI: t.inputChannels! };
+  if (t.window === "forward") {
+    return { WG: t.workgroupX, TM: t.rows, VN: t.columnVectors, RH: windowRows(t) };
+  }
   const constants: Record<string, number> = {
     WG_X: t.workgroupX,
     WG_Y: t.workgroupY,
@@ -211,18 +252,37 @@ export function rowTiles(t: GemmTiling, p: GemmProblem): number {
   return packsGroups(t, p) ? Math.ceil((p.rows * groups) / tileRows) : Math.ceil(p.rows / tileRows) * groups;
 }
 
+/** Output pixels of a row per invocation of the forward sliding-window tiling `t`. */
+export function windowPixels(t: GemmTiling): number {
+  return 4 * t.columnVectors;
+}
+
+/** Output rows per invocation of the forward sliding-window tiling `t`. */
+export function windowRows(t: GemmTiling): number {
+  return t.outputRows ?? 1;
+}
+
 /**
- * Invocations of the sliding-window tiling `t` per reduction slice of `p` (every group): one per block of
- * output channels x input channels of a group.
+ * Invocations of the sliding-window tiling `t` over `p` (every group). Forward: one per block of output
+ * channels of a group x block of rows of an image x run of pixels along them. Backward-weight, per
+ * reduction slice: one per block of output channels x input channels of a group.
  */
 export function windowCells(t: GemmTiling, p: GemmProblem): number {
-  const inputs = p.columns / SLIDING_WINDOW_TAPS;
-  return (p.groups ?? 1) * Math.ceil(p.rows / t.rows) * Math.ceil(inputs / t.inputChannels!);
+  const blocks = (p.groups ?? 1) * Math.ceil(p.rows / t.rows);
+  if (t.window === "forward") {
+    const { height, width } = p.imageSize!;
+    const images = p.columns / (height * width);
+    return blocks * images * Math.ceil(height / windowRows(t)) * Math.ceil(width / windowPixels(t));
+  }
+  return blocks * Math.ceil(p.columns / SLIDING_WINDOW_TAPS / t.inputChannels!);
 }
 
 /** Multiply-adds `t` spends on `p` (every group), counting the padding of partial tiles. */
 export function paddedWork(t: GemmTiling, p: GemmProblem): number {
-  if (slidesWindow(t)) {
+  if (t.window === "forward") {
+    return windowCells(t, p) * t.rows * windowRows(t) * windowPixels(t) * p.depth;
+  }
+  if (t.window === "backwardWeight") {
     return windowCells(t, p) * t.rows * t.inputChannels! * SLIDING_WINDOW_TAPS * p.depth;
   }
   const size = tileSize(t);
@@ -250,10 +310,11 @@ export function gemmEstimate(
 ): { tiling: GemmTiling; ms: number } {
   const measured = tuning.results?.[kind];
   const forced = tuning.tilings?.[kind];
-  if (forced && slidesWindow(forced) && !(kind === "backwardWeight" && p.slidingWindow)) {
+  if (forced && !canRun(forced, kind, p)) {
     throw new Error(
-      "a sliding-window tiling only runs the backward-weight GEMM of a 3x3 kernel of dilation 1 whose taps " +
-        `are all live, not this ${kind} GEMM`,
+      `a ${forced.window} sliding-window tiling cannot run this ${kind} GEMM (3x3 kernels of dilation 1 ` +
+        "whose taps are all live only; forward: of stride 1 or 2 along rows, backward-data: of stride 1 " +
+        "and padding at most 2)",
     );
   }
   const options = forced
@@ -261,7 +322,7 @@ export function gemmEstimate(
     : measured ?? untunedCandidates(gpu);
   let best: GemmTiling | undefined, bestTime = Infinity;
   for (const { tiling, gflops } of options) {
-    if (slidesWindow(tiling) && !p.slidingWindow) continue;
+    if (!canRun(tiling, kind, p)) continue;
     const time = (2 * paddedWork(tiling, p)) / (gflops * 1e6);
     if (time < bestTime) [best, bestTime] = [tiling, time];
   }
@@ -269,10 +330,24 @@ export function gemmEstimate(
   return { tiling: best, ms: bestTime };
 }
 
+/**
+ * True when `t` can run the `kind` GEMM `p`: any GEMM tiling; a sliding window the problems of its own
+ * kind that it applies to, forward's also those of backward-data (which it runs as a forward convolution).
+ */
+export function canRun(t: GemmTiling, kind: GemmKind, p: GemmProblem): boolean {
+  return !slidesWindow(t) || (windowKernelOf(kind) === t.window && p.slidingWindow === true);
+}
+
+/** The sliding-window kernel that runs `kind` GEMMs, if any. */
+function windowKernelOf(kind: GemmKind): GemmTiling["window"] {
+  if (kind === "forward" || kind === "backwardData") return "forward";
+  return kind === "backwardWeight" ? kind : undefined;
+}
+
 function sameTiling(a: GemmTiling, b: GemmTiling): boolean {
   return a.workgroupX === b.workgroupX && a.workgroupY === b.workgroupY && a.rows === b.rows &&
-    a.columnVectors === b.columnVectors && a.stagedSteps === b.stagedSteps &&
-    a.inputChannels === b.inputChannels;
+    a.columnVectors === b.columnVectors && a.stagedSteps === b.stagedSteps && a.window === b.window &&
+    a.inputChannels === b.inputChannels && a.outputRows === b.outputRows;
 }
 
 /** The tiling to use for a `kind` GEMM of size `p` on `gpu` under `tuning`. */

@@ -13,9 +13,11 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, numel, type Tensor, tensor } from "../gpu/kernel.ts";
 import { timeDispatches, timeEach } from "../gpu/timing.ts";
 import {
+  canRun,
   type ConvTuning,
   fitsLimits,
   fixedTiling,
+  FORWARD_WINDOW_CANDIDATES,
   GEMM_KINDS,
   type GemmKind,
   type GemmTiling,
@@ -60,7 +62,7 @@ export interface TuneOptions {
   previous?: ConvTuning;
   /**
    * The tilings to try (default: all candidates the adapter's limits allow); the sliding-window ones
-   * among them for backward-weight only.
+   * among them for their own kind only.
    */
   candidates?: readonly GemmTiling[];
   /**
@@ -180,6 +182,7 @@ function adapterKey(gpu: Gpu): string {
     // A different candidate set or way of measuring (a newer version of the module) is measured again.
     JSON.stringify(TILING_CANDIDATES),
     JSON.stringify(SLIDING_WINDOW_CANDIDATES),
+    JSON.stringify(FORWARD_WINDOW_CANDIDATES),
     "two problems, interleaved rounds",
   ].join("|");
 }
@@ -224,7 +227,8 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const previous = options.previous;
   if (previous && measuredOn(gpu, previous)) return previous;
   const g = options.geometry ?? await fillingGeometry(gpu);
-  const tilings = (options.candidates ?? [...TILING_CANDIDATES, ...SLIDING_WINDOW_CANDIDATES])
+  const tilings = (options.candidates ??
+    [...TILING_CANDIDATES, ...FORWARD_WINDOW_CANDIDATES, ...SLIDING_WINDOW_CANDIDATES])
     .filter((t) => fitsLimits(gpu, t));
   const candidates = tilings.filter((t) => !slidesWindow(t));
   const minMilliseconds = options.minMilliseconds ?? 60;
@@ -233,11 +237,14 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   // A ResNet has stride-2 convolutions besides stride-1 ones, and a tiling can win on one and lose on the
   // other: the default times both, with the same work.
   const problems = options.geometry ? [options.geometry] : [g, strided(g)];
-  // The sliding windows are timed for backward-weight on the same problems, where those are 3x3 (the
-  // default ones are): an invocation's work does not depend on the groups, so dense problems rate them.
-  const windows = problems.every((p) => gemmProblem(p, "backwardWeight").slidingWindow)
-    ? tilings.filter(slidesWindow)
-    : [];
+  // The sliding windows are timed for their kinds on those of the same problems they run (the default
+  // ones all but backward-data's stride-2 one): an invocation's work does not depend on the groups, so
+  // dense problems rate them.
+  const problemsOf = (kind: GemmKind, tiling: GemmTiling) =>
+    problems.flatMap((p, i) => canRun(tiling, kind, gemmProblem(p, kind)) ? [i] : []);
+  const windowsOf = (kind: GemmKind) =>
+    tilings.filter((t) => slidesWindow(t) && problemsOf(kind, t).length > 0);
+  const windows = windowsOf("backwardWeight");
   const problemTensors = problems.map((p) => convTensors(gpu, p, made));
   const wg = winogradGeometry(g);
   const winogradWeight = make("winograd weight", [wg.outChannels, wg.inChannels, 3, 3]);
@@ -270,13 +277,14 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
         16 * r.chunks * paddedWork(tiling, { rows: layout.rows, columns: r.columns, depth: layout.depth }),
       0,
     );
-  /** One candidate's dispatches for `kind`, over every problem. */
+  /** One candidate's dispatches for `kind`, over every problem it runs. */
   const gemmDispatches = (kind: GemmKind, tiling: GemmTiling, label: string): Dispatch[] => {
     const tuning = fixedTiling(tiling, [kind]);
     if (kind === "winograd") {
       return winograd(tuning, label).gemms.flatMap((d, i) => Array(layout.runs[i].chunks).fill(d));
     }
-    return problems.flatMap((p, i) => {
+    return problemsOf(kind, tiling).flatMap((i) => {
+      const p = problems[i];
       const { input, weight, output } = problemTensors[i];
       if (kind === "forward") return [forwardDispatch(gpu, p, { input, weight, output }, {}, label, tuning)];
       if (kind === "backwardData") {
@@ -299,20 +307,21 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       const label = `conv tuning: ${kind}`;
       // Compiling the candidates' pipelines is most of the tuning's time: the forward GEMM, whose ranking
       // reflects what the adapter rewards (registers or workgroup memory), times them all; the other
-      // kinds only its shortlist, and backward-weight the sliding windows besides.
+      // kinds only its shortlist of GEMM tilings; each kind the sliding windows that run it besides.
       const tried = kind === "forward"
-        ? candidates
-        : shortlist(results.forward, options.shortlist ?? SHORTLIST);
-      if (kind === "backwardWeight") tried.push(...windows);
+        ? [...candidates]
+        : shortlist(results.forward.filter((m) => !slidesWindow(m.tiling)), options.shortlist ?? SHORTLIST);
+      tried.push(...windowsOf(kind));
       const dispatches: Dispatch[][] = [];
       for (const tiling of tried) {
         dispatches.push(await gpu.checked(label, () => gemmDispatches(kind, tiling, label)));
       }
       const ms = await timeEach(gpu, dispatches, { minMilliseconds });
       results[kind] = tried.map((tiling, i) => {
-        const work = kind === "winograd"
-          ? winogradWork(tiling)
-          : problems.reduce((sum, p) => sum + paddedWork(tiling, gemmProblem(p, kind)), 0);
+        const work = kind === "winograd" ? winogradWork(tiling) : problemsOf(kind, tiling).reduce(
+          (sum, i) => sum + paddedWork(tiling, gemmProblem(problems[i], kind)),
+          0,
+        );
         return Object.freeze({ tiling, gflops: (2 * work) / (ms[i] * 1e6) });
       });
       Object.freeze(results[kind]);

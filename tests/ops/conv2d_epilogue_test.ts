@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { numel, submit, tensor } from "../../src/gpu/kernel.ts";
 import { conv2dForward, conv2dGeometry, type Conv2dOptions } from "../../src/ops/conv2d.ts";
 import { denseApplies } from "../../src/ops/_conv_dense.ts";
-import { fixedTiling, TILING_CANDIDATES, UNTUNED } from "../../src/ops/_conv_strategy.ts";
+import {
+  fixedTiling,
+  FORWARD_WINDOW_CANDIDATES,
+  TILING_CANDIDATES,
+  UNTUNED,
+} from "../../src/ops/_conv_strategy.ts";
 import { conv2dForwardReference } from "../reference/conv2d.ts";
 import { batchNormEvalReference } from "../reference/batchnorm.ts";
 import { assertClose, randomArray, testGpu } from "../_gpu.ts";
@@ -20,6 +25,15 @@ const WINOGRAD = fixedTiling(TILING_CANDIDATES[1], ["winograd"], { algorithm: "w
 const CASES = [
   { name: "direct, 3x3 stride 2", input: [2, 5, 7, 9], options: conv(6, 3, 2, 1), tuning: UNTUNED },
   { name: "direct, 1x1", input: [3, 6, 5, 5], options: conv(5, 1), tuning: UNTUNED },
+  {
+    name: "sliding windows, 3x3",
+    input: [2, 4, 6, 7],
+    options: conv(5, 3, 1, 1),
+    // Two output rows of 4 channels: quick to compile.
+    tuning: fixedTiling(FORWARD_WINDOW_CANDIDATES.find((t) => t.rows === 4 && t.outputRows === 2)!, [
+      "forward",
+    ]),
+  },
   { name: "winograd", input: [2, 4, 6, 7], options: conv(5, 3, 1, 1), tuning: WINOGRAD, path: "winograd" },
   { name: "dense, 3x3 on 2x2 images", input: [3, 6, 2, 2], options: conv(7, 3, 1, 1), tuning: UNTUNED },
 ];

@@ -15,6 +15,7 @@ import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../
 import { denseApplies } from "../../src/ops/_conv_dense.ts";
 import {
   fixedTiling,
+  FORWARD_WINDOW_CANDIDATES,
   GEMM_KINDS,
   gemmTiling,
   packsGroups,
@@ -258,7 +259,7 @@ Deno.test("conv2d: grouped, every register tiling packs the groups' rows into sh
   }
 });
 
-Deno.test("conv2d: grouped 3x3 backward-weight by sliding windows matches the reference", async () => {
+Deno.test("conv2d: 3x3 backward-weight by sliding windows matches the reference, grouped and dense", async () => {
   const gpu = await testGpu();
   const geometries = [
     // 4 and 8 channels per group, stride 1 and 2: the windows slide by one and by two input columns.
@@ -268,6 +269,9 @@ Deno.test("conv2d: grouped 3x3 backward-weight by sliding windows matches the re
     conv2dGeometry([2, 32, 6, 5], conv(32, 3, 2, 1, 1, 4)),
     // 6 -> 12 channels per group: blocks of input and output channels that overhang the group.
     conv2dGeometry([1, 12, 5, 5], conv(24, 3, 1, 1, 1, 2)),
+    // Dense (one group), as the autotune may pick the windows for any 3x3 backward-weight.
+    conv2dGeometry([2, 8, 6, 7], conv(12, 3, 1, 1, 1, 1)),
+    conv2dGeometry([1, 6, 9, 8], conv(8, 3, 2, 1, 1, 1)),
     // No padding read; 8 groups of 4 over 2 x 32 x 32 outputs: a reduction split into slices.
     conv2dGeometry([1, 8, 7, 7], conv(8, 3, 2, 0, 1, 2)),
     conv2dGeometry([2, 32, 32, 32], conv(32, 3, 1, 1, 1, 8)),
@@ -295,7 +299,62 @@ Deno.test("conv2d: grouped 3x3 backward-weight by sliding windows matches the re
   }
 });
 
-Deno.test("conv2d: the sliding windows are a measured choice of 3x3 backward-weight only", async () => {
+Deno.test("conv2d: 3x3 forward and stride-1 backward-data by sliding windows match the reference", async () => {
+  const gpu = await testGpu();
+  const cases: Array<{ g: Conv2dGeometry; bias: boolean }> = [
+    // 4 and 8 channels per group, stride 1 and 2: rows of 7, 5 and 3 pixels, shorter than some runs.
+    { g: conv2dGeometry([2, 16, 6, 7], conv(16, 3, 1, 1, 1, 4)), bias: true },
+    { g: conv2dGeometry([2, 16, 7, 9], conv(16, 3, 2, 1, 1, 4)), bias: false },
+    { g: conv2dGeometry([1, 32, 5, 6], conv(32, 3, 1, 1, 1, 4)), bias: false },
+    { g: conv2dGeometry([2, 32, 6, 5], conv(32, 3, 2, 1, 1, 4)), bias: true },
+    // 6 -> 12 channels per group: blocks of output channels that overhang the group.
+    { g: conv2dGeometry([1, 12, 5, 5], conv(24, 3, 1, 1, 1, 2)), bias: true },
+    // Dense (one group), as the autotune may pick the windows for any such 3x3 forward.
+    { g: conv2dGeometry([2, 8, 6, 7], conv(12, 3, 1, 1, 1, 1)), bias: false },
+    { g: conv2dGeometry([1, 6, 9, 8], conv(8, 3, 2, 1, 1, 1)), bias: true },
+    // No padding read: rows of 3 pixels, and of 8, which runs of 4 and 8 tile without bounds tests.
+    { g: conv2dGeometry([1, 8, 7, 7], conv(8, 3, 2, 0, 1, 2)), bias: false },
+    { g: conv2dGeometry([1, 8, 10, 10], conv(8, 3, 1, 0, 1, 2)), bias: true },
+    // A vertical stride of 3: output rows that share no input row.
+    { g: conv2dGeometry([1, 8, 10, 7], conv(8, 3, [3, 1], 1, 1, 2)), bias: false },
+  ];
+  // The light tilings take turns over the cases, so that each meets both strides and overhanging channel
+  // blocks; the heavy one, whose kernels take seconds to compile on llvmpipe, runs one case of 8 channels
+  // per group.
+  const heavy = FORWARD_WINDOW_CANDIDATES.filter((t) => t.rows * t.columnVectors * (t.outputRows ?? 1) >= 64);
+  const light = FORWARD_WINDOW_CANDIDATES.filter((t) => !heavy.includes(t));
+  for (const [i, { g, bias }] of cases.entries()) {
+    assert.ok(gemmProblem(g, "forward").slidingWindow);
+    const d = makeData(g, 60 + i, bias);
+    const expected = conv2dForwardReference(d.input, d.weight, d.bias, g);
+    const turns = [light[i % light.length], light[(i + 2) % light.length]];
+    if (i === 2) turns.push(...heavy);
+    for (const tiling of turns) {
+      const t = upload(gpu, g, d);
+      gpu.write(t.output.buffer, randomArray(t.output.buffer.size / 4, 95));
+      const dispatches = conv2dForward(gpu, g, t, "test", fixedTiling(tiling, ["forward"]));
+      assert.equal(dispatches.length, 1);
+      await run(gpu, dispatches);
+      const name = `${Object.values(tiling).join("/")} on [${[
+        g.batch,
+        g.inChannels,
+        g.inHeight,
+        g.inWidth,
+      ]}]`;
+      assertClose(await read(gpu, t.output), expected, TOLERANCE, `output, ${name}`);
+      // Backward-data of stride 1 is the forward convolution of grad_output with the kernel transposed.
+      const unitStride = g.strideHeight === 1 && g.strideWidth === 1;
+      assert.equal(gemmProblem(g, "backwardData").slidingWindow ?? false, unitStride);
+      if (!unitStride) continue;
+      gpu.write(t.gradInput.buffer, randomArray(t.gradInput.buffer.size / 4, 94));
+      await run(gpu, conv2dBackwardData(gpu, g, t, "test", fixedTiling(tiling, ["backwardData"])));
+      const gradInput = conv2dBackwardDataReference(d.gradOutput, d.weight, g);
+      assertClose(await read(gpu, t.gradInput), gradInput, TOLERANCE, `gradInput, ${name}`);
+    }
+  }
+});
+
+Deno.test("conv2d: the sliding windows are a measured choice of their own 3x3 GEMMs only", async () => {
   const gpu = await testGpu();
   const grouped = conv2dGeometry([8, 128, 14, 14], conv(128, 3, 1, 1, 1, 32));
   const window = SLIDING_WINDOW_CANDIDATES[0];
@@ -320,8 +379,34 @@ Deno.test("conv2d: the sliding windows are a measured choice of 3x3 backward-wei
   );
   assert.throws(
     () => gemmTiling(gpu, fixedTiling(window), "forward", gemmProblem(grouped, "forward")),
-    /sliding-window tiling only runs the backward-weight GEMM/,
+    /backwardWeight sliding-window tiling cannot run this forward GEMM/,
   );
+  // Likewise forward's windows, which also need a stride of 1 or 2 along rows.
+  const forward = FORWARD_WINDOW_CANDIDATES.find((t) => t.rows === 4)!;
+  const forwardTuning = {
+    results: { forward: [{ tiling: gemm, gflops: 10 }, { tiling: forward, gflops: 10 }] },
+  };
+  // At the same rate, the GEMM's 8-row tiles padding each group's 4 rows lose to the windows.
+  assert.equal(gemmTiling(gpu, forwardTuning, "forward", gemmProblem(grouped, "forward")), forward);
+  for (
+    const g of [
+      conv2dGeometry([8, 64, 14, 14], conv(64, 1)),
+      conv2dGeometry([8, 64, 14, 14], conv(64, 3, 3, 1)),
+    ]
+  ) {
+    assert.ok(!gemmProblem(g, "forward").slidingWindow);
+    assert.equal(gemmTiling(gpu, forwardTuning, "forward", gemmProblem(g, "forward")), gemm);
+  }
+  assert.ok(!gemmTiling(gpu, UNTUNED, "forward", gemmProblem(grouped, "forward")).window);
+  assert.throws(
+    () => gemmTiling(gpu, fixedTiling(forward), "backwardWeight", gemmProblem(grouped, "backwardWeight")),
+    /forward sliding-window tiling cannot run this backwardWeight GEMM/,
+  );
+  // Backward-data takes forward's windows at stride 1 only.
+  const data = { results: { backwardData: forwardTuning.results.forward } };
+  assert.equal(gemmTiling(gpu, data, "backwardData", gemmProblem(grouped, "backwardData")), forward);
+  const strided = conv2dGeometry([8, 128, 28, 28], conv(128, 3, 2, 1, 1, 32));
+  assert.equal(gemmTiling(gpu, data, "backwardData", gemmProblem(strided, "backwardData")), gemm);
 });
 
 Deno.test("conv2d: every tiling candidate is tested, the large cases split their reductions, the tiny ones go dense", async () => {
