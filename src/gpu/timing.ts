@@ -17,6 +17,11 @@ export interface TimingOptions {
   maxRuns?: number;
   /** Timings to take the best of (default 3). */
   attempts?: number;
+  /**
+   * After the first round, only candidates within this factor of the fastest are timed again (default
+   * 1.5); the others keep their first timing, which is enough to rank them behind.
+   */
+  contenders?: number;
   /** Called before each timed submit, untimed (e.g. to write the uniforms the dispatches read). */
   prepare?: () => void;
 }
@@ -34,7 +39,7 @@ async function elapsedMs(gpu: Gpu, dispatches: readonly Dispatch[], prepare?: ()
  * timings after a cold and a warm run. Each timing submits enough copies to last `minMilliseconds` and at
  * least four times the cost of a wait, which is measured once with an empty submit and subtracted. The
  * attempts go round all candidates in turn, so that a busy moment of a shared machine does not decide
- * between them alone.
+ * between them alone; rounds after the first skip the candidates that are clearly slower.
  *
  * @example
  * ```ts ignore
@@ -46,7 +51,7 @@ export async function timeEach(
   candidates: readonly (readonly Dispatch[])[],
   options: TimingOptions = {},
 ): Promise<number[]> {
-  const { minMilliseconds = 60, maxRuns = 4096, attempts = 3, prepare } = options;
+  const { minMilliseconds = 60, maxRuns = 4096, attempts = 3, contenders = 1.5, prepare } = options;
   let waitMs = Infinity;
   for (let i = 0; i < 3; i++) waitMs = Math.min(waitMs, await elapsedMs(gpu, []));
   const targetMs = Math.max(minMilliseconds, 4 * waitMs);
@@ -57,7 +62,9 @@ export async function timeEach(
   }
   const best = candidates.map(() => Infinity);
   for (let attempt = 0; attempt < attempts; attempt++) {
+    const fastest = Math.min(...best);
     for (const [i, dispatches] of candidates.entries()) {
+      if (best[i] > contenders * fastest) continue;
       const runs = Math.min(maxRuns, Math.max(1, Math.ceil(targetMs / perRun[i])));
       const repeated = Array.from({ length: runs }, () => dispatches).flat();
       perRun[i] = Math.max(await elapsedMs(gpu, repeated, prepare) - waitMs, 1e-3) / runs;

@@ -307,11 +307,16 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       const label = `conv tuning: ${kind}`;
       // Compiling the candidates' pipelines is most of the tuning's time: the forward GEMM, whose ranking
       // reflects what the adapter rewards (registers or workgroup memory), times them all; the other
-      // kinds only its shortlist of GEMM tilings; each kind the sliding windows that run it besides.
+      // kinds only its shortlist of GEMM tilings; each kind the sliding windows that run it besides,
+      // backward-data (forward's windows, transposed) only the two that were fastest for forward.
       const tried = kind === "forward"
         ? [...candidates]
         : shortlist(results.forward.filter((m) => !slidesWindow(m.tiling)), options.shortlist ?? SHORTLIST);
-      tried.push(...windowsOf(kind));
+      tried.push(
+        ...kind === "backwardData"
+          ? shortlist(results.forward.filter((m) => windowsOf(kind).includes(m.tiling)), 2)
+          : windowsOf(kind),
+      );
       const dispatches: Dispatch[][] = [];
       for (const tiling of tried) {
         dispatches.push(await gpu.checked(label, () => gemmDispatches(kind, tiling, label)));
