@@ -263,7 +263,7 @@ def our_augment(images, seed, epoch, first):
 
 
 def normalise(images, mean, std):
-    x = images.float() / 255
+    x = images.to(mean.dtype) / 255
     return (x - mean) / std
 
 
@@ -280,6 +280,21 @@ def load_safetensors(path):
         .view(t["shape"]).clone()
         for name, t in header.items()
     }
+
+
+def save_safetensors(path, state):
+    """`state` (float tensors as F32, integer ones as I64) as a safetensors file."""
+    header, blobs, offset = {}, [], 0
+    for name, t in state.items():
+        t = t.detach().to(torch.float32 if t.is_floating_point() else torch.int64).contiguous()
+        blob = t.numpy().tobytes()
+        dtype = "F32" if t.dtype == torch.float32 else "I64"
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    pathlib.Path(path).write_bytes(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
 def evaluate(model, images, labels, mean, std, batch):
@@ -317,6 +332,8 @@ def main():
         help="the shuffle and crop/flip draws: torch.Generator's, or cli.ts train's (src/data/random.ts)",
     )
     p.add_argument("--init", help="initial weights from a safetensors file (e.g. our model at step 0)")
+    p.add_argument("--float64", action="store_true", help="train and evaluate in float64 (a reference trajectory)")
+    p.add_argument("--save", help="write the final weights and statistics to this safetensors file")
     args = p.parse_args()
 
     if args.threads:
@@ -327,12 +344,14 @@ def main():
     files = read_files(args.data, layout)
     train_x, train_y = split(files, layout["train"], layout, args.limit)
     test_x, test_y = split(files, layout["test"], layout, args.limit)
-    mean = torch.tensor(layout["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(layout["std"]).view(1, 3, 1, 1)
+    dtype = torch.float64 if args.float64 else torch.float32
+    mean = torch.tensor(layout["mean"], dtype=dtype).view(1, 3, 1, 1)
+    std = torch.tensor(layout["std"], dtype=dtype).view(1, 3, 1, 1)
 
     model = build_model(args.model, args.stem, layout["classes"])
     if args.init:
         model.load_state_dict(load_safetensors(args.init), strict=False)
+    model.to(dtype)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=args.lr,
@@ -387,6 +406,8 @@ def main():
             f"acc {100 * test_accuracy:.2f}% | {entry['seconds']:.1f} s",
             flush=True,
         )
+    if args.save:
+        save_safetensors(args.save, model.state_dict())
     if args.json:
         print(json.dumps({**history[-1], "seed": args.seed, "history": history}))
 
