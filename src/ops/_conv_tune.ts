@@ -312,10 +312,11 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       const tried = kind === "forward"
         ? [...candidates]
         : shortlist(results.forward.filter((m) => !slidesWindow(m.tiling)), options.shortlist ?? SHORTLIST);
+      const kindWindows = windowsOf(kind);
       tried.push(
         ...kind === "backwardData"
-          ? shortlist(results.forward.filter((m) => windowsOf(kind).includes(m.tiling)), 2)
-          : windowsOf(kind),
+          ? shortlist(results.forward.filter((m) => kindWindows.includes(m.tiling)), 2)
+          : kindWindows,
       );
       const dispatches: Dispatch[][] = [];
       for (const tiling of tried) {
