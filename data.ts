@@ -87,7 +87,7 @@ export {
   listImageFolder,
   readImageFolder,
 } from "./src/data/image_folder.ts";
-export { centreCrop, cropImage, type CropWindow, resizeImage } from "./src/data/pixels.ts";
+export { centreCrop, centreWindow, cropImage, type CropWindow, resizeImage } from "./src/data/pixels.ts";
 export {
   decodeImage,
   type DecodeOptions,

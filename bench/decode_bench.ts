@@ -11,6 +11,7 @@ import jpeg from "jpeg-js";
 import { decodeEntriesParallel } from "../src/data/decode_pool.ts";
 import type { ImageEntry } from "../src/data/image_folder.ts";
 import { readImage } from "../src/data/images.ts";
+import { jpegHeader, libjpegInUse, wasmLibjpeg } from "../src/data/_jpeg.ts";
 import { evalCrop } from "../src/data/transforms.ts";
 
 const COUNT = 48;
@@ -67,7 +68,8 @@ const median = (values: readonly number[]) => {
 };
 const perSecond = (ms: number | undefined) => ms === undefined ? NaN : COUNT / (ms / 1000);
 
-const SEQUENTIAL = "ours, main thread, one file after the other";
+const SEQUENTIAL = `ours, main thread, one file after the other (${libjpegInUse().name})`;
+const WASM = "ours, main thread, one file after the other, libjpeg-turbo's WebAssembly build";
 const ONE_WORKER = "ours, decodeEntriesParallel, 1 worker";
 const ALL_WORKERS = `ours, decodeEntriesParallel, ${cores} workers`;
 const PIL = "PIL + torchvision, one process (subprocess, start-up included)";
@@ -75,6 +77,17 @@ const PIL = "PIL + torchvision, one process (subprocess, start-up included)";
 Deno.bench(SEQUENTIAL, { group: GROUP, baseline: true, n: 5, warmup: 1 }, async () => {
   await timed(SEQUENTIAL, async () => {
     for (const entry of entries) evalCrop(await readImage(entry.path), crop);
+  });
+});
+
+const wasm = wasmLibjpeg();
+Deno.bench(WASM, { group: GROUP, n: 5, warmup: 1 }, async () => {
+  await timed(WASM, async () => {
+    for (const entry of entries) {
+      const bytes = await Deno.readFile(entry.path);
+      const header = jpegHeader(bytes, entry.path);
+      evalCrop({ width: header.width, height: header.height, data: wasm.decode(bytes, header)! }, crop);
+    }
   });
 });
 
@@ -90,7 +103,7 @@ if (cores > 1) {
 
 // Each call starts its workers afresh, and every new isolate compiles the decoder's WebAssembly anew: over 48
 // files that start-up is a good part of the time; over many more it is not, as in loading a real folder.
-const REPEAT = 5;
+const REPEAT = 10;
 const MANY = Array.from({ length: REPEAT }, () => entries).flat();
 const ALL_WORKERS_MANY = `ours, decodeEntriesParallel, ${cores} workers, the 48 files ${REPEAT} times`;
 Deno.bench(ALL_WORKERS_MANY, { group: GROUP, n: 3, warmup: 1 }, async () => {
@@ -147,6 +160,7 @@ globalThis.addEventListener("unload", () => {
   Deno.removeSync(dir, { recursive: true });
   const sequential = perSecond(median(times.get(SEQUENTIAL) ?? []));
   const one = perSecond(median(times.get(ONE_WORKER) ?? []));
+  const webAssembly = perSecond(median(times.get(WASM) ?? []));
   const all = cores > 1 ? perSecond(median(times.get(ALL_WORKERS) ?? [])) : one;
   const many = perSecond(median(times.get(ALL_WORKERS_MANY) ?? [])) * REPEAT;
   const pilRate = perSecond(median(pilLoopMs));
@@ -159,6 +173,8 @@ globalThis.addEventListener("unload", () => {
       `PIL single core ${pil ? fixed(pilRate) : "unavailable"} (its own loop time); ` +
       `ours per worker / PIL: 1 worker ${ratio(one / pilRate)}, ` +
       `${cores} workers ${ratio(all / cores / pilRate)} (${ratio(many / cores / pilRate)} over ` +
-      `${COUNT * REPEAT} files), main thread ${ratio(sequential / pilRate)}`,
+      `${COUNT * REPEAT} files), main thread ${ratio(sequential / pilRate)}; JPEGs decoded by ` +
+      `${libjpegInUse().name}, and on the main thread with the WebAssembly build ${fixed(webAssembly)} ` +
+      `(${ratio(webAssembly / pilRate)})`,
   );
 });

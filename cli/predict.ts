@@ -1,5 +1,5 @@
 /**
- * `predict`: the top classes of PNG or JPEG images under a checkpoint.
+ * `predict`: the top classes of PNG, JPEG or WebP images under a checkpoint.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { cachedConvTuning, loadConvTuning } from "../src/train/tuning.ts";
 import { defaultCacheDir } from "../src/io/cache.ts";
 import { boolean, choice, type Command, createGpu, integer, string, UsageError } from "./_flags.ts";
 
-const PREDICT_HELP = `Predict the classes of PNG or JPEG images.
+const PREDICT_HELP = `Predict the classes of PNG, JPEG or WebP images.
 
 Usage: deno run -A cli.ts predict --checkpoint PATH [flags] IMAGE...
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/fixtures/images/: tiny PNGs and JPEGs in every mode decodeImage converts, beside what PIL
+"""Writes tests/fixtures/images/: tiny PNGs, JPEGs and WebPs in every mode decodeImage converts, beside what PIL
 makes of them (committed; not run in CI).
 
     /usr/bin/python3 tools/make_image_fixtures.py
@@ -118,6 +118,31 @@ def jpegs():
     return files
 
 
+def webp(image, **options):
+    out = io.BytesIO()
+    image.save(out, "WEBP", **options)
+    return out.getvalue()
+
+
+def webps():
+    # Lossy (YUV 4:2:0, upsampled as libwebp does) and lossless, with and without alpha, on odd sides;
+    # and a two-frame animation, which is refused.
+    y, x = np.mgrid[0:21, 0:33]
+    noise = np.random.default_rng(0).integers(0, 40, (21, 33, 3))
+    picture = (np.stack([x * 7, y * 11, 255 - x * 4 - y * 6], -1) + noise).clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(picture, "RGB")
+    rgba = image.copy()
+    rgba.putalpha(Image.fromarray((x * 7 + y * 3).clip(0, 255).astype(np.uint8), "L"))
+    frames = [image, image.transpose(Image.FLIP_LEFT_RIGHT)]
+    return {
+        "lossy.webp": webp(image, quality=80),
+        "lossless.webp": webp(image, lossless=True),
+        "lossy_alpha.webp": webp(rgba, quality=80),
+        "lossless_alpha.webp": webp(rgba, lossless=True),
+        "animated.webp": webp(frames[0], save_all=True, append_images=frames[1:], duration=100, loop=0),
+    }
+
+
 def expected(data, transpose):
     image = Image.open(io.BytesIO(data))
     mode = image.mode
@@ -130,7 +155,7 @@ def expected(data, transpose):
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    files = {**pngs(), **jpegs()}
+    files = {**pngs(), **jpegs(), **webps()}
     table = {}
     for name, data in sorted(files.items()):
         (OUT / name).write_bytes(data)

@@ -1,13 +1,14 @@
 /**
  * JPEG files to 8-bit RGB. The frame size, sampling factors and EXIF block are read from the markers first,
  * so that an oversized photo is refused before anything is allocated. Grey and colour (YCbCr, RGB) files
- * are then decoded by libjpeg-turbo, PIL's own decoder, in its WebAssembly build
- * `@cornerstonejs/codec-libjpeg-turbo-8bit`: with libjpeg-turbo's defaults (fancy upsampling, the islow
- * inverse DCT) the pixels are PIL's, byte for byte. Its wasm is read from the npm package (so decoding a
- * JPEG takes read access to Deno's npm cache) and instantiated synchronously on the first JPEG of a thread.
+ * are then decoded by libjpeg-turbo, PIL's own decoder: the system's native library (`libturbojpeg`)
+ * through FFI where it is installed and FFI is permitted, else its WebAssembly build
+ * `@cornerstonejs/codec-libjpeg-turbo-8bit` (read from the npm package, so that decoding takes read access
+ * to Deno's npm cache, and instantiated synchronously on the first JPEG of a thread). Either way, with
+ * libjpeg-turbo's defaults (fancy upsampling, the islow inverse DCT) the pixels are PIL's, byte for byte.
  *
  * `jpeg-js` decodes what that build cannot: CMYK and YCCK files (it only converts to RGB or grey), and
- * files that libjpeg-turbo decodes only with a warning, which the build reports as an error, such as stray
+ * files that libjpeg-turbo decodes only with a warning, which both builds report as an error, such as stray
  * bytes after the image data (PIL ignores the warning and decodes them). Its colour pixels are then
  * upsampled and converted as libjpeg-turbo does (see `_chroma.ts`), within 3 levels of PIL's.
  *
@@ -141,6 +142,81 @@ function jpegJs(bytes: Uint8Array, header: JpegHeader, source: string, raw: bool
   return data.subarray(0, width * height * 3);
 }
 
+/** libjpeg-turbo's decoding of a file to RGB (grey replicated), or `undefined` where it fails or warns. */
+export interface Libjpeg {
+  /** Which build, for the benches. */
+  name: string;
+  decode(bytes: Uint8Array, header: JpegHeader): Uint8Array | undefined;
+}
+
+/**
+ * Where the system's TurboJPEG library is found: Debian's and Ubuntu's `libturbojpeg0`, Homebrew's
+ * `jpeg-turbo`, libjpeg-turbo's Windows installer.
+ */
+const TURBOJPEG_FILES: Partial<Record<typeof Deno.build.os, string[]>> = {
+  linux: ["libturbojpeg.so.0"],
+  darwin: [
+    "libturbojpeg.0.dylib",
+    "/opt/homebrew/lib/libturbojpeg.0.dylib",
+    "/usr/local/lib/libturbojpeg.0.dylib",
+  ],
+  windows: ["turbojpeg.dll"],
+};
+
+/** The TurboJPEG functions used, in every version from 1.2 on. */
+const TURBOJPEG_SYMBOLS = {
+  tjInitDecompress: { parameters: [], result: "pointer" },
+  tjDecompress2: {
+    parameters: ["pointer", "buffer", "u64", "buffer", "i32", "i32", "i32", "i32", "i32"],
+    result: "i32",
+  },
+} as const;
+
+const TJPF_RGB = 0;
+
+/**
+ * The system's libjpeg-turbo, the native build PIL itself decodes with (SIMD code, about 4x the
+ * WebAssembly build's speed), through Deno's FFI; `undefined` without FFI permission (it is queried, never
+ * prompted for) or where no library is found. TurboJPEG's defaults are libjpeg's (fancy upsampling, the
+ * islow inverse DCT), so its pixels are the WebAssembly build's and PIL's.
+ */
+export function systemLibjpeg(): Libjpeg | undefined {
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
+  for (const file of TURBOJPEG_FILES[Deno.build.os] ?? []) {
+    let library: Deno.DynamicLibrary<typeof TURBOJPEG_SYMBOLS>;
+    try {
+      library = Deno.dlopen(file, TURBOJPEG_SYMBOLS);
+    } catch {
+      continue;
+    }
+    const handle = library.symbols.tjInitDecompress();
+    if (handle === null) {
+      library.close();
+      continue;
+    }
+    return {
+      name: `libjpeg-turbo, native (${file})`,
+      decode(bytes, { width, height }) {
+        const data = new Uint8Array(width * height * 3);
+        // Asking for the frame's own size keeps the scale at 1; a pitch of 0 packs the rows.
+        const status = library.symbols.tjDecompress2(
+          handle,
+          bytes,
+          BigInt(bytes.length),
+          data,
+          width,
+          0,
+          height,
+          TJPF_RGB,
+          0,
+        );
+        return status === 0 ? data : undefined;
+      },
+    };
+  }
+  return undefined;
+}
+
 /** The part of the emscripten module used here: its embind class and its heap. */
 interface TurboModule {
   JPEGDecoder: new () => TurboDecoder;
@@ -158,26 +234,23 @@ interface TurboDecoder {
 /** A heap grown past this by a large photo is given back, by starting a new instance for the next file. */
 const MAX_HEAP_BYTES = 256 << 20;
 
-let compiled: WebAssembly.Module | undefined;
-let turbo: { module: TurboModule; decoder: TurboDecoder } | undefined;
-
-/** libjpeg-turbo, instantiated synchronously from the package's wasm (compiled once per thread). */
-function libjpeg(): { module: TurboModule; decoder: TurboDecoder } {
-  if (turbo) return turbo;
-  if (!compiled) {
-    // A literal, which `deno publish` rewrites to the package's npm: specifier.
-    const url = new URL(import.meta.resolve("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm"));
-    try {
-      compiled = new WebAssembly.Module(Deno.readFileSync(url));
-    } catch (error) {
-      throw new Error(
-        `cannot load libjpeg-turbo's WebAssembly from ${url.href} (${(error as Error).message}): ` +
-          `decoding JPEGs needs read access to it`,
-        { cause: error },
-      );
-    }
+/** libjpeg-turbo's WebAssembly module, read from the npm package. */
+function compileWasm(): WebAssembly.Module {
+  // A literal, which `deno publish` rewrites to the package's npm: specifier.
+  const url = new URL(import.meta.resolve("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm"));
+  try {
+    return new WebAssembly.Module(Deno.readFileSync(url));
+  } catch (error) {
+    throw new Error(
+      `cannot load libjpeg-turbo's WebAssembly from ${url.href} (${(error as Error).message}): ` +
+        `decoding JPEGs needs read access to it, or FFI access to the system's libturbojpeg`,
+      { cause: error },
+    );
   }
-  const wasm = compiled;
+}
+
+/** An instance of the module, made synchronously. */
+function instantiate(wasm: WebAssembly.Module): { module: TurboModule; decoder: TurboDecoder } {
   const module = {
     instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) {
       const instance = new WebAssembly.Instance(wasm, imports);
@@ -187,41 +260,56 @@ function libjpeg(): { module: TurboModule; decoder: TurboDecoder } {
   } as unknown as TurboModule;
   // With the instance made synchronously, the factory has filled `module` in by the time it returns.
   void libjpegTurbo(module);
-  turbo = { module, decoder: new module.JPEGDecoder() };
-  return turbo;
+  return { module, decoder: new module.JPEGDecoder() };
 }
 
 /**
- * Grey or colour pixels from libjpeg-turbo, or `undefined` where it fails. A failed call leaves the
- * instance's stack pointer where the exception left it (16 bytes lower each time, until the stack runs
- * into the module's static data), so the instance is dropped and the next file gets a new one (about a
- * millisecond).
+ * libjpeg-turbo built for WebAssembly (`@cornerstonejs/codec-libjpeg-turbo-8bit`), compiled on its first
+ * file. A failed call leaves the instance's stack pointer where the exception left it (16 bytes lower each
+ * time, until the stack runs into the module's static data), so the instance is dropped and the next file
+ * gets a new one (about a millisecond), as it is after a large photo has grown its heap.
  */
-function turboJpeg(bytes: Uint8Array, header: JpegHeader): Uint8Array | undefined {
-  const { module, decoder } = libjpeg();
-  const { width, height } = header;
-  let decoded: Uint8Array;
-  try {
-    decoder.getEncodedBuffer(bytes.length).set(bytes);
-    decoder.decode();
-    const info = decoder.getFrameInfo();
-    decoded = decoder.getDecodedBuffer();
-    if (info.width !== width || info.height !== height) return undefined;
-  } catch {
-    turbo = undefined;
-    return undefined;
-  }
-  const pixels = width * height;
-  const data = new Uint8Array(pixels * 3);
-  if (decoded.length === pixels) {
-    for (let p = 0, q = 0; p < pixels; p++, q += 3) data[q] = data[q + 1] = data[q + 2] = decoded[p];
-  } else if (decoded.length === pixels * 3) {
-    data.set(decoded);
-  } else {
-    return undefined;
-  }
-  if (module.HEAPU8.length > MAX_HEAP_BYTES) turbo = undefined;
-  return data;
+export function wasmLibjpeg(): Libjpeg {
+  let wasm: WebAssembly.Module | undefined;
+  let turbo: { module: TurboModule; decoder: TurboDecoder } | undefined;
+  return {
+    name: "libjpeg-turbo, WebAssembly",
+    decode(bytes, { width, height }) {
+      wasm ??= compileWasm();
+      turbo ??= instantiate(wasm);
+      const { module, decoder } = turbo;
+      let decoded: Uint8Array;
+      try {
+        decoder.getEncodedBuffer(bytes.length).set(bytes);
+        decoder.decode();
+        const info = decoder.getFrameInfo();
+        decoded = decoder.getDecodedBuffer();
+        if (info.width !== width || info.height !== height) return undefined;
+      } catch {
+        turbo = undefined;
+        return undefined;
+      }
+      const pixels = width * height;
+      const data = new Uint8Array(pixels * 3);
+      if (decoded.length === pixels) {
+        for (let p = 0, q = 0; p < pixels; p++, q += 3) data[q] = data[q + 1] = data[q + 2] = decoded[p];
+      } else if (decoded.length === pixels * 3) {
+        data.set(decoded);
+      } else {
+        return undefined;
+      }
+      if (module.HEAPU8.length > MAX_HEAP_BYTES) turbo = undefined;
+      return data;
+    },
+  };
+}
+
+/** This thread's libjpeg-turbo: the system's where FFI may load it, else the WebAssembly build. */
+let libjpeg: Libjpeg | undefined;
+
+/** The libjpeg-turbo build this thread decodes with (chosen on the first call). */
+export function libjpegInUse(): Libjpeg {
+  return libjpeg ??= systemLibjpeg() ?? wasmLibjpeg();
 }
 
 /**
@@ -231,7 +319,7 @@ function turboJpeg(bytes: Uint8Array, header: JpegHeader): Uint8Array | undefine
 export function decodeJpeg(bytes: Uint8Array, header: JpegHeader, source: string): RgbImage {
   const { width, height, components } = header;
   if (components.length === 1 || components.length === 3) {
-    const data = turboJpeg(bytes, header);
+    const data = libjpegInUse().decode(bytes, header);
     if (data) return { width, height, data };
   }
   return decodeWithJpegJs(bytes, header, source);

@@ -64,104 +64,156 @@ export function axisCoefficients(inSize: number, outSize: number): AxisCoefficie
   return { start, count, weights, taps };
 }
 
-/** A fixed-point sum back to a byte: Pillow's `clip8`. */
-function clip8(sum: number): number {
-  const value = sum >> PRECISION_BITS;
-  return value < 0 ? 0 : value > 255 ? 255 : value;
-}
-
 /** Half of the last fixed-point unit: Pillow starts every sum there, so that the shift rounds. */
 const ROUNDING = 1 << (PRECISION_BITS - 1);
 
+/*
+ * The two passes. Sums are exact in int32 (at most 255 * 2^22 plus the rounding), so they equal Pillow's
+ * whatever the order of their terms. Pillow clips each sum's byte (`clip8`); the triangle has no negative
+ * lobe and the weights of a pixel sum to 2^22 within a few units, so the byte is always 0..255 and a
+ * shift is the clip. Three-tap pixels (every shrink by less than 1.5x) are written out unrolled: the
+ * general loop's bookkeeping costs more than its three multiply-adds.
+ */
+
 /**
- * The horizontal pass: each of `lines` rows of `inWidth` pixels of `channels` bytes to a row of as many
- * pixels as `coefficients` has outputs. Sums are exact in int32 (at most 255 * 2^22 plus the rounding), so
- * they equal Pillow's whatever the order of their terms.
+ * The horizontal pass over `rows.count` rows of `inWidth` pixels of `channels` bytes, from row
+ * `rows.first`, to the output columns `left` to `left + width` of `coefficients`.
  */
 function resampleRows(
   input: Uint8Array,
-  output: Uint8Array,
   coefficients: AxisCoefficients,
-  lines: number,
+  rows: { first: number; count: number },
   inWidth: number,
+  columns: { left: number; width: number },
   channels: number,
-): void {
+): Uint8Array {
   const { start, count, weights, taps } = coefficients;
-  const outWidth = start.length;
-  for (let line = 0; line < lines; line++) {
-    const inRow = line * inWidth * channels;
-    let out = line * outWidth * channels;
-    for (let o = 0; o < outWidth; o++) {
+  const { left, width } = columns;
+  const output = new Uint8Array(rows.count * width * channels);
+  let out = 0;
+  for (let line = 0; line < rows.count; line++) {
+    const inRow = (rows.first + line) * inWidth * channels;
+    for (let o = left; o < left + width; o++) {
       const n = count[o];
       const w = o * taps;
       let at = inRow + start[o] * channels;
-      if (channels === 3) {
+      if (channels === 3 && n === 3) {
+        const k0 = weights[w], k1 = weights[w + 1], k2 = weights[w + 2];
+        output[out++] = (ROUNDING + input[at] * k0 + input[at + 3] * k1 + input[at + 6] * k2) >>
+          PRECISION_BITS;
+        output[out++] = (ROUNDING + input[at + 1] * k0 + input[at + 4] * k1 + input[at + 7] * k2) >>
+          PRECISION_BITS;
+        output[out++] = (ROUNDING + input[at + 2] * k0 + input[at + 5] * k1 + input[at + 8] * k2) >>
+          PRECISION_BITS;
+      } else if (channels === 3) {
         let r = ROUNDING, g = ROUNDING, b = ROUNDING;
         for (let i = 0; i < n; i++, at += 3) {
           const k = weights[w + i];
-          r += input[at] * k;
-          g += input[at + 1] * k;
-          b += input[at + 2] * k;
+          r = (r + input[at] * k) | 0;
+          g = (g + input[at + 1] * k) | 0;
+          b = (b + input[at + 2] * k) | 0;
         }
-        output[out++] = clip8(r);
-        output[out++] = clip8(g);
-        output[out++] = clip8(b);
+        output[out++] = r >> PRECISION_BITS;
+        output[out++] = g >> PRECISION_BITS;
+        output[out++] = b >> PRECISION_BITS;
       } else {
         for (let c = 0; c < channels; c++) {
           let sum = ROUNDING;
-          for (let i = 0; i < n; i++) sum += input[at + i * channels + c] * weights[w + i];
-          output[out++] = clip8(sum);
+          for (let i = 0; i < n; i++) sum = (sum + input[at + i * channels + c] * weights[w + i]) | 0;
+          output[out++] = sum >> PRECISION_BITS;
         }
       }
     }
   }
+  return output;
 }
 
 /**
- * The vertical pass: rows of `rowBytes` bytes to as many rows as `coefficients` has outputs, each summed
- * along whole input rows into one row of int32 sums (in memory order, unlike a column at a time).
+ * The vertical pass: rows of `rowBytes` bytes, the first of them input row `firstLine`, to the output
+ * rows `top` to `top + height` of `coefficients`, a row at a time in memory order.
  */
 function resampleColumns(
   input: Uint8Array,
-  output: Uint8Array,
   coefficients: AxisCoefficients,
+  firstLine: number,
   rowBytes: number,
-): void {
+  rows: { top: number; height: number },
+): Uint8Array {
   const { start, count, weights, taps } = coefficients;
-  const sums = new Int32Array(rowBytes);
-  for (let o = 0; o < start.length; o++) {
-    sums.fill(ROUNDING);
-    for (let i = 0; i < count[o]; i++) {
-      const k = weights[o * taps + i];
-      const row = (start[o] + i) * rowBytes;
-      for (let x = 0; x < rowBytes; x++) sums[x] += input[row + x] * k;
+  const output = new Uint8Array(rows.height * rowBytes);
+  for (let o = rows.top; o < rows.top + rows.height; o++) {
+    const n = count[o];
+    const w = o * taps;
+    const row = (start[o] - firstLine) * rowBytes;
+    let out = (o - rows.top) * rowBytes;
+    if (n === 3) {
+      const k0 = weights[w], k1 = weights[w + 1], k2 = weights[w + 2];
+      for (let x = row, end = row + rowBytes; x < end; x++) {
+        output[out++] =
+          (ROUNDING + input[x] * k0 + input[x + rowBytes] * k1 + input[x + 2 * rowBytes] * k2) >>
+          PRECISION_BITS;
+      }
+    } else {
+      for (let x = row, end = row + rowBytes; x < end; x++) {
+        let sum = ROUNDING;
+        for (let i = 0, at = x; i < n; i++, at += rowBytes) sum = (sum + input[at] * weights[w + i]) | 0;
+        output[out++] = sum >> PRECISION_BITS;
+      }
     }
-    const out = o * rowBytes;
-    for (let x = 0; x < rowBytes; x++) output[out + x] = clip8(sums[x]);
   }
+  return output;
+}
+
+/** The output pixels of an image resized to a size that a caller keeps: the rest is never computed. */
+export interface ResampleWindow {
+  /** First row. */
+  top: number;
+  /** First column. */
+  left: number;
+  /** Rows. */
+  height: number;
+  /** Columns. */
+  width: number;
 }
 
 /**
- * Resizes interleaved 8-bit pixels (`channels` per pixel, rows top to bottom) as PIL does: a horizontal
- * pass rounded to bytes, then a vertical one, each skipped when its side does not change.
+ * Resizes interleaved 8-bit pixels (`channels` per pixel, rows top to bottom) as PIL does, a horizontal
+ * pass rounded to bytes, then a vertical one, each skipped when its side does not change, and returns the
+ * `window` of the result (by default all of it). Only the window's pixels, and the input rows they read,
+ * are computed (as Pillow's horizontal pass reads only the rows its vertical pass needs): each output
+ * pixel depends on its own weights alone, so the window's bytes equal those of the whole resized image.
  */
 export function resamplePixels(
   data: Uint8Array,
   from: { width: number; height: number },
   to: { width: number; height: number },
   channels: number,
+  window: ResampleWindow = { top: 0, left: 0, width: to.width, height: to.height },
 ): Uint8Array {
-  let pixels = data;
-  if (to.width !== from.width) {
-    const out = new Uint8Array(from.height * to.width * channels);
-    resampleRows(pixels, out, axisCoefficients(from.width, to.width), from.height, from.width, channels);
-    pixels = out;
+  const { top, left, width, height } = window;
+  const rows = to.height !== from.height ? axisCoefficients(from.height, to.height) : undefined;
+  const first = rows ? rows.start[top] : top;
+  const last = rows ? rows.start[top + height - 1] + rows.count[top + height - 1] : top + height;
+  const lines = { first, count: last - first };
+  const narrowed = to.width !== from.width
+    ? resampleRows(data, axisCoefficients(from.width, to.width), lines, from.width, window, channels)
+    : copyWindow(data, from.width * channels, lines, left * channels, width * channels);
+  if (!rows) return narrowed;
+  return resampleColumns(narrowed, rows, first, width * channels, window);
+}
+
+/** Bytes `offset` to `offset + bytes` of each of the given rows of `rowBytes` bytes. */
+function copyWindow(
+  data: Uint8Array,
+  rowBytes: number,
+  rows: { first: number; count: number },
+  offset: number,
+  bytes: number,
+): Uint8Array {
+  const out = new Uint8Array(rows.count * bytes);
+  for (let y = 0; y < rows.count; y++) {
+    const from = (rows.first + y) * rowBytes + offset;
+    out.set(data.subarray(from, from + bytes), y * bytes);
   }
-  if (to.height !== from.height) {
-    const rowBytes = to.width * channels;
-    const out = new Uint8Array(to.height * rowBytes);
-    resampleColumns(pixels, out, axisCoefficients(from.height, to.height), rowBytes);
-    pixels = out;
-  }
-  return pixels === data ? data.slice() : pixels;
+  return out;
 }

@@ -11,7 +11,7 @@
  * - `"empty"`: it holds 0 bytes;
  * - `"not-an-image"`: its first bytes are no image format's signature;
  * - `"unsupported"`: an image format that is not decoded here (WebP, GIF, BMP, TIFF, PPM/PGM);
- * - `"corrupt"`: a PNG or JPEG that is corrupt or truncated;
+ * - `"corrupt"`: a PNG, JPEG or WebP that is corrupt or truncated;
  * - `"too-large"`: its header declares more pixels than the megapixel limit allows.
  */
 export type ImageProblemKind =

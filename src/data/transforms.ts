@@ -8,7 +8,7 @@
  */
 
 import { normalisationTable } from "./batch_plan.ts";
-import { centreCrop, cropImage, resizeImage } from "./pixels.ts";
+import { centreWindow, cropImage, resizeImage } from "./pixels.ts";
 import type { RgbImage } from "./rgb_image.ts";
 import {
   type RandomResizedCropOptions,
@@ -177,7 +177,8 @@ export function evalCrop(image: RgbImage, options: { size: number; resize?: numb
   if (!Number.isInteger(resize) || resize < size) {
     throw new RangeError(`resize must be an integer of at least size ${size}, got ${resize}`);
   }
-  return centreCrop(resizeShorter(image, resize), size, size);
+  const resized = resizedSize(image, resize);
+  return resizeImage(image, resized.width, resized.height, centreWindow(resized, size, size));
 }
 
 /** The output of {@linkcode resizedCrop} and {@linkcode randomResizedCrop}. */

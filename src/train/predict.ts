@@ -60,7 +60,7 @@ export function topClasses(
 }
 
 /**
- * Predicts the `k` most probable classes of each PNG or JPEG file with `model`. Every file is decoded
+ * Predicts the `k` most probable classes of each PNG, JPEG or WebP file with `model`. Every file is decoded
  * first, so an unreadable one fails before any GPU work, naming the file. `tuning` says how the
  * convolution kernels run (default: untuned; e.g. `await tuneConvolutionsCached(gpu, cacheDir)`).
  *

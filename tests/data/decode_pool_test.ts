@@ -162,7 +162,7 @@ Deno.test("strict refuses the first bad file in the entries' order, naming it, a
   // A later bad file is the one refused when the earlier ones decode.
   await assert.rejects(
     decodeEntriesParallel([entries[0], entries[2], entries[3]], { crop: { size: 16 }, strict: true }),
-    /notes\.jpg: not a PNG or JPEG image.*strict/,
+    /notes\.jpg: not a PNG, JPEG or WebP image.*strict/,
   );
 });
 

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { listImageFolder, readImageFolder } from "../../src/data/image_folder.ts";
 import { decodeEntries, decodeEntry, problemsWarning } from "../../src/data/image_files.ts";
 import { detectDataset } from "../../src/data/detect.ts";
-import { encodeJpeg, encodePng, gradientRgba } from "./_image_files.ts";
+import { encodeJpeg, encodePng, FIXTURES, gradientRgba } from "./_image_files.ts";
 
 const PNG_BYTES = encodePng(4, 3, gradientRgba(4, 3));
 
@@ -220,7 +220,7 @@ Deno.test("bad images are recorded, listed in one warning, or refused when stric
     "a/cut.jpg": jpg.subarray(0, 200),
     "a/text.jpg": "hello, not an image",
     "a/huge.png": big,
-    "a/anim.webp": new TextEncoder().encode("RIFF\x10\0\0\0WEBPVP8 "),
+    "a/anim.webp": await Deno.readFile(new URL("animated.webp", FIXTURES)),
   });
   await Deno.symlink(join(root, "gone.png"), join(root, "a", "broken.png"));
   const { entries } = await listImageFolder(root);
@@ -249,7 +249,9 @@ Deno.test("bad images are recorded, listed in one warning, or refused when stric
   await assert.rejects(
     decodeEntries(entries, { strict: true }),
     new RegExp(
-      `^ImageDecodeError: ${join(root, "a", "anim.webp")}: a WebP image.*\\(strict: bad images are refused`,
+      `^ImageDecodeError: ${
+        join(root, "a", "anim.webp")
+      }: an animated WebP image.*\\(strict: bad images are refused`,
     ),
   );
   const one = await decodeEntry({ path: join(root, "a", "zero.png"), label: 0 });

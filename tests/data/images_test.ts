@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import jpeg from "jpeg-js";
 import { decodeImage, imageFormat, readImage, type RgbImage } from "../../src/data/images.ts";
-import { centreCrop, cropImage, resizeImage } from "../../src/data/pixels.ts";
+import { centreCrop, centreWindow, cropImage, resizeImage } from "../../src/data/pixels.ts";
 import { ImageDecodeError } from "../../src/data/image_error.ts";
+import { jpegHeader, libjpegInUse, systemLibjpeg, wasmLibjpeg } from "../../src/data/_jpeg.ts";
 import {
   difference,
   encodeJpeg,
@@ -53,7 +54,7 @@ Deno.test("corrupt, truncated and foreign files give errors naming the file", as
   );
   assert.throws(
     () => decodeImage(new TextEncoder().encode("hello"), "notes.txt"),
-    /notes\.txt: not a PNG or JPEG image/,
+    /notes\.txt: not a PNG, JPEG or WebP image/,
   );
   await assert.rejects(readImage("/nonexistent/cat.png"), /cannot read \/nonexistent\/cat\.png/);
 });
@@ -68,6 +69,37 @@ Deno.test("resizing keeps a flat image flat and averages when shrinking", () => 
   const half = resizeImage(stripes, 4, 1);
   assert.deepEqual([...half.data.subarray(3, 9)], [100, 100, 100, 100, 100, 100]);
   assert.throws(() => resizeImage(flat, 0, 3), /resize width must be a positive integer/);
+});
+
+Deno.test("a window of a resize has the bytes of the whole resize cropped", () => {
+  let state = 7;
+  const noise = (width: number, height: number): RgbImage => ({
+    width,
+    height,
+    data: new Uint8Array(width * height * 3).map(() => (state = (state * 1103515245 + 12345) >>> 0) >>> 24),
+  });
+  // Shrinks by under and over 1.5x (three taps and more), growth, and sides left as they are.
+  const cases = [[50, 38, 34, 26], [61, 23, 13, 9], [9, 7, 31, 20], [20, 15, 20, 11], [20, 15, 7, 15]];
+  for (const [fromWidth, fromHeight, width, height] of cases) {
+    const image = noise(fromWidth, fromHeight);
+    const whole = resizeImage(image, width, height);
+    for (
+      const window of [centreWindow({ width, height }, 5, 6), {
+        top: 0,
+        left: 1,
+        width: width - 1,
+        height: 3,
+      }]
+    ) {
+      const part = resizeImage(image, width, height, window);
+      assert.deepEqual(part, cropImage(whole, window), `${fromWidth}x${fromHeight} to ${width}x${height}`);
+    }
+  }
+  const image = noise(8, 8);
+  assert.throws(
+    () => resizeImage(image, 4, 4, { top: 2, left: 0, width: 4, height: 3 }),
+    /is not inside the 4x4/,
+  );
 });
 
 Deno.test("the centre crop takes torchvision's window", () => {
@@ -127,6 +159,43 @@ Deno.test("grey and colour JPEGs decode to exactly PIL's pixels", async () => {
     assert.deepEqual([image.width, image.height], [want.width, want.height], name);
     assert.deepEqual(image.data, want.rgb, name);
   }
+});
+
+Deno.test("the system's libjpeg-turbo and its WebAssembly build both give PIL's pixels", async () => {
+  const system = systemLibjpeg();
+  assert.ok(system, "no system libturbojpeg: install it (Debian: apt-get install libturbojpeg0)");
+  assert.equal(libjpegInUse().name, system.name, "the native build is the one in use where it is found");
+  const pil = await pilExpectations();
+  for (const build of [system, wasmLibjpeg()]) {
+    for (const name of ["plain.jpg", "plain_422.jpg", "plain_444.jpg", "grey.jpg"]) {
+      const bytes = await Deno.readFile(new URL(name, FIXTURES));
+      assert.deepEqual(
+        build.decode(bytes, jpegHeader(bytes, name)),
+        pil.get(name)!.rgb,
+        `${build.name}: ${name}`,
+      );
+    }
+    const plain = await Deno.readFile(new URL("plain.jpg", FIXTURES));
+    const truncated = plain.subarray(0, plain.length - 40);
+    assert.equal(
+      build.decode(truncated, jpegHeader(plain, "plain.jpg")),
+      undefined,
+      `${build.name}: truncated`,
+    );
+  }
+});
+
+Deno.test("still WebPs, lossy and lossless, with and without alpha, decode to exactly PIL's pixels", async () => {
+  const pil = await pilExpectations();
+  for (const name of ["lossy.webp", "lossless.webp", "lossy_alpha.webp", "lossless_alpha.webp"]) {
+    const want = pil.get(name)!;
+    const bytes = await Deno.readFile(new URL(name, FIXTURES));
+    assert.equal(imageFormat(bytes), "webp");
+    const image = decodeImage(bytes, name);
+    assert.deepEqual([image.width, image.height], [want.width, want.height], name);
+    assert.deepEqual(image.data, want.rgb, name);
+  }
+  assert.equal(pil.get("lossy_alpha.webp")!.mode, "RGBA");
 });
 
 Deno.test("CMYK JPEGs decode to PIL's pixels within jpeg-js's inverse DCT rounding", async () => {
@@ -204,7 +273,7 @@ Deno.test("PNGs and JPEGs of other sizes and modes written by pngjs and jpeg-js 
   }
 });
 
-Deno.test("images larger than the megapixel limit are refused from their headers", () => {
+Deno.test("images larger than the megapixel limit are refused from their headers", async () => {
   // IHDR of 20000 x 15000 and nothing after it: refused before pngjs sees it.
   const png = encodePng(2, 2, gradientRgba(2, 2)).slice(0, 33);
   new DataView(png.buffer).setUint32(16, 20000);
@@ -223,6 +292,11 @@ Deno.test("images larger than the megapixel limit are refused from their headers
     /small\.jpg: 16x8 pixels .* limit of 0\.0001/,
   );
   assert.equal(decodeImage(jpg, "small.jpg", { maxMegapixels: 0.000128 }).width, 16);
+  const webp = await Deno.readFile(new URL("lossless.webp", FIXTURES));
+  assert.throws(
+    () => decodeImage(webp, "small.webp", { maxMegapixels: 0.0006 }),
+    /small\.webp: 33x21 pixels .* limit of 0\.0006/,
+  );
   assert.throws(() => decodeImage(jpg, "small.jpg", { maxMegapixels: 0 }), RangeError);
 });
 
@@ -240,7 +314,14 @@ Deno.test("each kind of bad file gives an ImageDecodeError of its kind naming th
   assert.match(kind(new Uint8Array(), "zero.png"), /^empty: empty file \(0 bytes\)/);
   assert.match(
     kind(text("RIFF\x10\0\0\0WEBPVP8 "), "a.webp"),
-    /^unsupported: a WebP image, which is not supported/,
+    /^corrupt: corrupt or truncated WebP data \(the file ends after 16 bytes/,
+  );
+  const animated = await Deno.readFile(new URL("animated.webp", FIXTURES));
+  assert.match(kind(animated, "anim.webp"), /^unsupported: an animated WebP image, which is not supported/);
+  const lossy = await Deno.readFile(new URL("lossy.webp", FIXTURES));
+  assert.match(
+    kind(lossy.subarray(0, lossy.length - 60), "cut.webp"),
+    /^corrupt: corrupt or truncated WebP data/,
   );
   assert.match(kind(text("GIF89a...."), "a.gif"), /^unsupported: a GIF image/);
   assert.match(kind(text("BM\x46\0\0\0"), "a.bmp"), /^unsupported: a BMP image/);
@@ -248,7 +329,7 @@ Deno.test("each kind of bad file gives an ImageDecodeError of its kind naming th
   assert.match(kind(text("P6\n2 2\n255\n"), "a.ppm"), /^unsupported: a PPM\/PGM image/);
   assert.match(
     kind(text("hello"), "notes.jpg"),
-    /^not-an-image: not a PNG or JPEG image \(it starts with the bytes 68 65 6c 6c 6f\)/,
+    /^not-an-image: not a PNG, JPEG or WebP image \(it starts with the bytes 68 65 6c 6c 6f\)/,
   );
   const png = encodePng(8, 8, gradientRgba(8, 8));
   assert.match(
