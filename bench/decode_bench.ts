@@ -52,6 +52,8 @@ const crop = { size: 224 };
 const times = new Map<string, number[]>();
 /** Milliseconds of the Python loop itself, each run, without the interpreter's start-up and imports. */
 const pilLoopMs: number[] = [];
+/** The same, averaged over one process per core running at once, each over its share of the long list. */
+const pilAllLoopMs: number[] = [];
 
 async function timed(name: string, body: () => Promise<void>): Promise<void> {
   const start = performance.now();
@@ -68,11 +70,18 @@ const median = (values: readonly number[]) => {
 };
 const perSecond = (ms: number | undefined) => ms === undefined ? NaN : COUNT / (ms / 1000);
 
+// Each call starts its workers afresh, each loading the decoders and warming its JIT (about 75 ms, more
+// where the WebAssembly build is compiled): over 48 files that start-up is a good part of the time; over
+// many more it is not, as in loading a real folder.
+const REPEAT = 40;
+const MANY = Array.from({ length: REPEAT }, () => entries).flat();
 const SEQUENTIAL = `ours, main thread, one file after the other (${libjpegInUse().name})`;
 const WASM = "ours, main thread, one file after the other, libjpeg-turbo's WebAssembly build";
 const ONE_WORKER = "ours, decodeEntriesParallel, 1 worker";
 const ALL_WORKERS = `ours, decodeEntriesParallel, ${cores} workers`;
 const PIL = "PIL + torchvision, one process (subprocess, start-up included)";
+const PIL_ALL =
+  `PIL + torchvision, ${cores} processes at once, each on 1/${cores} of the ${REPEAT} times 48 files`;
 
 Deno.bench(SEQUENTIAL, { group: GROUP, baseline: true, n: 5, warmup: 1 }, async () => {
   await timed(SEQUENTIAL, async () => {
@@ -101,10 +110,6 @@ if (cores > 1) {
   });
 }
 
-// Each call starts its workers afresh, and every new isolate compiles the decoder's WebAssembly anew: over 48
-// files that start-up is a good part of the time; over many more it is not, as in loading a real folder.
-const REPEAT = 10;
-const MANY = Array.from({ length: REPEAT }, () => entries).flat();
 const ALL_WORKERS_MANY = `ours, decodeEntriesParallel, ${cores} workers, the 48 files ${REPEAT} times`;
 Deno.bench(ALL_WORKERS_MANY, { group: GROUP, n: 3, warmup: 1 }, async () => {
   await timed(ALL_WORKERS_MANY, async () => void await decodeEntriesParallel(MANY, { crop, workers: cores }));
@@ -141,16 +146,25 @@ async function pilAvailable(): Promise<boolean> {
   }
 }
 
+/** Milliseconds of one Python process's loop over `paths`. */
+async function pilLoop(paths: string[]): Promise<number> {
+  const output = await new Deno.Command(PYTHON, { args: ["-c", PIL_SCRIPT, ...paths] }).output();
+  if (!output.success) {
+    throw new Error(`${PYTHON} failed running the PIL bench: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return Number(new TextDecoder().decode(output.stdout).trim()) * 1000;
+}
+
 const pil = await pilAvailable();
 if (pil) {
   Deno.bench(PIL, { group: GROUP, n: 5, warmup: 1 }, async () => {
-    const paths = entries.map((entry) => entry.path);
-    const output = await new Deno.Command(PYTHON, { args: ["-c", PIL_SCRIPT, ...paths] }).output();
-    const text = new TextDecoder().decode(output.stdout).trim();
-    if (!output.success) {
-      throw new Error(`${PYTHON} failed running the PIL bench: ${new TextDecoder().decode(output.stderr)}`);
-    }
-    pilLoopMs.push(Number(text) * 1000);
+    pilLoopMs.push(await pilLoop(entries.map((entry) => entry.path)));
+  });
+  // As a DataLoader with one worker per core runs: what one process gets while the others run too.
+  Deno.bench(PIL_ALL, { group: GROUP, n: 3, warmup: 1 }, async () => {
+    const paths = MANY.slice(0, MANY.length / cores).map((entry) => entry.path);
+    const loops = await Promise.all(Array.from({ length: cores }, () => pilLoop(paths)));
+    pilAllLoopMs.push(loops.reduce((a, b) => a + b) / cores);
   });
 } else {
   console.log(`PIL + torchvision unavailable (${PYTHON} cannot import PIL and torchvision): case skipped`);
@@ -164,13 +178,17 @@ globalThis.addEventListener("unload", () => {
   const all = cores > 1 ? perSecond(median(times.get(ALL_WORKERS) ?? [])) : one;
   const many = perSecond(median(times.get(ALL_WORKERS_MANY) ?? [])) * REPEAT;
   const pilRate = perSecond(median(pilLoopMs));
+  const pilAllRate = perSecond(median(pilAllLoopMs)) * REPEAT / cores;
   const fixed = (value: number) => Number.isNaN(value) ? "n/a" : value.toFixed(1);
   const ratio = (value: number) => Number.isNaN(value) ? "n/a" : `${value.toFixed(2)}x`;
   console.log(
     `\n${GROUP}, ${COUNT} JPEGs of ${WIDTH}x${HEIGHT} (q90), ${cores} cores, median images/s: ` +
       `main thread ${fixed(sequential)}, 1 worker ${fixed(one)}, ${cores} workers ${fixed(all)} ` +
       `(${fixed(many)} over ${COUNT * REPEAT} files), ` +
-      `PIL single core ${pil ? fixed(pilRate) : "unavailable"} (its own loop time); ` +
+      `PIL single core ${pil ? fixed(pilRate) : "unavailable"} (its own loop time), ` +
+      `${pil ? fixed(pilAllRate) : "unavailable"} per process with ${cores} at once over ` +
+      `${COUNT * REPEAT} files; ours per worker / PIL's per process, both ${cores} at once: ` +
+      `${ratio(many / cores / pilAllRate)}; ` +
       `ours per worker / PIL: 1 worker ${ratio(one / pilRate)}, ` +
       `${cores} workers ${ratio(all / cores / pilRate)} (${ratio(many / cores / pilRate)} over ` +
       `${COUNT * REPEAT} files), main thread ${ratio(sequential / pilRate)}; JPEGs decoded by ` +
