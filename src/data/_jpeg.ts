@@ -20,6 +20,7 @@ import libjpegTurbo from "@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs";
 import { type Sampling, upsampleComponent, yccToRgb } from "./_chroma.ts";
 import { ImageDecodeError } from "./image_error.ts";
 import type { RgbImage } from "./rgb_image.ts";
+import { compilePackageWasm, instantiateSync } from "./_wasm.ts";
 
 /** What the markers before the image data tell. */
 export interface JpegHeader {
@@ -234,35 +235,6 @@ interface TurboDecoder {
 /** A heap grown past this by a large photo is given back, by starting a new instance for the next file. */
 const MAX_HEAP_BYTES = 256 << 20;
 
-/** libjpeg-turbo's WebAssembly module, read from the npm package. */
-function compileWasm(): WebAssembly.Module {
-  // A literal, which `deno publish` rewrites to the package's npm: specifier.
-  const url = new URL(import.meta.resolve("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm"));
-  try {
-    return new WebAssembly.Module(Deno.readFileSync(url));
-  } catch (error) {
-    throw new Error(
-      `cannot load libjpeg-turbo's WebAssembly from ${url.href} (${(error as Error).message}): ` +
-        `decoding JPEGs needs read access to it, or FFI access to the system's libturbojpeg`,
-      { cause: error },
-    );
-  }
-}
-
-/** An instance of the module, made synchronously. */
-function instantiate(wasm: WebAssembly.Module): { module: TurboModule; decoder: TurboDecoder } {
-  const module = {
-    instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) {
-      const instance = new WebAssembly.Instance(wasm, imports);
-      receive(instance);
-      return instance.exports;
-    },
-  } as unknown as TurboModule;
-  // With the instance made synchronously, the factory has filled `module` in by the time it returns.
-  void libjpegTurbo(module);
-  return { module, decoder: new module.JPEGDecoder() };
-}
-
 /**
  * libjpeg-turbo built for WebAssembly (`@cornerstonejs/codec-libjpeg-turbo-8bit`), compiled on its first
  * file. A failed call leaves the instance's stack pointer where the exception left it (16 bytes lower each
@@ -275,8 +247,16 @@ export function wasmLibjpeg(): Libjpeg {
   return {
     name: "libjpeg-turbo, WebAssembly",
     decode(bytes, { width, height }) {
-      wasm ??= compileWasm();
-      turbo ??= instantiate(wasm);
+      // A literal, which `deno publish` rewrites to the package's npm: specifier.
+      wasm ??= compilePackageWasm(
+        new URL(import.meta.resolve("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm")),
+        "libjpeg-turbo",
+        ", or FFI access to the system's libturbojpeg",
+      );
+      if (!turbo) {
+        const module = instantiateSync<TurboModule>(libjpegTurbo, wasm);
+        turbo = { module, decoder: new module.JPEGDecoder() };
+      }
       const { module, decoder } = turbo;
       let decoded: Uint8Array;
       try {

@@ -12,6 +12,7 @@
 import webpDecoder from "@jsquash/webp/codec/dec/webp_dec.js";
 import { ImageDecodeError } from "./image_error.ts";
 import type { RgbImage } from "./rgb_image.ts";
+import { compilePackageWasm, instantiateSync } from "./_wasm.ts";
 
 /** What the chunks before the image data tell. */
 export interface WebpHeader {
@@ -80,26 +81,7 @@ let libwebp: WebpModule | undefined;
 function instantiate(): WebpModule {
   // A literal, which `deno publish` rewrites to the package's npm: specifier.
   const url = new URL(import.meta.resolve("@jsquash/webp/codec/dec/webp_dec.wasm"));
-  let wasm: WebAssembly.Module;
-  try {
-    wasm = new WebAssembly.Module(Deno.readFileSync(url));
-  } catch (error) {
-    throw new Error(
-      `cannot load libwebp's WebAssembly from ${url.href} (${(error as Error).message}): ` +
-        `decoding WebP images needs read access to it`,
-      { cause: error },
-    );
-  }
-  const module = {
-    instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) {
-      const instance = new WebAssembly.Instance(wasm, imports);
-      receive(instance);
-      return instance.exports;
-    },
-  } as unknown as WebpModule;
-  // With the instance made synchronously, the factory has filled `module` in by the time it returns.
-  void webpDecoder(module as never);
-  return module;
+  return instantiateSync<WebpModule>(webpDecoder, compilePackageWasm(url, "libwebp"));
 }
 
 /** Decodes a WebP whose header has been read and checked (see {@linkcode webpHeader}). */
