@@ -27,6 +27,7 @@ export {
 export { AUGMENT_WORDS, defaultAugment, parseAugment } from "./src/data/augment_spec.ts";
 export { chwPlanes } from "./src/data/rgb_image.ts";
 export {
+  type DecodedCrop,
   decodeEntriesParallel,
   type ParallelDecodedEntries,
   type ParallelDecodeOptions,
@@ -46,12 +47,15 @@ export { openDataset, type OpenDatasetOptions } from "./src/data/open.ts";
 export { loadImageFolder, type LoadImageFolderOptions } from "./src/data/image_folder_dataset.ts";
 export {
   datasetFingerprint,
+  datasetHead,
   type DatasetSplits,
   type ImageBytes,
   imageBytes,
   type ImageDataset,
   imageDataset,
   type ImageDatasetInit,
+  imageSize,
+  imageSlotBytes,
   type StoredImages,
 } from "./src/data/dataset.ts";
 export { draw, epochOrder, mix32, sampleSeed, seed32 } from "./src/data/random.ts";
@@ -112,5 +116,10 @@ export {
   type ResizedCropParams,
   resizedSize,
   resizeShorter,
+  type StoredCrop,
+  storedCrop,
+  storedCropBytes,
   toTensor,
+  workingImage,
+  type WorkingImageOptions,
 } from "./src/data/transforms.ts";

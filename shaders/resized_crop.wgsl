@@ -11,8 +11,8 @@ override WG: u32 = 64;
 
 struct Params {
   batch: u32,    // samples
-  height: u32,   // rows of every source image
-  width: u32,    // columns of every source image
+  height: u32,   // rows of every source image, or the most of any
+  width: u32,    // columns of every source image, or the most of any
   size: u32,     // side of the square output
   taps: u32,     // weight slots of each output pixel's entry
   chunk: u32,    // the chunk bound as image_bytes (horizontal only)
@@ -23,7 +23,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> image_bytes: array<u32>;
 // Per sample a header of HEADER words: the first and past-the-last source row the window needs, the
 // chunk of its image (-1 for a padding slot, which the vertical pass zeroes), the image's first byte in
-// that chunk, and the Cutout rectangle's first and past-the-last output row and column (empty for none).
+// that chunk, the Cutout rectangle's first and past-the-last output row and column (empty for none), and
+// the image's own columns and rows.
 // Then `size` entries for the columns and `size` for the rows. An entry is the first source pixel, the
 // pixel count and `taps` weights in units of 2^-22; the column entries are already in mirrored order for
 // a flipped sample.
@@ -35,7 +36,7 @@ struct Params {
 // [batch, 3, size, size] f32.
 @group(0) @binding(5) var<storage, read_write> images: array<f32>;
 
-const HEADER: u32 = 8u;
+const HEADER: u32 = 10u;
 const PRECISION_BITS: u32 = 22u;
 // Half a unit of the last fixed-point place: Pillow starts every sum there, so that the shift rounds.
 const ROUNDING: i32 = 1 << 21;
@@ -77,7 +78,9 @@ fn horizontal(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
       i32(y) >= coefficients[base + 1u]) {
     return;
   }
-  let source_row = u32(coefficients[base + 3u]) + (row - n * 3u * p.height) * p.width;
+  let c = (row - n * 3u * p.height) / p.height;
+  let source_width = u32(coefficients[base + 8u]);
+  let source_row = u32(coefficients[base + 3u]) + (c * u32(coefficients[base + 9u]) + y) * source_width;
   let out_row = row * row_words();
   var word = 0u;
   for (var x = 0u; x < p.size; x++) {

@@ -1,5 +1,5 @@
 /**
- * The worker of `decodeEntriesParallel` (decode_pool.ts): decodes one file per task, crops it as `evalCrop` does
+ * The worker of `decodeEntriesParallel` (decode_pool.ts): decodes one file per task, crops it as `storedCrop` does
  * and posts back its CHW planes, so that the decoded original never leaves the worker.
  *
  * @module
@@ -8,7 +8,7 @@
 import { chwPlanes } from "./rgb_image.ts";
 import { ImageDecodeError, type ImageProblemKind } from "./image_error.ts";
 import { type DecodeOptions, readImage } from "./images.ts";
-import { evalCrop } from "./transforms.ts";
+import { type StoredCrop, storedCrop } from "./transforms.ts";
 
 /** One file to decode; `index` comes back with the reply, which may overtake other replies. */
 export interface DecodeTask {
@@ -18,8 +18,8 @@ export interface DecodeTask {
   path: string;
   /** As `readImage` takes them. */
   decode: DecodeOptions;
-  /** As `evalCrop` takes them. */
-  crop: { size: number; resize?: number };
+  /** What is kept of the image. */
+  crop: StoredCrop;
 }
 
 /**
@@ -27,7 +27,7 @@ export interface DecodeTask {
  * bad file, or any other error, which is a bug and must reach the caller rather than be swallowed here.
  */
 export type DecodeReply =
-  | { index: number; chw: ArrayBuffer }
+  | { index: number; chw: ArrayBuffer; width: number; height: number }
   | { index: number; problem: { kind: ImageProblemKind; message: string } }
   | { index: number; error: { name: string; message: string; stack?: string } };
 
@@ -40,9 +40,13 @@ interface WorkerScope {
 async function run(task: DecodeTask): Promise<{ reply: DecodeReply; transfer: ArrayBuffer[] }> {
   const { index } = task;
   try {
-    const image = evalCrop(await readImage(task.path, task.decode), task.crop);
+    const image = storedCrop(await readImage(task.path, task.decode), task.crop);
     const chw = chwPlanes(image);
-    return { reply: { index, chw: chw.buffer as ArrayBuffer }, transfer: [chw.buffer as ArrayBuffer] };
+    const { width, height } = image;
+    return {
+      reply: { index, chw: chw.buffer as ArrayBuffer, width, height },
+      transfer: [chw.buffer as ArrayBuffer],
+    };
   } catch (error) {
     if (error instanceof ImageDecodeError) {
       return { reply: { index, problem: { kind: error.kind, message: error.message } }, transfer: [] };

@@ -1,7 +1,7 @@
 /**
  * Where each sample of a batch plan comes from: its crop offsets and flip (a `"crop"` plan), or its
  * window of the data-set image (a `"resize"` plan), and its Cutout rectangle, all drawn from the sample's
- * seed. The CPU and GPU pipelines both take them from here.
+ * seed on the host. The CPU pipeline and the GPU kernels' tables both take them from here.
  *
  * @module
  */
@@ -23,19 +23,25 @@ export function centreOffset(source: number, size: number): number {
   return roundHalfEven((source - size) / 2);
 }
 
-/** The crop offsets and flip of one sample of a `"crop"` plan, as `shaders/augment.wgsl` draws them. */
-export function cropOffsets(plan: BatchPlan, seed: number): CropOffsets {
+/** The columns and rows of a sample's data-set image. */
+export interface SourceSize {
+  width: number;
+  height: number;
+}
+
+/** The crop offsets and flip of one sample of a `"crop"` plan, whose data-set image is `image`. */
+export function cropOffsets(plan: BatchPlan, seed: number, image: SourceSize): CropOffsets {
   const { padding } = plan;
   const flipped = plan.flip && (draw(seed, DRAW_FLIP) & 1) === 1;
   if (!plan.randomCrop) {
     return {
-      top: centreOffset(plan.sourceHeight, plan.height),
-      left: centreOffset(plan.sourceWidth, plan.width),
+      top: centreOffset(image.height, plan.height),
+      left: centreOffset(image.width, plan.width),
       flipped,
     };
   }
-  const spanY = plan.sourceHeight - plan.height + 2 * padding + 1;
-  const spanX = plan.sourceWidth - plan.width + 2 * padding + 1;
+  const spanY = image.height - plan.height + 2 * padding + 1;
+  const spanX = image.width - plan.width + 2 * padding + 1;
   return {
     top: (draw(seed, DRAW_CROP_TOP) % spanY) - padding,
     left: (draw(seed, DRAW_CROP_LEFT) % spanX) - padding,
@@ -60,9 +66,8 @@ export function cutoutRect(plan: BatchPlan, seed: number): CutoutRect | undefine
   return { top: y - reach, bottom: y + reach, left: x - reach, right: x + reach };
 }
 
-/** The window of the data-set image a `"resize"` plan's sample is resized from, and its flip. */
-export function resizeWindow(plan: BatchPlan, seed: number): ResizedCropParams {
-  const image = { width: plan.sourceWidth, height: plan.sourceHeight };
+/** The window of its data-set image `image` a `"resize"` plan's sample is resized from, and its flip. */
+export function resizeWindow(plan: BatchPlan, seed: number, image: SourceSize): ResizedCropParams {
   if (plan.resizedCrop) return randomResizedCropParams(image, { seed, ...plan.resizedCrop, flip: plan.flip });
   return { top: 0, left: 0, ...image, flip: plan.flip && (draw(seed, DRAW_FLIP) & 1) === 1 };
 }

@@ -101,9 +101,9 @@ export interface BatchPlan {
   height: number;
   /** Columns of each batch image. */
   width: number;
-  /** Rows of each data-set image. */
+  /** Rows of each data-set image (the most, for images of their own sizes). */
   sourceHeight: number;
-  /** Columns of each data-set image. */
+  /** Columns of each data-set image (the most, for images of their own sizes). */
   sourceWidth: number;
   /**
    * `"crop"`: a window of the batch's size, random or centred, copied (`shaders/augment.wgsl`);
@@ -195,18 +195,19 @@ export function planBatches(dataset: ImageDataset, options: BatchOptions): Batch
   if (augment?.paddingMode !== undefined && !["zero", "reflect"].includes(augment.paddingMode)) {
     throw new RangeError(`augment.paddingMode must be "zero" or "reflect", got "${augment.paddingMode}"`);
   }
-  if (reflect && padding >= Math.min(sourceHeight, sourceWidth)) {
+  const least = smallestImage(dataset);
+  if (reflect && padding >= Math.min(least.height, least.width)) {
     throw new RangeError(
-      `reflect padding of ${padding} needs images larger than ${padding} pixels, got ${sourceHeight}x${sourceWidth}`,
+      `reflect padding of ${padding} needs images larger than ${padding} pixels, got ${least.width}x${least.height}`,
     );
   }
   if (!Number.isInteger(cutout) || cutout < 0) {
     throw new RangeError(`augment.cutout must be a non-negative integer, got ${cutout}`);
   }
-  const smaller = sourceHeight < height || sourceWidth < width;
-  if (crop === "random" && (sourceHeight + 2 * padding < height || sourceWidth + 2 * padding < width)) {
+  const smaller = least.height < height || least.width < width;
+  if (crop === "random" && (least.height + 2 * padding < height || least.width + 2 * padding < width)) {
     throw new RangeError(
-      `a random crop of ${width}x${height} does not fit the data set's ${sourceWidth}x${sourceHeight} images ` +
+      `a random crop of ${width}x${height} does not fit the data set's ${least.width}x${least.height} images ` +
         `padded by ${padding}; use the resized crop (randomresizedcrop), which scales them`,
     );
   }
@@ -248,6 +249,18 @@ export function planBatches(dataset: ImageDataset, options: BatchOptions): Batch
     cutout,
     table,
   };
+}
+
+/** The fewest columns and the fewest rows of any image of the data set. */
+function smallestImage(dataset: ImageDataset): { width: number; height: number } {
+  const { sizes } = dataset;
+  if (!sizes) return { width: dataset.width, height: dataset.height };
+  let width = dataset.width, height = dataset.height;
+  for (let i = 0; i < sizes.length; i += 2) {
+    width = Math.min(width, sizes[i]);
+    height = Math.min(height, sizes[i + 1]);
+  }
+  return { width, height };
 }
 
 /**

@@ -6,9 +6,9 @@
  */
 
 import { PADDING_LABEL } from "../ops/cross_entropy.ts";
-import { imageBytes, type ImageDataset } from "./dataset.ts";
+import { imageBytes, type ImageDataset, imageSize } from "./dataset.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
-import { cropOffsets, cutoutRect, resizeWindow } from "./_sample_window.ts";
+import { cropOffsets, cutoutRect, resizeWindow, type SourceSize } from "./_sample_window.ts";
 import { resizedCropImage } from "./transforms.ts";
 
 /** One batch as {@linkcode cpuBatch} returns it. */
@@ -44,20 +44,21 @@ export function cpuBatch(
 ): CpuBatch {
   const plan = planBatches(dataset, options);
   const selection = selectBatch(plan, planOrder(plan, dataset.count, epoch), epoch, batch);
-  const imageSize = plan.channels * plan.height * plan.width;
-  const images = new Float32Array(plan.batchSize * imageSize);
+  const outSize = plan.channels * plan.height * plan.width;
+  const images = new Float32Array(plan.batchSize * outSize);
   const labels = new Uint32Array(plan.batchSize).fill(PADDING_LABEL);
   for (let slot = 0; slot < selection.count; slot++) {
     const index = selection.indices[slot];
     labels[slot] = dataset.labels[index];
     const source = imageBytes(dataset, index, 1);
-    const out = images.subarray(slot * imageSize, (slot + 1) * imageSize);
+    const out = images.subarray(slot * outSize, (slot + 1) * outSize);
     const seed = selection.seeds[slot];
-    if (plan.kind === "crop") cropImage(plan, source, seed, out);
-    else resizeImage(plan, source, seed, out);
+    const size = imageSize(dataset, index);
+    if (plan.kind === "crop") cropImage(plan, source, size, seed, out);
+    else resizeImage(plan, source, size, seed, out);
     const cut = cutoutRect(plan, seed);
     if (cut) {
-      for (let i = 0; i < imageSize; i++) {
+      for (let i = 0; i < outSize; i++) {
         const x = i % plan.width, y = Math.floor(i / plan.width) % plan.height;
         if (y >= cut.top && y < cut.bottom && x >= cut.left && x < cut.right) out[i] = 0;
       }
@@ -66,10 +67,17 @@ export function cpuBatch(
   return { images, labels, count: selection.count };
 }
 
-/** Crops, flips and normalises one CHW image, as `shaders/augment.wgsl` does row by row. */
-function cropImage(plan: BatchPlan, source: Uint8Array, seed: number, out: Float32Array): void {
-  const { channels, height, width, sourceHeight, sourceWidth, reflect, table } = plan;
-  const { top, left, flipped } = cropOffsets(plan, seed);
+/** Crops, flips and normalises one CHW image of its own size, as `shaders/augment.wgsl` does row by row. */
+function cropImage(
+  plan: BatchPlan,
+  source: Uint8Array,
+  size: SourceSize,
+  seed: number,
+  out: Float32Array,
+): void {
+  const { channels, height, width, reflect, table } = plan;
+  const { height: sourceHeight, width: sourceWidth } = size;
+  const { top, left, flipped } = cropOffsets(plan, seed, size);
   for (let c = 0; c < channels; c++) {
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
@@ -88,12 +96,18 @@ function cropImage(plan: BatchPlan, source: Uint8Array, seed: number, out: Float
 }
 
 /** Resizes one CHW RGB image's window with PIL's filter and normalises it, as `resized_crop.wgsl` does. */
-function resizeImage(plan: BatchPlan, source: Uint8Array, seed: number, out: Float32Array): void {
-  const { sourceHeight: height, sourceWidth: width } = plan;
+function resizeImage(
+  plan: BatchPlan,
+  source: Uint8Array,
+  size: SourceSize,
+  seed: number,
+  out: Float32Array,
+): void {
+  const { height, width } = size;
   const plane = height * width;
   const data = new Uint8Array(3 * plane);
   for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) data[p * 3 + c] = source[c * plane + p];
-  const resized = resizedCropImage({ width, height, data }, resizeWindow(plan, seed), plan.width).data;
+  const resized = resizedCropImage({ width, height, data }, resizeWindow(plan, seed, size), plan.width).data;
   const outPlane = plan.width * plan.height;
   for (let p = 0; p < outPlane; p++) {
     for (let c = 0; c < 3; c++) out[c * outPlane + p] = plan.table[c * 256 + resized[p * 3 + c]];

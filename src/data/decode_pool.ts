@@ -1,6 +1,6 @@
 /**
  * Decoding a data set's images on every core: a pool of workers each reads, decodes and centre-crops files
- * (as `decodeEntries` with `prepare: evalCrop` does) and sends back only the crop's CHW planes,
+ * (as `decodeEntries` with `prepare: storedCrop` does) and sends back only the crop's CHW planes,
  * so that JPEG decoding, which takes most of the time of loading an image folder, is not done on one
  * thread, and the decoded originals never reach the caller.
  *
@@ -12,6 +12,7 @@ import type { ImageEntry } from "./image_folder.ts";
 import type { ImageProblem } from "./image_files.ts";
 import { ImageDecodeError } from "./image_error.ts";
 import type { DecodeOptions } from "./images.ts";
+import type { StoredCrop } from "./transforms.ts";
 
 /** How {@linkcode decodeEntriesParallel} decodes, crops and treats bad files. */
 export interface ParallelDecodeOptions extends DecodeOptions {
@@ -22,8 +23,8 @@ export interface ParallelDecodeOptions extends DecodeOptions {
    * @default {false}
    */
   strict?: boolean;
-  /** `evalCrop`'s options, applied in the worker right after decoding. */
-  crop: { size: number; resize?: number };
+  /** `storedCrop`'s options, applied in the worker right after decoding. */
+  crop: StoredCrop;
   /**
    * Workers to start, never more than there are entries.
    *
@@ -36,13 +37,23 @@ export interface ParallelDecodeOptions extends DecodeOptions {
    * Takes each crop in the entries' order instead of collecting it (`images` then comes back empty), so
    * that a list of any length is decoded in bounded memory: at most `8 * workers` crops wait.
    */
-  onImage?: (entry: ImageEntry, chw: Uint8Array) => void;
+  onImage?: (entry: ImageEntry, crop: DecodedCrop) => void;
+}
+
+/** One decoded file's crop: its CHW planes (R, then G, then B) and size. */
+export interface DecodedCrop {
+  /** `3 * width * height` bytes. */
+  chw: Uint8Array;
+  /** Columns. */
+  width: number;
+  /** Rows. */
+  height: number;
 }
 
 /** What {@linkcode decodeEntriesParallel} made of a list of entries. */
 export interface ParallelDecodedEntries {
-  /** The entries that decoded, in their order, with their crops as CHW planes (R, then G, then B). */
-  images: { entry: ImageEntry; chw: Uint8Array }[];
+  /** The entries that decoded, in their order, with their crops. */
+  images: ({ entry: ImageEntry } & DecodedCrop)[];
   /** The files that did not, in their order. */
   problems: ImageProblem[];
 }
@@ -61,7 +72,7 @@ type AllDecodeOptions = { [K in keyof Required<DecodeOptions>]: DecodeOptions[K]
 
 /**
  * Reads, decodes and centre-crops a list of entries in a pool of workers, giving what
- * `decodeEntries` with `prepare: (image) => evalCrop(image, crop)` gives, byte for byte and in
+ * `decodeEntries` with `prepare: (image) => storedCrop(image, crop)` gives, byte for byte and in
  * the same order, with each crop as CHW planes (see `chwPlanes`). By default bad files are
  * skipped and returned as problems; with `strict` the first bad one in the entries' order throws. The
  * workers are terminated before this returns or throws.
@@ -122,7 +133,10 @@ function drive(
     maxMegapixels: options.maxMegapixels,
     exifOrientation: options.exifOrientation,
   };
-  const crop = { size: options.crop.size, resize: options.crop.resize };
+  // A copy of only the crop's own fields: the options may hold what a worker cannot be sent.
+  const crop: StoredCrop = "longest" in options.crop
+    ? { resize: options.crop.resize, longest: options.crop.longest }
+    : { size: options.crop.size, resize: options.crop.resize };
   const total = entries.length;
   return new Promise((resolve, reject) => {
     const out: ParallelDecodedEntries = { images: [], problems: [] };
@@ -160,11 +174,11 @@ function drive(
         const entry = entries[taken++];
         if ("error" in reply) return fail(workerError(entry.path, reply.error));
         if ("chw" in reply) {
-          const chw = new Uint8Array(reply.chw);
-          if (!options.onImage) out.images.push({ entry, chw });
+          const crop = { chw: new Uint8Array(reply.chw), width: reply.width, height: reply.height };
+          if (!options.onImage) out.images.push({ entry, ...crop });
           else {
             try {
-              options.onImage(entry, chw);
+              options.onImage(entry, crop);
             } catch (error) {
               return fail(error as Error);
             }

@@ -17,14 +17,15 @@ import { ImageDecodeError } from "./image_error.ts";
 import type { ImageProblem } from "./image_files.ts";
 import type { ImageEntry } from "./image_folder.ts";
 import { fileImages } from "./stored_images.ts";
+import { type StoredCrop, storedCropBytes } from "./transforms.ts";
 
-/** Bumped whenever decoding or cropping changes what bytes a file gives. */
-const CACHE_VERSION = 1;
+/** Bumped whenever decoding or cropping changes what bytes a file gives, or the index's layout. */
+const CACHE_VERSION = 2;
 
 /** How {@linkcode decodeSplit} decodes and where it keeps the result. */
 export interface DecodeSplitOptions {
-  /** `evalCrop`'s options: the stored image. */
-  crop: { size: number; resize?: number };
+  /** `storedCrop`'s options: what is kept of each image. */
+  crop: StoredCrop;
   /** Refuse the first bad file instead of skipping bad files. @default {false} */
   strict?: boolean;
   /** Workers decoding at once. @default {navigator.hardwareConcurrency} */
@@ -43,8 +44,13 @@ export interface DecodeSplitOptions {
 
 /** A decoded split: the images of the entries that decoded, and the files that did not. */
 export interface DecodedSplit {
-  /** `kept.length` CHW images of `3 * size * size` bytes, in memory or stored in the cache file. */
+  /**
+   * `kept.length` CHW images, each at the start of a slot of `storedCropBytes(crop)` bytes, in memory or
+   * stored in the cache file.
+   */
   images: Uint8Array | StoredImages;
+  /** Each image's columns and rows, two values per image. */
+  sizes: Uint16Array;
   /** The entries whose images those are, in order. */
   kept: ImageEntry[];
   /** The files that could not be decoded. */
@@ -57,6 +63,7 @@ export interface DecodedSplit {
 interface CacheIndex {
   version: number;
   kept: number[];
+  sizes: number[];
   problems: ImageProblem[];
   bytes: number;
   fingerprint: string;
@@ -113,7 +120,7 @@ export async function decodeSplit(
   options: DecodeSplitOptions,
 ): Promise<DecodedSplit> {
   const { crop, strict = false, cacheDir } = options;
-  const imageBytes = 3 * crop.size * crop.size;
+  const imageBytes = storedCropBytes(crop);
   const maxHostBytes = options.maxHostBytes ?? totalmem() / 4;
   const inMemory = entries.length * imageBytes <= maxHostBytes;
   if (!inMemory && cacheDir === undefined) {
@@ -136,6 +143,7 @@ export async function decodeSplit(
         ? await Deno.readFile(paths.bytes)
         : fileImages(paths.bytes, { length: cached.bytes, fingerprint: cached.fingerprint }),
       kept: cached.kept.map((i) => entries[i]),
+      sizes: Uint16Array.from(cached.sizes),
       problems: cached.problems,
       cached: true,
     };
@@ -146,18 +154,24 @@ export async function decodeSplit(
     const hash = createHash("sha256");
     const memory = inMemory ? new Uint8Array(entries.length * imageBytes) : undefined;
     const kept: number[] = [];
+    const sizes: number[] = [];
     const problems: ImageProblem[] = [];
+    const padding = new Uint8Array(imageBytes);
     const position = new Map(entries.map((entry, i) => [entry, i]));
     const decoded = await decodeEntriesParallel(entries, {
       crop,
       strict,
       workers: options.workers,
       onProgress: options.onProgress,
-      onImage: (entry, chw) => {
+      onImage: (entry, { chw, width, height }) => {
         memory?.set(chw, kept.length * imageBytes);
+        const rest = padding.subarray(chw.length);
         writer?.write(chw);
+        writer?.write(rest);
         hash.update(chw);
+        hash.update(rest);
         kept.push(position.get(entry)!);
+        sizes.push(width, height);
       },
     });
     problems.push(...decoded.problems);
@@ -165,12 +179,13 @@ export async function decodeSplit(
     const fingerprint = hash.digest("hex");
     if (writer && paths) {
       writer.commit();
-      const index: CacheIndex = { version: CACHE_VERSION, kept, problems, bytes, fingerprint };
+      const index: CacheIndex = { version: CACHE_VERSION, kept, sizes, problems, bytes, fingerprint };
       writeFileAtomic(paths.index, JSON.stringify(index));
     }
     return {
       images: memory ? memory.subarray(0, bytes) : fileImages(paths!.bytes, { length: bytes, fingerprint }),
       kept: kept.map((i) => entries[i]),
+      sizes: Uint16Array.from(sizes),
       problems,
       cached: false,
     };

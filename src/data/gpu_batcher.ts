@@ -9,7 +9,13 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, type Tensor, tensor } from "../gpu/kernel.ts";
-import { augmentBatchForward, type ImageChunk } from "./augment_op.ts";
+import {
+  augmentBatchForward,
+  type AugmentSample,
+  augmentSelection,
+  augmentSelectionBytes,
+  type ImageChunk,
+} from "./augment_op.ts";
 import {
   resizedCropCoefficients,
   resizedCropForward,
@@ -17,10 +23,10 @@ import {
   type ResizedCropSample,
   resizedCropTaps,
 } from "./resized_crop_op.ts";
-import { cutoutRect, resizeWindow } from "./_sample_window.ts";
+import { cropOffsets, cutoutRect, resizeWindow } from "./_sample_window.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { PADDING_LABEL } from "../ops/cross_entropy.ts";
-import { imageBytes, type ImageDataset } from "./dataset.ts";
+import { imageBytes, type ImageDataset, imageSize, imageSlotBytes } from "./dataset.ts";
 
 /** Where and how {@linkcode GpuBatcher.create} stores the data set on the GPU. */
 export interface GpuDataOptions {
@@ -38,6 +44,13 @@ export interface GpuDataOptions {
    * @default {2 ** 31}
    */
   maxResidentBytes?: number;
+}
+
+/** A sample of the selected batch: its data-set index (or streamed slot), seed and size. */
+interface SelectedSample {
+  index: number;
+  seed: number;
+  size: { width: number; height: number };
 }
 
 /** {@linkcode GpuDataOptions.maxResidentBytes}' default: 2 GiB. */
@@ -112,7 +125,7 @@ export class GpuBatcher {
     this.images = tensor(buffers.images, [plan.batchSize, plan.channels, plan.height, plan.width]);
     this.labels = tensor(buffers.labels, [plan.batchSize]);
     if (plan.kind === "crop") {
-      this.dispatches = augmentBatchForward(gpu, plan, {
+      this.dispatches = augmentBatchForward(gpu, { ...plan, slotBytes: imageSlotBytes(dataset) }, {
         chunks: buffers.chunks,
         table: buffers.table,
         selection: buffers.selection,
@@ -120,7 +133,8 @@ export class GpuBatcher {
       }, `${label}: gather, augment and normalise`);
     } else {
       this.#taps = resizedCropTaps({ height: plan.sourceHeight, width: plan.sourceWidth, size: plan.width });
-      this.dispatches = resizedCropForward(gpu, { ...this.#resizeGeometry(), taps: this.#taps }, {
+      const { slotBytes: _, ...geometry } = this.#resizeGeometry();
+      this.dispatches = resizedCropForward(gpu, { ...geometry, taps: this.#taps }, {
         chunks: buffers.chunks.map((chunk) => chunk.buffer),
         coefficients: buffers.selection,
         rows: buffers.rows!,
@@ -139,7 +153,7 @@ export class GpuBatcher {
   ): GpuBatcher {
     const plan = planBatches(dataset, options);
     const label = storage.label ?? "data";
-    const sourceBytes = plan.channels * plan.sourceHeight * plan.sourceWidth;
+    const sourceBytes = imageSlotBytes(dataset);
     const limit = Math.min(
       gpu.limits.maxStorageBufferBindingSize,
       gpu.limits.maxBufferSize,
@@ -157,6 +171,7 @@ export class GpuBatcher {
       height: plan.sourceHeight,
       width: plan.sourceWidth,
       size: plan.width,
+      slotBytes: sourceBytes,
     };
     const outputBytes = plan.batchSize * plan.channels * plan.height * plan.width * 4;
     const rowsBytes = plan.kind === "resize" ? resizedCropRowsBytes(geometry) : 0;
@@ -200,7 +215,7 @@ export class GpuBatcher {
       }
     }
     const selectionBytes = plan.kind === "crop"
-      ? (1 + 2 * plan.batchSize) * 4
+      ? augmentSelectionBytes(plan.batchSize)
       : resizedCropCoefficients({ ...geometry, taps: resizedCropTaps(geometry) }, new Array(plan.batchSize))
         .words.byteLength;
     return new GpuBatcher(
@@ -233,12 +248,16 @@ export class GpuBatcher {
     const { count, indices, seeds } = selectBatch(this.#plan, this.#order.order, epoch, batch);
     const labels = new Uint32Array(this.#plan.batchSize).fill(PADDING_LABEL);
     for (let slot = 0; slot < count; slot++) labels[slot] = this.dataset.labels[indices[slot]];
-    if (this.streamed) this.#writeImages(count, indices);
+    // Sizes are looked up before a streamed batch renumbers its samples by slot.
+    const samples = Array.from(indices.subarray(0, count), (index, slot) => ({
+      index,
+      seed: seeds[slot],
+      size: imageSize(this.dataset, index),
+    }));
+    if (this.streamed) this.#writeImages(samples);
     this.#gpu.write(
       this.#selection,
-      this.#plan.kind === "crop"
-        ? Uint32Array.of(count, ...indices, ...seeds)
-        : this.#resizeTable(count, indices, seeds),
+      this.#plan.kind === "crop" ? this.#cropTable(samples) : this.#resizeTable(samples),
     );
     this.#gpu.write(this.labels.buffer, labels);
     return count;
@@ -248,34 +267,53 @@ export class GpuBatcher {
    * A streamed batch: writes its samples' bytes slot after slot, and renumbers the samples by slot,
    * which is where the kernels find them now.
    */
-  #writeImages(count: number, indices: Uint32Array): void {
-    const plan = this.#plan;
-    const size = plan.channels * plan.sourceHeight * plan.sourceWidth;
-    const bytes = new Uint8Array(Math.ceil(plan.batchSize * size / 4) * 4);
-    for (let slot = 0; slot < count; slot++) {
-      bytes.set(imageBytes(this.dataset, indices[slot], 1), slot * size);
-    }
+  #writeImages(samples: SelectedSample[]): void {
+    const size = imageSlotBytes(this.dataset);
+    const bytes = new Uint8Array(Math.ceil(this.#plan.batchSize * size / 4) * 4);
+    samples.forEach((sample, slot) => {
+      bytes.set(imageBytes(this.dataset, sample.index, 1), slot * size);
+      sample.index = slot;
+    });
     this.#gpu.write(this.#chunks[0].buffer, bytes);
-    for (let slot = 0; slot < count; slot++) indices[slot] = slot;
   }
 
   #resizeGeometry() {
     const plan = this.#plan;
-    return { batch: plan.batchSize, height: plan.sourceHeight, width: plan.sourceWidth, size: plan.width };
+    return {
+      batch: plan.batchSize,
+      height: plan.sourceHeight,
+      width: plan.sourceWidth,
+      size: plan.width,
+      slotBytes: imageSlotBytes(this.dataset),
+    };
+  }
+
+  /** The selection table of a cropping plan's batch: each slot's image, window, flip and Cutout. */
+  #cropTable(samples: readonly SelectedSample[]): Int32Array {
+    const plan = this.#plan;
+    return augmentSelection(
+      samples.map(({ index, seed, size }): AugmentSample => ({
+        index,
+        size,
+        offsets: cropOffsets(plan, seed, size),
+        cutout: cutoutRect(plan, seed),
+      })),
+      plan.batchSize,
+    );
   }
 
   /** The resampling table of a resizing plan's batch: each slot's chunk, window and Cutout. */
-  #resizeTable(count: number, indices: Uint32Array, seeds: Uint32Array): Int32Array {
+  #resizeTable(selected: readonly SelectedSample[]): Int32Array {
     const plan = this.#plan;
     const samples: (ResizedCropSample | undefined)[] = new Array(plan.batchSize);
-    for (let slot = 0; slot < count; slot++) {
-      const index = indices[slot];
+    selected.forEach(({ index, seed, size }, slot) => {
       const chunk = this.#chunks.findIndex((c) => index >= c.first && index < c.first + c.count);
-      const cut = cutoutRect(plan, seeds[slot]);
+      const cut = cutoutRect(plan, seed);
       samples[slot] = {
-        window: resizeWindow(plan, seeds[slot]),
+        window: resizeWindow(plan, seed, size),
         chunk,
         image: index - this.#chunks[chunk].first,
+        size,
         cutout: cut && {
           top: Math.max(0, cut.top),
           bottom: Math.min(plan.height, cut.bottom),
@@ -283,7 +321,7 @@ export class GpuBatcher {
           right: Math.min(plan.width, cut.right),
         },
       };
-    }
+    });
     return resizedCropCoefficients({ ...this.#resizeGeometry(), taps: this.#taps }, samples).words;
   }
 

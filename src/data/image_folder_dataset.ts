@@ -4,10 +4,11 @@
  * time; later runs read the cache instead of decoding again. The GPU batcher crops, flips and normalises
  * the bytes as it does CIFAR's. Validation images are stored as torchvision's
  * evaluation transform makes them (shorter side resized to `size * 256 / 224`, centre crop of `size`);
- * training images as the centre square of that resize (the working image that `RandomResizedCrop` or a
- * random crop chooses from; at `size` itself below 64 pixels). A split in memory takes `3 * 256 * 256`
- * bytes per training image at 224 (192 KiB) and `3 * 224 * 224` per validation image; a stored one none
- * but the chunk or batch being read. Decoding holds each worker's two files in hand and at most 8 crops per
+ * training images as that resize with their aspect ratio kept up to 4:3 (a wider image's longer side
+ * centre-cropped to 4/3 of the shorter): the working image that `RandomResizedCrop` or a random crop
+ * chooses from (below 64 pixels, the centre `size` x `size` square, as CIFAR's crop wants). A split in memory takes a slot of
+ * `3 * 256 * 341` bytes per training image at 224 (256 KiB) and `3 * 224 * 224` per validation image; a
+ * stored one none but the chunk or batch being read. Decoding holds each worker's two files in hand and at most 8 crops per
  * worker that overtook a slower file.
  *
  * @module
@@ -19,7 +20,15 @@ import { decodeSplit } from "./decoded_cache.ts";
 import { defaultCacheDir } from "../io/cache.ts";
 import { type ImageProblem, problemsWarning } from "./image_files.ts";
 import { type ImageEntry, readImageFolder } from "./image_folder.ts";
-import { evalResizeSize, IMAGENET_NORMALISATION } from "./transforms.ts";
+import { evalResizeSize, IMAGENET_NORMALISATION, type StoredCrop, storedCropBytes } from "./transforms.ts";
+
+/**
+ * The most pixels of the longer side a training image keeps at a shorter side of `working`: a 4:3 photo
+ * whole, a wider one's centre 4:3; below 64 pixels the centre square, which CIFAR's padded crop expects.
+ */
+function workingLongest(working: number): number {
+  return working < 64 ? working : Math.floor(working * 4 / 3);
+}
 
 /** Options of {@linkcode loadImageFolder}. */
 export interface LoadImageFolderOptions {
@@ -87,7 +96,8 @@ export async function loadImageFolder(
   const split = async (
     entries: ImageEntry[],
     name: string,
-    crop: { size: number; resize?: number },
+    crop: StoredCrop,
+    shape: { height: number; width: number; keepsSizes: boolean },
   ): Promise<ImageDataset> => {
     const decoded = await decodeSplit(entries, {
       crop,
@@ -106,17 +116,30 @@ export async function loadImageFolder(
       images: decoded.images,
       labels,
       channels: 3,
-      height: crop.size,
-      width: crop.size,
+      height: shape.height,
+      width: shape.width,
+      ...shape.keepsSizes ? { sizes: decoded.sizes, slotBytes: storedCropBytes(crop) } : {},
       classes: folder.classes,
       ...IMAGENET_NORMALISATION,
     }, `${root} ${name} split`);
   };
-  // The training images are kept at the evaluation resize's side, the crops' working image; the
-  // validation images as the evaluation transform makes them.
+  // The training images are kept with their aspect ratio (up to 4:3) at the evaluation resize's shorter
+  // side, the working image the crops choose from; the validation images as the evaluation transform
+  // makes them.
   const working = size < 64 ? size : evalResizeSize(size);
-  const train = await split(folder.train, "training", { size: working, resize: working });
-  const test = await split(folder.val, "validation", { size });
+  const longest = workingLongest(working);
+  const keepsSizes = longest !== working;
+  const train = await split(
+    folder.train,
+    "training",
+    keepsSizes ? { resize: working, longest } : { size: working, resize: working },
+    { height: longest, width: longest, keepsSizes },
+  );
+  const test = await split(folder.val, "validation", { size }, {
+    height: size,
+    width: size,
+    keepsSizes: false,
+  });
   const warning = problemsWarning(problems);
   const layout = folder.split.kind === "folders"
     ? `its train/ and ${basename(folder.split.val)}/ folders`
@@ -127,7 +150,8 @@ export async function loadImageFolder(
     name: basename(root.replace(/[\\/]+$/, "")) || root,
     source: `image folder ${root} (${folder.classes.length} classes, ${train.count} training and ` +
       `${test.count} validation images, ${layout}, at ${size}x${size}` +
-      (working === size ? "" : `; training images kept at ${working}x${working} for the crops`) +
+      (longest === size ? "" : `; training images kept at a shorter side of ${working}, the longer at most ` +
+        `${longest}, for the crops`) +
       (cachedSplits.length ? `; ${cachedSplits.join(" and ")} split read from the decoded cache)` : ")"),
     warnings: warning ? [warning] : [],
   };

@@ -1,12 +1,11 @@
 /**
- * Deterministic randomness of the input pipeline: the per-epoch shuffle (host only) and the per-sample
- * augmentation draws, which `shaders/augment.wgsl` computes with the same u32 operations so that the GPU
- * and the CPU paths crop, flip and cut out identically.
+ * Deterministic randomness of the input pipeline: the per-epoch shuffle and the per-sample augmentation
+ * draws, made on the host for both the CPU and the GPU pipeline (whose kernels read the windows drawn).
  *
  * @module
  */
 
-/** Index of the draw that picks the crop's top row (the WGSL kernel uses the same numbers). */
+/** Index of the draw that picks the crop's top row. */
 export const DRAW_CROP_TOP = 0;
 /** Index of the draw that picks the crop's left column. */
 export const DRAW_CROP_LEFT = 1;

@@ -15,16 +15,21 @@ import source from "../../shaders/resized_crop.wgsl" with { type: "text" };
 
 const WORKGROUP_SIZE = 64;
 
-/** Sizes of the op: `batch` source images of `height` x `width`, each resized to `size` x `size`. */
+/**
+ * Sizes of the op: `batch` source images of `height` x `width` (or each of its own size, at most that),
+ * each resized to `size` x `size`.
+ */
 export interface ResizedCropGeometry {
   /** Samples. */
   batch: number;
-  /** Rows of every source image. */
+  /** Rows of every source image, or the most of any. */
   height: number;
-  /** Columns of every source image. */
+  /** Columns of every source image, or the most of any. */
   width: number;
   /** Side of the square output. */
   size: number;
+  /** Bytes from one source image's start to the next's. @default {3 * height * width} */
+  slotBytes?: number;
 }
 
 /** The per-sample table the kernel reads: windows, flips, sources, Cutout and PIL's fixed-point weights. */
@@ -43,12 +48,14 @@ export interface ResizedCropSample {
   chunk: number;
   /** The source image's position in its chunk. */
   image: number;
+  /** The source image's columns and rows, when it is not the geometry's `width` x `height`. */
+  size?: { width: number; height: number };
   /** Output rows `[top, bottom)` and columns `[left, right)` zeroed after normalisation (Cutout). */
   cutout?: { top: number; bottom: number; left: number; right: number };
 }
 
 /** Words per sample before its column and row entries (see `shaders/resized_crop.wgsl`). */
-const HEADER = 8;
+const HEADER = 10;
 
 /** Writes one axis's entries (first pixel shifted by `offset`, count, `taps` weights), mirrored if asked. */
 function writeAxis(
@@ -101,11 +108,13 @@ export function resizedCropCoefficients(
   geometry: ResizedCropGeometry & { taps?: number },
   samples: readonly (ResizedCropSample | undefined)[],
 ): ResizedCropCoefficients {
-  const { batch, height, width, size } = geometry;
+  const { batch, size } = geometry;
+  const slotBytes = geometry.slotBytes ?? 3 * geometry.height * geometry.width;
   if (samples.length !== batch) throw new RangeError(`${samples.length} samples for a batch of ${batch}`);
   const axes = Array.from(samples, (sample, n) => {
     if (!sample) return undefined;
     const { top, left, height: h, width: w } = sample.window;
+    const { height, width } = sample.size ?? geometry;
     const inside = [top, left, h, w].every(Number.isInteger) && top >= 0 && left >= 0 && h > 0 && w > 0 &&
       top + h <= height && left + w <= width;
     if (!inside) {
@@ -135,10 +144,12 @@ export function resizedCropCoefficients(
     // PIL's ybox: the horizontal pass only needs the rows the vertical pass reads.
     words[at] = window.top + rows.start[0];
     words[at + 1] = window.top + rows.start[size - 1] + rows.count[size - 1];
+    const source = sample.size ?? geometry;
     words[at + 2] = sample.chunk;
-    words[at + 3] = sample.image * 3 * height * width;
+    words[at + 3] = sample.image * slotBytes;
     const cut = sample.cutout;
     if (cut) words.set([cut.top, cut.bottom, cut.left, cut.right], at + 4);
+    words.set([source.width, source.height], at + 8);
     writeAxis(words, at + HEADER, columns, { offset: window.left, taps, mirror: window.flip });
     writeAxis(words, at + HEADER + size * (2 + taps), rows, { offset: window.top, taps, mirror: false });
   });

@@ -181,6 +181,77 @@ export function evalCrop(image: RgbImage, options: { size: number; resize?: numb
   return resizeImage(image, resized.width, resized.height, centreWindow(resized, size, size));
 }
 
+/**
+ * The image a training split keeps for its random crops: torchvision's `Resize(resize)` (the shorter side
+ * to `resize`), then the centre of the longer side, at most `longest` pixels (and a multiple of 4 fewer
+ * than it had, so that any centre crop of the working image is the resized image's), so that a photo
+ * keeps its aspect ratio up to about `longest / resize` and the bytes kept per image are bounded.
+ *
+ * @example
+ * ```ts
+ * import { workingImage } from "@denogpu/resnet/data";
+ * const image = { width: 600, height: 300, data: new Uint8Array(600 * 300 * 3) };
+ * const kept = workingImage(image, { resize: 256, longest: 341 });
+ * console.log(kept.width, kept.height); // 341 256
+ * ```
+ *
+ * @throws {RangeError} When `resize` is not a positive integer or `longest` is not an integer of at
+ * least `resize + 3` (the cut of a multiple of 4 must leave the longer side longer).
+ */
+export function workingImage(image: RgbImage, options: WorkingImageOptions): RgbImage {
+  const { resize, longest } = options;
+  checkSize("resize", resize);
+  if (!Number.isInteger(longest) || longest < resize + 3) {
+    throw new RangeError(`longest must be an integer of at least resize + 3 (${resize + 3}), got ${longest}`);
+  }
+  const resized = resizedSize(image, resize);
+  // Cutting a multiple of 4 pixels makes the cut even on both sides, so that a centre crop of the
+  // working image is the resized image's own centre crop, rounding included.
+  const keep = (side: number) => side <= longest ? side : side - 4 * Math.ceil((side - longest) / 4);
+  const kept = centreWindow(resized, keep(resized.width), keep(resized.height));
+  return resizeImage(image, resized.width, resized.height, kept);
+}
+
+/** Options of {@linkcode workingImage}. */
+export interface WorkingImageOptions {
+  /** The shorter side after the resize. */
+  resize: number;
+  /** The most pixels of the longer side kept. */
+  longest: number;
+}
+
+/** What a data set keeps of each decoded image: {@linkcode evalCrop}'s square or the {@linkcode workingImage}. */
+export type StoredCrop = { size: number; resize?: number } | WorkingImageOptions;
+
+/**
+ * The bytes a data set keeps of `image`: {@linkcode workingImage} for a `longest`, else {@linkcode evalCrop}.
+ *
+ * @example
+ * ```ts
+ * import { storedCrop } from "@denogpu/resnet/data";
+ * const image = { width: 300, height: 200, data: new Uint8Array(300 * 200 * 3) };
+ * console.log(storedCrop(image, { size: 224 }).width, storedCrop(image, { resize: 256, longest: 341 }).width); // 224 341
+ * ```
+ *
+ * @throws {RangeError} As those two do, for options out of range.
+ */
+export function storedCrop(image: RgbImage, crop: StoredCrop): RgbImage {
+  return "longest" in crop ? workingImage(image, crop) : evalCrop(image, crop);
+}
+
+/**
+ * The most RGB bytes {@linkcode storedCrop} keeps of any image: the slot each image of a data set takes.
+ *
+ * @example
+ * ```ts
+ * import { storedCropBytes } from "@denogpu/resnet/data";
+ * console.log(storedCropBytes({ size: 224 }), storedCropBytes({ resize: 256, longest: 341 })); // 150528 261888
+ * ```
+ */
+export function storedCropBytes(crop: StoredCrop): number {
+  return "longest" in crop ? 3 * crop.resize * crop.longest : 3 * crop.size * crop.size;
+}
+
 /** The output of {@linkcode resizedCrop} and {@linkcode randomResizedCrop}. */
 export interface ResizedCropOptions extends Normalisation {
   /** Side of the square output. */

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import process from "node:process";
 import type { ImageDataset } from "../data/dataset.ts";
-import { datasetFingerprint, imageDataset } from "../data/dataset.ts";
+import { datasetFingerprint, datasetHead } from "../data/dataset.ts";
 import { CIFAR_LAYOUTS } from "../data/cifar_layout.ts";
 import { GpuBatcher } from "../data/gpu_batcher.ts";
 import { defaultAugment, parseAugment } from "../data/augment_spec.ts";
@@ -116,15 +116,7 @@ export interface FitResult {
  * ```
  */
 export function limitDataset(dataset: ImageDataset, limit: number | undefined, name: string): ImageDataset {
-  if (limit === undefined || limit >= dataset.count) return dataset;
-  const size = dataset.channels * dataset.height * dataset.width;
-  return imageDataset({
-    ...dataset,
-    images: dataset.images instanceof Uint8Array
-      ? dataset.images.subarray(0, limit * size)
-      : dataset.images.slice(0, limit * size),
-    labels: dataset.labels.subarray(0, limit),
-  }, name);
+  return limit === undefined || limit >= dataset.count ? dataset : datasetHead(dataset, limit, name);
 }
 
 /** Training steps submitted to the GPU that the loop does not wait for. */
@@ -204,7 +196,10 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     log,
   );
   const augment = config.augment ?? defaultAugment({ imageSize: train.height, size });
-  log(`augmentation: ${augment} (${train.width}x${train.height} images to ${size}x${size})`);
+  const kept = train.sizes
+    ? `images of up to ${train.width}x${train.height}`
+    : `${train.width}x${train.height} images`;
+  log(`augmentation: ${augment} (${kept} to ${size}x${size})`);
   const batcher = trainingBatcher(gpu, train, config, { augment, size });
   let evaluator: Evaluator | undefined;
   try {

@@ -28,3 +28,39 @@ export function randomDataset(
     ...stats,
   });
 }
+
+/**
+ * `count` RGB images of their own sizes, as an image folder's training split keeps them: the shorter
+ * side `shorter`, the longer a seeded length up to `longest`, landscape and portrait in turn; random
+ * bytes, each image at the start of a slot of `3 * shorter * longest` bytes.
+ */
+export function ownSizeDataset(
+  count: number,
+  sides: { shorter: number; longest: number },
+  seed: number,
+  classes = count,
+): ImageDataset<Uint8Array> {
+  const { shorter, longest } = sides;
+  const slotBytes = 3 * shorter * longest;
+  const images = new Uint8Array(count * slotBytes);
+  const sizes = new Uint16Array(2 * count);
+  let state = seed >>> 0;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+  for (let i = 0; i < count; i++) {
+    const long = shorter + (next() >>> 8) % (longest - shorter + 1);
+    const [width, height] = i % 2 === 0 ? [long, shorter] : [shorter, long];
+    sizes.set([width, height], 2 * i);
+    for (let b = 0; b < 3 * width * height; b++) images[i * slotBytes + b] = next() >>> 24;
+  }
+  const labels = new Uint8Array(count).map((_, i) => i % classes);
+  return imageDataset({
+    images,
+    labels,
+    channels: 3,
+    height: longest,
+    width: longest,
+    sizes,
+    slotBytes,
+    classes: Array.from({ length: classes }, (_, i) => `class ${i}`),
+  });
+}

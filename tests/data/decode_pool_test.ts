@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { decodeEntriesParallel } from "../../src/data/decode_pool.ts";
+import { type DecodedCrop, decodeEntriesParallel } from "../../src/data/decode_pool.ts";
 import { chwPlanes } from "../../src/data/rgb_image.ts";
 import { ImageDecodeError } from "../../src/data/image_error.ts";
 import { decodeEntries } from "../../src/data/image_files.ts";
 import type { ImageEntry } from "../../src/data/image_folder.ts";
-import { evalCrop } from "../../src/data/transforms.ts";
+import { type StoredCrop, storedCrop } from "../../src/data/transforms.ts";
 import { encodeJpeg, encodePng, gradientRgba, withOrientation } from "./_image_files.ts";
 
 const made: string[] = [];
@@ -53,25 +53,19 @@ async function folder(): Promise<ImageEntry[]> {
   return entries;
 }
 
-/** The sequential path as loadImageFolder took it: decodeEntries with evalCrop, then RGB to CHW. */
-async function sequential(
-  entries: ImageEntry[],
-  crop: { size: number; resize?: number },
-  exifOrientation?: boolean,
-) {
+/** The sequential path as loadImageFolder took it: decodeEntries with storedCrop, then RGB to CHW. */
+async function sequential(entries: ImageEntry[], crop: StoredCrop, exifOrientation?: boolean) {
   const { images, problems } = await decodeEntries(entries, {
     exifOrientation,
-    prepare: (image) => evalCrop(image, crop),
+    prepare: (image) => storedCrop(image, crop),
   });
-  const plane = crop.size * crop.size;
   return {
-    images: images.map(({ entry, image }) => {
-      const chw = new Uint8Array(3 * plane);
-      for (let p = 0; p < plane; p++) {
-        for (let c = 0; c < 3; c++) chw[c * plane + p] = image.data[p * 3 + c];
-      }
-      return { entry, chw };
-    }),
+    images: images.map(({ entry, image }) => ({
+      entry,
+      chw: chwPlanes(image),
+      width: image.width,
+      height: image.height,
+    })),
     problems,
   };
 }
@@ -106,7 +100,8 @@ Deno.test("chwPlanes splits interleaved RGB into R, G and B planes", () => {
 for (const workers of [1, 3]) {
   Deno.test(`${workers} worker(s) give the sequential crops byte for byte and the problems in order`, async () => {
     const entries = await folder();
-    for (const crop of [{ size: 24 }, { size: 16, resize: 20 }]) {
+    const crops: StoredCrop[] = [{ size: 24 }, { size: 16, resize: 20 }, { resize: 20, longest: 26 }];
+    for (const crop of crops) {
       const expected = await sequential(entries, crop);
       const progress: [number, number][] = [];
       let got: Awaited<ReturnType<typeof decodeEntriesParallel>> | undefined;
@@ -121,7 +116,7 @@ for (const workers of [1, 3]) {
       assert.deepEqual(got!.problems, expected.problems);
       assert.deepEqual(got!.problems.map((p) => p.kind), ["empty", "not-an-image", "corrupt"]);
       assert.deepEqual(got!.images.map(({ entry }) => entry), expected.images.map(({ entry }) => entry));
-      got!.images.forEach(({ chw }, i) => assert.deepEqual(chw, expected.images[i].chw, `image ${i}`));
+      got!.images.forEach((image, i) => assert.deepEqual(image, expected.images[i], `image ${i}`));
       assert.deepEqual(progress, entries.map((_, i) => [i + 1, entries.length]));
     }
   });
@@ -197,11 +192,11 @@ Deno.test("onImage takes the crops in the entries' order instead of collecting t
   const entries = await folder();
   const crop = { size: 12 };
   const expected = await sequential(entries, crop);
-  const taken: { entry: ImageEntry; chw: Uint8Array }[] = [];
+  const taken: ({ entry: ImageEntry } & DecodedCrop)[] = [];
   const result = await decodeEntriesParallel(entries, {
     crop,
     workers: 2,
-    onImage: (entry, chw) => taken.push({ entry, chw }),
+    onImage: (entry, decoded) => taken.push({ entry, ...decoded }),
   });
   assert.deepEqual(result.images, []);
   assert.deepEqual(taken, expected.images);

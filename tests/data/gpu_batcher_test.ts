@@ -6,7 +6,7 @@ import { PADDING_LABEL } from "../../src/ops/cross_entropy.ts";
 import type { ImageDataset, StoredImages } from "../../src/data/dataset.ts";
 import { GpuBatcher, type GpuDataOptions } from "../../src/data/gpu_batcher.ts";
 import { testGpu } from "../_gpu.ts";
-import { randomDataset } from "./_datasets.ts";
+import { ownSizeDataset, randomDataset } from "./_datasets.ts";
 
 /** Runs every batch of `epochs` on the GPU and requires it to equal the CPU batch bit for bit. */
 async function assertGpuEqualsCpu(
@@ -158,6 +158,32 @@ Deno.test("GPU evaluation batches of smaller images resize them whole (CIFAR ups
   const batcher = await assertGpuEqualsCpu(data, options, [0]);
   assert.deepEqual(batcher.images.shape, [2, 3, 40, 40]);
   batcher.destroy();
+});
+
+Deno.test("GPU batches of images of their own sizes (aspect ratio kept) equal the CPU ones: every crop, chunks, streamed", async () => {
+  const data = ownSizeDataset(9, { shorter: 14, longest: 18 }, 20, 3);
+  assert.ok(new Set(data.sizes).size > 2, "sizes differ");
+  const cases: BatchOptions["augment"][] = [
+    { crop: "random", cutout: 3 },
+    { crop: "random", padding: 2, paddingMode: "reflect" },
+    false,
+    { crop: "resized", cutout: 4 },
+  ];
+  for (const augment of cases) {
+    const options: BatchOptions = {
+      batchSize: 4,
+      shuffle: true,
+      augment,
+      seed: 11,
+      dropLast: false,
+      size: 10,
+    };
+    for (const storage of [{ maxChunkBytes: 3 * data.slotBytes! }, { maxResidentBytes: 1000 }]) {
+      const batcher = await assertGpuEqualsCpu(data, options, [0, 1], storage);
+      assert.deepEqual(batcher.images.shape, [4, 3, 10, 10]);
+      batcher.destroy();
+    }
+  }
 });
 
 /** The data set's bytes behind the stored-images interface, counting the bytes read. */

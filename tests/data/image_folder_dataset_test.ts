@@ -3,7 +3,10 @@ import { dirname, join } from "node:path";
 import { imageBytes, type ImageDataset } from "../../src/data/dataset.ts";
 import { loadImageFolder } from "../../src/data/image_folder_dataset.ts";
 import { openDataset } from "../../src/data/open.ts";
-import { evalCrop, IMAGENET_NORMALISATION } from "../../src/data/transforms.ts";
+import { evalCrop, IMAGENET_NORMALISATION, prepareImage, resizeShorter } from "../../src/data/transforms.ts";
+import { cpuBatch } from "../../src/data/cpu_batch.ts";
+import { centreCrop } from "../../src/data/pixels.ts";
+import { chwPlanes } from "../../src/data/rgb_image.ts";
 import { decodeImage } from "../../src/data/images.ts";
 import { encodeJpeg, encodePng, gradientRgba } from "./_image_files.ts";
 
@@ -85,19 +88,49 @@ Deno.test("openDataset tells an image folder from CIFAR and sizes it", async () 
   assert.equal(synthetic.train.width, 16);
 });
 
-Deno.test("from 64 pixels up the training images are kept at the evaluation resize's side for the crops", async () => {
-  const root = await tree(photos());
+Deno.test("from 64 pixels up the training images keep their aspect ratio, up to 4:3, at the evaluation resize", async () => {
+  const wide = encodePng(90, 30, gradientRgba(90, 30));
+  const root = await tree({ ...photos(), "train/dog/wide.png": wide });
   const { train, test, source } = await loadImageFolder(root, { size: 64, cache: false });
-  assert.deepEqual([train.height, train.width, test.height, test.width], [73, 73, 64, 64]);
-  assert.match(source, /at 64x64; training images kept at 73x73 for the crops\)$/);
-  // The cat's training image is the centre square of its shorter side resized to round(64 * 256 / 224).
-  const working = evalCrop(decodeImage(CAT), { size: 73, resize: 73 });
-  const plane = 73 * 73;
-  for (let c = 0; c < 3; c++) {
-    for (const p of [0, 100, plane - 1]) assert.equal(bytesOf(train)[c * plane + p], working.data[p * 3 + c]);
+  assert.deepEqual([train.height, train.width, test.height, test.width], [97, 97, 64, 64]);
+  assert.equal(test.sizes, undefined);
+  assert.match(
+    source,
+    /at 64x64; training images kept at a shorter side of 73, the longer at most 97, for the crops\)$/,
+  );
+  // Shorter sides resized to round(64 * 256 / 224) = 73: the cat's 40x30 to 97x73 and the dog's 50x60
+  // to 73x87, whole; the 90x30 panorama to 219x73, of which the centre 95 columns are kept (a cut of
+  // 124, a multiple of 4, keeps centre crops of it the resized image's).
+  assert.deepEqual([...train.sizes!], [97, 73, 97, 73, 73, 87, 73, 87, 95, 73]);
+  assert.equal(train.slotBytes, 3 * 73 * 97);
+  const expected = ([[CAT, 97, 73], [DOG, 73, 87], [wide, 95, 73]] as const).map(([file, width, height]) =>
+    chwPlanes(centreCrop(resizeShorter(decodeImage(file), 73), width, height))
+  );
+  for (const [index, want] of [[0, expected[0]], [2, expected[1]], [4, expected[2]]] as const) {
+    assert.deepEqual(imageBytes(train, index, 1).subarray(0, want.length), want, `image ${index}`);
+    assert.ok(imageBytes(train, index, 1).subarray(want.length).every((byte) => byte === 0));
   }
   const validation = evalCrop(decodeImage(CAT), { size: 64 });
   assert.equal(bytesOf(test)[64 * 64 + 5], validation.data[5 * 3 + 1]);
+  // Without augmentation a training batch is the evaluation transform of each photo, as in torchvision.
+  const batch = cpuBatch(
+    train,
+    {
+      batchSize: 5,
+      shuffle: false,
+      augment: false,
+      seed: 0,
+      dropLast: false,
+      size: 64,
+    },
+    0,
+    0,
+  );
+  [decodeImage(CAT), decodeImage(DOG), decodeImage(wide)].forEach((image, i) => {
+    const want = prepareImage(image, { size: 64, ...IMAGENET_NORMALISATION });
+    const got = batch.images.subarray([0, 2, 4][i] * want.length, ([0, 2, 4][i] + 1) * want.length);
+    want.forEach((value, j) => assert.ok(Math.abs(got[j] - value) < 1e-6, `photo ${i} element ${j}`));
+  });
 });
 
 Deno.test("a second load reads the decoded cache; a changed file decodes again; a large split stays in its file", async () => {
@@ -110,6 +143,7 @@ Deno.test("a second load reads the decoded cache; a changed file decodes again; 
   assert.match(second.source, /training and validation split read from the decoded cache\)$/);
   assert.deepEqual(second.train.images, first.train.images);
   assert.deepEqual(second.train.labels, first.train.labels);
+  assert.deepEqual(second.train.sizes, first.train.sizes);
   assert.match(second.warnings[0], /cut\.png/);
   await assert.rejects(loadImageFolder(root, { size: 16, cache, strict: true }), /cut\.png.*strict/);
   // A bound below the split's bytes keeps it in the cache file, read as it is used.

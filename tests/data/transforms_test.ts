@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { decodeImage, type RgbImage } from "../../src/data/images.ts";
 import { sampleSeed } from "../../src/data/random.ts";
+import { centreCrop } from "../../src/data/pixels.ts";
 import {
+  evalCrop,
   evalResizeSize,
   prepareImage,
   randomResizedCrop,
@@ -10,7 +12,10 @@ import {
   type ResizedCropParams,
   resizedSize,
   resizeShorter,
+  storedCrop,
+  storedCropBytes,
   toTensor,
+  workingImage,
 } from "../../src/data/transforms.ts";
 
 const FIXTURES = new URL("../fixtures/transforms/", import.meta.url);
@@ -177,4 +182,27 @@ Deno.test("prepareImage resizes the shorter side, crops and normalises to CHW", 
     new Uint8Array(32 * 16 * 3).map((_, i) => [255, 0, 51][i % 3]),
   );
   assert.throws(() => toTensor(image, { mean: [0.5], std: [0.5] }), /mean and std need 3 values each/);
+});
+
+Deno.test("the working image is Resize(resize), the longer side's centre cropped to at most longest", () => {
+  const pixels = (width: number, height: number): RgbImage => ({
+    width,
+    height,
+    data: new Uint8Array(width * height * 3).map((_, i) => (i * 37) & 255),
+  });
+  // 40x30 resizes to 26x20 and fits; 30x60 to 20x40, whose 14 surplus rows leave 24 (a cut of 16).
+  for (const [width, height, kept] of [[40, 30, [26, 20]], [30, 60, [20, 24]], [20, 20, [20, 20]]] as const) {
+    const image = pixels(width, height);
+    const got = workingImage(image, { resize: 20, longest: 26 });
+    const resized = resizeShorter(image, 20);
+    assert.deepEqual([got.width, got.height], kept);
+    assert.deepEqual(got, centreCrop(resized, kept[0], kept[1]));
+    assert.deepEqual(storedCrop(image, { resize: 20, longest: 26 }), got);
+  }
+  assert.deepEqual(storedCrop(pixels(40, 30), { size: 16 }), evalCrop(pixels(40, 30), { size: 16 }));
+  assert.equal(storedCropBytes({ resize: 20, longest: 26 }), 3 * 20 * 26);
+  assert.throws(
+    () => workingImage(pixels(4, 4), { resize: 4, longest: 3 }),
+    /longest must be an integer of at least/,
+  );
 });

@@ -225,7 +225,14 @@ Deno.test("a run on an image folder (RandomResizedCrop of the stored working ima
     await Deno.writeFile(join(folder, `${i}.png`), encodePng(width, height, gradientRgba(width, height)));
   }
   const photos = await loadImageFolder(root, { size: 64, cache: false });
-  assert.deepEqual([photos.train.height, photos.test.height], [73, 64]);
+  // Working images keep their aspect ratio: portrait and landscape, shorter side 73, up to 97 long.
+  assert.deepEqual([photos.train.height, photos.test.height], [97, 64]);
+  const sizes = [...photos.train.sizes!];
+  const shapes = new Set(
+    sizes.flatMap((side, i) => i % 2 ? [] : [side < sizes[i + 1] ? "portrait" : "landscape"]),
+  );
+  assert.deepEqual([...shapes].sort(), ["landscape", "portrait"]);
+  assert.equal(Math.max(...sizes), 97);
   const folderConfig = resolveConfig({ ...config, epochs: 2 });
   const run = (out: string, extra: Partial<FitOptions>) =>
     fit(gpu, options(out, { config: folderConfig, data: photos, ...extra }));
