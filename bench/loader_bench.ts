@@ -2,8 +2,8 @@
  * The input pipeline against the training step it feeds, at 224 pixels: `deno bench -A --no-lock
  * bench/loader_bench.ts`.
  *
- * 128 decoded images at the image-folder working size (256x256, as `loadImageFolder` keeps them for 224)
- * make batches of 32 with torchvision's `RandomResizedCrop(224)` + `RandomHorizontalFlip` on the GPU:
+ * 128 decoded images as `loadImageFolder` keeps them for 224 (a shorter side of 256, 4:3 photos, landscape
+ * and portrait in turn, in slots of 3 x 256 x 341 bytes) make batches of 32 with torchvision's `RandomResizedCrop(224)` + `RandomHorizontalFlip` on the GPU:
  * kept on the GPU, and streamed from a stored decoded-cache file (the path of a data set over the
  * resident bound). The resnet18 training step (ImageNet stem, 10 classes) runs with the loader's
  * dispatches in front, as `fit` runs it, and with a fixed input, so that the difference is what the
@@ -26,8 +26,8 @@ import { TrainingStep } from "../src/compile/training.ts";
 import { cachedConvTuning } from "../src/train/tuning.ts";
 import { markdownTable } from "./_util.ts";
 
-const COUNT = 128, WORKING = 256, SIZE = 224, BATCH = 32, CLASSES = 10;
-const bytes = new Uint8Array(COUNT * 3 * WORKING * WORKING);
+const COUNT = 128, WORKING = 256, LONGEST = 341, SIZE = 224, BATCH = 32, CLASSES = 10;
+const bytes = new Uint8Array(COUNT * 3 * WORKING * LONGEST);
 for (let i = 0, state = 1; i < bytes.length; i++) {
   state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
   bytes[i] = state >>> 24;
@@ -39,8 +39,13 @@ await Deno.writeFile(file, bytes);
 const split = {
   labels: Uint8Array.from({ length: COUNT }, (_, i) => i % CLASSES),
   channels: 3,
-  height: WORKING,
-  width: WORKING,
+  height: LONGEST,
+  width: LONGEST,
+  sizes: Uint16Array.from(
+    { length: 2 * COUNT },
+    (_, i) => (i % 2 === 0) === ((i >> 1) % 2 === 0) ? LONGEST : WORKING,
+  ),
+  slotBytes: 3 * WORKING * LONGEST,
   classes: Array.from({ length: CLASSES }, (_, i) => `class ${i}`),
   mean: [0.485, 0.456, 0.406],
   std: [0.229, 0.224, 0.225],

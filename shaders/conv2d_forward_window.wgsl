@@ -25,7 +25,7 @@
 override WG: u32 = 64u; // invocations per workgroup
 override TM: u32 = 4u; // output channels per invocation: 1, 2, 4, 8 or 16
 override VN: u32 = 2u; // vec4s of consecutive output pixels per invocation: 1, 2 or 4
-override RH: u32 = 1u; // output rows per invocation: 1 or 2, with RH * TM <= 16
+override RH: u32 = 1u; // output rows per invocation: 1, 2 or 4, with RH * TM <= 16
 override PIXELS: u32 = 4u * VN;
 override RUNS_PER_ROW: u32 = (OUT_W + PIXELS - 1u) / PIXELS;
 override ROW_BLOCKS: u32 = (OUT_H + RH - 1u) / RH;
@@ -222,6 +222,8 @@ fn visit(c: u32, j: u32, ky: u32) {
   load_span();
   reach(0u, r);
   reach(1u, r);
+  reach(2u, r);
+  reach(3u, r);
 }
 
 fn visit_row(c: u32, j: u32) {
@@ -253,6 +255,8 @@ fn accumulate(lid: vec3u, wid: vec3u, nwg: vec3u) -> bool {
     load_all_weights(c);
     visit_row(c, 0u);
     visit_row(c, 1u);
+    visit_row(c, 2u);
+    visit_row(c, 3u);
   }
   return true;
 }
@@ -313,6 +317,10 @@ fn store_all() {
   store_row(0u);
   if (RH > 1u) {
     store_row(1u);
+  }
+  if (RH > 2u) {
+    store_row(2u);
+    store_row(3u);
   }
 }
 
