@@ -3,15 +3,13 @@
 // Rows are the GEMM's output channels and steps its input channels. Forward: g = weight[row, step].
 // Backward-data (FLIP): the convolution of grad_output with the kernel turned by 180 degrees and
 // transposed, g[ky, kx] = weight[step, row, 2 - ky, 2 - kx].
-// Grid: one invocation per (row, step), spread over x and y.
+// Run by the first ROWS * DEPTH invocations of the first input-transform dispatch (composed before
+// conv2d_winograd_input.wgsl, which binds `weight` and `transformed`): U starts `transformed`, and the
+// filter needs no dispatch of its own. One invocation per (row, step).
 
-override WG: u32 = 64u;
 override ROWS: u32;
 override DEPTH: u32;
 override FLIP: bool = false;
-
-@group(0) @binding(0) var<storage, read> weight: array<f32>;
-@group(0) @binding(1) var<storage, read_write> u: array<f32>;
 
 fn kernel_row(base: u32, ky: u32) -> vec3f {
   if (FLIP) {
@@ -23,19 +21,15 @@ fn kernel_row(base: u32, ky: u32) -> vec3f {
 }
 
 // Writes row a of the result, (t G^T) for the row t of G g, at index o + 4 * a * stride.
-fn store_row(o: u32, stride: u32, t: vec3f) {
-  u[o] = t.x;
-  u[o + stride] = 0.5 * (t.x + t.y + t.z);
-  u[o + 2u * stride] = 0.5 * (t.x - t.y + t.z);
-  u[o + 3u * stride] = t.z;
+fn store_filter_row(o: u32, stride: u32, t: vec3f) {
+  transformed[o] = t.x;
+  transformed[o + stride] = 0.5 * (t.x + t.y + t.z);
+  transformed[o + 2u * stride] = 0.5 * (t.x - t.y + t.z);
+  transformed[o + 3u * stride] = t.z;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= ROWS * DEPTH) {
-    return;
-  }
+// Invocation i < ROWS * DEPTH transforms the kernel of (row, step) = (i / DEPTH, i % DEPTH).
+fn filter_transform(i: u32) {
   let step = i % DEPTH;
   let row = i / DEPTH;
   let base = select(row * DEPTH + step, step * ROWS + row, FLIP) * 9u;
@@ -43,8 +37,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let g1 = kernel_row(base, 1u);
   let g2 = kernel_row(base, 2u);
   let stride = ROWS * DEPTH;
-  store_row(i, stride, g0);
-  store_row(i + 4u * stride, stride, 0.5 * (g0 + g1 + g2));
-  store_row(i + 8u * stride, stride, 0.5 * (g0 - g1 + g2));
-  store_row(i + 12u * stride, stride, g2);
+  store_filter_row(i, stride, g0);
+  store_filter_row(i + 4u * stride, stride, 0.5 * (g0 + g1 + g2));
+  store_filter_row(i + 8u * stride, stride, 0.5 * (g0 - g1 + g2));
+  store_filter_row(i + 12u * stride, stride, g2);
 }

@@ -1,11 +1,17 @@
 // Winograd F(2x2, 3x3) input transform: v[xi, c, col] = (B^T d B)[xi] for the 4x4 patch d of channel c
 // that tile TILE_OFFSET + col reads, where B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
 // and xi = 4 * a + b. Tile (n, ty, tx) reads input rows 2ty - 1 .. 2ty + 2 and columns 2tx - 1 .. 2tx + 2,
-// zero outside the image (padding 1); tiles past the last are zeros.
-// Prepended: conv2d_winograd_tiles.wgsl.
+// zero outside the image (padding 1); tiles past the last are zeros. V lies at V_AT in `transformed`,
+// after U. The first dispatch of an op also transforms the filter (FILTER_INVOCATIONS = ROWS * DEPTH
+// invocations before the input's); the others leave it at 0.
+// Prepended: conv2d_winograd_tiles.wgsl and conv2d_winograd_filter.wgsl.
+
+override V_AT: u32; // first float of V in `transformed`
+override FILTER_INVOCATIONS: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> source: array<f32>;
-@group(0) @binding(1) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read_write> transformed: array<f32>;
 
 fn at(base: u32, y: i32, col: i32) -> f32 {
   let inside = u32(y) < HEIGHT && u32(col) < WIDTH;
@@ -18,15 +24,20 @@ fn patch_row(base: u32, y: i32, x0: i32) -> vec4f {
 
 // Writes row a of the result, (r B) for the row r of B^T d, at index o + 4 * a * stride.
 fn store_row(o: u32, stride: u32, r: vec4f) {
-  v[o] = r.x - r.z;
-  v[o + stride] = r.y + r.z;
-  v[o + 2u * stride] = r.z - r.y;
-  v[o + 3u * stride] = r.y - r.w;
+  transformed[V_AT + o] = r.x - r.z;
+  transformed[V_AT + o + stride] = r.y + r.z;
+  transformed[V_AT + o + 2u * stride] = r.z - r.y;
+  transformed[V_AT + o + 3u * stride] = r.y - r.w;
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let invocation = gid.x + gid.y * nwg.x * WG;
+  if (invocation < FILTER_INVOCATIONS) {
+    filter_transform(invocation);
+    return;
+  }
+  let i = invocation - FILTER_INVOCATIONS;
   if (i >= CHANNELS * COLS) {
     return;
   }

@@ -1,10 +1,10 @@
 /**
  * Winograd F(2x2, 3x3) for the 3x3 stride-1 padding-1 convolutions: forward, and backward-data, which
  * for stride 1 is the same convolution of grad_output with the kernel turned by 180 degrees and
- * transposed. Four kinds of dispatch: the filter transform `U = G g G^T`, the input transform
- * `V = B^T d B` of every 4x4 patch, 16 GEMMs `M[xi] = U[xi] V[xi]` in the transformed domain (register
- * tiled like the direct kernels, with 2.25 times fewer multiply-adds and no bounds tests) and the output
- * transform `Y = A^T M A`.
+ * transposed. Three kinds of dispatch: the input transform `V = B^T d B` of every 4x4 patch (the first
+ * one also makes the filter transform `U = G g G^T`, which so takes no dispatch of its own), 16 GEMMs
+ * `M[xi] = U[xi] V[xi]` in the transformed domain (register tiled like the direct kernels, with 2.25 times
+ * fewer multiply-adds and no bounds tests) and the output transform `Y = A^T M A`.
  *
  * V and M hold 16 values per 2x2 output tile and channel, four times the activations they stand for, so
  * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the op's own
@@ -41,7 +41,7 @@ import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type
 import epilogueSource from "../../shaders/conv2d_epilogue.wgsl" with { type: "text" };
 
 const GEMM = compose(GEMM_CORE, gemmSource);
-const INPUT_TRANSFORM = compose(tilesSource, inputSource);
+const INPUT_TRANSFORM = compose(tilesSource, filterSource, inputSource);
 const OUTPUT_TRANSFORM = compose(tilesSource, outputSource, epilogueSource);
 
 /** The convolution passes Winograd can compute. */
@@ -203,19 +203,13 @@ export function winogradPlan(
   const transformed = scratchPart(scratch, 0, label);
   const products = scratchPart(scratch, 1, label);
   const u = tensor(transformed.buffer, [16, rows, depth], transformed.offset);
+  const whole = tensor(transformed.buffer, [layout.transformedBytes / 4], transformed.offset);
   const transforms: Dispatch[] = [];
   const gemms: Dispatch[] = [];
-  const filter = kernel(gpu, {
-    label: `${label} winograd filter transform`,
-    code: filterSource,
-    constants: { WG: TRANSFORM_WORKGROUP, ROWS: rows, DEPTH: depth, FLIP: pass === "forward" ? 0 : 1 },
-    bindings: { weight: t.weight, u },
-    workgroups: grid(rows * depth, TRANSFORM_WORKGROUP),
-  });
-  transforms.push(filter);
-  const dispatches = [filter];
+  const dispatches: Dispatch[] = [];
+  const filter = { ROWS: rows, DEPTH: depth, FLIP: pass === "forward" ? 0 : 1 };
   const pixels = g.inHeight * g.inWidth;
-  for (const run of layout.runs) {
+  for (const [r, run] of layout.runs.entries()) {
     const chunk = { start: run.start, geometry: { ...g, batch: run.batch } };
     const source = chunkPart(t.source, chunk, depth * pixels);
     const result = chunkPart(t.result, chunk, rows * pixels);
@@ -233,12 +227,22 @@ export function winogradPlan(
         TILE_OFFSET: c * run.columns,
         COLS: run.columns,
       };
+      // The first input transform also transforms the filter, which every GEMM after it reads.
+      const filterInvocations = r === 0 && c === 0 ? rows * depth : 0;
       const input = kernel(gpu, {
-        label: `${label} winograd input transform`,
+        label: filterInvocations
+          ? `${label} winograd filter and input transforms`
+          : `${label} winograd input transform`,
         code: INPUT_TRANSFORM,
-        constants: { ...sizes, CHANNELS: depth },
-        bindings: { source, v },
-        workgroups: grid(depth * run.columns, TRANSFORM_WORKGROUP),
+        constants: {
+          ...sizes,
+          ...filter,
+          CHANNELS: depth,
+          V_AT: layout.vOffset / 4,
+          FILTER_INVOCATIONS: filterInvocations,
+        },
+        bindings: { source, weight: t.weight, transformed: whole },
+        workgroups: grid(filterInvocations + depth * run.columns, TRANSFORM_WORKGROUP),
       });
       const e = epilogueKernel(epilogue, m, label);
       const output = kernel(gpu, {
