@@ -53,9 +53,9 @@ export function cpuBatch(
     const source = imageBytes(dataset, index, 1);
     const out = images.subarray(slot * outSize, (slot + 1) * outSize);
     const seed = selection.seeds[slot];
-    const size = imageSize(dataset, index);
-    if (plan.kind === "crop") cropImage(plan, source, size, seed, out);
-    else resizeImage(plan, source, size, seed, out);
+    const sample = { source, size: imageSize(dataset, index), seed };
+    if (plan.kind === "crop") cropImage(plan, sample, out);
+    else resizeImage(plan, sample, out);
     const cut = cutoutRect(plan, seed);
     if (cut) {
       for (let i = 0; i < outSize; i++) {
@@ -67,14 +67,16 @@ export function cpuBatch(
   return { images, labels, count: selection.count };
 }
 
+/** One sample's data-set image (CHW bytes of its own size) and augmentation seed. */
+interface Sample {
+  source: Uint8Array;
+  size: SourceSize;
+  seed: number;
+}
+
 /** Crops, flips and normalises one CHW image of its own size, as `shaders/augment.wgsl` does row by row. */
-function cropImage(
-  plan: BatchPlan,
-  source: Uint8Array,
-  size: SourceSize,
-  seed: number,
-  out: Float32Array,
-): void {
+function cropImage(plan: BatchPlan, sample: Sample, out: Float32Array): void {
+  const { source, size, seed } = sample;
   const { channels, height, width, reflect, table } = plan;
   const { height: sourceHeight, width: sourceWidth } = size;
   const { top, left, flipped } = cropOffsets(plan, seed, size);
@@ -96,13 +98,8 @@ function cropImage(
 }
 
 /** Resizes one CHW RGB image's window with PIL's filter and normalises it, as `resized_crop.wgsl` does. */
-function resizeImage(
-  plan: BatchPlan,
-  source: Uint8Array,
-  size: SourceSize,
-  seed: number,
-  out: Float32Array,
-): void {
+function resizeImage(plan: BatchPlan, sample: Sample, out: Float32Array): void {
+  const { source, size, seed } = sample;
   const { height, width } = size;
   const plane = height * width;
   const data = new Uint8Array(3 * plane);
