@@ -3,7 +3,8 @@
  * bench/loader_bench.ts`.
  *
  * 128 decoded images as `loadImageFolder` keeps them for 224 (a shorter side of 256, 4:3 photos, landscape
- * and portrait in turn, in slots of 3 x 256 x 341 bytes) make batches of 32 with torchvision's `RandomResizedCrop(224)` + `RandomHorizontalFlip` on the GPU:
+ * and portrait in turn, in slots of 3 x 256 x 341 bytes) make batches of 32 with torchvision's
+ * `RandomResizedCrop(224)` + `RandomHorizontalFlip` on the GPU:
  * kept on the GPU, and streamed from a stored decoded-cache file (the path of a data set over the
  * resident bound). The resnet18 training step (ImageNet stem, 10 classes) runs with the loader's
  * dispatches in front, as `fit` runs it, and with a fixed input, so that the difference is what the

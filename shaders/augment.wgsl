@@ -82,7 +82,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     sy = reflect_index(sy, source_height);
   }
   let row_inside = sy >= 0 && sy < source_height;
-  let source_row = (index - p.first) * p.slot_bytes + (c * u32(source_height) + u32(max(sy, 0))) * u32(source_width);
+  let source_row = (index - p.first) * p.slot_bytes +
+    (c * u32(source_height) + u32(max(sy, 0))) * u32(source_width);
   let width = i32(p.width);
   for (var x = 0; x < width; x++) {
     if (x >= cut_from && x < cut_to) {

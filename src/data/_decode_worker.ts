@@ -1,6 +1,7 @@
 /**
- * The worker of `decodeEntriesParallel` (decode_pool.ts): decodes one file per task, crops it as `storedCrop` does
- * and posts back its CHW planes, so that the decoded original never leaves the worker.
+ * The worker of `decodeEntriesParallel` (decode_pool.ts): decodes one file per task, crops it as
+ * `storedCrop` does and posts back its CHW planes and size, so that the decoded original never leaves
+ * the worker.
  *
  * @module
  */

@@ -188,7 +188,8 @@ export function imageSize(dataset: ImageDataset, index: number): { width: number
  * ```ts
  * import { datasetHead, imageDataset } from "@denogpu/resnet/data";
  * const data = imageDataset({
- *   images: new Uint8Array(10 * 3), labels: new Uint8Array(10), channels: 3, height: 1, width: 1, classes: ["a"],
+ *   images: new Uint8Array(10 * 3), labels: new Uint8Array(10),
+ *   channels: 3, height: 1, width: 1, classes: ["a"],
  * });
  * console.log(datasetHead(data, 3, "first three").count); // 3
  * ```

@@ -133,8 +133,7 @@ export class GpuBatcher {
       }, `${label}: gather, augment and normalise`);
     } else {
       this.#taps = resizedCropTaps({ height: plan.sourceHeight, width: plan.sourceWidth, size: plan.width });
-      const { slotBytes: _, ...geometry } = this.#resizeGeometry();
-      this.dispatches = resizedCropForward(gpu, { ...geometry, taps: this.#taps }, {
+      this.dispatches = resizedCropForward(gpu, { ...this.#resizeGeometry(), taps: this.#taps }, {
         chunks: buffers.chunks.map((chunk) => chunk.buffer),
         coefficients: buffers.selection,
         rows: buffers.rows!,

@@ -2,14 +2,14 @@
  * An image folder as a data set: every image decoded once (in a pool of workers) and kept as bytes, in
  * memory when the split fits `maxHostBytes`, else in its decoded-cache file, read a chunk or a batch at a
  * time; later runs read the cache instead of decoding again. The GPU batcher crops, flips and normalises
- * the bytes as it does CIFAR's. Validation images are stored as torchvision's
- * evaluation transform makes them (shorter side resized to `size * 256 / 224`, centre crop of `size`);
- * training images as that resize with their aspect ratio kept up to 4:3 (a wider image's longer side
- * centre-cropped to 4/3 of the shorter): the working image that `RandomResizedCrop` or a random crop
- * chooses from (below 64 pixels, the centre `size` x `size` square, as CIFAR's crop wants). A split in memory takes a slot of
+ * the bytes as it does CIFAR's. Validation images are stored as torchvision's evaluation transform makes
+ * them (shorter side resized to `size * 256 / 224`, centre crop of `size`); training images as that
+ * resize with their aspect ratio kept up to 4:3 (a wider image's longer side centre-cropped to about 4/3
+ * of the shorter): the working image that `RandomResizedCrop` or a random crop chooses from (below 64
+ * pixels, the centre `size` x `size` square, as CIFAR's crop wants). A split in memory takes a slot of
  * `3 * 256 * 341` bytes per training image at 224 (256 KiB) and `3 * 224 * 224` per validation image; a
- * stored one none but the chunk or batch being read. Decoding holds each worker's two files in hand and at most 8 crops per
- * worker that overtook a slower file.
+ * stored one none but the chunk or batch being read. Decoding holds each worker's two files in hand and
+ * at most 8 crops per worker that overtook a slower file.
  *
  * @module
  */

@@ -220,7 +220,7 @@ export interface WorkingImageOptions {
   longest: number;
 }
 
-/** What a data set keeps of each decoded image: {@linkcode evalCrop}'s square or the {@linkcode workingImage}. */
+/** What a data set keeps of each image: {@linkcode evalCrop}'s square or the {@linkcode workingImage}. */
 export type StoredCrop = { size: number; resize?: number } | WorkingImageOptions;
 
 /**
@@ -230,7 +230,8 @@ export type StoredCrop = { size: number; resize?: number } | WorkingImageOptions
  * ```ts
  * import { storedCrop } from "@denogpu/resnet/data";
  * const image = { width: 300, height: 200, data: new Uint8Array(300 * 200 * 3) };
- * console.log(storedCrop(image, { size: 224 }).width, storedCrop(image, { resize: 256, longest: 341 }).width); // 224 341
+ * console.log(storedCrop(image, { size: 224 }).width); // 224
+ * console.log(storedCrop(image, { resize: 256, longest: 341 }).width); // 341
  * ```
  *
  * @throws {RangeError} As those two do, for options out of range.
