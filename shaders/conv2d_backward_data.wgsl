@@ -5,8 +5,7 @@
 // over the live taps with iy = oy*STRIDE_H - PAD_H + ky*DIL_H (same along x). Input pixels are split into
 // STRIDE_H x STRIDE_W phases (iy mod STRIDE_H, ix mod STRIDE_W), one dispatch each: within a phase the
 // same taps are valid for every pixel, an arithmetic progression along each axis that the host computes,
-// so the loops run over those taps alone, with constant trip counts and no test per tap or pixel. When
-// only phase (0, 0) has taps (ZERO_TAPLESS), its dispatch also zeroes the other phases' pixels.
+// so the loops run over those taps alone, with constant trip counts and no test per tap or pixel.
 // The reduction may be split over the output channels: slice s sums CHANNELS_PER_SPLIT of them into
 // grad_input[s * SLICE_SIZE + ...], a scratch buffer summed afterwards; unsplit, grad_input is the result.
 // CHECK_BOUNDS: false when every valid tap of every pixel of the phase lands inside grad_output.
@@ -24,8 +23,6 @@ override PHASE_TAP_STEP_H: u32;
 override PHASE_TAP0_W: u32;
 override PHASE_TAPS_W: u32;
 override PHASE_TAP_STEP_W: u32;
-// Phase (0, 0) only: every other phase has no tap, and this dispatch zeroes their pixels too.
-override ZERO_TAPLESS: bool = false;
 override CHANNELS_PER_SPLIT: u32 = CG_OUT; // output channels each slice of the reduction sums
 override SLICE_SIZE: u32 = BATCH * C_IN * IN_HW; // floats between the slices' partial sums
 
@@ -92,26 +89,7 @@ fn col_value(j: u32, tap: Tap) -> f32 {
 
 fn store(i: u32, j: u32, value: f32) {
   if (row_valid[i] && col_valid[j]) {
-    let at = in_index[j] + channel[i] * IN_HW;
-    grad_input[at] = value;
-    if (ZERO_TAPLESS) {
-      zero_block(j, at);
-    }
-  }
-}
-
-// The rest of the STRIDE_H x STRIDE_W block of input pixels that column j's pixel of phase (0, 0) starts
-// at `at`: no tap reaches their phases (a 1x1 kernel of stride 2 and no padding, a ResNet's downsample),
-// so their gradient is zero, written here instead of by dispatches of their own.
-fn zero_block(j: u32, at: u32) {
-  let iy = u32(STRIDE_H * jy[j]);
-  let ix = u32(STRIDE_W * jx[j]);
-  for (var dy = 0u; dy < u32(STRIDE_H); dy++) {
-    for (var dx = 0u; dx < u32(STRIDE_W); dx++) {
-      if ((dy > 0u || dx > 0u) && iy + dy < IN_H && ix + dx < IN_W) {
-        grad_input[at + dy * IN_W + dx] = 0.0;
-      }
-    }
+    grad_input[in_index[j] + channel[i] * IN_HW] = value;
   }
 }
 

@@ -381,9 +381,9 @@ export function dataSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning):
 
 /**
  * Backward-data GEMMs, `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten: one
- * dispatch per stride phase that holds pixels (only phase (0, 0)'s when no other has a tap), each split
- * over the output channels as {@linkcode dataSplit} says, and then the sum of the slices; tiled as
- * `tuning` says. A forward sliding-window tiling (stride 1 only) runs it as one forward convolution, see
+ * dispatch per stride phase that holds pixels, each split over the output channels as
+ * {@linkcode dataSplit} says, and then the sum of the slices; tiled as `tuning` says. A forward
+ * sliding-window tiling (stride 1 only) runs it as one forward convolution, see
  * {@linkcode transposedGeometry}.
  */
 export function backwardDataDispatches(
@@ -408,15 +408,8 @@ export function backwardDataDispatches(
   const [axisY, axisX] = axes(g);
   const tiles = rowTiles(tl, gemmProblem(g, "backwardData"));
   const dispatches: Dispatch[] = [];
-  // A 1x1 kernel of stride 2 and no padding reaches phase (0, 0) alone: its dispatch zeroes the rest.
-  const zeroTapless =
-    [axisY, axisX].every((a) =>
-      phaseTaps(a, 0).length > 0 && Array.from({ length: a.stride - 1 }, (_, p) => phaseTaps(a, p + 1))
-        .every((taps) => taps.length === 0)
-    ) && g.strideHeight * g.strideWidth > 1;
-  const [phasesY, phasesX] = zeroTapless ? [1, 1] : [g.strideHeight, g.strideWidth];
-  for (let phaseY = 0; phaseY < Math.min(phasesY, g.inHeight); phaseY++) {
-    for (let phaseX = 0; phaseX < Math.min(phasesX, g.inWidth); phaseX++) {
+  for (let phaseY = 0; phaseY < Math.min(g.strideHeight, g.inHeight); phaseY++) {
+    for (let phaseX = 0; phaseX < Math.min(g.strideWidth, g.inWidth); phaseX++) {
       const pixels = g.batch * phasePositions(axisY, phaseY) * phasePositions(axisX, phaseX);
       const checkBounds = readsOutsideGradOutput(axisY, phaseY) || readsOutsideGradOutput(axisX, phaseX);
       const [x, y] = grid(Math.ceil(pixels / size.columns), 1);
@@ -431,7 +424,6 @@ export function backwardDataDispatches(
           ...phaseTapConstants(axisY, phaseY, "H"),
           ...phaseTapConstants(axisX, phaseX, "W"),
           CHANNELS_PER_SPLIT: channelsPerSplit,
-          ZERO_TAPLESS: zeroTapless ? 1 : 0,
         },
         bindings: {
           gradOutput: t.gradOutput,

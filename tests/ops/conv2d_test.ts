@@ -17,7 +17,6 @@ import {
   fixedTiling,
   FORWARD_WINDOW_CANDIDATES,
   GEMM_KINDS,
-  type GemmTiling,
   gemmTiling,
   packsGroups,
   rowTiles,
@@ -231,32 +230,6 @@ for (const [index, c] of CASES.entries()) {
     await assertMatchesReference(gpu, g, d, t);
   });
 }
-
-Deno.test("conv2d: a 1x1 stride-2 backward-data is one dispatch, which also zeroes the pixels no tap reaches", async () => {
-  const gpu = await testGpu();
-  const staged = TILING_CANDIDATES.find((t) => t.stagedSteps)!;
-  const cases: [Conv2dGeometry, GemmTiling, boolean][] = [
-    [conv2dGeometry([2, 6, 7, 9], conv(5, 1, 2)), TILING_CANDIDATES[0], false],
-    [conv2dGeometry([2, 6, 7, 9], conv(5, 1, 2)), staged, false],
-    // Tiny images and many channels: the reduction is split, every slice zeroing its own pixels.
-    [conv2dGeometry([2, 5, 4, 4], conv(2048, 1, 2)), TILING_CANDIDATES[0], true],
-  ];
-  for (const [i, [g, tiling, split]] of cases.entries()) {
-    const d = makeData(g, 80 + i, false);
-    const t = upload(gpu, g, d);
-    gpu.write(t.gradInput.buffer, randomArray(t.gradInput.buffer.size / 4, 96));
-    const dispatches = conv2dBackwardData(gpu, g, t, "test", fixedTiling(tiling, ["backwardData"]));
-    assert.deepEqual(
-      dispatches.map((x) => x.label),
-      split
-        ? ["test: conv2d backward-data", "test: conv2d backward-data split sum"]
-        : ["test: conv2d backward-data"],
-    );
-    await run(gpu, dispatches);
-    const expected = conv2dBackwardDataReference(d.gradOutput, d.weight, g);
-    assertClose(await read(gpu, t.gradInput), expected, TOLERANCE, `gradInput, case ${i}`);
-  }
-});
 
 Deno.test("conv2d: grouped, every register tiling packs the groups' rows into shared tiles and matches", async () => {
   const gpu = await testGpu();
