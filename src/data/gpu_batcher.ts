@@ -23,7 +23,7 @@ import {
   type ResizedCropSample,
   resizedCropTaps,
 } from "./resized_crop_op.ts";
-import { cropOffsets, cutoutRect, resizeWindow } from "./_sample_window.ts";
+import { cropOffsets, cutoutRect, resizeWindow, type SourceSize } from "./_sample_window.ts";
 import { type BatchOptions, type BatchPlan, planBatches, planOrder, selectBatch } from "./batch_plan.ts";
 import { PADDING_LABEL } from "../ops/cross_entropy.ts";
 import { imageBytes, type ImageDataset, imageSize, imageSlotBytes } from "./dataset.ts";
@@ -50,7 +50,7 @@ export interface GpuDataOptions {
 interface SelectedSample {
   index: number;
   seed: number;
-  size: { width: number; height: number };
+  size: SourceSize;
 }
 
 /** {@linkcode GpuDataOptions.maxResidentBytes}' default: 2 GiB. */

@@ -11,6 +11,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, type Tensor } from "../gpu/kernel.ts";
 import { type AxisCoefficients, axisCoefficients } from "./_resample.ts";
 import type { ResizedCropParams } from "./resized_crop_params.ts";
+import type { SourceSize } from "./_sample_window.ts";
 import source from "../../shaders/resized_crop.wgsl" with { type: "text" };
 
 const WORKGROUP_SIZE = 64;
@@ -49,7 +50,7 @@ export interface ResizedCropSample {
   /** The source image's position in its chunk. */
   image: number;
   /** The source image's columns and rows, when it is not the geometry's `width` x `height`. */
-  size?: { width: number; height: number };
+  size?: SourceSize;
   /** Output rows `[top, bottom)` and columns `[left, right)` zeroed after normalisation (Cutout). */
   cutout?: { top: number; bottom: number; left: number; right: number };
 }
