@@ -239,6 +239,17 @@ export function fitsLimits(gpu: Gpu, t: GemmTiling): boolean {
 }
 
 /**
+ * True when `t` is worth timing on `gpu`'s class of adapter. Staging through workgroup memory pays where
+ * that memory is on chip and loads from it cheap (GPUs). A fallback adapter is a software implementation
+ * on the CPU: its workgroup memory is ordinary memory, so staging only adds copies and barriers (on
+ * llvmpipe the staged tilings ran at a quarter to half of the register tilings' rate and took 12 to 23 s
+ * each to compile, more than the rest of the autotune together).
+ */
+export function suitsAdapter(gpu: Gpu, t: GemmTiling): boolean {
+  return fitsLimits(gpu, t) && !(t.stagedSteps && gpu.adapter.isFallbackAdapter);
+}
+
+/**
  * True when `t` packs the rows of all of `p`'s groups into its tiles, each invocation's rows within one
  * group, instead of padding each group's rows to whole tiles: a grouped GEMM, a register tiling (staging
  * shares one group's column operands across the workgroup) and groups of whole invocation rows.

@@ -25,6 +25,7 @@ import {
   paddedWork,
   slidesWindow,
   SLIDING_WINDOW_CANDIDATES,
+  suitsAdapter,
   TILING_CANDIDATES,
   UNTUNED,
 } from "./_conv_strategy.ts";
@@ -61,7 +62,8 @@ export interface TuneOptions {
   /** An earlier result: reused without measuring when it was made on the same adapter. */
   previous?: ConvTuning;
   /**
-   * The tilings to try (default: all candidates the adapter's limits allow); the sliding-window ones
+   * The tilings to try (default: the candidates that suit the adapter's class and limits, see
+   * `suitsAdapter` in `_conv_strategy.ts`; given ones are tried if the limits allow them); the sliding-window ones
    * among them for their own kind only.
    */
   candidates?: readonly GemmTiling[];
@@ -211,7 +213,7 @@ export function measuredOn(gpu: Gpu, tuning: ConvTuning): tuning is MeasuredConv
 /**
  * Times every candidate tiling of the convolution GEMMs on `gpu` and returns the measurements as a value:
  * steps compiled with it (`TrainingStep.compile(gpu, model, { tuning })`) use the fastest tiling for each
- * shape. Takes about half a minute, mostly creating the candidates' pipelines.
+ * shape. Takes seconds to a minute, mostly creating the candidates' pipelines.
  *
  * @example
  * ```ts
@@ -227,9 +229,9 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const previous = options.previous;
   if (previous && measuredOn(gpu, previous)) return previous;
   const g = options.geometry ?? await fillingGeometry(gpu);
-  const tilings = (options.candidates ??
-    [...TILING_CANDIDATES, ...FORWARD_WINDOW_CANDIDATES, ...SLIDING_WINDOW_CANDIDATES])
-    .filter((t) => fitsLimits(gpu, t));
+  const tilings = options.candidates?.filter((t) => fitsLimits(gpu, t)) ??
+    [...TILING_CANDIDATES, ...FORWARD_WINDOW_CANDIDATES, ...SLIDING_WINDOW_CANDIDATES]
+      .filter((t) => suitsAdapter(gpu, t));
   const candidates = tilings.filter((t) => !slidesWindow(t));
   const minMilliseconds = options.minMilliseconds ?? 60;
   const made: GPUBuffer[] = [];

@@ -14,6 +14,7 @@ import { dataSplit, gemmProblem, weightSplit } from "../../src/ops/_conv_kernels
 import { backwardDataOp, backwardWeightOp, batchChunks, forwardOp } from "../../src/ops/_conv_chunks.ts";
 import { denseApplies } from "../../src/ops/_conv_dense.ts";
 import {
+  fitsLimits,
   fixedTiling,
   FORWARD_WINDOW_CANDIDATES,
   GEMM_KINDS,
@@ -21,6 +22,7 @@ import {
   packsGroups,
   rowTiles,
   SLIDING_WINDOW_CANDIDATES,
+  suitsAdapter,
   TILING_CANDIDATES,
   UNTUNED,
 } from "../../src/ops/_conv_strategy.ts";
@@ -536,6 +538,20 @@ Deno.test("conv2d: the autotune records its measurements and reuses earlier ones
   const bytes = gpu.bytesAllocated;
   await tuneConvolutions(gpu, { candidates: [TILING_CANDIDATES[4]], geometry, minMilliseconds: 1 });
   assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");
+});
+
+Deno.test("conv2d: the autotune times staged tilings on GPUs only, not on a fallback adapter", async () => {
+  const gpu = await testGpu();
+  const as = (isFallbackAdapter: boolean): Gpu =>
+    Object.create(gpu, { adapter: { value: { ...gpu.adapter, isFallbackAdapter } } });
+  const staged = TILING_CANDIDATES.filter((t) => t.stagedSteps !== undefined);
+  const registers = TILING_CANDIDATES.filter((t) => t.stagedSteps === undefined);
+  assert.ok(staged.length > 0 && registers.length > 0);
+  for (const t of staged) {
+    assert.equal(suitsAdapter(as(true), t), false);
+    assert.equal(suitsAdapter(as(false), t), fitsLimits(gpu, t));
+  }
+  for (const t of registers) assert.equal(suitsAdapter(as(true), t), fitsLimits(gpu, t));
 });
 
 Deno.test("conv2d: the default autotune times a stride-1 and a stride-2 problem and releases both", async () => {
