@@ -45,6 +45,7 @@ export { timeDispatches, timeEach, type TimingOptions } from "./src/gpu/timing.t
 export {
   type BackwardContext,
   type ForwardContext,
+  type GradientTerm,
   type Mode,
   type NodeContext,
   type OpDefinition,
@@ -55,6 +56,7 @@ export {
 export { type LayerKind, type LayerSpec, type LayerSpecs, opDefinition, OPS } from "./src/ops/registry.ts";
 export {
   conv2dBackwardData,
+  conv2dBackwardDataSplits,
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dGeometry,
@@ -101,6 +103,7 @@ export {
   reluForward,
   reluOp,
   type ReluSpec,
+  sumSplits,
 } from "./src/ops/elementwise.ts";
 export {
   adaptiveAvgPool2dOp,

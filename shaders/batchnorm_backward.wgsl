@@ -1,6 +1,9 @@
 // The backward of train-mode BatchNorm2d (after vec4.wgsl or vec1.wgsl and batchnorm_common.wgsl). The
 // incoming gradient g is grad_output, plus grad_extra when EXTRA (a second gradient of the output, summed
-// here instead of in a pass of its own), masked where the forward output is not positive when RELU.
+// here instead of in a pass of its own), masked where the forward output is not positive when RELU. With
+// GRAD_SPLITS > 1, grad_output holds that many partial sums of its term, SPLIT_VECS apart (a split-K
+// convolution's, left unsummed): the pass that sums the channel adds them and writes g over the first,
+// which the apply reads alone.
 // With xhat = (x - mean) * inv_std:
 //   grad_bias = sum g, grad_weight = sum g * xhat,
 //   grad_x = weight * inv_std * (g - mean(g) - xhat * mean(g * xhat)),
@@ -17,6 +20,8 @@ override WRITE_WEIGHT: bool = true;
 override WRITE_BIAS: bool = true;
 override WRITE_INPUT: bool = true;
 override WRITE_RESIDUAL: bool = false;
+override GRAD_SPLITS: u32 = 1u;
+override SPLIT_VECS: u32 = 0u;
 
 struct Params {
   channels: u32,
@@ -46,15 +51,24 @@ fn channel_reference(c: u32) -> f32 {
   return saved_mean[c];
 }
 
-fn gradient(i: u32) -> Vec {
+// g as the summing pass first reads it.
+fn incoming(i: u32) -> Vec {
   var g = grad_output[i];
+  for (var s = 1u; s < GRAD_SPLITS; s++) { g += grad_output[i + s * SPLIT_VECS]; }
   if (EXTRA) { g += grad_extra[i]; }
   if (RELU) { g = select(Vec(0.0), g, output[i] > Vec(0.0)); }
   return g;
 }
 
+// g as the apply reads it, after the summing pass.
+fn gradient(i: u32) -> Vec {
+  if (GRAD_SPLITS > 1u) { return grad_output[i]; }
+  return incoming(i);
+}
+
 fn value_sums(i: u32, mean: f32) -> vec2f {
-  let g = gradient(i);
+  let g = incoming(i);
+  if (GRAD_SPLITS > 1u) { grad_output[i] = g; }
   return vec2f(lanes_sum(g), lanes_sum(g * (input[i] - Vec(mean))));
 }
 

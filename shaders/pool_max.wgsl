@@ -31,10 +31,22 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> output: array<f32>;
 @group(0) @binding(3) var<storage, read_write> indices: array<u32>;
 
-// backward
+// backward: the output's gradient is grad_output, GRAD_SPLITS partial sums of it SPLIT_LENGTH apart,
+// plus grad_extra when EXTRA (a second term, bound to grad_output when absent); added as read.
+override GRAD_SPLITS: u32 = 1u;
+override SPLIT_LENGTH: u32 = 0u;
+override EXTRA: bool = false;
 @group(0) @binding(1) var<storage, read> grad_output: array<f32>;
 @group(0) @binding(2) var<storage, read> argmax: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grad_input: array<f32>;
+@group(0) @binding(4) var<storage, read> grad_extra: array<f32>;
+
+fn output_gradient(o: u32) -> f32 {
+  var g = grad_output[o];
+  for (var s = 1u; s < GRAD_SPLITS; s++) { g += grad_output[o + s * SPLIT_LENGTH]; }
+  if (EXTRA) { g += grad_extra[o]; }
+  return g;
+}
 
 // The first window tap, `dilation` apart from `start`, that is not in the leading padding. Geometry checks
 // guarantee that every window has a tap inside the input.
@@ -99,7 +111,7 @@ fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   for (var oh = rows.x; oh < rows.y; oh++) {
     for (var ow = cols.x; ow < cols.y; ow++) {
       let o = base + oh * p.out_width + ow;
-      if (argmax[o] == index) { sum += grad_output[o]; }
+      if (argmax[o] == index) { sum += output_gradient(o); }
     }
   }
   grad_input[i] = sum;

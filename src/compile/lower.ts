@@ -11,8 +11,8 @@ import { numel } from "../gpu/kernel.ts";
 import type { Graph, LayerSpec, Node } from "../nn/graph.ts";
 import type { Parameter } from "../nn/parameter.ts";
 import type { ConvTuning } from "../ops/conv2d.ts";
-import { add } from "../ops/elementwise.ts";
-import type { BackwardContext, Mode, NodeContext, StepBuilder } from "../ops/op.ts";
+import { add, sumSplits } from "../ops/elementwise.ts";
+import type { BackwardContext, GradientTerm, Mode, NodeContext, StepBuilder } from "../ops/op.ts";
 import { opDefinition } from "../ops/registry.ts";
 import type { GpuModel } from "./gpu_model.ts";
 import type { StepPlanner, VirtualTensor } from "./memory.ts";
@@ -34,6 +34,7 @@ function stepBuilder(planner: StepPlanner, model: GpuModel, tuning: ConvTuning):
     tuning,
     tensor: (shape, label) => planner.tensor(shape, label),
     view: (of, shape) => planner.view(of, shape),
+    firstSplit: (of) => planner.firstSplit(of),
     op(label, tensors, make) {
       planner.op(label, tensors, make);
     },
@@ -113,13 +114,14 @@ export function gradientNeeded(graph: Graph): boolean[] {
 
 /**
  * The gradients of a backward pass so far, per node: one term per reader of its output, summed only when an
- * op asks for the sum (an op that can add the terms as it reads them takes them as they are).
+ * op asks for the sum (an op that can add the terms, and their partial sums, as it reads them takes them as
+ * they are).
  */
 class GradientSums {
   readonly #planner: StepPlanner;
   readonly #model: GpuModel;
   readonly #graph: Graph;
-  readonly #terms: VirtualTensor[][] = [];
+  readonly #terms: GradientTerm[][] = [];
   /** Per node, whether its gradient is needed. */
   readonly needed: boolean[];
 
@@ -128,7 +130,7 @@ class GradientSums {
     this.#model = model;
     this.#graph = graph;
     this.needed = gradientNeeded(graph);
-    this.#terms[graph.output.id] = [gradOutput];
+    this.#terms[graph.output.id] = [{ tensor: gradOutput, splits: 1 }];
   }
 
   /** Whether a gradient reached node `id`'s output. */
@@ -137,16 +139,18 @@ class GradientSums {
   }
 
   /** The terms of node `id`'s gradient. */
-  terms(id: number): readonly VirtualTensor[] {
+  terms(id: number): readonly GradientTerm[] {
     return this.#terms[id] ?? [];
   }
 
-  /** Node `id`'s gradient: its terms summed pairwise in the order they arrived, the sum then kept. */
+  /**
+   * Node `id`'s gradient: each term's partial sums added, then the terms summed pairwise in the order they
+   * arrived; the sum is then kept.
+   */
   of(id: number): VirtualTensor {
-    const terms = this.terms(id);
     const name = this.#graph.nodes[id].name;
     const gpu = this.#model.gpu;
-    const sum = terms.reduce((previous, g) => {
+    const sum = this.terms(id).map((term) => this.#summed(name, term)).reduce((previous, g) => {
       const output = this.#planner.tensor(g.shape, `${name} gradient`);
       this.#planner.op(
         `${name}: gradient sum`,
@@ -155,13 +159,33 @@ class GradientSums {
       );
       return output;
     });
-    this.#terms[id] = [sum];
+    this.#terms[id] = [{ tensor: sum, splits: 1 }];
     return sum;
   }
 
-  /** Adds `g` to node `id`'s gradient, if that is needed. */
-  accumulate(id: number, g: VirtualTensor): void {
-    if (this.needed[id]) (this.#terms[id] ??= []).push(g);
+  /** `term` with its partial sums added. */
+  #summed(name: string, { tensor: partial, splits }: GradientTerm): VirtualTensor {
+    if (splits === 1) return partial;
+    const total = this.#planner.tensor(partial.shape.slice(1), `${name} gradient`);
+    this.#planner.op(
+      `${name}: gradient split sum`,
+      { partial, total },
+      (t) => sumSplits(this.#model.gpu, numel(total.shape), splits, t, name),
+    );
+    return total;
+  }
+
+  /** Adds `g` (of node `id`'s shape `shape`, or partial sums of it) to node `id`'s gradient, if needed. */
+  accumulate(id: number, shape: readonly number[], g: VirtualTensor): void {
+    if (!this.needed[id]) return;
+    const splits = g.shape.length === shape.length + 1 ? g.shape[0] : 1;
+    if (g.shape.slice(g.shape.length - shape.length).join() !== shape.join()) {
+      throw new Error(
+        `${this.#graph.nodes[id].name}: a gradient of shape [${g.shape.join(", ")}] for an output of ` +
+          `shape [${shape.join(", ")}]`,
+      );
+    }
+    (this.#terms[id] ??= []).push({ tensor: g, splits });
   }
 }
 
@@ -189,11 +213,12 @@ function backwardContext(
       const p = node.parameters.get(localName);
       return p?.requiresGrad ? planner.external(model.gradient(p), `${p.name} gradient`) : undefined;
     },
-    gradInput(index) {
+    gradInput(index, splits = 1) {
       if (!sums.needed[inputNode(index)]) return undefined;
-      return planner.tensor(inputs[index].shape, `${graph.nodes[inputNode(index)].name} gradient`);
+      const shape = splits > 1 ? [splits, ...inputs[index].shape] : inputs[index].shape;
+      return planner.tensor(shape, `${graph.nodes[inputNode(index)].name} gradient`);
     },
-    accumulate: (index, gradient) => sums.accumulate(inputNode(index), gradient),
+    accumulate: (index, gradient) => sums.accumulate(inputNode(index), inputs[index].shape, gradient),
   };
 }
 

@@ -94,6 +94,14 @@ export class StepPlanner {
     return this.#add(shape, of.label, this.#tensors[of.id].storage);
   }
 
+  /**
+   * The first of the partial sums that `of` (shape `[splits, ...shape]`) holds, seen as `shape`: the same
+   * storage from its start.
+   */
+  firstSplit(of: VirtualTensor): VirtualTensor {
+    return this.#add(of.shape.slice(1), of.label, this.#tensors[of.id].storage);
+  }
+
   #add(shape: readonly number[], label: string, storage: Storage): VirtualTensor {
     this.#tensors.push({ shape, label, storage });
     return { id: this.#tensors.length - 1, shape, label };

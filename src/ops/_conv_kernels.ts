@@ -373,18 +373,23 @@ export function dataSplit(
   return { splits: Math.ceil(channels / channelsPerSplit), channelsPerSplit };
 }
 
+/** Slices {@linkcode backwardDataDispatches} splits `g`'s GEMM into under `tuning` (1: unsplit). */
+export function dataSplits(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning): number {
+  return dataSplit(gpu, g, tilingFor(gpu, g, "backwardData", tuning)).splits;
+}
+
 /** Bytes of split-K scratch {@linkcode backwardDataDispatches} needs for `g` under `tuning` (0: unsplit). */
 export function dataSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning): number {
-  const { splits } = dataSplit(gpu, g, tilingFor(gpu, g, "backwardData", tuning));
+  const splits = dataSplits(gpu, g, tuning);
   return splits > 1 ? splits * g.batch * g.inChannels * g.inHeight * g.inWidth * 4 : 0;
 }
 
 /**
  * Backward-data GEMMs, `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten: one
  * dispatch per stride phase that holds pixels, each split over the output channels as
- * {@linkcode dataSplit} says, and then the sum of the slices; tiled as `tuning` says. A forward
- * sliding-window tiling (stride 1 only) runs it as one forward convolution, see
- * {@linkcode transposedGeometry}.
+ * {@linkcode dataSplit} says, and then the sum of the slices (with `o.unsummed`, the slices are left in
+ * `gradInput`, which holds them all); tiled as `tuning` says. A forward sliding-window tiling (stride 1
+ * only) runs it as one forward convolution, see {@linkcode transposedGeometry}.
  */
 export function backwardDataDispatches(
   gpu: Gpu,
@@ -392,6 +397,7 @@ export function backwardDataDispatches(
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning,
+  o: { unsummed?: boolean } = {},
 ): Dispatch[] {
   const tl = tilingFor(gpu, g, "backwardData", tuning);
   if (slidesWindow(tl)) {
@@ -403,8 +409,9 @@ export function backwardDataDispatches(
   }
   const size = tileSize(tl);
   const { splits, channelsPerSplit } = dataSplit(gpu, g, tl);
-  const count = numel(t.gradInput.shape);
-  const [scratch] = opScratch(gpu, t.scratch, [dataSplitBytes(gpu, g, tuning)], label);
+  const count = g.batch * g.inChannels * g.inHeight * g.inWidth;
+  const unsummed = o.unsummed === true && splits > 1;
+  const [scratch] = unsummed ? [] : opScratch(gpu, t.scratch, [dataSplitBytes(gpu, g, tuning)], label);
   const [axisY, axisX] = axes(g);
   const tiles = rowTiles(tl, gemmProblem(g, "backwardData"));
   const dispatches: Dispatch[] = [];

@@ -29,6 +29,7 @@ import {
   inputShapeError,
   type OpDefinition,
   type StepTensor,
+  twoTermGradient,
 } from "./op.ts";
 
 /** Workgroup size of eval mode's elementwise pass and of the sliced passes. */
@@ -371,9 +372,11 @@ export function batchNormTrain(
 /**
  * Backward of {@linkcode batchNormTrain}. The output's gradient is `gradOutput`, plus `gradExtra` when given
  * (a second gradient of the same output, summed here rather than in a pass of its own); with `relu` it is
- * masked where `output` is not positive. With `o.writeResidual`, that (summed, masked) gradient overwrites
- * `gradOutput`: it is the gradient of the forward's residual input, and writing it in place keeps the
- * fused pass within 10 storage buffers. Each of `gradInput`, `gradWeight` and `gradBias` is computed
+ * masked where `output` is not positive. With `o.gradSplits` (default 1), `gradOutput` holds that many
+ * partial sums of its term one after another (a split-K convolution's, see `conv2dBackwardData`), added
+ * here; the gradient then overwrites the first of them. With `o.writeResidual`, that (summed, masked)
+ * gradient overwrites `gradOutput`: it is the gradient of the forward's residual input, and writing it in
+ * place keeps the fused pass within 10 storage buffers. Each of `gradInput`, `gradWeight` and `gradBias` is computed
  * only when given (frozen parameters get none) and is overwritten, not accumulated. One dispatch, or three
  * for channels over {@linkcode CHANNEL_LIMIT} Vecs.
  *
@@ -419,17 +422,19 @@ export function batchNormBackward(
     gradBias?: Tensor;
     scratch?: Scratch;
   },
-  o: { relu: boolean; writeResidual?: boolean },
+  o: { relu: boolean; writeResidual?: boolean; gradSplits?: number },
   label: string,
 ): Dispatch[] {
   checkShape(label, s, true);
+  const count = s.batch * s.channels * s.spatial;
+  const splits = o.gradSplits ?? 1;
+  checkElements(label, { gradOutput: t.gradOutput }, splits * count);
   checkElements(label, {
     input: t.input,
     output: t.output,
-    gradOutput: t.gradOutput,
     gradExtra: t.gradExtra,
     gradInput: t.gradInput,
-  }, s.batch * s.channels * s.spatial);
+  }, count);
   checkElements(label, {
     weight: t.weight,
     savedMean: t.savedMean,
@@ -451,6 +456,8 @@ export function batchNormBackward(
       WRITE_BIAS: t.gradBias ? 1 : 0,
       WRITE_INPUT: t.gradInput ? 1 : 0,
       WRITE_RESIDUAL: writeResidual ? 1 : 0,
+      GRAD_SPLITS: splits,
+      SPLIT_VECS: count / plan.width,
     },
     bindings: {
       ...tensors,
@@ -524,9 +531,7 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
   const [input] = ctx.inputs;
   const relu = ctx.spec.relu ?? false;
   const [savedMean, savedInvStd] = ctx.saved;
-  // Two gradients of the output (a tensor that fans out) are summed as they are read.
-  const terms = ctx.gradOutputTerms;
-  const [gradOutput, gradExtra] = terms.length === 2 ? terms : [ctx.gradOutput];
+  const { gradOutput, gradExtra, gradSplits } = twoTermGradient(ctx);
   const gradInput = ctx.gradInput(0);
   // The residual's gradient is the output's (masked), written over gradOutput, which only this op reads.
   const writeResidual = ctx.spec.residual === true && ctx.gradInput(1) !== undefined;
@@ -550,10 +555,17 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
   ctx.op(
     ctx.label,
     { ...tensors, ...scratch },
-    (t) => batchNormBackward(ctx.gpu, s, { ...t, scratch: scratchOf(t) }, { relu, writeResidual }, ctx.name),
+    (t) =>
+      batchNormBackward(
+        ctx.gpu,
+        s,
+        { ...t, scratch: scratchOf(t) },
+        { relu, writeResidual, gradSplits },
+        ctx.name,
+      ),
   );
   if (gradInput) ctx.accumulate(0, gradInput);
-  if (writeResidual) ctx.accumulate(1, gradOutput);
+  if (writeResidual) ctx.accumulate(1, gradSplits > 1 ? ctx.firstSplit(gradOutput) : gradOutput);
 }
 
 /** `nn.BatchNorm2d` as a layer kind, with an optional fused residual add and ReLU. */

@@ -11,12 +11,13 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, Tensor } from "../gpu/kernel.ts";
-import { checkTensor } from "./_conv_kernels.ts";
+import { backwardDataDispatches, checkTensor, dataSplits } from "./_conv_kernels.ts";
 import {
   backwardDataOp,
   backwardDataOpParts,
   backwardWeightOp,
   backwardWeightOpParts,
+  batchChunks,
   forwardOp,
 } from "./_conv_chunks.ts";
 import {
@@ -266,6 +267,9 @@ function foldedNorm(
 /**
  * The dispatches that overwrite `gradInput` with the gradient of the loss with respect to the input,
  * given `gradOutput`, the gradient with respect to the output; `tuning` as for {@linkcode conv2dForward}.
+ * With `o.unsummed`, a split-K GEMM leaves its partial sums in `gradInput` instead of adding them, for a
+ * reader that adds them as it reads (one dispatch fewer): `gradInput` then holds
+ * {@linkcode conv2dBackwardDataSplits} partial sums of the gradient, one after another.
  *
  * @example
  * ```ts
@@ -288,16 +292,41 @@ export function conv2dBackwardData(
   t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
   label: string,
   tuning: ConvTuning = UNTUNED,
+  o: { unsummed?: boolean } = {},
 ): Dispatch[] {
+  const splits = o.unsummed ? conv2dBackwardDataSplits(gpu, g, tuning) : 1;
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
-  checkTensor(gpu, label, "gradInput", t.gradInput, inputCount(g), true);
+  checkTensor(gpu, label, "gradInput", t.gradInput, splits * inputCount(g), splits === 1);
   const op = `${label}: conv2d backward-data`;
+  if (splits > 1) return backwardDataDispatches(gpu, g, t, op, tuning, { unsummed: true });
   const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "backwardData", tuning), op);
   const path = conv2dPath(gpu, g, "backwardData", tuning);
   if (path === "dense") return denseBackwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
   if (path === "winograd") return winogradBackwardDataOp(gpu, g, t, op, tuning, { scratch });
   return backwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
+}
+
+/**
+ * The partial sums that {@linkcode conv2dBackwardData} leaves in `gradInput` with `unsummed` under
+ * `tuning`: more than 1 where its GEMM is split over the output channels (direct kernels on a batch that
+ * fits one binding), else 1.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { conv2dBackwardDataSplits, conv2dGeometry } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const g = conv2dGeometry([1, 512, 4, 4], {
+ *   outChannels: 512, kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1,
+ * });
+ * console.log(conv2dBackwardDataSplits(gpu, g) > 1); // true: few pixels, a long reduction
+ * ```
+ */
+export function conv2dBackwardDataSplits(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning = UNTUNED): number {
+  if (conv2dPath(gpu, g, "backwardData", tuning) !== "direct") return 1;
+  if (batchChunks(g, gpu.limits.maxStorageBufferBindingSize, "backward-data").length > 1) return 1;
+  return dataSplits(gpu, g, tuning);
 }
 
 /**
@@ -423,7 +452,9 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
     if (gradBias && !gradWeight) {
       throw new Error(`${name}: a frozen weight with a trainable bias is not supported`);
     }
-    const gradInput = ctx.gradInput(0);
+    // The split-K partial sums of backward-data are left to the reader of the gradient to add.
+    const splits = conv2dBackwardDataSplits(ctx.gpu, geometry, ctx.tuning);
+    const gradInput = ctx.gradInput(0, splits);
     if (gradWeight) {
       const label = `${name}: conv2d backward-weight`;
       const parts = conv2dScratchParts(
@@ -441,11 +472,14 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
     }
     if (gradInput) {
       const label = `${name}: conv2d backward-data`;
-      const parts = conv2dScratchParts(ctx.gpu, geometry, "backwardData", ctx.tuning);
+      const parts = splits > 1 ? [] : conv2dScratchParts(ctx.gpu, geometry, "backwardData", ctx.tuning);
       ctx.op(
         label,
         { gradOutput, weight: ctx.parameter("weight")!, gradInput, ...declareScratch(ctx, parts, label) },
-        (t) => conv2dBackwardData(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, name, ctx.tuning),
+        (t) =>
+          conv2dBackwardData(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, name, ctx.tuning, {
+            unsummed: true,
+          }),
       );
       ctx.accumulate(0, gradInput);
     }

@@ -9,6 +9,7 @@ import code from "../../shaders/elementwise.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, grid, kernel, numel, type Tensor } from "../gpu/kernel.ts";
 import { formatShape, type OpDefinition } from "./op.ts";
+import { sumSlicesDispatch } from "./_conv_kernels.ts";
 
 const WORKGROUP_SIZE = 256;
 
@@ -120,6 +121,34 @@ export function add(
   return elementwise(gpu, label, "residual add", "add", count, { a: t.a, b: t.b, sum: t.output }, {
     RELU: o.relu ? 1 : 0,
   });
+}
+
+/**
+ * `total = sum of partial[s * count .. (s + 1) * count)` over `s < splits`, in order: the partial sums a
+ * split-K convolution left (see `conv2dBackwardData`), added where no reader adds them as it reads.
+ *
+ * @example
+ * ```ts
+ * import { Gpu } from "@denogpu/resnet";
+ * import { submit, sumSplits, tensor } from "@denogpu/resnet/ops";
+ * const gpu = await Gpu.create();
+ * const partial = tensor(gpu.upload("partial", new Float32Array([1, 2, 10, 20])), [2, 2]);
+ * const total = tensor(gpu.buffer("total", 8), [2]);
+ * submit(gpu, sumSplits(gpu, 2, 2, { partial, total }, "layer1.0.conv1"));
+ * console.log(await gpu.readFloats(total.buffer, 0, 2)); // [11, 22]
+ * ```
+ */
+export function sumSplits(
+  gpu: Gpu,
+  count: number,
+  splits: number,
+  t: { partial: Tensor; total: Tensor },
+  label: string,
+): Dispatch[] {
+  const name = `${label}: gradient split sum`;
+  expectElements(name, { partial: t.partial }, splits * count);
+  expectElements(name, { total: t.total }, count);
+  return [sumSlicesDispatch(gpu, t, splits, count, name)];
 }
 
 /** A `nn.ReLU` node of a traced graph. */

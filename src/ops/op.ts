@@ -25,6 +25,17 @@ export interface StepTensor {
   readonly label: string;
 }
 
+/**
+ * One term of a gradient: `tensor` is the term, or with `splits` above 1 holds that many partial sums of it
+ * one after another (shape `[splits, ...shape]`; a split-K convolution's, left for the reader to add).
+ */
+export interface GradientTerm {
+  /** The term or its partial sums. */
+  readonly tensor: StepTensor;
+  /** Partial sums in `tensor`: 1 when it is the term itself. */
+  readonly splits: number;
+}
+
 /** Named step tensors resolved to real ones (optional names stay optional). */
 export type Resolved<T> = { [K in keyof T]: undefined extends T[K] ? Tensor | undefined : Tensor };
 
@@ -41,6 +52,8 @@ export interface StepBuilder {
   tensor(shape: readonly number[], label: string): StepTensor;
   /** The same storage seen with another shape of the same size. */
   view(of: StepTensor, shape?: readonly number[]): StepTensor;
+  /** The first of the partial sums that `of` (shape `[splits, ...shape]`) holds, seen as `shape`. */
+  firstSplit(of: StepTensor): StepTensor;
   /**
    * Records an op over named tensors (read or written, `undefined` for an absent optional one); `make` is
    * called after allocation with the same names resolved to real tensors. Ops run in the order recorded.
@@ -89,16 +102,23 @@ export interface BackwardContext<S> extends NodeContext<S> {
   readonly gradOutput: StepTensor;
   /**
    * The terms that sum to {@linkcode BackwardContext.gradOutput}, one per reader of the output: an op that
-   * adds them as it reads them saves the separate sum (which is made only if `gradOutput` is read).
+   * adds them (and their partial sums) as it reads them saves the separate sums, which are made only if
+   * `gradOutput` is read.
    */
-  readonly gradOutputTerms: readonly StepTensor[];
+  readonly gradOutputTerms: readonly GradientTerm[];
   /** What the forward lowering saved, in order. */
   readonly saved: readonly StepTensor[];
   /** The gradient of the layer's parameter `localName`, or `undefined` when it is frozen or absent. */
   gradient(localName: string): StepTensor | undefined;
-  /** A new tensor for the gradient of input `index`, or `undefined` when that input needs no gradient. */
-  gradInput(index: number): StepTensor | undefined;
-  /** Adds `gradient` to input `index`'s gradient (summed where the input fans out); a no-op if none is needed. */
+  /**
+   * A new tensor for the gradient of input `index` (for `splits` partial sums of it when given, shape
+   * `[splits, ...shape]`), or `undefined` when that input needs no gradient.
+   */
+  gradInput(index: number, splits?: number): StepTensor | undefined;
+  /**
+   * Adds `gradient` (of the input's shape, or `[splits, ...shape]`: partial sums) to input `index`'s
+   * gradient (summed where the input fans out); a no-op if none is needed.
+   */
   accumulate(index: number, gradient: StepTensor): void;
 }
 
@@ -122,6 +142,21 @@ export interface OpDefinition<S extends { kind: string }> {
    * layers) define it, as FLOP counts are usually quoted.
    */
   forwardFlops?(spec: S, outputShape: readonly number[]): number;
+}
+
+/**
+ * The output's gradient as an op that adds up to two terms as it reads them takes it: the terms, the one
+ * of partial sums first (`gradSplits` of them), or their sum when there are more terms or two of partial
+ * sums.
+ */
+export function twoTermGradient<S>(
+  ctx: BackwardContext<S>,
+): { gradOutput: StepTensor; gradExtra?: StepTensor; gradSplits: number } {
+  const terms = [...ctx.gradOutputTerms].sort((a, b) => b.splits - a.splits);
+  if (terms.length <= 2 && (terms[1]?.splits ?? 1) === 1) {
+    return { gradOutput: terms[0].tensor, gradExtra: terms[1]?.tensor, gradSplits: terms[0].splits };
+  }
+  return { gradOutput: ctx.gradOutput, gradSplits: 1 };
 }
 
 /** A shape as messages write it: `[64, 56, 56]`. */

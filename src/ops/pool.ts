@@ -19,7 +19,7 @@ import {
   windowGeometry,
   windowOutputShape,
 } from "./_window.ts";
-import { inputShapeError, type OpDefinition } from "./op.ts";
+import { inputShapeError, type OpDefinition, twoTermGradient } from "./op.ts";
 
 const WORKGROUP_SIZE = 256;
 /** Invocations that sum one plane of the global average pool, when a workgroup sums it. */
@@ -179,7 +179,9 @@ export function maxPool2dForward(
 
 /**
  * Max pool backward: each output's gradient goes to the input its index names, gradients of overlapping
- * windows summed (each input gathers its own, so no atomics). `gradInput` is overwritten.
+ * windows summed (each input gathers its own, so no atomics). `gradInput` is overwritten. The output's
+ * gradient is `gradOutput` (or `o.gradSplits` partial sums of it one after another, added as read), plus
+ * `gradExtra` when given (a second term, also added as read).
  *
  * @example
  * ```ts
@@ -201,20 +203,30 @@ export function maxPool2dForward(
 export function maxPool2dBackward(
   gpu: Gpu,
   g: MaxPool2dGeometry,
-  t: { gradOutput: Tensor; indices: Tensor; gradInput: Tensor },
+  t: { gradOutput: Tensor; indices: Tensor; gradInput: Tensor; gradExtra?: Tensor },
   label: string,
+  o: { gradSplits?: number } = {},
 ): Dispatch[] {
   const planes = g.batch * g.channels;
   const outputs = planes * g.outHeight * g.outWidth;
   const inputs = planes * g.inHeight * g.inWidth;
-  checkElements(label, t, { gradOutput: outputs, indices: outputs, gradInput: inputs });
+  const splits = o.gradSplits ?? 1;
+  const { gradExtra, ...tensors } = t;
+  checkElements(label, tensors, { gradOutput: splits * outputs, indices: outputs, gradInput: inputs });
+  if (gradExtra) checkElements(label, { gradExtra }, { gradExtra: outputs });
   return [kernel(gpu, {
     label: `${label}: max pool backward`,
     code: maxShader,
     entryPoint: "backward",
-    constants: { WG: WORKGROUP_SIZE },
+    constants: { WG: WORKGROUP_SIZE, GRAD_SPLITS: splits, SPLIT_LENGTH: outputs, EXTRA: gradExtra ? 1 : 0 },
     uniforms: maxPoolUniforms(g),
-    bindings: { gradOutput: t.gradOutput, argmax: t.indices, gradInput: t.gradInput },
+    // An absent second term is never read: grad_output stands in.
+    bindings: {
+      gradOutput: t.gradOutput,
+      argmax: t.indices,
+      gradInput: t.gradInput,
+      gradExtra: gradExtra ?? t.gradOutput,
+    },
     workgroups: grid(inputs, WORKGROUP_SIZE),
   })];
 }
@@ -332,8 +344,9 @@ export const maxPool2dOp: OpDefinition<MaxPool2dSpec> = {
     const gradInput = ctx.gradInput(0);
     if (!gradInput) return;
     const geometry = maxPool2dGeometry(ctx.inputs[0].shape, ctx.spec);
-    const tensors = { gradOutput: ctx.gradOutput, indices: ctx.saved[0], gradInput };
-    ctx.op(ctx.label, tensors, (t) => maxPool2dBackward(ctx.gpu, geometry, t, ctx.name));
+    const { gradOutput, gradExtra, gradSplits } = twoTermGradient(ctx);
+    const tensors = { gradOutput, gradExtra, indices: ctx.saved[0], gradInput };
+    ctx.op(ctx.label, tensors, (t) => maxPool2dBackward(ctx.gpu, geometry, t, ctx.name, { gradSplits }));
     ctx.accumulate(0, gradInput);
   },
 };

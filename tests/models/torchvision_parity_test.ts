@@ -145,6 +145,14 @@ Deno.test("resnet18: two SGD steps equal PyTorch's gradients, parameters and run
   const fixture = await loadTrainFixture();
   const model = resnet18({ numClasses: fixture.numClasses });
   const training = await compileTraining(gpu, model, fixture);
+  // The split-K partial sums of backward-data and the two gradients of each block input reach the
+  // BatchNorm and max-pool backward passes unsummed: both add them as they read.
+  const labels = training.dispatches.map((d) => d.label);
+  assert.ok(labels.some((l) => l.endsWith("conv2d backward-data")));
+  assert.deepEqual(labels.filter((l) => /gradient (split )?sum|residual add/.test(l)), []);
+  const count = (suffix: string) => labels.filter((l) => l.endsWith(suffix)).length;
+  // Only the dense path (the tiny images of layer3 and layer4, an unrolled kernel each) adds its own.
+  assert.equal(count("backward-data split sum"), count("backward-data unroll"));
   for (const [index, step] of fixture.steps.entries()) {
     await checkLoss(training, step, index);
     // After the first update (lr 0.1, loss 2.3 -> 6.3) the gradients are ill-conditioned: layer4's

@@ -436,5 +436,29 @@ for (const s of [SHAPES[1], VARIANTS[0][1], SLICED]) {
     assertClose(await read(gpu, gradOutput), masked, TOLERANCE, "grad residual, over grad output");
     assertClose(await read(gpu, gradInput), expectedGrads.gradInput, TOLERANCE, "grad input");
     assertClose(await read(gpu, gradWeight), expectedGrads.gradWeight, TOLERANCE, "grad weight");
+
+    // The same with the first gradient as three partial sums (a split-K convolution's), added as read.
+    const parts = [randomArray(count(s), 84), randomArray(count(s), 85)];
+    const split = new Float32Array(3 * count(s));
+    g1.forEach((g, i) => {
+      split[i] = parts[0][i];
+      split[count(s) + i] = parts[1][i];
+      split[2 * count(s) + i] = g - parts[0][i] - parts[1][i];
+    });
+    const gradSplits = upload(gpu, "dy splits", split, [3, ...shape]);
+    submit(
+      gpu,
+      batchNormBackward(
+        gpu,
+        s,
+        { ...t, gradOutput: gradSplits, gradExtra: upload(gpu, "dy'", g2, shape), gradInput, gradWeight },
+        { relu: true, writeResidual: true, gradSplits: 3 },
+        "test",
+      ),
+    );
+    const first = (await read(gpu, gradSplits)).slice(0, count(s));
+    assertClose(first, masked, TOLERANCE, "split: grad residual, over the first partial sum");
+    assertClose(await read(gpu, gradInput), expectedGrads.gradInput, TOLERANCE, "split: grad input");
+    assertClose(await read(gpu, gradWeight), expectedGrads.gradWeight, TOLERANCE, "split: grad weight");
   });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { add, reluBackward, reluForward } from "../../src/ops/elementwise.ts";
+import { add, reluBackward, reluForward, sumSplits } from "../../src/ops/elementwise.ts";
 import { submit, tensor } from "../../src/gpu/kernel.ts";
 import { addReference, reluBackwardReference, reluReference } from "../reference/elementwise.ts";
 import { assertClose, centralDifferences, dot, randomArray, testGpu } from "../_gpu.ts";
@@ -72,6 +72,21 @@ for (const relu of [false, true]) {
     assertClose(gradient, numericB, TOLERANCE, "d/db against finite differences");
   });
 }
+
+Deno.test("sumSplits adds partial sums in order, like the split-K sum it replaces", async () => {
+  const gpu = await testGpu();
+  const splits = 3;
+  const partial = randomArray(splits * COUNT, 7);
+  const total = tensor(gpu.buffer("total", COUNT * 4), [COUNT]);
+  const t = { partial: tensor(gpu.upload("partial", partial), [splits, COUNT]), total };
+  submit(gpu, sumSplits(gpu, COUNT, splits, t, "test"));
+  const expected = Float32Array.from(
+    { length: COUNT },
+    (_, i) => Math.fround(Math.fround(partial[i] + partial[COUNT + i]) + partial[2 * COUNT + i]),
+  );
+  assert.deepEqual(await gpu.readFloats(total.buffer, 0, COUNT), expected);
+  assert.throws(() => sumSplits(gpu, COUNT, 2, t, "layer1"), /layer1: gradient split sum: partial has 3003/);
+});
 
 Deno.test("element-wise ops reject tensors of the wrong size", async () => {
   const gpu = await testGpu();

@@ -112,6 +112,37 @@ Deno.test("max pool picks the first maximum on ties, as PyTorch", async () => {
   );
 });
 
+Deno.test("max pool backward adds two gradient terms as it reads them, one as partial sums", async () => {
+  const gpu = await testGpu();
+  const shape = [3, 5, 10, 7];
+  const g = maxPool2dGeometry(shape, pool([3, 3], [2, 2], [1, 1]));
+  const outputs = size(outShape(g));
+  const input = randomArray(size(shape), 5);
+  const [a, b, c, extra] = [6, 7, 8, 10].map((seed) => randomArray(outputs, seed));
+  const expected = maxPool2dReference(input, g);
+  const gradOutput = Float32Array.from(a, (v, i) => Math.fround(Math.fround(v + b[i]) + c[i]) + extra[i]);
+  const indices = tensor(gpu.upload("argmax", expected.indices), outShape(g));
+  const gradInput = tensor(gpu.buffer("dx", size(shape) * 4), shape);
+  const splits = new Float32Array([...a, ...b, ...c]);
+  const t = {
+    gradOutput: tensor(gpu.upload("dy splits", splits), [3, ...outShape(g)]),
+    gradExtra: tensor(gpu.upload("dy'", extra), outShape(g)),
+    indices,
+    gradInput,
+  };
+  submit(gpu, maxPool2dBackward(gpu, g, t, "test", { gradSplits: 3 }));
+  assertClose(
+    await gpu.readFloats(gradInput.buffer, 0, size(shape)),
+    maxPool2dBackwardReference(gradOutput, expected.indices, g),
+    TOLERANCE,
+    "grad input",
+  );
+  assert.throws(
+    () => maxPool2dBackward(gpu, g, t, "maxpool"),
+    /maxpool: gradOutput has 900 elements, expected 300/,
+  );
+});
+
 Deno.test("max pool geometry follows PyTorch's output size and checks", () => {
   const stem = maxPool2dGeometry([8, 64, 112, 112], pool([3, 3], [2, 2], [1, 1]));
   assert.deepEqual([stem.outHeight, stem.outWidth], [56, 56]);
