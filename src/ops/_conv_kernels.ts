@@ -175,16 +175,6 @@ function readsOutsideGradOutput(a: Axis, phase: number): boolean {
   });
 }
 
-/** WGSL overrides of the taps valid in one backward-data phase, along the axis named by `suffix`. */
-function phaseTapConstants(a: Axis, phase: number, suffix: "H" | "W"): Record<string, number> {
-  const taps = phaseTaps(a, phase);
-  return {
-    [`PHASE_TAP0_${suffix}`]: taps[0] ?? 0,
-    [`PHASE_TAPS_${suffix}`]: taps.length,
-    [`PHASE_TAP_STEP_${suffix}`]: taps.length > 1 ? taps[1] - taps[0] : 1,
-  };
-}
-
 /** WGSL overrides of `g`'s live tap windows. */
 function tapConstants(g: Conv2dGeometry): Record<string, number> {
   const [y, x] = liveWindows(g);
@@ -414,33 +404,41 @@ export function backwardDataDispatches(
   const [scratch] = unsummed ? [] : opScratch(gpu, t.scratch, [dataSplitBytes(gpu, g, tuning)], label);
   const [axisY, axisX] = axes(g);
   const tiles = rowTiles(tl, gemmProblem(g, "backwardData"));
-  const dispatches: Dispatch[] = [];
-  for (let phaseY = 0; phaseY < Math.min(g.strideHeight, g.inHeight); phaseY++) {
-    for (let phaseX = 0; phaseX < Math.min(g.strideWidth, g.inWidth); phaseX++) {
-      const pixels = g.batch * phasePositions(axisY, phaseY) * phasePositions(axisX, phaseX);
-      const checkBounds = readsOutsideGradOutput(axisY, phaseY) || readsOutsideGradOutput(axisX, phaseX);
-      const [x, y] = grid(Math.ceil(pixels / size.columns), 1);
-      dispatches.push(kernel(gpu, {
-        label,
-        code: BACKWARD_DATA,
-        entryPoint: tl.stagedSteps ? "main_staged" : "main",
-        constants: {
-          ...gemmConstants(g, "backwardData", tl, checkBounds),
-          PHASE_Y: phaseY,
-          PHASE_X: phaseX,
-          ...phaseTapConstants(axisY, phaseY, "H"),
-          ...phaseTapConstants(axisX, phaseX, "W"),
-          CHANNELS_PER_SPLIT: channelsPerSplit,
-        },
-        bindings: {
-          gradOutput: t.gradOutput,
-          weight: t.weight,
-          gradInput: scratch ? tensor(scratch.buffer, [splits * count], scratch.offset) : t.gradInput,
-        },
-        workgroups: [x, y, tiles * splits],
-      }));
-    }
-  }
+  const [phasesY, phasesX] = [Math.min(g.strideHeight, g.inHeight), Math.min(g.strideWidth, g.inWidth)];
+  const phases = Array.from({ length: phasesY * phasesX }, (_, i) => [Math.floor(i / phasesX), i % phasesX]);
+  const tapped = phases.every(([y, x]) => phaseTaps(axisY, y).length > 0 && phaseTaps(axisX, x).length > 0);
+  // Every phase lays its pixels out on phase (0, 0)'s grid, the largest.
+  const [x, y] = grid(
+    Math.ceil((g.batch * phasePositions(axisY, 0) * phasePositions(axisX, 0)) / size.columns),
+    1,
+  );
+  const dispatch = (first: number, phaseCount: number) => {
+    const covered = phases.slice(first, first + phaseCount);
+    const checkBounds = covered.some(([py, px]) =>
+      readsOutsideGradOutput(axisY, py) || readsOutsideGradOutput(axisX, px)
+    );
+    return kernel(gpu, {
+      label,
+      code: BACKWARD_DATA,
+      entryPoint: tl.stagedSteps ? "main_staged" : "main",
+      constants: {
+        ...gemmConstants(g, "backwardData", tl, checkBounds),
+        PHASES_Y: phasesY,
+        PHASES_X: phasesX,
+        PHASE_FIRST: first,
+        PHASE_COUNT: phaseCount,
+        SPLITS: splits,
+        CHANNELS_PER_SPLIT: channelsPerSplit,
+      },
+      bindings: {
+        gradOutput: t.gradOutput,
+        weight: t.weight,
+        gradInput: scratch ? tensor(scratch.buffer, [splits * count], scratch.offset) : t.gradInput,
+      },
+      workgroups: [x, y, tiles * splits * phaseCount],
+    });
+  };
+  const dispatches = tapped ? [dispatch(0, phases.length)] : phases.map((_, i) => dispatch(i, 1));
   if (scratch) {
     dispatches.push(
       sumSlicesDispatch(gpu, { partial: scratch, total: t.gradInput }, splits, count, `${label} split sum`),
