@@ -6,10 +6,10 @@
 // PHASES_Y x PHASES_X phases (iy mod STRIDE_H, ix mod STRIDE_W; fewer where the image is smaller than the
 // stride): within a phase the same taps are valid for every pixel, an arithmetic progression along each
 // axis, so the loops run over those taps alone, with no test per tap or pixel. A dispatch runs phases
-// PHASE_FIRST .. PHASE_FIRST + PHASE_COUNT - 1, one slab of the grid's z each: all of them where every
-// phase has a valid tap, else one each, so that a phase without any (a 1x1 stride-2 kernel's, which
-// writes zeros) compiles to a kernel that only stores (on llvmpipe even an idle workgroup of the full
-// kernel costs tens of microseconds).
+// PHASE_FIRST .. PHASE_FIRST + PHASE_COUNT - 1, one slab of the grid's z each: a run of phases that all
+// have valid taps, or (TAPLESS) a run that has none (a 1x1 stride-2 kernel's three) and only writes
+// zeros, compiled without the reduction (on llvmpipe even an idle workgroup of the full kernel costs tens
+// of microseconds).
 // The reduction may be split over the output channels: slice s sums CHANNELS_PER_SPLIT of them into
 // grad_input[s * SLICE_SIZE + ...], partial sums added afterwards; unsplit, grad_input is the result.
 // CHECK_BOUNDS: false when every valid tap of every pixel of every phase lands inside grad_output.
@@ -24,6 +24,7 @@ override PHASES_Y: u32 = u32(STRIDE_H);
 override PHASES_X: u32 = u32(STRIDE_W);
 override PHASE_FIRST: u32 = 0u;
 override PHASE_COUNT: u32 = PHASES_Y * PHASES_X;
+override TAPLESS: bool = false;
 override SPLITS: u32 = 1u;
 override CHANNELS_PER_SPLIT: u32 = CG_OUT; // output channels each slice of the reduction sums
 override SLICE_SIZE: u32 = BATCH * C_IN * IN_HW; // floats between the slices' partial sums
@@ -175,7 +176,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   // One loop over (channel, tap y, tap x), its counters stepped without branches: on llvmpipe a loop nest
   // over tap counts known only at run time ran 1.5-2x slower, and this loop runs stride-1 ones (constant
   // counts) about 1.25x faster than the nest did.
-  let steps = (last_channel - first_channel) * ty.count * tx.count;
+  let steps = select((last_channel - first_channel) * ty.count * tx.count, 0u, TAPLESS);
   var oc = first_channel;
   var y = 0u;
   var x = 0u;
@@ -217,6 +218,6 @@ fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) 
   staged_x = tx;
   let first = ((wid.z % PHASE_SLAB) / ROW_TILES / Z_GROUPS) * CHANNELS_PER_SPLIT;
   let channels = min(first + CHANNELS_PER_SPLIT, CG_OUT) - first;
-  shared_gemm(channels * ty.count * tx.count, lid, start.x, start.y);
+  shared_gemm(select(channels * ty.count * tx.count, 0u, TAPLESS), lid, start.x, start.y);
   store_tile();
 }

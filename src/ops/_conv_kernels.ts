@@ -406,7 +406,7 @@ export function backwardDataDispatches(
   const tiles = rowTiles(tl, gemmProblem(g, "backwardData"));
   const [phasesY, phasesX] = [Math.min(g.strideHeight, g.inHeight), Math.min(g.strideWidth, g.inWidth)];
   const phases = Array.from({ length: phasesY * phasesX }, (_, i) => [Math.floor(i / phasesX), i % phasesX]);
-  const tapped = phases.every(([y, x]) => phaseTaps(axisY, y).length > 0 && phaseTaps(axisX, x).length > 0);
+  const tapped = phases.map(([y, x]) => phaseTaps(axisY, y).length > 0 && phaseTaps(axisX, x).length > 0);
   // Every phase lays its pixels out on phase (0, 0)'s grid, the largest.
   const [x, y] = grid(
     Math.ceil((g.batch * phasePositions(axisY, 0) * phasePositions(axisX, 0)) / size.columns),
@@ -427,6 +427,7 @@ export function backwardDataDispatches(
         PHASES_X: phasesX,
         PHASE_FIRST: first,
         PHASE_COUNT: phaseCount,
+        TAPLESS: tapped[first] ? 0 : 1,
         SPLITS: splits,
         CHANNELS_PER_SPLIT: channelsPerSplit,
       },
@@ -438,7 +439,12 @@ export function backwardDataDispatches(
       workgroups: [x, y, tiles * splits * phaseCount],
     });
   };
-  const dispatches = tapped ? [dispatch(0, phases.length)] : phases.map((_, i) => dispatch(i, 1));
+  // A dispatch per run of phases that all have taps or all have none (a 1x1 stride-2 kernel's three).
+  const dispatches: Dispatch[] = [];
+  for (let first = 0, end = 1; first < phases.length; first = end++) {
+    while (end < phases.length && tapped[end] === tapped[first]) end++;
+    dispatches.push(dispatch(first, end - first));
+  }
   if (scratch) {
     dispatches.push(
       sumSlicesDispatch(gpu, { partial: scratch, total: t.gradInput }, splits, count, `${label} split sum`),

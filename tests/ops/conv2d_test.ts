@@ -517,6 +517,37 @@ Deno.test("conv2d: a batch larger than one binding runs in aligned runs of image
   );
 });
 
+Deno.test("conv2d: backward-data runs its stride phases in one dispatch per run of phases with taps or none", async () => {
+  const gpu = await testGpu();
+  const dispatches = (input: number[], options: Conv2dOptions) => {
+    const g = conv2dGeometry(input, options);
+    const t = {
+      gradOutput: tensor(gpu.buffer("dy", 4 * g.batch * g.outChannels * g.outHeight * g.outWidth), [
+        g.batch,
+        g.outChannels,
+        g.outHeight,
+        g.outWidth,
+      ]),
+      weight: tensor(gpu.buffer("w", 4 * g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth), [
+        g.outChannels,
+        g.inChannels,
+        g.kernelHeight,
+        g.kernelWidth,
+      ]),
+      gradInput: tensor(gpu.buffer("dx", 4 * g.batch * g.inChannels * g.inHeight * g.inWidth), input),
+    };
+    return conv2dBackwardData(gpu, g, t, "layer2.0", CHEAP_TUNING).map((d) => d.workgroups[2]);
+  };
+  // 3x3 stride 2: every phase has taps, so one dispatch covers all four (a slab of z each).
+  const strided = dispatches([2, 8, 8, 8], conv(8, 3, 2, 1));
+  assert.equal(strided.length, 1);
+  assert.equal(strided[0] % 4, 0);
+  // 1x1 stride 2 (a downsample): phase (0, 0) has the one tap, the other three none and only write zeros.
+  const downsample = dispatches([2, 8, 8, 8], conv(8, 1, 2, 0));
+  assert.equal(downsample.length, 2);
+  assert.equal(downsample[1], 3 * downsample[0]);
+});
+
 Deno.test("conv2d: the autotune records its measurements and reuses earlier ones", async () => {
   const gpu = await testGpu();
   const candidates = [TILING_CANDIDATES[1], TILING_CANDIDATES[4]];
