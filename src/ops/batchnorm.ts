@@ -376,9 +376,9 @@ export function batchNormTrain(
  * partial sums of its term one after another (a split-K convolution's, see `conv2dBackwardData`), added
  * here; the gradient then overwrites the first of them. With `o.writeResidual`, that (summed, masked)
  * gradient overwrites `gradOutput`: it is the gradient of the forward's residual input, and writing it in
- * place keeps the fused pass within 10 storage buffers. Each of `gradInput`, `gradWeight` and `gradBias` is computed
- * only when given (frozen parameters get none) and is overwritten, not accumulated. One dispatch, or three
- * for channels over {@linkcode CHANNEL_LIMIT} Vecs.
+ * place keeps the fused pass within 10 storage buffers. Each of `gradInput`, `gradWeight` and `gradBias` is
+ * computed only when given (frozen parameters get none) and is overwritten, not accumulated. One dispatch,
+ * or three for channels over {@linkcode CHANNEL_LIMIT} Vecs.
  *
  * @example
  * ```ts

@@ -3,6 +3,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { type Dispatch, numel, submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
 import {
   conv2dBackwardData,
+  conv2dBackwardDataSplits,
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dGeometry,
@@ -515,6 +516,44 @@ Deno.test("conv2d: a batch larger than one binding runs in aligned runs of image
     () => batchChunks(conv2dGeometry([8, 7, 3, 3], conv(7, 3)), 1024, "layer2"),
     /layer2: 64 images/,
   );
+});
+
+Deno.test("conv2d: unsummed backward-data leaves partial sums that add up to the gradient", async () => {
+  const gpu = await testGpu();
+  for (
+    const [input, options] of [[[2, 5, 2, 2], conv(512, 3, 2, 1)], [
+      [1, 8, 4, 4],
+      conv(256, 3, 1, 1),
+    ]] as const
+  ) {
+    const g = conv2dGeometry(input, options);
+    const tuning = fixedTiling(TILING_CANDIDATES[8], KINDS);
+    const splits = conv2dBackwardDataSplits(gpu, g, tuning);
+    assert.ok(splits > 1, `${input}: split`);
+    const d = makeData(g, 7, false);
+    const t = upload(gpu, g, d);
+    const count = numel(input);
+    const gradInput = tensor(gpu.buffer("partial sums", splits * count * 4), [splits, ...input]);
+    // Stale values must be overwritten, not accumulated into.
+    gpu.write(gradInput.buffer, randomArray(splits * count, 99));
+    await run(gpu, conv2dBackwardData(gpu, g, { ...t, gradInput }, "test", tuning, { unsummed: true }));
+    const partial = await read(gpu, gradInput);
+    const sum = Float32Array.from({ length: count }, (_, i) => {
+      let total = 0;
+      for (let s = 0; s < splits; s++) total += partial[s * count + i];
+      return total;
+    });
+    assertClose(
+      sum,
+      conv2dBackwardDataReference(d.gradOutput, d.weight, g),
+      TOLERANCE,
+      `${input}: gradInput`,
+    );
+    assert.throws(
+      () => conv2dBackwardData(gpu, g, t, "layer4.0.conv1", tuning, { unsummed: true }),
+      new RegExp(`layer4.0.conv1: gradInput has ${count} elements .*expected ${splits * count}`),
+    );
+  }
 });
 
 Deno.test("conv2d: backward-data runs its stride phases in one dispatch per run of phases with taps or none", async () => {
