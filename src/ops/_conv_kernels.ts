@@ -378,8 +378,8 @@ export function dataSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning):
  * Backward-data GEMMs, `gradInput = conv_transpose(gradOutput, weight)`, every element overwritten: one
  * dispatch per run of stride phases that all have taps or all have none, each split over the output
  * channels as {@linkcode dataSplit} says, and then the sum of the slices (with `o.unsummed`, the slices
- * are left in `gradInput`, which holds them all); tiled as `tuning` says. A forward sliding-window tiling (stride 1
- * only) runs it as one forward convolution, see {@linkcode transposedGeometry}.
+ * are left in `gradInput`, which holds them all); tiled as `tuning` says. A forward sliding-window tiling
+ * (stride 1 only) runs it as one forward convolution, see {@linkcode transposedGeometry}.
  */
 export function backwardDataDispatches(
   gpu: Gpu,

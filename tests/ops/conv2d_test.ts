@@ -556,7 +556,7 @@ Deno.test("conv2d: unsummed backward-data leaves partial sums that add up to the
   }
 });
 
-Deno.test("conv2d: backward-data runs its stride phases in one dispatch per run of phases with taps or none", async () => {
+Deno.test("conv2d: backward-data takes one dispatch per run of stride phases that have taps, or have none", async () => {
   const gpu = await testGpu();
   const dispatches = (input: number[], options: Conv2dOptions) => {
     const g = conv2dGeometry(input, options);
