@@ -49,7 +49,11 @@ export class GpuModel {
   readonly values: GPUBuffer;
   /** Floating-point buffers (BatchNorm's running statistics). */
   readonly buffers: GPUBuffer;
-  /** Gradients of the trainable parameters (same offsets as in {@linkcode values}). */
+  /**
+   * Gradients of the trainable parameters (same offsets as in {@linkcode values}); zero at first, and each
+   * parameter's range is written only by its layer's backward (which may leave entries that are always zero
+   * unwritten).
+   */
   readonly gradients: GPUBuffer;
   /** One range per optimizer group, in order. */
   readonly groups: ParameterRange[];

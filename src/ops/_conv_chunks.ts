@@ -178,7 +178,14 @@ export function backwardWeightOpParts(
 export function backwardWeightOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight?: Tensor; gradBias?: Tensor; scratch?: Scratch },
+  t: {
+    input: Tensor;
+    gradOutput: Tensor;
+    gradWeight?: Tensor;
+    gradBias?: Tensor;
+    scratch?: Scratch;
+    deadTapsZeroed?: boolean;
+  },
   labels: { weight: string; bias: string },
   tuning: ConvTuning,
   maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
@@ -227,6 +234,8 @@ export function backwardWeightOp(
           gradOutput: chunkPart(t.gradOutput, c, per.output),
           gradWeight: into,
           scratch: split,
+          // A run's slot is scratch, whose dead taps hold whatever was there.
+          deadTapsZeroed: t.deadTapsZeroed && chunks.length === 1,
         },
         labels.weight,
         tuning,

@@ -486,15 +486,29 @@ export function weightSplitBytes(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning
     : 0;
 }
 
+/** What backward-weight writes to: the gradient, its op scratch, and whether its dead taps are zero. */
+export interface BackwardWeightTensors {
+  input: Tensor;
+  gradOutput: Tensor;
+  gradWeight: Tensor;
+  scratch?: Scratch;
+  /**
+   * Whether `gradWeight`'s entries of dead taps already hold zero and nothing else writes them (a parameter
+   * gradient in its zero-initialised buffer): an unsplit GEMM then needs no fill pass.
+   */
+  deadTapsZeroed?: boolean;
+}
+
 /**
  * Backward-weight GEMM over the live taps, split along the batch when that gives more parallel work, then
- * summed; the entries of dead taps are set to zero (by the sum, or by a fill when unsplit). Tiled as
- * `tuning` says: a GEMM tiling, or a 3x3 kernel's sliding windows (see `SLIDING_WINDOW_CANDIDATES`).
+ * summed; the entries of dead taps are set to zero (by the sum, or by a fill when unsplit, unless
+ * `t.deadTapsZeroed`). Tiled as `tuning` says: a GEMM tiling, or a 3x3 kernel's sliding windows (see
+ * `SLIDING_WINDOW_CANDIDATES`).
  */
 export function backwardWeightDispatches(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; scratch?: Scratch },
+  t: BackwardWeightTensors,
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
@@ -505,7 +519,7 @@ export function backwardWeightDispatches(
 export function backwardWeightPlan(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; scratch?: Scratch },
+  t: BackwardWeightTensors,
   label: string,
   tuning: ConvTuning,
 ): { dispatches: Dispatch[]; scratch?: Tensor } {
@@ -541,7 +555,7 @@ export function backwardWeightPlan(
     });
   const deadTaps = allLive ? undefined : g;
   if (!scratch) {
-    if (allLive) return { dispatches: [gemm] };
+    if (allLive || t.deadTapsZeroed) return { dispatches: [gemm] };
     // No slices to sum (the input is bound only because the shader declares them): dead taps only.
     const fill = sumSlicesDispatch(
       gpu,

@@ -332,7 +332,9 @@ export function conv2dBackwardDataSplits(gpu: Gpu, g: Conv2dGeometry, tuning: Co
 /**
  * Overwrites gradWeight (and gradBias when given) with this batch's gradient. Large reductions are split
  * over `t.scratch` ({@linkcode conv2dScratchParts}) or a private buffer made here; `tuning` as for
- * {@linkcode conv2dForward}.
+ * {@linkcode conv2dForward}. Entries of kernel taps that never meet the input (a 3x3 kernel over 1x1
+ * pixels) are set to zero, by a fill pass where nothing else writes them, unless `t.deadTapsZeroed` says
+ * that they already hold zero and nothing else writes them.
  *
  * @example
  * ```ts
@@ -353,7 +355,14 @@ export function conv2dBackwardDataSplits(gpu: Gpu, g: Conv2dGeometry, tuning: Co
 export function conv2dBackwardWeight(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor; gradBias?: Tensor; scratch?: Scratch },
+  t: {
+    input: Tensor;
+    gradOutput: Tensor;
+    gradWeight: Tensor;
+    gradBias?: Tensor;
+    scratch?: Scratch;
+    deadTapsZeroed?: boolean;
+  },
   label: string,
   tuning: ConvTuning = UNTUNED,
 ): Dispatch[] {
@@ -467,7 +476,15 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
       ctx.op(
         label,
         { input, gradOutput, gradWeight, gradBias, ...declareScratch(ctx, parts, label) },
-        (t) => conv2dBackwardWeight(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, name, ctx.tuning),
+        // A parameter's gradient starts zeroed and only this op writes it, so dead taps stay zero.
+        (t) =>
+          conv2dBackwardWeight(
+            ctx.gpu,
+            geometry,
+            { ...t, scratch: scratchOf(t), deadTapsZeroed: true },
+            name,
+            ctx.tuning,
+          ),
       );
     }
     if (gradInput) {

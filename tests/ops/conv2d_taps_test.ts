@@ -140,6 +140,32 @@ for (const [name, inputShape, [outChannels, k, stride, pad], tilingIndex, live] 
   });
 }
 
+Deno.test("conv2d taps: a gradient whose dead taps are already zero takes no fill pass", async () => {
+  const gpu = await testGpu();
+  const tuning = fixedTiling(TILING_CANDIDATES[4]);
+  const g = conv2dGeometry([3, 4, 1, 1], conv(6, 3, 1, 1));
+  const { data: { input, gradOutput }, t } = upload(gpu, g, 7);
+  const labels = (deadTapsZeroed: boolean) =>
+    conv2dBackwardWeight(gpu, g, { ...t, deadTapsZeroed }, "test", tuning).map((d) => d.label);
+  assert.deepEqual(labels(false), ["test: conv2d backward-weight", "test: conv2d backward-weight dead taps"]);
+  assert.deepEqual(labels(true), ["test: conv2d backward-weight"]);
+  // Twice, as in consecutive training steps, into the freshly zeroed buffer.
+  for (let step = 0; step < 2; step++) {
+    await gpu.checked(
+      "conv2d taps zeroed",
+      () => submit(gpu, conv2dBackwardWeight(gpu, g, { ...t, deadTapsZeroed: true }, "test", tuning)),
+    );
+  }
+  const gradWeight = await read(t.gradWeight);
+  assertClose(
+    gradWeight,
+    conv2dBackwardWeightReference(input, gradOutput, g).gradWeight,
+    TOLERANCE,
+    "gradWeight",
+  );
+  for (const i of deadEntries(g)) assert.equal(gradWeight[i], 0, `gradWeight[${i}] of a dead tap`);
+});
+
 Deno.test("conv2d taps: backward on a 2x2 image, stride 2, matches central differences", async () => {
   const gpu = await testGpu();
   const tuning = fixedTiling(TILING_CANDIDATES[4]);
