@@ -66,6 +66,7 @@ export {
   type Conv2dPass,
   conv2dScratchParts,
   type Conv2dSpec,
+  conv2dUnrolledWeightShape,
   type ConvTuning,
   fixedTiling,
   type GemmKind,

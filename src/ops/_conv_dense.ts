@@ -16,9 +16,10 @@ import {
   backwardDataOpParts,
   backwardWeightOp,
   backwardWeightOpParts,
+  batchChunks,
   forwardOp,
 } from "./_conv_chunks.ts";
-import { geometryConstants, liveTapCount } from "./_conv_kernels.ts";
+import { backwardDataDispatches, dataSplits, geometryConstants, liveTapCount } from "./_conv_kernels.ts";
 import { asConvolution, type Conv2dGeometry } from "./_conv_geometry.ts";
 import type { ConvTuning } from "./_conv_strategy.ts";
 import { opScratch, type Scratch, scratchPart } from "./_scratch.ts";
@@ -59,6 +60,22 @@ export function denseScratchParts(
   return [matrix, ...backwardWeightOpParts(gpu, d, { weight: true, bias: false }, tuning)];
 }
 
+/** Shape of the unrolled weight of `g`: `[outChannels * H' * W', inChannels * H * W, 1, 1]`. */
+export function unrolledWeightShape(g: Conv2dGeometry): number[] {
+  const d = denseGeometry(g);
+  return [d.outChannels, d.inChannels, 1, 1];
+}
+
+/**
+ * Partial sums that {@linkcode denseBackwardDataOp} leaves with `unsummed`: its GEMM's split over the
+ * output features, or 1 when the batch takes several runs.
+ */
+export function denseBackwardDataSplits(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning): number {
+  const d = denseGeometry(g);
+  if (batchChunks(d, gpu.limits.maxStorageBufferBindingSize, "backward-data").length > 1) return 1;
+  return dataSplits(gpu, d, tuning);
+}
+
 /** The 1x1 convolution over whole images (a fully connected layer) that `g` is as a dense matrix. */
 function denseGeometry(g: Conv2dGeometry): Conv2dGeometry {
   return asConvolution({
@@ -91,22 +108,17 @@ function denseKernel(
   });
 }
 
-/** The unrolled weight of `g` in part 0 of `scratch`, and the dispatch that writes it. */
+/** The unrolled weight of `g` in `into`, or else in part 0 of `scratch`, and the dispatch that writes it. */
 function unrolled(
   gpu: Gpu,
   g: Conv2dGeometry,
   weight: Tensor,
   scratch: Scratch,
   label: string,
+  into?: Tensor,
 ): { matrix: Tensor; write: Dispatch } {
-  const d = denseGeometry(g);
-  const part = scratchPart(scratch, 0, label);
-  const matrix = tensor(part.buffer, [
-    d.outChannels,
-    d.inChannels,
-    1,
-    1,
-  ], part.offset);
+  const part = into ?? scratchPart(scratch, 0, label);
+  const matrix = tensor(part.buffer, unrolledWeightShape(g), part.offset);
   return {
     matrix,
     write: denseKernel(
@@ -121,20 +133,22 @@ function unrolled(
 }
 
 /**
- * Forward pass of `g` as a dense matrix: unroll the weight, then one GEMM, whose rows are (channel, pixel)
- * pairs, so the epilogue's channel is a row over the pixels per channel.
+ * Forward pass of `g` as a dense matrix: unroll the weight (into `t.unrolledWeight` when given, for
+ * backward-data to read, else into scratch), then one GEMM, whose rows are (channel, pixel) pairs, so the
+ * epilogue's channel is a row over the pixels per channel.
  */
 export function denseForwardOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { input: Tensor; weight: Tensor; output: Tensor; scratch?: Scratch },
+  t: { input: Tensor; weight: Tensor; output: Tensor; scratch?: Scratch; unrolledWeight?: Tensor },
   epilogue: ConvEpilogue,
   label: string,
   tuning: ConvTuning,
 ): Dispatch[] {
   const d = denseGeometry(g);
-  const scratch = opScratch(gpu, t.scratch, denseScratchParts(gpu, g, "forward", tuning), label);
-  const { matrix, write } = unrolled(gpu, g, t.weight, scratch, label);
+  const parts = t.unrolledWeight ? [] : denseScratchParts(gpu, g, "forward", tuning);
+  const scratch = opScratch(gpu, t.scratch, parts, label);
+  const { matrix, write } = unrolled(gpu, g, t.weight, scratch, label, t.unrolledWeight);
   const images = {
     input: asImages(t.input, d.inChannels),
     weight: matrix,
@@ -149,32 +163,45 @@ export function denseForwardOp(
   ];
 }
 
-/** Backward-data of `g` as a dense matrix: unroll the weight, then the transposed GEMM. */
+/**
+ * Backward-data of `g` as a dense matrix: unroll the weight (or read `t.unrolledWeight`, which the forward
+ * pass wrote), then the transposed GEMM. With `o.unsummed`, a split GEMM leaves its
+ * {@linkcode denseBackwardDataSplits} partial sums in `gradInput`.
+ */
 export function denseBackwardDataOp(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch; unrolledWeight?: Tensor },
   label: string,
   tuning: ConvTuning,
+  o: { unsummed?: boolean } = {},
 ): Dispatch[] {
   const d = denseGeometry(g);
-  const scratch = opScratch(gpu, t.scratch, denseScratchParts(gpu, g, "backwardData", tuning), label);
-  const { matrix, write } = unrolled(gpu, g, t.weight, scratch, label);
-  return [
-    write,
-    ...backwardDataOp(
+  const [matrixBytes, ...gemmParts] = denseScratchParts(gpu, g, "backwardData", tuning);
+  const parts = [t.unrolledWeight ? 0 : matrixBytes, ...(o.unsummed ? [] : gemmParts)];
+  const scratch = opScratch(gpu, t.scratch, parts, label);
+  const gradOutput = asImages(t.gradOutput, d.outChannels);
+  const unroll = t.unrolledWeight ? undefined : unrolled(gpu, g, t.weight, scratch, label);
+  const weight = unroll?.matrix ??
+    tensor(t.unrolledWeight!.buffer, unrolledWeightShape(g), t.unrolledWeight!.offset);
+  const gemm = o.unsummed
+    ? backwardDataDispatches(
       gpu,
       d,
-      {
-        gradOutput: asImages(t.gradOutput, d.outChannels),
-        weight: matrix,
-        gradInput: asImages(t.gradInput, d.inChannels),
-        scratch: scratch.slice(1),
-      },
+      // The partial sums lie one after another, each in the dense geometry's layout, which is NCHW's.
+      { gradOutput, weight, gradInput: t.gradInput },
       label,
       tuning,
-    ),
-  ];
+      { unsummed: true },
+    )
+    : backwardDataOp(
+      gpu,
+      d,
+      { gradOutput, weight, gradInput: asImages(t.gradInput, d.inChannels), scratch: scratch.slice(1) },
+      label,
+      tuning,
+    );
+  return [...(unroll ? [unroll.write] : []), ...gemm];
 }
 
 /** Backward-weight of `g` as a dense matrix: the unrolled weight's gradient, folded back onto the taps. */

@@ -10,7 +10,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch, Tensor } from "../gpu/kernel.ts";
+import { type Dispatch, numel, type Tensor } from "../gpu/kernel.ts";
 import { backwardDataDispatches, checkTensor, dataSplits } from "./_conv_kernels.ts";
 import {
   backwardDataOp,
@@ -30,9 +30,11 @@ import { type ConvTuning, UNTUNED } from "./_conv_strategy.ts";
 import {
   denseApplies,
   denseBackwardDataOp,
+  denseBackwardDataSplits,
   denseBackwardWeightOp,
   denseForwardOp,
   denseScratchParts,
+  unrolledWeightShape,
 } from "./_conv_dense.ts";
 import { declareScratch, mergeParts, opScratch, type Scratch, scratchOf } from "./_scratch.ts";
 import type { FoldedNorm } from "./_conv_epilogue.ts";
@@ -123,6 +125,25 @@ function conv2dPath(
 }
 
 /**
+ * Where `g` runs as a dense matrix (images so small that each output pixel reaches only part of the
+ * kernel), the shape of its unrolled weight, else `undefined`. A tensor of this shape given to
+ * {@linkcode conv2dForward} and then to {@linkcode conv2dBackwardData} as `unrolledWeight` carries the
+ * matrix from one to the other, so backward-data does not unroll it again.
+ *
+ * @example
+ * ```ts
+ * import { conv2dGeometry, conv2dUnrolledWeightShape } from "@denogpu/resnet/ops";
+ * const options = { kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } as const;
+ * const g = conv2dGeometry([8, 256, 2, 2], { outChannels: 256, ...options });
+ * console.log(conv2dUnrolledWeightShape(g)); // [ 1024, 1024, 1, 1 ]
+ * console.log(conv2dUnrolledWeightShape(conv2dGeometry([8, 64, 8, 8], { outChannels: 64, ...options }))); // undefined
+ * ```
+ */
+export function conv2dUnrolledWeightShape(g: Conv2dGeometry): number[] | undefined {
+  return denseApplies(g) ? unrolledWeightShape(g) : undefined;
+}
+
+/**
  * The scratch `pass` of `g` needs under `tuning`, as bytes per part, each bound on its own (an empty list or
  * parts of 0: none): split-K partial sums, Winograd transforms, an unrolled weight. `bias` says whether the
  * backward-weight pass also computes the bias gradient. The dispatch
@@ -164,7 +185,8 @@ export function conv2dScratchParts(
  * with the kernels `tuning` chooses (default: untuned). In place of the bias, an eval-mode BatchNorm can be
  * applied to the result (`normWeight`, `normBias`, `runningMean`, `runningVar`, all `[outChannels]`, and
  * `o.normEps`), with BatchNorm's own float32 operations; then `residual` (the output's shape) is added
- * and ReLU applied (`o.relu`), in the same pass.
+ * and ReLU applied (`o.relu`), in the same pass. Where the convolution runs as a dense matrix, its
+ * unrolled weight is written to `unrolledWeight` when given (see {@linkcode conv2dUnrolledWeightShape}).
  *
  * @example
  * ```ts
@@ -196,6 +218,7 @@ export function conv2dForward(
     runningMean?: Tensor;
     runningVar?: Tensor;
     residual?: Tensor;
+    unrolledWeight?: Tensor;
   },
   label: string,
   tuning: ConvTuning = UNTUNED,
@@ -209,8 +232,11 @@ export function conv2dForward(
   }
   checkTensor(gpu, label, "output", t.output, outputCount(g), true);
   if (t.residual) checkTensor(gpu, label, "residual", t.residual, outputCount(g), true);
+  checkUnrolled(gpu, g, label, t.unrolledWeight);
   const op = `${label}: conv2d forward`;
-  const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "forward", tuning), op);
+  // The only scratch of a dense convolution's forward pass is for its unrolled weight.
+  const parts = t.unrolledWeight ? [] : conv2dScratchParts(gpu, g, "forward", tuning);
+  const scratch = opScratch(gpu, t.scratch, parts, op);
   const epilogue = {
     bias: t.bias,
     norm: foldedNorm(t, o.normEps, label),
@@ -220,12 +246,23 @@ export function conv2dForward(
   const { input, weight, output } = t;
   const path = conv2dPath(gpu, g, "forward", tuning);
   if (path === "dense") {
-    return denseForwardOp(gpu, g, { input, weight, output, scratch }, epilogue, op, tuning);
+    const { unrolledWeight } = t;
+    return denseForwardOp(gpu, g, { input, weight, output, scratch, unrolledWeight }, epilogue, op, tuning);
   }
   if (path === "winograd") {
     return winogradForwardOp(gpu, g, { input, weight, output, epilogue }, op, tuning, { scratch });
   }
   return forwardOp(gpu, g, { input, weight, output }, epilogue, op, tuning);
+}
+
+/** Refuses an `unrolledWeight` where `g` does not run as a dense matrix, or one of the wrong size. */
+function checkUnrolled(gpu: Gpu, g: Conv2dGeometry, label: string, unrolledWeight?: Tensor): void {
+  if (!unrolledWeight) return;
+  const shape = conv2dUnrolledWeightShape(g);
+  if (!shape) {
+    throw new Error(`${label}: unrolledWeight given, but this convolution does not run as a dense matrix`);
+  }
+  checkTensor(gpu, label, "unrolledWeight", unrolledWeight, numel(shape));
 }
 
 /** The BatchNorm tensors among `t`, by name. */
@@ -269,7 +306,9 @@ function foldedNorm(
  * given `gradOutput`, the gradient with respect to the output; `tuning` as for {@linkcode conv2dForward}.
  * With `o.unsummed`, a split-K GEMM leaves its partial sums in `gradInput` instead of adding them, for a
  * reader that adds them as it reads (one dispatch fewer): `gradInput` then holds
- * {@linkcode conv2dBackwardDataSplits} partial sums of the gradient, one after another.
+ * {@linkcode conv2dBackwardDataSplits} partial sums of the gradient, one after another. `unrolledWeight` is
+ * the unrolled weight that {@linkcode conv2dForward} wrote (see {@linkcode conv2dUnrolledWeightShape}),
+ * read instead of unrolling the weight again.
  *
  * @example
  * ```ts
@@ -289,7 +328,7 @@ function foldedNorm(
 export function conv2dBackwardData(
   gpu: Gpu,
   g: Conv2dGeometry,
-  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch },
+  t: { gradOutput: Tensor; weight: Tensor; gradInput: Tensor; scratch?: Scratch; unrolledWeight?: Tensor },
   label: string,
   tuning: ConvTuning = UNTUNED,
   o: { unsummed?: boolean } = {},
@@ -298,19 +337,20 @@ export function conv2dBackwardData(
   checkTensor(gpu, label, "gradOutput", t.gradOutput, outputCount(g), true);
   checkTensor(gpu, label, "weight", t.weight, weightCount(g));
   checkTensor(gpu, label, "gradInput", t.gradInput, splits * inputCount(g), splits === 1);
+  checkUnrolled(gpu, g, label, t.unrolledWeight);
   const op = `${label}: conv2d backward-data`;
+  const path = conv2dPath(gpu, g, "backwardData", tuning);
+  if (path === "dense") return denseBackwardDataOp(gpu, g, t, op, tuning, { unsummed: splits > 1 });
   if (splits > 1) return backwardDataDispatches(gpu, g, t, op, tuning, { unsummed: true });
   const scratch = opScratch(gpu, t.scratch, conv2dScratchParts(gpu, g, "backwardData", tuning), op);
-  const path = conv2dPath(gpu, g, "backwardData", tuning);
-  if (path === "dense") return denseBackwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
   if (path === "winograd") return winogradBackwardDataOp(gpu, g, t, op, tuning, { scratch });
   return backwardDataOp(gpu, g, { ...t, scratch }, op, tuning);
 }
 
 /**
  * The partial sums that {@linkcode conv2dBackwardData} leaves in `gradInput` with `unsummed` under
- * `tuning`: more than 1 where its GEMM is split over the output channels (direct kernels on a batch that
- * fits one binding), else 1.
+ * `tuning`: more than 1 where its GEMM is split over the output channels (the direct kernels, or the dense
+ * matrix of tiny images, on a batch that fits one binding), else 1.
  *
  * @example
  * ```ts
@@ -324,7 +364,9 @@ export function conv2dBackwardData(
  * ```
  */
 export function conv2dBackwardDataSplits(gpu: Gpu, g: Conv2dGeometry, tuning: ConvTuning = UNTUNED): number {
-  if (conv2dPath(gpu, g, "backwardData", tuning) !== "direct") return 1;
+  const path = conv2dPath(gpu, g, "backwardData", tuning);
+  if (path === "dense") return denseBackwardDataSplits(gpu, g, tuning);
+  if (path !== "direct") return 1;
   if (batchChunks(g, gpu.limits.maxStorageBufferBindingSize, "backward-data").length > 1) return 1;
   return dataSplits(gpu, g, tuning);
 }
@@ -426,7 +468,11 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
     const [input, residual] = ctx.inputs;
     const geometry = conv2dGeometry(input.shape, ctx.spec);
     const output = ctx.output();
-    const parts = conv2dScratchParts(ctx.gpu, geometry, "forward", ctx.tuning);
+    // A dense convolution's unrolled weight is kept for backward-data, which would otherwise unroll it again.
+    const unrolledShape = ctx.mode === "train" ? conv2dUnrolledWeightShape(geometry) : undefined;
+    const unrolledWeight = unrolledShape && ctx.tensor(unrolledShape, `${ctx.name} unrolled weight`);
+    if (unrolledWeight) ctx.save(unrolledWeight);
+    const parts = unrolledWeight ? [] : conv2dScratchParts(ctx.gpu, geometry, "forward", ctx.tuning);
     const tensors = {
       input,
       residual,
@@ -437,6 +483,7 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
       runningMean: ctx.parameter("running_mean"),
       runningVar: ctx.parameter("running_var"),
       output,
+      unrolledWeight,
       ...declareScratch(ctx, parts, ctx.label),
     };
     const options = { normEps: ctx.spec.norm?.eps, relu: ctx.spec.relu };
@@ -489,10 +536,14 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
     }
     if (gradInput) {
       const label = `${name}: conv2d backward-data`;
+      const [unrolledWeight] = ctx.saved;
       const parts = splits > 1 ? [] : conv2dScratchParts(ctx.gpu, geometry, "backwardData", ctx.tuning);
+      // Part 0 of a dense convolution's scratch is for the unrolled weight, which the forward pass kept.
+      if (unrolledWeight) parts[0] = 0;
+      const tensors = { gradOutput, weight: ctx.parameter("weight")!, gradInput, unrolledWeight };
       ctx.op(
         label,
-        { gradOutput, weight: ctx.parameter("weight")!, gradInput, ...declareScratch(ctx, parts, label) },
+        { ...tensors, ...declareScratch(ctx, parts, label) },
         (t) =>
           conv2dBackwardData(ctx.gpu, geometry, { ...t, scratch: scratchOf(t) }, name, ctx.tuning, {
             unsummed: true,

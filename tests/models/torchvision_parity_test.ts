@@ -151,8 +151,10 @@ Deno.test("resnet18: two SGD steps equal PyTorch's gradients, parameters and run
   assert.ok(labels.some((l) => l.endsWith("conv2d backward-data")));
   assert.deepEqual(labels.filter((l) => /gradient (split )?sum|residual add/.test(l)), []);
   const count = (suffix: string) => labels.filter((l) => l.endsWith(suffix)).length;
-  // Only the dense path (the tiny images of layer3 and layer4, an unrolled kernel each) adds its own.
-  assert.equal(count("backward-data split sum"), count("backward-data unroll"));
+  // The dense path of layer3's 2x2-pixel convolutions leaves its partial sums too, and its backward-data
+  // reads the weight that forward unrolled.
+  assert.ok(count("forward unroll") > 0);
+  assert.equal(count("backward-data split sum") + count("backward-data unroll"), 0);
   // layer4's 3x3 kernels over 1x1 pixels have dead taps, whose gradient entries stay zero without a fill.
   assert.equal(count("dead taps"), 0);
   for (const [index, step] of fixture.steps.entries()) {

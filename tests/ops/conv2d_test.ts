@@ -9,6 +9,7 @@ import {
   type Conv2dGeometry,
   conv2dGeometry,
   type Conv2dOptions,
+  conv2dUnrolledWeightShape,
   tuneConvolutions,
 } from "../../src/ops/conv2d.ts";
 import { dataSplit, gemmProblem, weightSplit } from "../../src/ops/_conv_kernels.ts";
@@ -521,10 +522,12 @@ Deno.test("conv2d: a batch larger than one binding runs in aligned runs of image
 Deno.test("conv2d: unsummed backward-data leaves partial sums that add up to the gradient", async () => {
   const gpu = await testGpu();
   for (
-    const [input, options] of [[[2, 5, 2, 2], conv(512, 3, 2, 1)], [
-      [1, 8, 4, 4],
-      conv(256, 3, 1, 1),
-    ]] as const
+    const [input, options] of [
+      [[2, 5, 2, 2], conv(512, 3, 2, 1)],
+      [[1, 8, 4, 4], conv(256, 3, 1, 1)],
+      // A dense matrix: its GEMM's partial sums.
+      [[2, 16, 2, 2], conv(256, 3, 1, 1)],
+    ] as const
   ) {
     const g = conv2dGeometry(input, options);
     const tuning = fixedTiling(TILING_CANDIDATES[8], KINDS);
@@ -554,6 +557,39 @@ Deno.test("conv2d: unsummed backward-data leaves partial sums that add up to the
       new RegExp(`layer4.0.conv1: gradInput has ${count} elements .*expected ${splits * count}`),
     );
   }
+});
+
+Deno.test("conv2d: a dense convolution's unrolled weight, kept from forward, serves backward-data", async () => {
+  const gpu = await testGpu();
+  const g = conv2dGeometry([3, 6, 2, 2], conv(5, 3, 1, 1));
+  const shape = conv2dUnrolledWeightShape(g)!;
+  assert.deepEqual(shape, [5 * 4, 6 * 4, 1, 1]);
+  const d = makeData(g, 3, false);
+  const t = upload(gpu, g, d);
+  const unrolledWeight = tensor(gpu.buffer("unrolled", numel(shape) * 4), shape);
+  const forward = conv2dForward(gpu, g, { ...t, unrolledWeight }, "test", CHEAP_TUNING);
+  const backward = conv2dBackwardData(gpu, g, { ...t, unrolledWeight }, "test", CHEAP_TUNING);
+  assert.deepEqual(forward.map((x) => x.label), ["test: conv2d forward unroll", "test: conv2d forward"]);
+  assert.ok(backward.every((x) => !x.label.includes("unroll")), backward.map((x) => x.label).join());
+  await run(gpu, [...forward, ...backward, ...conv2dBackwardWeight(gpu, g, t, "test", CHEAP_TUNING)]);
+  await assertMatchesReference(gpu, g, d, t);
+  const direct = conv2dGeometry([3, 6, 4, 4], conv(5, 3, 1, 1));
+  assert.equal(conv2dUnrolledWeightShape(direct), undefined);
+  assert.throws(
+    () =>
+      conv2dForward(
+        gpu,
+        direct,
+        { ...upload(gpu, direct, makeData(direct, 4, false)), unrolledWeight },
+        "conv",
+      ),
+    /conv: unrolledWeight given, but this convolution does not run as a dense matrix/,
+  );
+  const short = tensor(unrolledWeight.buffer, [numel(shape) - 1]);
+  assert.throws(
+    () => conv2dBackwardData(gpu, g, { ...t, unrolledWeight: short }, "conv"),
+    new RegExp(`conv: unrolledWeight has ${numel(shape) - 1} elements .*expected ${numel(shape)}`),
+  );
 });
 
 Deno.test("conv2d: backward-data takes one dispatch per run of stride phases that have taps, or have none", async () => {
