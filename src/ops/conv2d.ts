@@ -132,8 +132,10 @@ function conv2dPath(
  *
  * @example
  * ```ts
- * import { conv2dGeometry, conv2dUnrolledWeightShape } from "@denogpu/resnet/ops";
- * const options = { kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } as const;
+ * import { type Conv2dOptions, conv2dGeometry, conv2dUnrolledWeightShape } from "@denogpu/resnet/ops";
+ * const options: Omit<Conv2dOptions, "outChannels"> = {
+ *   kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1,
+ * };
  * const g = conv2dGeometry([8, 256, 2, 2], { outChannels: 256, ...options });
  * console.log(conv2dUnrolledWeightShape(g)); // [ 1024, 1024, 1, 1 ]
  * console.log(conv2dUnrolledWeightShape(conv2dGeometry([8, 64, 8, 8], { outChannels: 64, ...options }))); // undefined
