@@ -2,8 +2,9 @@
 // incoming gradient g is grad_output, plus grad_extra when EXTRA (a second gradient of the output, summed
 // here instead of in a pass of its own), masked where the forward output is not positive when RELU. With
 // GRAD_SPLITS > 1, grad_output holds that many partial sums of its term, SPLIT_VECS apart (a split-K
-// convolution's, left unsummed): the pass that sums the channel adds them and writes g over the first,
-// which the apply reads alone.
+// convolution's, left unsummed), and grad_extra EXTRA_SPLITS of its own: the pass that sums the channel
+// adds each term's partial sums, then the terms, and writes g over grad_output's first partial sum, which
+// the apply then reads alone.
 // With xhat = (x - mean) * inv_std:
 //   grad_bias = sum g, grad_weight = sum g * xhat,
 //   grad_x = weight * inv_std * (g - mean(g) - xhat * mean(g * xhat)),
@@ -21,6 +22,7 @@ override WRITE_BIAS: bool = true;
 override WRITE_INPUT: bool = true;
 override WRITE_RESIDUAL: bool = false;
 override GRAD_SPLITS: u32 = 1u;
+override EXTRA_SPLITS: u32 = 1u;
 override SPLIT_VECS: u32 = 0u;
 
 struct Params {
@@ -55,7 +57,11 @@ fn channel_reference(c: u32) -> f32 {
 fn incoming(i: u32) -> Vec {
   var g = grad_output[i];
   for (var s = 1u; s < GRAD_SPLITS; s++) { g += grad_output[i + s * SPLIT_VECS]; }
-  if (EXTRA) { g += grad_extra[i]; }
+  if (EXTRA) {
+    var extra = grad_extra[i];
+    for (var s = 1u; s < EXTRA_SPLITS; s++) { extra += grad_extra[i + s * SPLIT_VECS]; }
+    g += extra;
+  }
   if (RELU) { g = select(Vec(0.0), g, output[i] > Vec(0.0)); }
   return g;
 }

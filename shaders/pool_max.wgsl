@@ -32,10 +32,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> indices: array<u32>;
 
 // backward: the output's gradient is grad_output, GRAD_SPLITS partial sums of it SPLIT_LENGTH apart,
-// plus grad_extra when EXTRA (a second term, bound to grad_output when absent); added as read.
+// plus grad_extra when EXTRA (a second term, EXTRA_SPLITS partial sums of it, bound to grad_output when
+// absent); added as read, each term's partial sums first.
 override GRAD_SPLITS: u32 = 1u;
 override SPLIT_LENGTH: u32 = 0u;
 override EXTRA: bool = false;
+override EXTRA_SPLITS: u32 = 1u;
 @group(0) @binding(1) var<storage, read> grad_output: array<f32>;
 @group(0) @binding(2) var<storage, read> argmax: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grad_input: array<f32>;
@@ -44,7 +46,11 @@ override EXTRA: bool = false;
 fn output_gradient(o: u32) -> f32 {
   var g = grad_output[o];
   for (var s = 1u; s < GRAD_SPLITS; s++) { g += grad_output[o + s * SPLIT_LENGTH]; }
-  if (EXTRA) { g += grad_extra[o]; }
+  if (EXTRA) {
+    var extra = grad_extra[o];
+    for (var s = 1u; s < EXTRA_SPLITS; s++) { extra += grad_extra[o + s * SPLIT_LENGTH]; }
+    g += extra;
+  }
   return g;
 }
 

@@ -374,7 +374,8 @@ export function batchNormTrain(
  * (a second gradient of the same output, summed here rather than in a pass of its own); with `relu` it is
  * masked where `output` is not positive. With `o.gradSplits` (default 1), `gradOutput` holds that many
  * partial sums of its term one after another (a split-K convolution's, see `conv2dBackwardData`), added
- * here; the gradient then overwrites the first of them. With `o.writeResidual`, that (summed, masked)
+ * here; the gradient then overwrites the first of them. Likewise `gradExtra` holds `o.extraSplits` partial
+ * sums of its term. With `o.writeResidual`, that (summed, masked)
  * gradient overwrites `gradOutput`: it is the gradient of the forward's residual input, and writing it in
  * place keeps the fused pass within 10 storage buffers. Each of `gradInput`, `gradWeight` and `gradBias` is
  * computed only when given (frozen parameters get none) and is overwritten, not accumulated. One dispatch,
@@ -422,19 +423,16 @@ export function batchNormBackward(
     gradBias?: Tensor;
     scratch?: Scratch;
   },
-  o: { relu: boolean; writeResidual?: boolean; gradSplits?: number },
+  o: { relu: boolean; writeResidual?: boolean; gradSplits?: number; extraSplits?: number },
   label: string,
 ): Dispatch[] {
   checkShape(label, s, true);
   const count = s.batch * s.channels * s.spatial;
   const splits = o.gradSplits ?? 1;
+  const extraSplits = o.extraSplits ?? 1;
   checkElements(label, { gradOutput: t.gradOutput }, splits * count);
-  checkElements(label, {
-    input: t.input,
-    output: t.output,
-    gradExtra: t.gradExtra,
-    gradInput: t.gradInput,
-  }, count);
+  checkElements(label, { gradExtra: t.gradExtra }, extraSplits * count);
+  checkElements(label, { input: t.input, output: t.output, gradInput: t.gradInput }, count);
   checkElements(label, {
     weight: t.weight,
     savedMean: t.savedMean,
@@ -457,6 +455,7 @@ export function batchNormBackward(
       WRITE_INPUT: t.gradInput ? 1 : 0,
       WRITE_RESIDUAL: writeResidual ? 1 : 0,
       GRAD_SPLITS: splits,
+      EXTRA_SPLITS: extraSplits,
       SPLIT_VECS: count / plan.width,
     },
     bindings: {
@@ -531,7 +530,7 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
   const [input] = ctx.inputs;
   const relu = ctx.spec.relu ?? false;
   const [savedMean, savedInvStd] = ctx.saved;
-  const { gradOutput, gradExtra, gradSplits } = twoTermGradient(ctx);
+  const { gradOutput, gradExtra, gradSplits, extraSplits } = twoTermGradient(ctx);
   const gradInput = ctx.gradInput(0);
   // The residual's gradient is the output's (masked), written over gradOutput, which only this op reads.
   const writeResidual = ctx.spec.residual === true && ctx.gradInput(1) !== undefined;
@@ -560,7 +559,7 @@ function lowerBatchNormBackward(ctx: BackwardContext<BatchNorm2dSpec>): void {
         ctx.gpu,
         s,
         { ...t, scratch: scratchOf(t) },
-        { relu, writeResidual, gradSplits },
+        { relu, writeResidual, gradSplits, extraSplits },
         ctx.name,
       ),
   );

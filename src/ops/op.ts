@@ -145,18 +145,24 @@ export interface OpDefinition<S extends { kind: string }> {
 }
 
 /**
- * The output's gradient as an op that adds up to two terms as it reads them takes it: the terms, the one
- * of partial sums first (`gradSplits` of them), or their sum when there are more terms or two of partial
- * sums.
+ * The output's gradient as an op that adds up to two terms as it reads them takes it: the terms, each with
+ * its partial sums (`gradSplits` and `extraSplits` of them), the one of more first; or their sum when there
+ * are more than two.
  */
 export function twoTermGradient<S>(
   ctx: BackwardContext<S>,
-): { gradOutput: StepTensor; gradExtra?: StepTensor; gradSplits: number } {
+): { gradOutput: StepTensor; gradExtra?: StepTensor; gradSplits: number; extraSplits: number } {
   const terms = [...ctx.gradOutputTerms].sort((a, b) => b.splits - a.splits);
-  if (terms.length <= 2 && (terms[1]?.splits ?? 1) === 1) {
-    return { gradOutput: terms[0].tensor, gradExtra: terms[1]?.tensor, gradSplits: terms[0].splits };
+  if (terms.length <= 2) {
+    const [first, extra] = terms;
+    return {
+      gradOutput: first.tensor,
+      gradExtra: extra?.tensor,
+      gradSplits: first.splits,
+      extraSplits: extra?.splits ?? 1,
+    };
   }
-  return { gradOutput: ctx.gradOutput, gradSplits: 1 };
+  return { gradOutput: ctx.gradOutput, gradSplits: 1, extraSplits: 1 };
 }
 
 /** A shape as messages write it: `[64, 56, 56]`. */

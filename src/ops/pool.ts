@@ -181,7 +181,7 @@ export function maxPool2dForward(
  * Max pool backward: each output's gradient goes to the input its index names, gradients of overlapping
  * windows summed (each input gathers its own, so no atomics). `gradInput` is overwritten. The output's
  * gradient is `gradOutput` (or `o.gradSplits` partial sums of it one after another, added as read), plus
- * `gradExtra` when given (a second term, also added as read).
+ * `gradExtra` when given (a second term, or `o.extraSplits` partial sums of it, also added as read).
  *
  * @example
  * ```ts
@@ -205,20 +205,27 @@ export function maxPool2dBackward(
   g: MaxPool2dGeometry,
   t: { gradOutput: Tensor; indices: Tensor; gradInput: Tensor; gradExtra?: Tensor },
   label: string,
-  o: { gradSplits?: number } = {},
+  o: { gradSplits?: number; extraSplits?: number } = {},
 ): Dispatch[] {
   const planes = g.batch * g.channels;
   const outputs = planes * g.outHeight * g.outWidth;
   const inputs = planes * g.inHeight * g.inWidth;
   const splits = o.gradSplits ?? 1;
+  const extraSplits = o.extraSplits ?? 1;
   const { gradExtra, ...tensors } = t;
   checkElements(label, tensors, { gradOutput: splits * outputs, indices: outputs, gradInput: inputs });
-  if (gradExtra) checkElements(label, { gradExtra }, { gradExtra: outputs });
+  if (gradExtra) checkElements(label, { gradExtra }, { gradExtra: extraSplits * outputs });
   return [kernel(gpu, {
     label: `${label}: max pool backward`,
     code: maxShader,
     entryPoint: "backward",
-    constants: { WG: WORKGROUP_SIZE, GRAD_SPLITS: splits, SPLIT_LENGTH: outputs, EXTRA: gradExtra ? 1 : 0 },
+    constants: {
+      WG: WORKGROUP_SIZE,
+      GRAD_SPLITS: splits,
+      SPLIT_LENGTH: outputs,
+      EXTRA: gradExtra ? 1 : 0,
+      EXTRA_SPLITS: extraSplits,
+    },
     uniforms: maxPoolUniforms(g),
     // An absent second term is never read: grad_output stands in.
     bindings: {
@@ -344,9 +351,10 @@ export const maxPool2dOp: OpDefinition<MaxPool2dSpec> = {
     const gradInput = ctx.gradInput(0);
     if (!gradInput) return;
     const geometry = maxPool2dGeometry(ctx.inputs[0].shape, ctx.spec);
-    const { gradOutput, gradExtra, gradSplits } = twoTermGradient(ctx);
+    const { gradOutput, gradExtra, gradSplits, extraSplits } = twoTermGradient(ctx);
     const tensors = { gradOutput, gradExtra, indices: ctx.saved[0], gradInput };
-    ctx.op(ctx.label, tensors, (t) => maxPool2dBackward(ctx.gpu, geometry, t, ctx.name, { gradSplits }));
+    const splits = { gradSplits, extraSplits };
+    ctx.op(ctx.label, tensors, (t) => maxPool2dBackward(ctx.gpu, geometry, t, ctx.name, splits));
     ctx.accumulate(0, gradInput);
   },
 };

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { Parameter } from "../../src/nn/parameter.ts";
-import { resnet18, resnet20 } from "../../src/models/resnet.ts";
+import { resnet18, resnet20, resnet50 } from "../../src/models/resnet.ts";
 import { Inference, largestBatch } from "../../src/compile/inference.ts";
 import { TrainingStep } from "../../src/compile/training.ts";
+import { conv2dBackwardDataSplits, conv2dGeometry } from "../../src/ops/conv2d.ts";
 import { assertClose, random, randomArray, testGpu } from "../_gpu.ts";
 import { modelReference } from "../reference/model.ts";
 import { sgdStepReference } from "../reference/sgd.ts";
@@ -56,6 +57,27 @@ Deno.test("one SGD step of resnet20 equals the CPU reference: loss, gradients, p
   }
   await training.model.download();
   assert.equal(model.stateDict().get("layer2.0.bn1.num_batches_tracked")!.data[0], 1n);
+});
+
+Deno.test("resnet50: a block input whose two readers both leave partial sums gets its gradient in one pass", async () => {
+  const gpu = await testGpu();
+  const batch = 2, shape = [3, 64, 64] as const;
+  const training = await TrainingStep.compile(gpu, resnet50({ numClasses: 10 }), {
+    batchSize: batch,
+    inputShape: shape,
+    optimizer: { lr: 0.1 },
+  });
+  // layer3's output (4x4 pixels) is read by layer4.0.conv1 and layer4.0.downsample.0, whose backward-data
+  // GEMMs are both split: layer3.5.bn3's backward adds both sets of partial sums (batchnorm_test.ts checks
+  // the values; a whole resnet50 at this size is too ill-conditioned for float32 to follow float64).
+  const splits = (name: string) => {
+    const node = training.graph.nodes.find((n) => n.name === name)!;
+    if (node.spec.kind !== "conv2d") throw new Error(`${name} is not a convolution`);
+    return conv2dBackwardDataSplits(gpu, conv2dGeometry([batch, 1024, 4, 4], node.spec));
+  };
+  assert.ok(splits("layer4.0.conv1") > 1 && splits("layer4.0.downsample.0") > 1);
+  const labels = training.dispatches.map((d) => d.label);
+  assert.deepEqual(labels.filter((l) => /gradient (split )?sum|residual add/.test(l)), []);
 });
 
 Deno.test("frozen backbone: only fc changes and backward stops at fc", async () => {

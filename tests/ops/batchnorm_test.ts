@@ -460,5 +460,33 @@ for (const s of [SHAPES[1], VARIANTS[0][1], SLICED]) {
     assertClose(first, masked, TOLERANCE, "split: grad residual, over the first partial sum");
     assertClose(await read(gpu, gradInput), expectedGrads.gradInput, TOLERANCE, "split: grad input");
     assertClose(await read(gpu, gradWeight), expectedGrads.gradWeight, TOLERANCE, "split: grad weight");
+
+    // And with the second as two partial sums of its own (a block input read by two split convolutions).
+    const extraPart = randomArray(count(s), 86);
+    const extraSplit = new Float32Array([...extraPart, ...Float32Array.from(g2, (g, i) => g - extraPart[i])]);
+    const bothSplit = upload(gpu, "dy splits", split, [3, ...shape]);
+    const extraTensor = upload(gpu, "dy' splits", extraSplit, [2, ...shape]);
+    submit(
+      gpu,
+      batchNormBackward(
+        gpu,
+        s,
+        { ...t, gradOutput: bothSplit, gradExtra: extraTensor, gradInput, gradWeight },
+        { relu: true, writeResidual: true, gradSplits: 3, extraSplits: 2 },
+        "test",
+      ),
+    );
+    const both = (await read(gpu, bothSplit)).slice(0, count(s));
+    assertClose(both, masked, TOLERANCE, "both split: grad residual, over the first partial sum");
+    assertClose(await read(gpu, gradInput), expectedGrads.gradInput, TOLERANCE, "both split: grad input");
+    assertClose(await read(gpu, gradWeight), expectedGrads.gradWeight, TOLERANCE, "both split: grad weight");
+    assert.throws(
+      () =>
+        batchNormBackward(gpu, s, { ...t, gradOutput: bothSplit, gradExtra: extraTensor }, {
+          relu: true,
+          gradSplits: 3,
+        }, "bn2"),
+      new RegExp(`bn2: batch norm gradExtra has ${2 * count(s)} elements, expected ${count(s)}`),
+    );
   });
 }

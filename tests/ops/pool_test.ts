@@ -141,6 +141,17 @@ Deno.test("max pool backward adds two gradient terms as it reads them, one as pa
     () => maxPool2dBackward(gpu, g, t, "maxpool"),
     /maxpool: gradOutput has 900 elements, expected 300/,
   );
+  // The second term as two partial sums of its own.
+  const half = randomArray(outputs, 11);
+  const extraSplits = new Float32Array([...half, ...Float32Array.from(extra, (v, i) => v - half[i])]);
+  const both = { ...t, gradExtra: tensor(gpu.upload("dy' splits", extraSplits), [2, ...outShape(g)]) };
+  submit(gpu, maxPool2dBackward(gpu, g, both, "test", { gradSplits: 3, extraSplits: 2 }));
+  assertClose(
+    await gpu.readFloats(gradInput.buffer, 0, size(shape)),
+    maxPool2dBackwardReference(gradOutput, expected.indices, g),
+    TOLERANCE,
+    "grad input, both terms split",
+  );
 });
 
 Deno.test("max pool geometry follows PyTorch's output size and checks", () => {
