@@ -11,7 +11,6 @@
 @group(0) @binding(1) var<storage, read_write> result: array<f32>;
 
 override DENSE_COLUMNS: u32 = C_IN * IN_HW;
-override DENSE_COUNT: u32 = C_OUT * OUT_HW * DENSE_COLUMNS;
 
 // The kernel tap along one axis that links output position o to input position i, or -1 if none does.
 fn tap_between(i: u32, o: u32, stride: i32, pad: i32, dilation: i32, size: u32) -> i32 {
@@ -22,44 +21,51 @@ fn tap_between(i: u32, o: u32, stride: i32, pad: i32, dilation: i32, size: u32) 
   return d / dilation;
 }
 
+// Both entry points take one invocation per (output channel, input channel) pair, whose block of the
+// matrix links the two planes: an invocation per matrix entry spent most of its time on the launch of
+// C_OUT * OUT_HW * DENSE_COLUMNS / 64 workgroups.
 @compute @workgroup_size(64)
 fn unroll(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let index = gid.x + gid.y * nwg.x * 64u;
-  if (index >= DENSE_COUNT) {
+  let pair = gid.x + gid.y * nwg.x * 64u;
+  if (pair >= C_OUT * C_IN) {
     return;
   }
-  let row = index / DENSE_COLUMNS;
-  let column = index % DENSE_COLUMNS;
-  let co = row / OUT_HW;
-  let q = row % OUT_HW;
-  let ci = column / IN_HW;
-  let p = column % IN_HW;
-  let ky = tap_between(p / IN_W, q / OUT_W, STRIDE_H, PAD_H, DIL_H, K_H);
-  let kx = tap_between(p % IN_W, q % OUT_W, STRIDE_W, PAD_W, DIL_W, K_W);
-  var value = 0.0;
-  if (ky >= 0 && kx >= 0) {
-    value = source[((co * C_IN + ci) * K_H + u32(ky)) * K_W + u32(kx)];
+  let co = pair / C_IN;
+  let ci = pair % C_IN;
+  let taps = pair * KHW;
+  for (var q = 0u; q < OUT_HW; q++) {
+    let row = (co * OUT_HW + q) * DENSE_COLUMNS + ci * IN_HW;
+    for (var p = 0u; p < IN_HW; p++) {
+      let ky = tap_between(p / IN_W, q / OUT_W, STRIDE_H, PAD_H, DIL_H, K_H);
+      let kx = tap_between(p % IN_W, q % OUT_W, STRIDE_W, PAD_W, DIL_W, K_W);
+      var value = 0.0;
+      if (ky >= 0 && kx >= 0) {
+        value = source[taps + u32(ky) * K_W + u32(kx)];
+      }
+      result[row + p] = value;
+    }
   }
-  result[index] = value;
 }
 
 @compute @workgroup_size(64)
 fn fold(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let index = gid.x + gid.y * nwg.x * 64u;
-  if (index >= C_OUT * C_IN * KHW) {
+  let pair = gid.x + gid.y * nwg.x * 64u;
+  if (pair >= C_OUT * C_IN) {
     return;
   }
-  let kx = index % K_W;
-  let ky = (index / K_W) % K_H;
-  let ci = (index / KHW) % C_IN;
-  let co = index / (KHW * C_IN);
-  var sum = 0.0;
-  for (var q = 0u; q < OUT_HW; q++) {
-    let iy = i32(q / OUT_W) * STRIDE_H - PAD_H + i32(ky) * DIL_H;
-    let ix = i32(q % OUT_W) * STRIDE_W - PAD_W + i32(kx) * DIL_W;
-    if (u32(iy) < IN_H && u32(ix) < IN_W) {
-      sum += source[(co * OUT_HW + q) * DENSE_COLUMNS + ci * IN_HW + u32(iy) * IN_W + u32(ix)];
+  let co = pair / C_IN;
+  let ci = pair % C_IN;
+  for (var tap = 0u; tap < KHW; tap++) {
+    let ky = tap / K_W;
+    let kx = tap % K_W;
+    var sum = 0.0;
+    for (var q = 0u; q < OUT_HW; q++) {
+      let iy = i32(q / OUT_W) * STRIDE_H - PAD_H + i32(ky) * DIL_H;
+      let ix = i32(q % OUT_W) * STRIDE_W - PAD_W + i32(kx) * DIL_W;
+      if (u32(iy) < IN_H && u32(ix) < IN_W) {
+        sum += source[(co * OUT_HW + q) * DENSE_COLUMNS + ci * IN_HW + u32(iy) * IN_W + u32(ix)];
+      }
     }
+    result[pair * KHW + tap] = sum;
   }
-  result[index] = sum;
 }

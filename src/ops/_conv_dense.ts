@@ -90,12 +90,12 @@ function asImages(t: Tensor, channels: number): Tensor {
   return tensor(t.buffer, [t.shape[0], channels, 1, 1], t.offset);
 }
 
+/** `unroll` or `fold` of conv2d_dense.wgsl: an invocation per (output channel, input channel) pair. */
 function denseKernel(
   gpu: Gpu,
   g: Conv2dGeometry,
   entryPoint: "unroll" | "fold",
   t: { source: Tensor; result: Tensor },
-  count: number,
   label: string,
 ) {
   return kernel(gpu, {
@@ -104,7 +104,7 @@ function denseKernel(
     entryPoint,
     constants: geometryConstants(g),
     bindings: t,
-    workgroups: grid(count, 64),
+    workgroups: grid(g.outChannels * g.inChannels, 64),
   });
 }
 
@@ -121,14 +121,7 @@ function unrolled(
   const matrix = tensor(part.buffer, unrolledWeightShape(g), part.offset);
   return {
     matrix,
-    write: denseKernel(
-      gpu,
-      g,
-      "unroll",
-      { source: weight, result: matrix },
-      unrolledCount(g),
-      `${label} unroll`,
-    ),
+    write: denseKernel(gpu, g, "unroll", { source: weight, result: matrix }, `${label} unroll`),
   };
 }
 
@@ -228,13 +221,6 @@ export function denseBackwardWeightOp(
     { weight: label, bias: label },
     tuning,
   );
-  const fold = denseKernel(
-    gpu,
-    g,
-    "fold",
-    { source: gradMatrix, result: t.gradWeight },
-    t.gradWeight.shape.reduce((a, b) => a * b, 1),
-    `${label} fold`,
-  );
+  const fold = denseKernel(gpu, g, "fold", { source: gradMatrix, result: t.gradWeight }, `${label} fold`);
   return [...gemm, fold];
 }
