@@ -71,6 +71,18 @@ function upload(gpu: Gpu, g: Conv2dGeometry, seed: number) {
   return { data: { input, weight, bias, gradOutput }, t };
 }
 
+/** Asserts `gradWeight` against the reference, with every entry of a dead tap exactly zero. */
+function assertWeightGradient(
+  gradWeight: Float32Array,
+  input: Float32Array,
+  gradOutput: Float32Array,
+  g: Conv2dGeometry,
+): void {
+  const expected = conv2dBackwardWeightReference(input, gradOutput, g).gradWeight;
+  assertClose(gradWeight, expected, TOLERANCE, "gradWeight");
+  for (const i of deadEntries(g)) assert.equal(gradWeight[i], 0, `gradWeight[${i}] of a dead tap`);
+}
+
 async function read(t: Tensor): Promise<Float32Array> {
   const gpu = await testGpu();
   return await gpu.readFloats(t.buffer, t.offset / 4, numel(t.shape));
@@ -127,16 +139,9 @@ for (const [name, inputShape, [outChannels, k, stride, pad], tilingIndex, live] 
       TOLERANCE,
       "gradInput",
     );
-    const gradWeight = await read(t.gradWeight);
-    assertClose(
-      gradWeight,
-      conv2dBackwardWeightReference(input, gradOutput, g).gradWeight,
-      TOLERANCE,
-      "gradWeight",
-    );
-    const dead = deadEntries(g);
-    assert.equal(dead.length, numel(t.weight.shape) * (1 - live / (g.kernelHeight * g.kernelWidth)));
-    for (const i of dead) assert.equal(gradWeight[i], 0, `gradWeight[${i}] of a dead tap`);
+    const dead = deadEntries(g).length;
+    assert.equal(dead, numel(t.weight.shape) * (1 - live / (g.kernelHeight * g.kernelWidth)));
+    assertWeightGradient(await read(t.gradWeight), input, gradOutput, g);
   });
 }
 
@@ -156,14 +161,7 @@ Deno.test("conv2d taps: a gradient whose dead taps are already zero takes no fil
       () => submit(gpu, conv2dBackwardWeight(gpu, g, { ...t, deadTapsZeroed: true }, "test", tuning)),
     );
   }
-  const gradWeight = await read(t.gradWeight);
-  assertClose(
-    gradWeight,
-    conv2dBackwardWeightReference(input, gradOutput, g).gradWeight,
-    TOLERANCE,
-    "gradWeight",
-  );
-  for (const i of deadEntries(g)) assert.equal(gradWeight[i], 0, `gradWeight[${i}] of a dead tap`);
+  assertWeightGradient(await read(t.gradWeight), input, gradOutput, g);
 });
 
 Deno.test("conv2d taps: backward on a 2x2 image, stride 2, matches central differences", async () => {
