@@ -10,7 +10,7 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, numel, submit, type Tensor, tensor } from "../gpu/kernel.ts";
+import { type Dispatch, numel, type Tensor, tensor } from "../gpu/kernel.ts";
 import { timeDispatches, timeEach } from "../gpu/timing.ts";
 import {
   canRun,
@@ -320,15 +320,9 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
           ? shortlist(results.forward.filter((m) => kindWindows.includes(m.tiling)), 2)
           : kindWindows,
       );
-      // Each candidate runs once as soon as it exists: where a driver compiles at the first dispatch (Mesa's
-      // lavapipe, on its queue's thread), that overlaps with creating the next one. A cold autotune through
-      // Vulkan on 2 cores went from 46-54 to 40-43 s; creating them all in one error scope, every run queued
-      // behind, took 51 s, the runs competing with the creation for the cores.
       const dispatches: Dispatch[][] = [];
       for (const tiling of tried) {
-        const made = await gpu.checked(label, () => gemmDispatches(kind, tiling, label));
-        dispatches.push(made);
-        submit(gpu, made);
+        dispatches.push(await gpu.checked(label, () => gemmDispatches(kind, tiling, label)));
       }
       const ms = await timeEach(gpu, dispatches, { minMilliseconds });
       results[kind] = tried.map((tiling, i) => {

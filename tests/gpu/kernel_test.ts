@@ -71,6 +71,23 @@ Deno.test("bindings are matched by name, whatever the order the call site lists 
   assert.deepEqual([...await gpu.readFloats(out, 0, 4)], [-10, -20, -30, -40]);
 });
 
+Deno.test("making a kernel with a new pipeline dispatches it empty, which writes nothing", async () => {
+  const gpu = await testGpu();
+  const out = gpu.buffer("filled", 16);
+  const fill = kernel(gpu, {
+    label: "test: fill",
+    // A pipeline of its own: no other test makes this one.
+    code: `@group(0) @binding(0) var<storage, read_write> filled: array<f32>;
+@compute @workgroup_size(4)
+fn main(@builtin(global_invocation_id) gid: vec3u) { filled[gid.x] = 7.0; }`,
+    bindings: { filled: out },
+    workgroups: [1, 1, 1],
+  });
+  assert.deepEqual([...await gpu.readFloats(out, 0, 4)], [0, 0, 0, 0]);
+  submit(gpu, [fill]);
+  assert.deepEqual([...await gpu.readFloats(out, 0, 4)], [7, 7, 7, 7]);
+});
+
 Deno.test("a missing, unknown or wrongly named binding fails naming the kernel and the names expected", async () => {
   const gpu = await testGpu();
   const buffer = gpu.buffer("any", 16);
