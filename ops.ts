@@ -146,7 +146,14 @@ export type { SgdParameterState, SgdParamGroupState } from "./src/optim/sgd_stat
 export type { AdamParameterState, AdamParamGroupState } from "./src/optim/adam_state.ts";
 export type { OneCycleOptions } from "./src/optim/schedule.ts";
 
-export { foldBatchNorm, fuseRelu, fuseResidual, type Rewrite, rewrite } from "./src/compile/fuse.ts";
+export {
+  dropIdentityPools,
+  foldBatchNorm,
+  fuseRelu,
+  fuseResidual,
+  type Rewrite,
+  rewrite,
+} from "./src/compile/fuse.ts";
 export { StepPlanner, type VirtualTensor } from "./src/compile/memory.ts";
 export type { ParameterRange } from "./src/compile/gpu_model.ts";
 export type { Scratch } from "./src/ops/_scratch.ts";

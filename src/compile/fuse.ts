@@ -184,10 +184,32 @@ export function foldBatchNorm(graph: Graph): Graph {
   });
 }
 
+/**
+ * Drops each global average pool over 1x1 images (an ImageNet-stem ResNet's last stage at 32x32 input),
+ * which computes its input exactly: its readers read that input instead, and the pool costs no pass
+ * either way.
+ *
+ * @example
+ * ```ts
+ * import { resnet18 } from "@denogpu/resnet";
+ * import { dropIdentityPools } from "@denogpu/resnet/ops";
+ * const pools = (size: number) =>
+ *   dropIdentityPools(resnet18().trace([3, size, size])).nodes.filter((n) => n.spec.kind === "adaptiveavgpool2d");
+ * console.log(pools(32).length, pools(64).length); // 0 1: layer4 has 1x1 and 2x2 pixels
+ * ```
+ */
+export function dropIdentityPools(graph: Graph): Graph {
+  return rebuild(graph, (node) => {
+    const [h, w] = graph.nodes[node.inputs[0]]?.shape.slice(1) ?? [];
+    const identity = node.spec.kind === "adaptiveavgpool2d" && h === 1 && w === 1;
+    return identity ? { replaceBy: node.inputs[0] } : { spec: node.spec };
+  });
+}
+
 /** The rewrites of each mode, in the order they run. */
 const REWRITES: Record<Mode, readonly Rewrite[]> = {
-  train: [fuseResidual, fuseRelu],
-  eval: [fuseResidual, fuseRelu, foldBatchNorm],
+  train: [dropIdentityPools, fuseResidual, fuseRelu],
+  eval: [dropIdentityPools, fuseResidual, fuseRelu, foldBatchNorm],
 };
 
 /**

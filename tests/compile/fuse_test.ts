@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resnet18, resnet20, resnet50 } from "../../mod.ts";
-import { fuseRelu, fuseResidual, rewrite } from "../../src/compile/fuse.ts";
+import { dropIdentityPools, fuseRelu, fuseResidual, rewrite } from "../../src/compile/fuse.ts";
 import type { Graph } from "../../src/nn/graph.ts";
 
 const kinds = (graph: Graph) => graph.nodes.map((n) => n.spec.kind);
@@ -51,10 +51,8 @@ Deno.test("for inference each BatchNorm folds into its convolution, which takes 
   const folded = rewrite(graph, "eval");
   assert.equal(count(folded, "batchnorm2d"), 0);
   assert.equal(count(folded, "conv2d"), count(graph, "conv2d"));
-  assert.deepEqual(
-    new Set(kinds(folded)),
-    new Set(["input", "conv2d", "maxpool2d", "adaptiveavgpool2d", "flatten", "linear"]),
-  );
+  // layer4 has 1x1 pixels here, so the global average pool is dropped too.
+  assert.deepEqual(new Set(kinds(folded)), new Set(["input", "conv2d", "maxpool2d", "flatten", "linear"]));
   const conv2 = folded.nodes.find((n) => n.name === "layer2.0.conv2")!;
   assert.deepEqual(
     conv2.spec.kind === "conv2d" && [conv2.spec.norm, conv2.spec.residual, conv2.spec.relu],
@@ -74,4 +72,16 @@ Deno.test("for inference each BatchNorm folds into its convolution, which takes 
   assert.ok(shortcut.spec.kind === "conv2d" && shortcut.spec.norm && !shortcut.spec.relu);
   // Training keeps the BatchNorms.
   assert.equal(count(rewrite(graph), "batchnorm2d"), count(graph, "batchnorm2d"));
+});
+
+Deno.test("a global average pool over 1x1 pixels is dropped, its reader reading the pool's input", () => {
+  for (const [size, pools] of [[32, 0], [64, 1], [224, 1]] as const) {
+    const graph = resnet18().trace([3, size, size]);
+    const dropped = dropIdentityPools(graph);
+    assert.equal(count(dropped, "adaptiveavgpool2d"), pools, `${size}x${size}`);
+    assert.equal(dropped.nodes.length, graph.nodes.length - 1 + pools);
+    const flatten = dropped.nodes.find((n) => n.spec.kind === "flatten")!;
+    const reads = dropped.nodes[flatten.inputs[0]];
+    assert.equal(reads.name, pools ? "avgpool" : "layer4.1.relu", `${size}x${size}`);
+  }
 });
