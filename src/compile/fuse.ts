@@ -200,9 +200,9 @@ export function foldBatchNorm(graph: Graph): Graph {
  */
 export function dropIdentityPools(graph: Graph): Graph {
   return rebuild(graph, (node) => {
-    const [h, w] = graph.nodes[node.inputs[0]]?.shape.slice(1) ?? [];
-    const identity = node.spec.kind === "adaptiveavgpool2d" && h === 1 && w === 1;
-    return identity ? { replaceBy: node.inputs[0] } : { spec: node.spec };
+    if (node.spec.kind !== "adaptiveavgpool2d") return { spec: node.spec };
+    const [, h, w] = graph.nodes[node.inputs[0]].shape;
+    return h === 1 && w === 1 ? { replaceBy: node.inputs[0] } : { spec: node.spec };
   });
 }
 

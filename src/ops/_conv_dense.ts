@@ -108,6 +108,11 @@ function denseKernel(
   });
 }
 
+/** `storage` seen as the unrolled weight of `g`. */
+function asMatrix(g: Conv2dGeometry, storage: Tensor): Tensor {
+  return tensor(storage.buffer, unrolledWeightShape(g), storage.offset);
+}
+
 /** The unrolled weight of `g` in `into`, or else in part 0 of `scratch`, and the dispatch that writes it. */
 function unrolled(
   gpu: Gpu,
@@ -117,8 +122,7 @@ function unrolled(
   label: string,
   into?: Tensor,
 ): { matrix: Tensor; write: Dispatch } {
-  const part = into ?? scratchPart(scratch, 0, label);
-  const matrix = tensor(part.buffer, unrolledWeightShape(g), part.offset);
+  const matrix = asMatrix(g, into ?? scratchPart(scratch, 0, label));
   return {
     matrix,
     write: denseKernel(gpu, g, "unroll", { source: weight, result: matrix }, `${label} unroll`),
@@ -175,8 +179,7 @@ export function denseBackwardDataOp(
   const scratch = opScratch(gpu, t.scratch, parts, label);
   const gradOutput = asImages(t.gradOutput, d.outChannels);
   const unroll = t.unrolledWeight ? undefined : unrolled(gpu, g, t.weight, scratch, label);
-  const weight = unroll?.matrix ??
-    tensor(t.unrolledWeight!.buffer, unrolledWeightShape(g), t.unrolledWeight!.offset);
+  const weight = unroll?.matrix ?? asMatrix(g, t.unrolledWeight!);
   const gemm = o.unsummed
     ? backwardDataDispatches(
       gpu,
