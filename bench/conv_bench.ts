@@ -4,12 +4,12 @@
  * Runs the convolution autotune first, then times the best matmul at 1024^3 (linearForward with each
  * candidate tiling) and the forward, backward-data and backward-weight GEMMs of every distinct
  * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). The 3x3 stride-1 shapes
- * time forward and backward-data both as the direct implicit GEMM and through Winograd F(2x2, 3x3), and
- * mark the one the autotune picks; convolutions on images with fewer pixels than taps (the ImageNet stem's
+ * time forward and backward-data as the direct implicit GEMM and through Winograd F(2x2, 3x3) and
+ * F(4x4, 3x3), and mark the one the autotune picks; convolutions on images with fewer pixels than taps (the ImageNet stem's
  * 2x2 stage) run as dense matrices, as the library runs them. Each op is timed by `timeDispatches` (enough copies in one submit to
  * outlast the wait, whose cost is subtracted); GFLOP/s (multiply-add = 2 FLOP, padding not counted,
  * Winograd's "effective" GFLOP/s counted with the direct algorithm's FLOPs) are printed when the benches
- * end, with a side-by-side table of the two algorithms.
+ * end, with a side-by-side table of the three algorithms.
  *
  * Environment: CONV_BENCH_BATCH (default 128; use e.g. 8 on a CPU driver, where batch 128 takes
  * minutes), CONV_BENCH_STEM (`cifar`, the default, or `imagenet`: resnet18
@@ -31,10 +31,11 @@ import { forwardDispatch, gemmProblem } from "../src/ops/_conv_kernels.ts";
 import { denseApplies } from "../src/ops/_conv_dense.ts";
 import { backwardDataOp, forwardOp } from "../src/ops/_conv_chunks.ts";
 import {
-  useWinograd,
+  WINOGRAD_TILES,
   winogradApplies,
   winogradBackwardDataOp,
   winogradForwardOp,
+  winogradTile,
 } from "../src/ops/_conv_winograd.ts";
 import {
   fitsLimits,
@@ -56,7 +57,12 @@ for (const [kind, results] of Object.entries(tuning.results)) {
   const line = results.map((r) => `${Object.values(r.tiling).join("/")}=${r.gflops.toFixed(2)}`).join("  ");
   console.log(`  ${kind}: ${line} (tile WG_X/WG_Y/TM/VN = GFLOP/s)`);
 }
-console.log(`  winograd transforms: ${(tuning.winogradTransformMsPerValue * 1e6).toFixed(2)} ns per value`);
+console.log(
+  `  winograd transforms: ${
+    (tuning.winogradTransformMsPerValue * 1e6).toFixed(2)
+  } ns per value (2x2 tiles), ` +
+    `${(tuning.winograd4TransformMsPerValue * 1e6).toFixed(2)} (4x4)`,
+);
 
 /** Milliseconds of the best iteration and FLOPs per op, by bench name. */
 const fastest = new Map<string, number>(), flopsOf = new Map<string, number>();
@@ -175,41 +181,33 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
       dataUses,
     );
   } else if (winogradApplies(gpu, g)) {
-    const isChosen = (pass: "forward" | "backwardData", winograd: boolean) =>
-      useWinograd(gpu, tuning, g, pass) === winograd;
-    const chosen = (pass: "forward" | "backwardData", winograd: boolean) =>
-      isChosen(pass, winograd) ? " (chosen)" : "";
     const forward = `${group} forward`, backward = `${group} backward-data`;
-    const winogradTile = tile("winograd");
     sideBySide.push({ forward, backward });
-    bench(
-      group,
-      `${forward} direct [${tile("forward")}]${chosen("forward", false)}`,
-      flops,
-      forwardOp(gpu, g, { input, weight, output }, {}, group, tuning),
-      isChosen("forward", false) ? uses : 0,
-    );
-    bench(
-      group,
-      `${forward} winograd [${winogradTile}]${chosen("forward", true)}`,
-      flops,
-      winogradForwardOp(gpu, g, { input, weight, output }, group, tuning),
-      isChosen("forward", true) ? uses : 0,
-    );
-    bench(
-      group,
-      `${backward} direct [${tile("backwardData")}]${chosen("backwardData", false)}`,
-      flops,
-      backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
-      isChosen("backwardData", false) ? dataUses : 0,
-    );
-    bench(
-      group,
-      `${backward} winograd [${winogradTile}]${chosen("backwardData", true)}`,
-      flops,
-      winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
-      isChosen("backwardData", true) ? dataUses : 0,
-    );
+    for (const pass of ["forward", "backwardData"] as const) {
+      const chosenTile = winogradTile(gpu, tuning, g, pass);
+      for (const winograd of [undefined, ...WINOGRAD_TILES]) {
+        const chosen = chosenTile === winograd;
+        const algorithm = winograd ? `winograd ${winograd}x${winograd}` : "direct";
+        const name = `${pass === "forward" ? forward : backward} ${algorithm}`;
+        const tiling = tile(winograd ? "winograd" : pass);
+        const options = { tile: winograd };
+        const dispatches = pass === "forward"
+          ? winograd
+            ? winogradForwardOp(gpu, g, { input, weight, output }, group, tuning, options)
+            : forwardOp(gpu, g, { input, weight, output }, {}, group, tuning)
+          : winograd
+          ? winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning, options)
+          : backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning);
+        const passUses = pass === "forward" ? uses : dataUses;
+        bench(
+          group,
+          `${name} [${tiling}]${chosen ? " (chosen)" : ""}`,
+          flops,
+          dispatches,
+          chosen ? passUses : 0,
+        );
+      }
+    }
   } else {
     bench(
       group,
@@ -259,16 +257,11 @@ globalThis.addEventListener("unload", () => {
     return name ? `${gflops(name).toFixed(2)}${name.endsWith("(chosen)") ? "*" : ""}` : "—";
   };
   console.log(
-    "\n3x3 stride 1, GFLOP/s direct | winograd (effective, direct FLOPs); * = the autotune's choice:",
+    "\n3x3 stride 1, GFLOP/s direct | winograd 2x2 | winograd 4x4 (effective, direct FLOPs); * = the " +
+      "autotune's choice:",
   );
-  for (const { forward, backward } of sideBySide) {
-    console.log(
-      `  ${forward.padEnd(40)} ${figure(`${forward} direct`).padStart(7)} | ${figure(`${forward} winograd`)}`,
-    );
-    console.log(
-      `  ${backward.padEnd(40)} ${figure(`${backward} direct`).padStart(7)} | ${
-        figure(`${backward} winograd`)
-      }`,
-    );
+  for (const name of sideBySide.flatMap(({ forward, backward }) => [forward, backward])) {
+    const figures = ["direct", "winograd 2x2", "winograd 4x4"].map((a) => figure(`${name} ${a}`).padStart(7));
+    console.log(`  ${name.padEnd(40)} ${figures.join(" | ")}`);
   }
 });

@@ -1,46 +1,30 @@
-// Winograd F(2x2, 3x3) output transform: the 2x2 output pixels of tile TILE_OFFSET + col in channel k are
-// A^T m A for the 4x4 m[xi, k, col], xi = 4 * a + b, where A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; pixels
-// past an odd edge are dropped.
+// Winograd output transform: the TILE x TILE output pixels of tile TILE_OFFSET + col in channel k are
+// A^T m A for the (TILE + 2)-square m[xi, k, col], A^T being in conv2d_winograd_output_f2.wgsl or
+// conv2d_winograd_output_f4.wgsl (`transform_tile`); pixels past the image's edge are dropped.
 // Entry points main, main_bias and main_norm: the three sources of conv2d_epilogue.wgsl, which follows.
-// Prepended: conv2d_winograd_tiles.wgsl.
+// Prepended: conv2d_winograd_tiles.wgsl and one of the two above.
 
 @group(0) @binding(0) var<storage, read> m: array<f32>;
 @group(0) @binding(2) var<storage, read_write> result: array<f32>;
 
-fn m_row(o: u32, stride: u32) -> vec4f {
-  return vec4f(m[o], m[o + stride], m[o + 2u * stride], m[o + 3u * stride]);
+// Stores output pixel (y, x) of the tile whose first pixel is `o`, through the epilogue with `a`, if it is
+// inside the image.
+fn store_pixel(o: u32, origin: vec2u, y: u32, x: u32, value: f32, a: Affine) {
+  if (origin.x + y < HEIGHT && origin.y + x < WIDTH) {
+    let index = o + y * WIDTH + x;
+    result[index] = epilogue(value, a, index);
+  }
 }
 
 // Output pixels of invocation i, through the epilogue with `a`.
 fn transform(i: u32, a: Affine) {
-  let col = i % COLS;
-  let k = i / COLS;
-  let tile = TILE_OFFSET + col;
+  let tile = TILE_OFFSET + i % COLS;
   if (tile >= TILES) {
     return;
   }
-  let stride = CHANNELS * COLS;
-  let m0 = m_row(i, stride);
-  let m1 = m_row(i + 4u * stride, stride);
-  let m2 = m_row(i + 8u * stride, stride);
-  let m3 = m_row(i + 12u * stride, stride);
-  let s0 = m0 + m1 + m2;
-  let s1 = m1 - m2 - m3;
   let origin = tile_origin(tile);
-  let oy = origin.y;
-  let ox = origin.z;
-  let o = (origin.x * CHANNELS + k) * HEIGHT * WIDTH + oy * WIDTH + ox;
-  let right = ox + 1u < WIDTH;
-  result[o] = epilogue(s0.x + s0.y + s0.z, a, o);
-  if (right) {
-    result[o + 1u] = epilogue(s0.y - s0.z - s0.w, a, o + 1u);
-  }
-  if (oy + 1u < HEIGHT) {
-    result[o + WIDTH] = epilogue(s1.x + s1.y + s1.z, a, o + WIDTH);
-    if (right) {
-      result[o + WIDTH + 1u] = epilogue(s1.y - s1.z - s1.w, a, o + WIDTH + 1u);
-    }
-  }
+  let o = (origin.x * CHANNELS + i / COLS) * HEIGHT * WIDTH + origin.y * WIDTH + origin.z;
+  transform_tile(i, CHANNELS * COLS, o, origin.yz, a);
 }
 
 @compute @workgroup_size(WG)

@@ -11,7 +11,7 @@
 import type { Gpu } from "../gpu/device.ts";
 
 /**
- * The three GEMMs a convolution or linear layer runs, and the batched GEMM of Winograd F(2x2, 3x3) in the
+ * The three GEMMs a convolution or linear layer runs, and the batched GEMM of Winograd (either tile size) in the
  * transformed domain (see {@link ./_conv_winograd.ts}).
  */
 export type GemmKind = "forward" | "backwardData" | "backwardWeight" | "winograd";
@@ -161,13 +161,19 @@ export interface ConvTuning {
   readonly adapterKey?: string;
   /** Candidate tilings with their measured throughput, per GEMM kind; a kind absent is unmeasured. */
   readonly results?: Readonly<Partial<Record<GemmKind, readonly MeasuredTiling[]>>>;
-  /** Milliseconds per value the Winograd transforms write (GEMM throughput is in `results.winograd`). */
-  readonly winogradTransformMsPerValue?: number;
   /**
-   * The algorithm of every convolution Winograd applies to (tests and benchmarks); absent: chosen by the
-   * measurements, direct until measured.
+   * Milliseconds per value the Winograd F(2x2, 3x3) transforms write (GEMM throughput is in
+   * `results.winograd`).
    */
-  readonly algorithm?: "direct" | "winograd";
+  readonly winogradTransformMsPerValue?: number;
+  /** Likewise for F(4x4, 3x3); absent (a tuning made before it existed), those tiles are not used. */
+  readonly winograd4TransformMsPerValue?: number;
+  /**
+   * The algorithm of every convolution Winograd applies to (tests and benchmarks): the direct GEMM,
+   * Winograd F(2x2, 3x3) (`"winograd"`) or F(4x4, 3x3); absent: chosen by the measurements, direct until
+   * measured.
+   */
+  readonly algorithm?: "direct" | "winograd" | "winograd4x4";
   /** The tiling every GEMM of a kind uses, whatever was measured (tests and benchmarks). */
   readonly tilings?: Readonly<Partial<Record<GemmKind, GemmTiling>>>;
 }

@@ -40,10 +40,12 @@ import {
 import {
   transformedValues,
   WINOGRAD_SCRATCH_BYTES,
+  WINOGRAD_TILES,
   winogradLayout,
   winogradLayoutParts,
   type WinogradOptions,
   winogradPlan,
+  type WinogradTile,
 } from "./_conv_winograd.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
 
@@ -53,8 +55,10 @@ export interface MeasuredConvTuning extends ConvTuning {
   readonly adapterKey: string;
   /** Candidate tilings with their measured throughput, per GEMM kind. */
   readonly results: Readonly<Record<GemmKind, readonly MeasuredTiling[]>>;
-  /** Milliseconds per value the Winograd transforms write (GEMM throughput is in `results.winograd`). */
+  /** Milliseconds per value the Winograd F(2x2, 3x3) transforms write (GEMM throughput is in `results.winograd`). */
   readonly winogradTransformMsPerValue: number;
+  /** Likewise for F(4x4, 3x3). */
+  readonly winograd4TransformMsPerValue: number;
 }
 
 /** Options of {@linkcode tuneConvolutions}. */
@@ -189,10 +193,11 @@ function adapterKey(gpu: Gpu): string {
   ].join("|");
 }
 
-/** True when `previous` holds every measurement this version makes (older caches lack Winograd's). */
+/** True when `previous` holds every measurement this version makes (older caches lack Winograd's, or its 4x4 tiles'). */
 function complete(previous: ConvTuning): previous is MeasuredConvTuning {
   return GEMM_KINDS.every((kind) => Array.isArray(previous.results?.[kind])) &&
-    Number.isFinite(previous.winogradTransformMsPerValue);
+    Number.isFinite(previous.winogradTransformMsPerValue) &&
+    Number.isFinite(previous.winograd4TransformMsPerValue);
 }
 
 /**
@@ -252,7 +257,10 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const winogradWeight = make("winograd weight", [wg.outChannels, wg.inChannels, 3, 3]);
   const winogradOutput = make("winograd output", [wg.batch, wg.outChannels, wg.outHeight, wg.outWidth]);
   const maxBindingBytes = gpu.limits.maxStorageBufferBindingSize;
-  const layout = winogradLayout(wg, "forward", maxBindingBytes, WINOGRAD_SCRATCH_BYTES, "conv tuning");
+  const layouts = WINOGRAD_TILES.map((tile) =>
+    winogradLayout(wg, "forward", maxBindingBytes, WINOGRAD_SCRATCH_BYTES, "conv tuning", tile)
+  );
+  const [layout] = layouts;
   // One private scratch for every candidate (they run one after another), released below like every
   // buffer of the tuning: Winograd's U and V, or a split GEMM's partial sums, then Winograd's M.
   const splitBytes = problems.flatMap((p) => [
@@ -261,13 +269,13 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       weightSplitBytes(gpu, p, fixedTiling(tiling, ["backwardWeight"]))
     ),
   ]);
-  const [transformedBytes, productsBytes] = winogradLayoutParts(layout);
+  const winogradParts = layouts.map(winogradLayoutParts);
   const scratch = [
-    make("scratch 0", [Math.ceil(Math.max(transformedBytes, ...splitBytes) / 4)]),
-    make("scratch 1", [Math.ceil(productsBytes / 4)]),
+    make("scratch 0", [Math.ceil(Math.max(...winogradParts.map((p) => p[0]), ...splitBytes) / 4)]),
+    make("scratch 1", [Math.ceil(Math.max(...winogradParts.map((p) => p[1])) / 4)]),
   ];
-  const winograd = (tuning: ConvTuning, label: string) => {
-    const o: WinogradOptions = { maxBindingBytes, scratch };
+  const winograd = (tuning: ConvTuning, label: string, tile: WinogradTile = 2) => {
+    const o: WinogradOptions = { maxBindingBytes, scratch, tile };
     const t = { source: problemTensors[0].input, weight: winogradWeight, result: winogradOutput };
     return winogradPlan(gpu, wg, "forward", t, label, tuning, o);
   };
@@ -303,7 +311,7 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     });
   };
   const results = {} as Record<GemmKind, MeasuredTiling[]>;
-  let winogradTransformMsPerValue: number;
+  const transformMsPerValue: number[] = [];
   try {
     for (const kind of GEMM_KINDS) {
       const label = `conv tuning: ${kind}`;
@@ -335,14 +343,21 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
       Object.freeze(results[kind]);
     }
     // Planned with the GEMM tilings just measured, whose pipelines exist; only the transforms are timed.
-    const transforms = await gpu.checked(
-      "conv tuning: winograd transforms",
-      () => winograd({ results }, "conv tuning: winograd transforms").transforms,
-    );
-    winogradTransformMsPerValue = (await timeDispatches(gpu, transforms, { minMilliseconds })) /
-      transformedValues(layout);
+    for (const tile of WINOGRAD_TILES) {
+      const label = `conv tuning: winograd ${tile}x${tile} transforms`;
+      const plan = await gpu.checked(label, () => winograd({ results }, label, tile));
+      transformMsPerValue.push(
+        (await timeDispatches(gpu, plan.transforms, { minMilliseconds })) / transformedValues(plan.layout),
+      );
+    }
   } finally {
     for (const buffer of made) gpu.release(buffer);
   }
-  return Object.freeze({ adapterKey: key, results: Object.freeze(results), winogradTransformMsPerValue });
+  const [winogradTransformMsPerValue, winograd4TransformMsPerValue] = transformMsPerValue;
+  return Object.freeze({
+    adapterKey: key,
+    results: Object.freeze(results),
+    winogradTransformMsPerValue,
+    winograd4TransformMsPerValue,
+  });
 }

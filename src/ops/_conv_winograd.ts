@@ -1,13 +1,17 @@
 /**
- * Winograd F(2x2, 3x3) for the 3x3 stride-1 padding-1 convolutions: forward, and backward-data, which
- * for stride 1 is the same convolution of grad_output with the kernel turned by 180 degrees and
- * transposed. Three kinds of dispatch: the input transform `V = B^T d B` of every 4x4 patch (the first
- * one also makes the filter transform `U = G g G^T`, which so takes no dispatch of its own), 16 GEMMs
- * `M[xi] = U[xi] V[xi]` in the transformed domain (register tiled like the direct kernels, with 2.25 times
- * fewer multiply-adds and no bounds tests) and the output transform `Y = A^T M A`.
+ * Winograd F(2x2, 3x3) and F(4x4, 3x3) for the 3x3 stride-1 padding-1 convolutions: forward, and
+ * backward-data, which for stride 1 is the same convolution of grad_output with the kernel turned by 180
+ * degrees and transposed. Three kinds of dispatch: the input transform `V = B^T d B` of every 4x4 (6x6)
+ * patch (the first one also makes the filter transform `U = G g G^T`, which so takes no dispatch of its
+ * own), 16 (36) GEMMs `M[xi] = U[xi] V[xi]` in the transformed domain (register tiled like the direct
+ * kernels, with 2.25 (4) times fewer multiply-adds than the 9 taps and no bounds tests) and the output
+ * transform `Y = A^T M A`. The 4x4 tiles halve the 2x2 tiles' multiply-adds again, and their V and M are
+ * smaller (36 values per 16 pixels instead of 16 per 4), at the cost of costlier transforms, more
+ * rounding (its points reach +-2) and more padding on images of few pixels; the autotune's measurements
+ * choose per convolution ({@linkcode winogradTile}).
  *
- * V and M hold 16 values per 2x2 output tile and channel, four times the activations they stand for, so
- * the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the op's own
+ * V and M hold 16 values per 2x2 output tile and channel (36 per 4x4 tile), four (2.25) times the
+ * activations they stand for, so the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the op's own
  * ({@linkcode winogradScratchParts}), which a compiled step declares to the memory planner, so its memory
  * is shared with other ops' scratch and activations. Whether a convolution takes this path is decided by the autotune's
  * measurements in the {@linkcode ConvTuning} passed in ({@linkcode useWinograd}), never by the adapter's
@@ -37,22 +41,45 @@ import gemmSource from "../../shaders/conv2d_winograd_gemm.wgsl" with { type: "t
 import filterSource from "../../shaders/conv2d_winograd_filter.wgsl" with { type: "text" };
 import tilesSource from "../../shaders/conv2d_winograd_tiles.wgsl" with { type: "text" };
 import inputSource from "../../shaders/conv2d_winograd_input.wgsl" with { type: "text" };
+import input2Source from "../../shaders/conv2d_winograd_input_f2.wgsl" with { type: "text" };
+import input4Source from "../../shaders/conv2d_winograd_input_f4.wgsl" with { type: "text" };
 import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type: "text" };
+import output2Source from "../../shaders/conv2d_winograd_output_f2.wgsl" with { type: "text" };
+import output4Source from "../../shaders/conv2d_winograd_output_f4.wgsl" with { type: "text" };
 import epilogueSource from "../../shaders/conv2d_epilogue.wgsl" with { type: "text" };
 
 const GEMM = compose(GEMM_CORE, gemmSource);
-const INPUT_TRANSFORM = compose(tilesSource, filterSource, inputSource);
-const OUTPUT_TRANSFORM = compose(tilesSource, outputSource, epilogueSource);
 
 /** The convolution passes Winograd can compute. */
 export type WinogradPass = "forward" | "backwardData";
+
+/** Output pixels per side of a Winograd tile: F(2x2, 3x3) or F(4x4, 3x3). */
+export type WinogradTile = 2 | 4;
+
+/** The tile sizes, smallest first. */
+export const WINOGRAD_TILES: readonly WinogradTile[] = [2, 4];
+
+/** The shaders of each tile size's transforms. */
+const TRANSFORMS: Record<WinogradTile, { input: string; output: string }> = {
+  2: {
+    input: compose(tilesSource, filterSource, input2Source, inputSource),
+    output: compose(tilesSource, output2Source, outputSource, epilogueSource),
+  },
+  4: {
+    input: compose(tilesSource, filterSource, input4Source, inputSource),
+    output: compose(tilesSource, output4Source, outputSource, epilogueSource),
+  },
+};
+
+/** Values per tile and channel in the transformed domain: the points of the transforms, (tile + 2)^2. */
+export function winogradPoints(tile: WinogradTile): number {
+  return (tile + 2) ** 2;
+}
 
 /** Bytes of V (and, apart, of M) one chunk of tiles may take, unless the binding limit is smaller. */
 export const WINOGRAD_SCRATCH_BYTES = 32 * 2 ** 20;
 
 const TRANSFORM_WORKGROUP = 64;
-/** Bytes per tile column of V or M, per channel: 16 floats. */
-const COLUMN_BYTES = 64;
 
 /** A run of images (bound as one range) and how its tiles are cut into chunks. */
 export interface WinogradRun {
@@ -68,8 +95,10 @@ export interface WinogradRun {
   chunks: number;
 }
 
-/** The sizes of a Winograd op: the channels it reads and writes, its runs, and its scratch bytes. */
+/** The sizes of a Winograd op: its tile, the channels it reads and writes, its runs, and its scratch bytes. */
 export interface WinogradLayout {
+  /** Output pixels per side of a tile. */
+  tile: WinogradTile;
   /** Channels of the tensor transformed (the GEMM's depth). */
   depth: number;
   /** Channels of the result (the GEMM's rows). */
@@ -90,6 +119,8 @@ export interface WinogradOptions {
   maxBindingBytes?: number;
   /** Bytes V and M of one chunk may each take (default {@linkcode WINOGRAD_SCRATCH_BYTES}). */
   scratchBytes?: number;
+  /** The tile size (default: as the tuning chooses, see {@linkcode winogradTile}; 2 if it chooses none). */
+  tile?: WinogradTile;
   /**
    * The op's scratch, its parts as {@linkcode winogradScratchParts} says (U and V, then M); absent: private
    * buffers made here.
@@ -109,11 +140,20 @@ export interface WinogradPlan {
   layout: WinogradLayout;
 }
 
-/** True for the convolutions Winograd F(2x2, 3x3) computes: 3x3, stride 1, padding 1, no dilation or groups. */
-export function winogradApplies(gpu: Gpu, g: Conv2dGeometry): boolean {
+/** Bytes per tile column of V or M, per channel, with tiles of `tile` pixels a side. */
+function columnBytes(tile: WinogradTile): number {
+  return 4 * winogradPoints(tile);
+}
+
+/**
+ * True for the convolutions Winograd with tiles of `tile` pixels a side computes: 3x3, stride 1, padding
+ * 1, no dilation or groups, and a transformed filter U that fits one binding.
+ */
+export function winogradApplies(gpu: Gpu, g: Conv2dGeometry, tile: WinogradTile = 2): boolean {
   return g.kernelHeight === 3 && g.kernelWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
     g.padHeight === 1 && g.padWidth === 1 && g.dilationHeight === 1 && g.dilationWidth === 1 &&
-    g.groups === 1 && COLUMN_BYTES * g.inChannels * g.outChannels <= gpu.limits.maxStorageBufferBindingSize;
+    g.groups === 1 &&
+    columnBytes(tile) * g.inChannels * g.outChannels <= gpu.limits.maxStorageBufferBindingSize;
 }
 
 function alignUp(bytes: number): number {
@@ -127,23 +167,25 @@ export function winogradLayout(
   maxBindingBytes: number,
   scratchBytes: number,
   label: string,
+  tile: WinogradTile = 2,
 ): WinogradLayout {
   const forward = pass === "forward";
+  const bytes = columnBytes(tile);
   const depth = forward ? g.inChannels : g.outChannels;
   const rows = forward ? g.outChannels : g.inChannels;
   const budget = Math.min(scratchBytes, maxBindingBytes);
-  const vOffset = alignUp(COLUMN_BYTES * rows * depth);
+  const vOffset = alignUp(bytes * rows * depth);
   // U shares V's buffer; past half the budget it no longer shrinks V's share, so chunks stay useful.
   const maxColumns = Math.min(
-    Math.floor(Math.max(budget - vOffset, budget / 2) / (COLUMN_BYTES * depth)),
-    Math.floor(budget / (COLUMN_BYTES * rows)),
+    Math.floor(Math.max(budget - vOffset, budget / 2) / (bytes * depth)),
+    Math.floor(budget / (bytes * rows)),
   );
   if (maxColumns < 1) {
     throw new Error(
       `${label}: ${budget} bytes of Winograd scratch hold not even one tile of ${depth} channels`,
     );
   }
-  const tilesPerImage = Math.ceil(g.inHeight / 2) * Math.ceil(g.inWidth / 2);
+  const tilesPerImage = Math.ceil(g.inHeight / tile) * Math.ceil(g.inWidth / tile);
   const runs = batchChunks(g, maxBindingBytes, label).map(({ start, geometry }) => {
     const tiles = geometry.batch * tilesPerImage;
     const chunks = Math.ceil(tiles / maxColumns);
@@ -151,12 +193,13 @@ export function winogradLayout(
   });
   const columns = Math.max(...runs.map((r) => r.columns));
   return {
+    tile,
     depth,
     rows,
     runs,
     vOffset,
-    transformedBytes: vOffset + COLUMN_BYTES * depth * columns,
-    productsBytes: COLUMN_BYTES * rows * columns,
+    transformedBytes: vOffset + bytes * depth * columns,
+    productsBytes: bytes * rows * columns,
   };
 }
 
@@ -165,17 +208,34 @@ export function winogradLayoutParts(layout: WinogradLayout): number[] {
   return [layout.transformedBytes, layout.productsBytes];
 }
 
-/** Scratch parts `pass` of `g` needs through Winograd with `options`' binding limit and budget. */
+/** The layout of `pass` of `g` through Winograd under `tuning` and `options`. */
+function layoutOf(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  pass: WinogradPass,
+  tuning: ConvTuning,
+  options: WinogradOptions,
+  label: string,
+): WinogradLayout {
+  return winogradLayout(
+    g,
+    pass,
+    options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize,
+    options.scratchBytes ?? WINOGRAD_SCRATCH_BYTES,
+    label,
+    options.tile ?? winogradTile(gpu, tuning, g, pass) ?? 2,
+  );
+}
+
+/** Scratch parts `pass` of `g` needs through Winograd under `tuning` with `options`' binding limit and budget. */
 export function winogradScratchParts(
   gpu: Gpu,
   g: Conv2dGeometry,
   pass: WinogradPass,
+  tuning: ConvTuning,
   options: WinogradOptions = {},
 ): number[] {
-  const maxBinding = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
-  return winogradLayoutParts(
-    winogradLayout(g, pass, maxBinding, options.scratchBytes ?? WINOGRAD_SCRATCH_BYTES, "winograd scratch"),
-  );
+  return winogradLayoutParts(layoutOf(gpu, g, pass, tuning, options, "winograd scratch"));
 }
 
 /** The tensors of a Winograd op: `result = epilogue(conv(source, weight))` in `pass`'s sense. */
@@ -196,13 +256,14 @@ export function winogradPlan(
   tuning: ConvTuning,
   options: WinogradOptions = {},
 ): WinogradPlan {
-  const maxBinding = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
-  const layout = winogradLayout(g, pass, maxBinding, options.scratchBytes ?? WINOGRAD_SCRATCH_BYTES, label);
+  const layout = layoutOf(gpu, g, pass, tuning, options, label);
   const { depth, rows } = layout;
+  const points = winogradPoints(layout.tile);
+  const code = TRANSFORMS[layout.tile];
   const scratch = opScratch(gpu, options.scratch, winogradLayoutParts(layout), label);
   const transformed = scratchPart(scratch, 0, label);
   const products = scratchPart(scratch, 1, label);
-  const u = tensor(transformed.buffer, [16, rows, depth], transformed.offset);
+  const u = tensor(transformed.buffer, [points, rows, depth], transformed.offset);
   const whole = tensor(transformed.buffer, [layout.transformedBytes / 4], transformed.offset);
   const transforms: Dispatch[] = [];
   const gemms: Dispatch[] = [];
@@ -214,9 +275,9 @@ export function winogradPlan(
     const source = chunkPart(t.source, chunk, depth * pixels);
     const result = chunkPart(t.result, chunk, rows * pixels);
     const epilogue = chunkEpilogue(t.epilogue ?? {}, chunk, rows * pixels);
-    const v = tensor(transformed.buffer, [16, depth, run.columns], transformed.offset + layout.vOffset);
-    const m = tensor(products.buffer, [16, rows, run.columns], products.offset);
-    const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth }, { u, v, m }, label, tuning);
+    const v = tensor(transformed.buffer, [points, depth, run.columns], transformed.offset + layout.vOffset);
+    const m = tensor(products.buffer, [points, rows, run.columns], products.offset);
+    const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth, points }, { u, v, m }, label, tuning);
     gemms.push(gemm);
     for (let c = 0; c < run.chunks; c++) {
       const sizes = {
@@ -226,6 +287,7 @@ export function winogradPlan(
         BATCH: run.batch,
         TILE_OFFSET: c * run.columns,
         COLS: run.columns,
+        TILE: layout.tile,
       };
       // The first input transform also transforms the filter, which every GEMM after it reads.
       const filterInvocations = r === 0 && c === 0 ? rows * depth : 0;
@@ -233,7 +295,7 @@ export function winogradPlan(
         label: filterInvocations
           ? `${label} winograd filter and input transforms`
           : `${label} winograd input transform`,
-        code: INPUT_TRANSFORM,
+        code: code.input,
         constants: {
           ...sizes,
           ...filter,
@@ -247,7 +309,7 @@ export function winogradPlan(
       const e = epilogueKernel(epilogue, m, label);
       const output = kernel(gpu, {
         label: `${label} winograd output transform`,
-        code: OUTPUT_TRANSFORM,
+        code: code.output,
         entryPoint: `main${e.suffix}`,
         constants: { ...sizes, CHANNELS: rows, ...e.constants },
         bindings: { m, result, ...e.bindings },
@@ -260,10 +322,10 @@ export function winogradPlan(
   return { dispatches, transforms, gemms, layout };
 }
 
-/** The 16 GEMMs of one chunk in a single dispatch; the same for every chunk of a run. */
+/** The GEMMs of one chunk (one per point) in a single dispatch; the same for every chunk of a run. */
 function gemmDispatch(
   gpu: Gpu,
-  p: GemmProblem,
+  p: GemmProblem & { points: number },
   t: { u: Tensor; v: Tensor; m: Tensor },
   label: string,
   tuning: ConvTuning,
@@ -277,7 +339,7 @@ function gemmDispatch(
     entryPoint: tl.stagedSteps ? "main_staged" : "main",
     constants: { ...tilingConstants(tl), ROWS: p.rows, DEPTH: p.depth, COLS: p.columns },
     bindings: t,
-    workgroups: [x, y, 16 * Math.ceil(p.rows / size.rows)],
+    workgroups: [x, y, p.points * Math.ceil(p.rows / size.rows)],
   });
 }
 
@@ -326,47 +388,77 @@ export function winogradBackwardDataOp(
 
 /** Values the transforms of `layout` write: U once, V and M per chunk. */
 export function transformedValues(layout: WinogradLayout): number {
-  let values = 16 * layout.rows * layout.depth;
-  for (const r of layout.runs) values += 16 * r.chunks * r.columns * (layout.rows + layout.depth);
+  const points = winogradPoints(layout.tile);
+  let values = points * layout.rows * layout.depth;
+  for (const r of layout.runs) values += points * r.chunks * r.columns * (layout.rows + layout.depth);
   return values;
 }
 
 /**
- * Milliseconds a Winograd op of `g` should take on `gpu` by the GEMM throughput and transform cost
- * `tuning` holds; undefined unless both were measured.
+ * Milliseconds a Winograd op of `g` with tiles of `tile` pixels a side should take on `gpu` by the GEMM
+ * throughput and transform cost `tuning` holds; undefined unless both were measured.
  */
 export function winogradEstimateMs(
   gpu: Gpu,
   tuning: ConvTuning,
   g: Conv2dGeometry,
   pass: WinogradPass,
+  tile: WinogradTile = 2,
 ): number | undefined {
-  const cost = tuning.winogradTransformMsPerValue;
-  if (cost === undefined || !isMeasured(tuning, "winograd")) return undefined;
+  const cost = tile === 2 ? tuning.winogradTransformMsPerValue : tuning.winograd4TransformMsPerValue;
+  if (cost === undefined || !isMeasured(tuning, "winograd") || !winogradApplies(gpu, g, tile)) {
+    return undefined;
+  }
   const layout = winogradLayout(
     g,
     pass,
     gpu.limits.maxStorageBufferBindingSize,
     WINOGRAD_SCRATCH_BYTES,
     "winograd estimate",
+    tile,
   );
   let ms = transformedValues(layout) * cost;
   for (const r of layout.runs) {
     const p = { rows: layout.rows, columns: r.columns, depth: layout.depth };
-    ms += 16 * r.chunks * gemmEstimate(gpu, tuning, "winograd", p).ms;
+    ms += winogradPoints(tile) * r.chunks * gemmEstimate(gpu, tuning, "winograd", p).ms;
   }
   return ms;
 }
 
 /**
- * True when `pass` of `g` should run through Winograd on `gpu` under `tuning`: it applies, and either
- * `tuning` forces it ({@linkcode ConvTuning.algorithm}) or its measurements promise it is faster than the
- * direct GEMM. Without measurements the direct GEMM stays.
+ * The tile size `pass` of `g` runs through Winograd with on `gpu` under `tuning`, or `undefined` for the
+ * direct GEMM: the forced algorithm ({@linkcode ConvTuning.algorithm}) where Winograd applies, else the
+ * size whose measurements promise the shortest time, if shorter than the direct GEMM's. Without
+ * measurements the direct GEMM stays.
  */
+export function winogradTile(
+  gpu: Gpu,
+  tuning: ConvTuning,
+  g: Conv2dGeometry,
+  pass: WinogradPass,
+): WinogradTile | undefined {
+  if (tuning.algorithm) {
+    const forced = FORCED_TILES[tuning.algorithm];
+    return forced && winogradApplies(gpu, g, forced) ? forced : undefined;
+  }
+  if (!isMeasured(tuning, pass)) return undefined;
+  let best: WinogradTile | undefined;
+  let bestMs = gemmEstimate(gpu, tuning, pass, gemmProblem(g, pass)).ms;
+  for (const tile of WINOGRAD_TILES) {
+    const ms = winogradEstimateMs(gpu, tuning, g, pass, tile);
+    if (ms !== undefined && ms < bestMs) [best, bestMs] = [tile, ms];
+  }
+  return best;
+}
+
+/** The tile each forced algorithm takes. */
+const FORCED_TILES: Record<NonNullable<ConvTuning["algorithm"]>, WinogradTile | undefined> = {
+  direct: undefined,
+  winograd: 2,
+  winograd4x4: 4,
+};
+
+/** True when `pass` of `g` should run through Winograd on `gpu` under `tuning` (see {@linkcode winogradTile}). */
 export function useWinograd(gpu: Gpu, tuning: ConvTuning, g: Conv2dGeometry, pass: WinogradPass): boolean {
-  if (!winogradApplies(gpu, g)) return false;
-  if (tuning.algorithm) return tuning.algorithm === "winograd";
-  const winograd = winogradEstimateMs(gpu, tuning, g, pass);
-  if (winograd === undefined || !isMeasured(tuning, pass)) return false;
-  return winograd < gemmEstimate(gpu, tuning, pass, gemmProblem(g, pass)).ms;
+  return winogradTile(gpu, tuning, g, pass) !== undefined;
 }

@@ -2,7 +2,7 @@
  * 2-D convolution (PyTorch's `nn.Conv2d`): forward, backward-data and backward-weight, each an implicit
  * GEMM in WGSL (no im2col buffer), tiled in registers or workgroup memory as {@link ./_conv_strategy.ts}
  * chooses from the {@linkcode ConvTuning} passed in ({@linkcode tuneConvolutions} measures one). The 3x3 stride-1
- * convolutions run forward and backward-data through Winograd F(2x2, 3x3) ({@link ./_conv_winograd.ts})
+ * convolutions run forward and backward-data through Winograd F(2x2, 3x3) or F(4x4, 3x3) ({@link ./_conv_winograd.ts})
  * where the autotune measured that faster. Float32, NCHW, weights
  * `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
  *
@@ -176,7 +176,7 @@ export function conv2dScratchParts(
     if (pass !== "backwardWeight" || !bias) return dense;
     return mergeParts(dense, backwardWeightOpParts(gpu, g, { weight: false, bias }, tuning));
   }
-  if (path === "winograd") return winogradScratchParts(gpu, g, pass as "forward" | "backwardData");
+  if (path === "winograd") return winogradScratchParts(gpu, g, pass as "forward" | "backwardData", tuning);
   if (pass === "forward") return [];
   if (pass === "backwardData") return backwardDataOpParts(gpu, g, tuning);
   return backwardWeightOpParts(gpu, g, { weight: true, bias }, tuning);

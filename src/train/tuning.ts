@@ -159,8 +159,8 @@ function tuningProblem(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return "expected an object";
   const tuning = value as Record<string, unknown>;
   if (typeof tuning.adapterKey !== "string") return "adapterKey is not a string";
-  if (typeof tuning.winogradTransformMsPerValue !== "number") {
-    return "winogradTransformMsPerValue is not a number";
+  for (const field of ["winogradTransformMsPerValue", "winograd4TransformMsPerValue"]) {
+    if (typeof tuning[field] !== "number") return `${field} is not a number`;
   }
   const results = tuning.results as Record<string, unknown> | undefined;
   if (typeof results !== "object" || results === null) return "results is not an object";

@@ -16,18 +16,22 @@ import {
   winogradForwardOp,
   winogradLayout,
   winogradScratchParts,
+  type WinogradTile,
+  winogradTile,
 } from "../../src/ops/_conv_winograd.ts";
 import { conv2dBackwardDataReference, conv2dForwardReference } from "../reference/conv2d.ts";
 import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.ts";
 
 /**
- * The same tolerance as the direct kernels'. Winograd adds and subtracts up to 16 inputs in the input
- * transform and 9 products in the output transform, so it could lose some precision to cancellation, but
- * F(2x2, 3x3)'s coefficients (0, +-1, +-1/2) are exact in binary and its GEMMs are 2.25 times shorter:
- * measured relative errors are 1e-7 to 6e-7 (direct: 1e-7 to 2e-6) up to 256 channels. A wrong tap,
- * tile or edge gives ~1e-1.
+ * Per algorithm. F(2x2, 3x3): the same tolerance as the direct kernels'. Winograd adds and subtracts up
+ * to 16 inputs in the input transform and 9 products in the output transform, so it could lose some
+ * precision to cancellation, but F(2x2, 3x3)'s coefficients (0, +-1, +-1/2) are exact in binary and its
+ * GEMMs are 2.25 times shorter: measured relative errors are 1e-7 to 6e-7 (direct: 1e-7 to 2e-6) up to
+ * 256 channels. F(4x4, 3x3)'s coefficients reach 8 and 1/24 (not exact in binary) and its input
+ * transform weighs values by up to 25, so it loses more: measured 1.6e-6 to 5.1e-6 here (64 channels the
+ * most), hence 3e-5. A wrong tap, tile or edge gives ~1e-1.
  */
-const TOLERANCE = 1e-5;
+const TOLERANCES = { winograd: 1e-5, winograd4x4: 3e-5 } as const;
 
 function conv3x3(outChannels: number, stride = 1, dilation = 1, groups = 1): Conv2dOptions {
   return {
@@ -109,53 +113,74 @@ function usesWinograd(dispatches: Dispatch[]): boolean {
 
 for (const [index, c] of CASES.entries()) {
   const tiling = TILING_CANDIDATES[c.tiling];
-  Deno.test(`conv2d winograd: ${c.name}, GEMM tiling ${Object.values(tiling).join("/")}`, async () => {
-    const gpu = await testGpu();
-    const tuning = fixedTiling(tiling, ["winograd"], { algorithm: "winograd" });
-    const { g, data, t } = setup(gpu, c.input, conv3x3(c.outChannels), 10 * index, c.bias ?? false);
-    const forward = conv2dForward(gpu, g, t, "test", tuning);
-    const backward = conv2dBackwardData(gpu, g, t, "test", tuning);
-    assert.ok(usesWinograd(forward) && usesWinograd(backward));
-    await run(gpu, [...forward, ...backward]);
-    const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
-    assertClose(await read(gpu, t.output), expected, TOLERANCE, "output");
-    const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
-    assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCE, "gradInput");
-  });
+  for (const algorithm of ["winograd", "winograd4x4"] as const) {
+    const name = `conv2d ${algorithm}: ${c.name}, GEMM tiling ${Object.values(tiling).join("/")}`;
+    Deno.test(name, async () => {
+      const gpu = await testGpu();
+      const tuning = fixedTiling(tiling, ["winograd"], { algorithm });
+      const { g, data, t } = setup(gpu, c.input, conv3x3(c.outChannels), 10 * index, c.bias ?? false);
+      const forward = conv2dForward(gpu, g, t, "test", tuning);
+      const backward = conv2dBackwardData(gpu, g, t, "test", tuning);
+      assert.ok(usesWinograd(forward) && usesWinograd(backward));
+      await run(gpu, [...forward, ...backward]);
+      const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
+      assertClose(await read(gpu, t.output), expected, TOLERANCES[algorithm], "output");
+      const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
+      assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCES[algorithm], "gradInput");
+    });
+  }
 }
 
-Deno.test("conv2d winograd: runs of images and chunks of tiles share a small scratch", async () => {
-  const gpu = await testGpu();
-  const tuning = fixedTiling(TILING_CANDIDATES[1], ["winograd"]);
+/** A scratch case: input shape, budget (binding limit and scratch bytes alike), tile, expected runs. */
+interface ScratchCase {
+  input: number[];
+  bytes: number;
+  tile: WinogradTile;
+  /** [start, batch, chunks, columns] per run. */
+  runs: number[][];
+}
+
+const SCRATCH_CASES: ScratchCase[] = [
   // 64 input and 128 output floats per image, 4 tiles each: runs of 3 images, chunks of 3 tiles (M takes
   // 8 channels * 16 floats per tile); the last chunk of the second run is partly past its tiles.
-  const { g, data, t } = setup(gpu, [5, 4, 4, 4], conv3x3(8), 7, true);
-  const sizes = { maxBindingBytes: 3 * 128 * 4, scratchBytes: 3 * 128 * 4 };
-  const layout = winogradLayout(g, "forward", sizes.maxBindingBytes, sizes.scratchBytes, "test");
-  const forward = winogradScratchParts(gpu, g, "forward", sizes);
-  const backward = winogradScratchParts(gpu, g, "backwardData", sizes);
-  const scratch = forward.map((bytes, i) => {
-    const floats = Math.max(bytes, backward[i]) / 4;
-    return tensor(gpu.buffer(`scratch ${i}`, floats * 4), [floats]);
+  { input: [5, 4, 4, 4], bytes: 3 * 128 * 4, tile: 2, runs: [[0, 3, 4, 3], [3, 2, 3, 3]] },
+  // 8x8 images in 4x4 tiles, 4 per image, and 512 output floats: runs of 2 images, chunks of 3 tiles (M
+  // takes 8 channels * 36 floats per tile), the last partly past its tiles; the last run of 1 image.
+  { input: [5, 4, 8, 8], bytes: 4096, tile: 4, runs: [[0, 2, 3, 3], [2, 2, 3, 3], [4, 1, 2, 2]] },
+];
+
+for (const c of SCRATCH_CASES) {
+  const name =
+    `conv2d winograd: ${c.tile}x${c.tile} tiles in runs of images and chunks share a small scratch`;
+  Deno.test(name, async () => {
+    const gpu = await testGpu();
+    const tuning = fixedTiling(TILING_CANDIDATES[1], ["winograd"]);
+    const { g, data, t } = setup(gpu, c.input, conv3x3(8), 7, true);
+    const sizes = { maxBindingBytes: c.bytes, scratchBytes: c.bytes, tile: c.tile };
+    const layout = winogradLayout(g, "forward", c.bytes, c.bytes, "test", c.tile);
+    const forward = winogradScratchParts(gpu, g, "forward", tuning, sizes);
+    const backward = winogradScratchParts(gpu, g, "backwardData", tuning, sizes);
+    const scratch = forward.map((bytes, i) => {
+      const floats = Math.max(bytes, backward[i]) / 4;
+      return tensor(gpu.buffer(`scratch ${i}`, floats * 4), [floats]);
+    });
+    const options = { ...sizes, scratch };
+    assert.deepEqual(layout.runs.map((r) => [r.start, r.batch, r.chunks, r.columns]), c.runs);
+    await run(gpu, [
+      ...winogradForwardOp(gpu, g, { ...t, epilogue: { bias: t.bias } }, "test", tuning, options),
+      ...winogradBackwardDataOp(gpu, g, t, "test", tuning, options),
+    ]);
+    const tolerance = TOLERANCES[c.tile === 2 ? "winograd" : "winograd4x4"];
+    const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
+    assertClose(await read(gpu, t.output), expected, tolerance, "output");
+    const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
+    assertClose(await read(gpu, t.gradInput), expectedGrad, tolerance, "gradInput");
+    // The scratch given fits this op, so planning it again allocates nothing.
+    const allocated = gpu.bytesAllocated;
+    winogradForwardOp(gpu, g, { ...t, epilogue: { bias: t.bias } }, "test", tuning, options);
+    assert.equal(gpu.bytesAllocated, allocated);
   });
-  const options = { ...sizes, scratch };
-  assert.deepEqual(layout.runs.map((r) => [r.start, r.batch, r.chunks, r.columns]), [
-    [0, 3, 4, 3],
-    [3, 2, 3, 3],
-  ]);
-  await run(gpu, [
-    ...winogradForwardOp(gpu, g, { ...t, epilogue: { bias: t.bias } }, "test", tuning, options),
-    ...winogradBackwardDataOp(gpu, g, t, "test", tuning, options),
-  ]);
-  const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
-  assertClose(await read(gpu, t.output), expected, TOLERANCE, "output");
-  const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
-  assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCE, "gradInput");
-  // The scratch given fits this op, so planning it again allocates nothing.
-  const allocated = gpu.bytesAllocated;
-  winogradForwardOp(gpu, g, { ...t, epilogue: { bias: t.bias } }, "test", tuning, options);
-  assert.equal(gpu.bytesAllocated, allocated);
-});
+}
 
 Deno.test("conv2d winograd: strided, dilated and grouped convolutions stay direct", async () => {
   const gpu = await testGpu();
@@ -170,12 +195,18 @@ Deno.test("conv2d winograd: strided, dilated and grouped convolutions stay direc
 Deno.test("conv2d winograd: chosen by measured cost, direct until measured", async () => {
   const gpu = await testGpu();
   const g = conv2dGeometry([8, 64, 16, 16], conv3x3(64));
-  const measure = (direct: number, winogradGemm: number, msPerValue: number): ConvTuning => ({
+  const measure = (
+    direct: number,
+    winogradGemm: number,
+    msPerValue: number,
+    msPerValue4 = 1,
+  ): ConvTuning => ({
     results: Object.fromEntries(GEMM_KINDS.map((kind) => {
       const gflops = kind === "winograd" ? winogradGemm : direct;
       return [kind, [{ tiling: TILING_CANDIDATES[1], gflops }]];
     })),
     winogradTransformMsPerValue: msPerValue,
+    winograd4TransformMsPerValue: msPerValue4,
   });
   // Equal GEMM speed and cheap transforms: 2.25 times fewer multiply-adds win.
   let tuning = measure(10, 10, 1e-9);
@@ -188,6 +219,16 @@ Deno.test("conv2d winograd: chosen by measured cost, direct until measured", asy
   tuning = measure(10, 10, 2e-6);
   assert.equal(useWinograd(gpu, tuning, g, "forward"), true);
   assert.equal(useWinograd(gpu, tuning, conv2dGeometry([8, 3, 16, 16], conv3x3(64)), "forward"), false);
+  // Cheap transforms of both sizes: the 4x4 tiles' 4 times fewer multiply-adds than direct win on 16x16
+  // images, but not on a batch of 16 4x4 images, where their one tile per image leaves the GEMMs 16
+  // columns, padded to the tiling's 64.
+  tuning = measure(10, 10, 1e-9, 1e-9);
+  assert.equal(winogradTile(gpu, tuning, g, "forward"), 4);
+  assert.equal(winogradTile(gpu, tuning, g, "backwardData"), 4);
+  assert.equal(winogradTile(gpu, tuning, conv2dGeometry([16, 64, 4, 4], conv3x3(64)), "forward"), 2);
+  // A tuning without the 4x4 measurement (made before it existed) keeps to 2x2 tiles.
+  const { winograd4TransformMsPerValue: _, ...older } = measure(10, 10, 1e-9, 1e-9);
+  assert.equal(winogradTile(gpu, older, g, "forward"), 2);
 });
 
 Deno.test("conv2d winograd: backward-data matches central differences of the CPU forward", async () => {
@@ -200,7 +241,12 @@ Deno.test("conv2d winograd: backward-data matches central differences of the CPU
     const output = conv2dForwardReference(input, data.weight, undefined, g);
     return output.reduce((sum, y, i) => sum + y * data.gradOutput[i], 0);
   };
-  assertClose(await read(gpu, t.gradInput), centralDifferences(loss, data.input), TOLERANCE, "gradInput");
+  assertClose(
+    await read(gpu, t.gradInput),
+    centralDifferences(loss, data.input),
+    TOLERANCES.winograd,
+    "gradInput",
+  );
 });
 
 Deno.test("conv2d winograd: the autotune measures the path and remeasures older results", async () => {
@@ -213,7 +259,9 @@ Deno.test("conv2d winograd: the autotune measures the path and remeasures older 
   assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");
   assert.deepEqual(tuning.results.winograd.map((r) => r.tiling), candidates);
   assert.ok(tuning.results.winograd.every((r) => r.gflops > 0 && Number.isFinite(r.gflops)));
-  assert.ok(tuning.winogradTransformMsPerValue > 0 && Number.isFinite(tuning.winogradTransformMsPerValue));
+  for (const msPerValue of [tuning.winogradTransformMsPerValue, tuning.winograd4TransformMsPerValue]) {
+    assert.ok(msPerValue > 0 && Number.isFinite(msPerValue));
+  }
   assert.equal(await tuneConvolutions(gpu, { previous: tuning }), tuning);
   const { winograd: _, ...olderResults } = tuning.results;
   const older = { adapterKey: tuning.adapterKey, results: olderResults } as unknown as typeof tuning;
