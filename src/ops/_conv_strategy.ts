@@ -168,6 +168,8 @@ export interface ConvTuning {
   readonly winogradTransformMsPerValue?: number;
   /** Likewise for F(4x4, 3x3); absent (a tuning made before it existed), those tiles are not used. */
   readonly winograd4TransformMsPerValue?: number;
+  /** Milliseconds a dispatch costs beyond its work, which a path of more dispatches pays; absent: 0. */
+  readonly dispatchMs?: number;
   /**
    * The algorithm of every convolution Winograd applies to (tests and benchmarks): the direct GEMM,
    * Winograd F(2x2, 3x3) (`"winograd"`) or F(4x4, 3x3); absent: chosen by the measurements, direct until

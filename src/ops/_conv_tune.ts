@@ -35,6 +35,7 @@ import {
   dataSplitBytes,
   forwardDispatch,
   gemmProblem,
+  sumSlicesDispatch,
   weightSplitBytes,
 } from "./_conv_kernels.ts";
 import {
@@ -59,6 +60,8 @@ export interface MeasuredConvTuning extends ConvTuning {
   readonly winogradTransformMsPerValue: number;
   /** Likewise for F(4x4, 3x3). */
   readonly winograd4TransformMsPerValue: number;
+  /** Milliseconds a dispatch costs beyond its work. */
+  readonly dispatchMs: number;
 }
 
 /** Options of {@linkcode tuneConvolutions}. */
@@ -197,7 +200,7 @@ function adapterKey(gpu: Gpu): string {
 function complete(previous: ConvTuning): previous is MeasuredConvTuning {
   return GEMM_KINDS.every((kind) => Array.isArray(previous.results?.[kind])) &&
     Number.isFinite(previous.winogradTransformMsPerValue) &&
-    Number.isFinite(previous.winograd4TransformMsPerValue);
+    Number.isFinite(previous.winograd4TransformMsPerValue) && Number.isFinite(previous.dispatchMs);
 }
 
 /**
@@ -312,6 +315,7 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   };
   const results = {} as Record<GemmKind, MeasuredTiling[]>;
   const transformMsPerValue: number[] = [];
+  let dispatchMs: number;
   try {
     for (const kind of GEMM_KINDS) {
       const label = `conv tuning: ${kind}`;
@@ -350,6 +354,8 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
         (await timeDispatches(gpu, plan.transforms, { minMilliseconds })) / transformedValues(plan.layout),
       );
     }
+    const sums = make("dispatch cost input", [DISPATCH_COST_FLOATS]);
+    dispatchMs = await dispatchCost(gpu, sums, make("dispatch cost output", [DISPATCH_COST_FLOATS / 2]));
   } finally {
     for (const buffer of made) gpu.release(buffer);
   }
@@ -359,5 +365,30 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     results: Object.freeze(results),
     winogradTransformMsPerValue,
     winograd4TransformMsPerValue,
+    dispatchMs,
   });
+}
+
+/** Floats the dispatches that {@linkcode dispatchCost} times read: two halves of one workgroup's 64. */
+const DISPATCH_COST_FLOATS = 128;
+/** Dispatches per timed list of {@linkcode dispatchCost}. */
+const DISPATCH_COST_COPIES = 32;
+
+/**
+ * Milliseconds one dispatch costs beyond its work: a list of one-workgroup sums of `input`'s two halves
+ * into `output`, each writing what the one before wrote (as a step's dispatches depend on each other),
+ * timed in one submit, per dispatch.
+ * It is what choosing a path of more dispatches (Winograd's three) costs besides their work: a few
+ * hundredths of a millisecond on a CPU driver, where the work dwarfs it, and on a fast GPU as much as a
+ * whole small convolution.
+ */
+async function dispatchCost(gpu: Gpu, input: Tensor, output: Tensor): Promise<number> {
+  const label = "conv tuning: dispatch cost";
+  const count = DISPATCH_COST_FLOATS / 2;
+  const dispatch = await gpu.checked(
+    label,
+    () => sumSlicesDispatch(gpu, { partial: input, total: output }, 2, count, label),
+  );
+  const ms = await timeDispatches(gpu, Array(DISPATCH_COST_COPIES).fill(dispatch), { minMilliseconds: 20 });
+  return ms / DISPATCH_COST_COPIES;
 }

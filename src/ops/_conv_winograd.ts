@@ -396,7 +396,8 @@ export function transformedValues(layout: WinogradLayout): number {
 
 /**
  * Milliseconds a Winograd op of `g` with tiles of `tile` pixels a side should take on `gpu` by the GEMM
- * throughput and transform cost `tuning` holds; undefined unless both were measured.
+ * throughput, transform cost and dispatch cost `tuning` holds; undefined unless the first two were
+ * measured.
  */
 export function winogradEstimateMs(
   gpu: Gpu,
@@ -420,7 +421,9 @@ export function winogradEstimateMs(
   let ms = transformedValues(layout) * cost;
   for (const r of layout.runs) {
     const p = { rows: layout.rows, columns: r.columns, depth: layout.depth };
-    ms += winogradPoints(tile) * r.chunks * gemmEstimate(gpu, tuning, "winograd", p).ms;
+    // Three dispatches per chunk: the input transform, the GEMMs and the output transform.
+    ms += r.chunks *
+      (winogradPoints(tile) * gemmEstimate(gpu, tuning, "winograd", p).ms + 3 * dispatchMs(tuning));
   }
   return ms;
 }
@@ -428,8 +431,8 @@ export function winogradEstimateMs(
 /**
  * The tile size `pass` of `g` runs through Winograd with on `gpu` under `tuning`, or `undefined` for the
  * direct GEMM: the forced algorithm ({@linkcode ConvTuning.algorithm}) where Winograd applies, else the
- * size whose measurements promise the shortest time, if shorter than the direct GEMM's. Without
- * measurements the direct GEMM stays.
+ * size whose measurements promise the shortest time, if shorter than the direct GEMM's (its one dispatch
+ * against Winograd's three per chunk counted too). Without measurements the direct GEMM stays.
  */
 export function winogradTile(
   gpu: Gpu,
@@ -443,12 +446,17 @@ export function winogradTile(
   }
   if (!isMeasured(tuning, pass)) return undefined;
   let best: WinogradTile | undefined;
-  let bestMs = gemmEstimate(gpu, tuning, pass, gemmProblem(g, pass)).ms;
+  let bestMs = gemmEstimate(gpu, tuning, pass, gemmProblem(g, pass)).ms + dispatchMs(tuning);
   for (const tile of WINOGRAD_TILES) {
     const ms = winogradEstimateMs(gpu, tuning, g, pass, tile);
     if (ms !== undefined && ms < bestMs) [best, bestMs] = [tile, ms];
   }
   return best;
+}
+
+/** What `tuning` says a dispatch costs beyond its work: 0 unless measured. */
+function dispatchMs(tuning: ConvTuning): number {
+  return tuning.dispatchMs ?? 0;
 }
 
 /** The tile each forced algorithm takes. */

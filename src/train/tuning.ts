@@ -159,7 +159,7 @@ function tuningProblem(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return "expected an object";
   const tuning = value as Record<string, unknown>;
   if (typeof tuning.adapterKey !== "string") return "adapterKey is not a string";
-  for (const field of ["winogradTransformMsPerValue", "winograd4TransformMsPerValue"]) {
+  for (const field of ["winogradTransformMsPerValue", "winograd4TransformMsPerValue", "dispatchMs"]) {
     if (typeof tuning[field] !== "number") return `${field} is not a number`;
   }
   const results = tuning.results as Record<string, unknown> | undefined;

@@ -226,6 +226,8 @@ Deno.test("conv2d winograd: chosen by measured cost, direct until measured", asy
   assert.equal(winogradTile(gpu, tuning, g, "forward"), 4);
   assert.equal(winogradTile(gpu, tuning, g, "backwardData"), 4);
   assert.equal(winogradTile(gpu, tuning, conv2dGeometry([16, 64, 4, 4], conv3x3(64)), "forward"), 2);
+  // Dispatches as dear as the whole GEMM: Winograd's three do not pay.
+  assert.equal(winogradTile(gpu, { ...tuning, dispatchMs: 10 }, g, "forward"), undefined);
   // A tuning without the 4x4 measurement (made before it existed) keeps to 2x2 tiles.
   const { winograd4TransformMsPerValue: _, ...older } = measure(10, 10, 1e-9, 1e-9);
   assert.equal(winogradTile(gpu, older, g, "forward"), 2);
@@ -259,8 +261,9 @@ Deno.test("conv2d winograd: the autotune measures the path and remeasures older 
   assert.equal(gpu.bytesAllocated, bytes, "the tuning buffers are released");
   assert.deepEqual(tuning.results.winograd.map((r) => r.tiling), candidates);
   assert.ok(tuning.results.winograd.every((r) => r.gflops > 0 && Number.isFinite(r.gflops)));
-  for (const msPerValue of [tuning.winogradTransformMsPerValue, tuning.winograd4TransformMsPerValue]) {
-    assert.ok(msPerValue > 0 && Number.isFinite(msPerValue));
+  const { winogradTransformMsPerValue, winograd4TransformMsPerValue, dispatchMs } = tuning;
+  for (const ms of [winogradTransformMsPerValue, winograd4TransformMsPerValue, dispatchMs]) {
+    assert.ok(ms > 0 && Number.isFinite(ms));
   }
   assert.equal(await tuneConvolutions(gpu, { previous: tuning }), tuning);
   const { winograd: _, ...olderResults } = tuning.results;
