@@ -5,9 +5,9 @@
  * candidate tiling) and the forward, backward-data and backward-weight GEMMs of every distinct
  * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). The 3x3 stride-1 shapes
  * time forward and backward-data as the direct implicit GEMM and through Winograd F(2x2, 3x3) and
- * F(4x4, 3x3), and mark the one the autotune picks; convolutions on images with fewer pixels than taps (the ImageNet stem's
- * 2x2 stage) run as dense matrices, as the library runs them. Each op is timed by `timeDispatches` (enough copies in one submit to
- * outlast the wait, whose cost is subtracted); GFLOP/s (multiply-add = 2 FLOP, padding not counted,
+ * F(4x4, 3x3), and mark the one the autotune picks; convolutions on images with fewer pixels than taps
+ * (the ImageNet stem's 2x2 stage) run as dense matrices, as the library runs them. Each op is timed by
+ * `timeDispatches` (enough copies in one submit to outlast the wait, whose cost is subtracted); GFLOP/s (multiply-add = 2 FLOP, padding not counted,
  * Winograd's "effective" GFLOP/s counted with the direct algorithm's FLOPs) are printed when the benches
  * end, with a side-by-side table of the three algorithms.
  *

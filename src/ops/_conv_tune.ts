@@ -56,7 +56,7 @@ export interface MeasuredConvTuning extends ConvTuning {
   readonly adapterKey: string;
   /** Candidate tilings with their measured throughput, per GEMM kind. */
   readonly results: Readonly<Record<GemmKind, readonly MeasuredTiling[]>>;
-  /** Milliseconds per value the Winograd F(2x2, 3x3) transforms write (GEMM throughput is in `results.winograd`). */
+  /** Milliseconds per value the Winograd F(2x2, 3x3) transforms write (GEMMs: `results.winograd`). */
   readonly winogradTransformMsPerValue: number;
   /** Likewise for F(4x4, 3x3). */
   readonly winograd4TransformMsPerValue: number;
@@ -196,7 +196,7 @@ function adapterKey(gpu: Gpu): string {
   ].join("|");
 }
 
-/** True when `previous` holds every measurement this version makes (older caches lack Winograd's, or its 4x4 tiles'). */
+/** True when `previous` holds every measurement this version makes (older caches lack some). */
 function complete(previous: ConvTuning): previous is MeasuredConvTuning {
   return GEMM_KINDS.every((kind) => Array.isArray(previous.results?.[kind])) &&
     Number.isFinite(previous.winogradTransformMsPerValue) &&
@@ -263,6 +263,7 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
   const layouts = WINOGRAD_TILES.map((tile) =>
     winogradLayout(wg, "forward", maxBindingBytes, WINOGRAD_SCRATCH_BYTES, "conv tuning", tile)
   );
+  // The winograd GEMM kind is timed on the 2x2 tiles' layout.
   const [layout] = layouts;
   // One private scratch for every candidate (they run one after another), released below like every
   // buffer of the tuning: Winograd's U and V, or a split GEMM's partial sums, then Winograd's M.

@@ -11,11 +11,11 @@
  * choose per convolution ({@linkcode winogradTile}).
  *
  * V and M hold 16 values per 2x2 output tile and channel (36 per 4x4 tile), four (2.25) times the
- * activations they stand for, so the tiles go through in chunks whose V and M fit a scratch budget. That scratch is the op's own
- * ({@linkcode winogradScratchParts}), which a compiled step declares to the memory planner, so its memory
- * is shared with other ops' scratch and activations. Whether a convolution takes this path is decided by the autotune's
- * measurements in the {@linkcode ConvTuning} passed in ({@linkcode useWinograd}), never by the adapter's
- * name.
+ * activations they stand for, so the tiles go through in chunks whose V and M fit a scratch budget. That
+ * scratch is the op's own ({@linkcode winogradScratchParts}), which a compiled step declares to the memory
+ * planner, so its memory is shared with other ops' scratch and activations. Whether a convolution takes
+ * this path, and with which tiles, is decided by the autotune's measurements in the {@linkcode ConvTuning}
+ * passed in ({@linkcode winogradTile}), never by the adapter's name.
  *
  * @module
  */
