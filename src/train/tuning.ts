@@ -160,6 +160,9 @@ function tuningProblem(value: unknown): string | undefined {
   const tuning = value as Record<string, unknown>;
   if (typeof tuning.adapterKey !== "string") return "adapterKey is not a string";
   for (const field of ["winogradTransformMsPerValue", "winograd4TransformMsPerValue", "dispatchMs"]) {
+    if (tuning[field] === undefined) {
+      return `${field} is missing (written by an older version: delete the file to measure again)`;
+    }
     if (typeof tuning[field] !== "number") return `${field} is not a number`;
   }
   const results = tuning.results as Record<string, unknown> | undefined;

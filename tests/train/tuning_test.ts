@@ -42,6 +42,12 @@ Deno.test("a convolution tuning saved to a file loads back equal; bad files are 
     () => loadConvTuning(noResults),
     /no-results\.json: not a convolution tuning: results is not an object/,
   );
+  const { dispatchMs: _, ...olderTuning } = tuning;
+  const older = await bad("older.json", JSON.stringify(olderTuning));
+  await assert.rejects(
+    () => loadConvTuning(older),
+    /older\.json: not a convolution tuning: dispatchMs is missing \(written by an older version: delete the file/,
+  );
   const badTiling = await bad(
     "bad-tiling.json",
     JSON.stringify({
