@@ -7,9 +7,9 @@
  * time forward and backward-data as the direct implicit GEMM and through Winograd F(2x2, 3x3) and
  * F(4x4, 3x3), and mark the one the autotune picks; convolutions on images with fewer pixels than taps
  * (the ImageNet stem's 2x2 stage) run as dense matrices, as the library runs them. Each op is timed by
- * `timeDispatches` (enough copies in one submit to outlast the wait, whose cost is subtracted); GFLOP/s (multiply-add = 2 FLOP, padding not counted,
- * Winograd's "effective" GFLOP/s counted with the direct algorithm's FLOPs) are printed when the benches
- * end, with a side-by-side table of the three algorithms.
+ * `timeDispatches` (enough copies in one submit to outlast the wait, whose cost is subtracted); GFLOP/s
+ * (multiply-add = 2 FLOP, padding not counted, Winograd's "effective" GFLOP/s counted with the direct
+ * algorithm's FLOPs) are printed when the benches end, with a side-by-side table of the three algorithms.
  *
  * Environment: CONV_BENCH_BATCH (default 128; use e.g. 8 on a CPU driver, where batch 128 takes
  * minutes), CONV_BENCH_STEM (`cifar`, the default, or `imagenet`: resnet18

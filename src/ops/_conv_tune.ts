@@ -46,6 +46,7 @@ import {
   winogradLayoutParts,
   type WinogradOptions,
   winogradPlan,
+  winogradPoints,
   type WinogradTile,
 } from "./_conv_winograd.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
@@ -283,12 +284,13 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     const t = { source: problemTensors[0].input, weight: winogradWeight, result: winogradOutput };
     return winogradPlan(gpu, wg, "forward", t, label, tuning, o);
   };
-  // Multiply-adds of the 16 GEMMs of every chunk.
+  // Multiply-adds of the GEMMs (one per point) of every chunk.
   const winogradWork = (tiling: GemmTiling) =>
     layout.runs.reduce(
       (sum, r) =>
         sum +
-        16 * r.chunks * paddedWork(tiling, { rows: layout.rows, columns: r.columns, depth: layout.depth }),
+        winogradPoints(layout.tile) * r.chunks *
+          paddedWork(tiling, { rows: layout.rows, columns: r.columns, depth: layout.depth }),
       0,
     );
   /** One candidate's dispatches for `kind`, over every problem it runs. */

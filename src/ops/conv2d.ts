@@ -1,9 +1,9 @@
 /**
  * 2-D convolution (PyTorch's `nn.Conv2d`): forward, backward-data and backward-weight, each an implicit
  * GEMM in WGSL (no im2col buffer), tiled in registers or workgroup memory as {@link ./_conv_strategy.ts}
- * chooses from the {@linkcode ConvTuning} passed in ({@linkcode tuneConvolutions} measures one). The 3x3 stride-1
- * convolutions run forward and backward-data through Winograd F(2x2, 3x3) or F(4x4, 3x3) ({@link ./_conv_winograd.ts})
- * where the autotune measured that faster. Float32, NCHW, weights
+ * chooses from the {@linkcode ConvTuning} passed in ({@linkcode tuneConvolutions} measures one). The 3x3
+ * stride-1 convolutions run forward and backward-data through Winograd F(2x2, 3x3) or F(4x4, 3x3)
+ * ({@link ./_conv_winograd.ts}) where the autotune measured that faster. Float32, NCHW, weights
  * `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
  *
  * @module
