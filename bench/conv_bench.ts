@@ -4,7 +4,7 @@
  * Runs the convolution autotune first, then times the best matmul at 1024^3 (linearForward with each
  * candidate tiling) and the forward, backward-data and backward-weight GEMMs of every distinct
  * convolution of resnet18 with the CIFAR stem (3x3 stride-1 stem, 32x32 input). The 3x3 stride-1 shapes
- * time forward and backward-data as the direct implicit GEMM and through Winograd F(2x2, 3x3) and
+ * time all three passes as the direct implicit GEMM and through Winograd F(2x2, 3x3) and
  * F(4x4, 3x3), and mark the one the autotune picks; convolutions on images with fewer pixels than taps
  * (the ImageNet stem's 2x2 stage) run as dense matrices, as the library runs them. Each op is timed by
  * `timeDispatches` (enough copies in one submit to outlast the wait, whose cost is subtracted); GFLOP/s
@@ -27,13 +27,14 @@ import {
   conv2dGeometry,
   tuneConvolutions,
 } from "../src/ops/conv2d.ts";
-import { forwardDispatch, gemmProblem } from "../src/ops/_conv_kernels.ts";
+import { backwardWeightDispatches, forwardDispatch, gemmProblem } from "../src/ops/_conv_kernels.ts";
 import { denseApplies } from "../src/ops/_conv_dense.ts";
 import { backwardDataOp, forwardOp } from "../src/ops/_conv_chunks.ts";
 import {
   WINOGRAD_TILES,
   winogradApplies,
   winogradBackwardDataOp,
+  winogradBackwardWeightOp,
   winogradForwardOp,
   winogradTile,
 } from "../src/ops/_conv_winograd.ts";
@@ -69,7 +70,7 @@ const fastest = new Map<string, number>(), flopsOf = new Map<string, number>();
 /** The bench the library runs for each pass of each convolution of resnet18, and how often a step runs it. */
 const inStep: Array<{ name: string; uses: number }> = [];
 /** Name prefixes of the 3x3 stride-1 benches timed both directly and through Winograd. */
-const sideBySide: Array<{ forward: string; backward: string }> = [];
+const sideBySide: string[] = [];
 
 function make(label: string, shape: number[]): Tensor {
   return tensor(gpu.buffer(label, numel(shape) * 4), shape);
@@ -181,24 +182,28 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
       dataUses,
     );
   } else if (winogradApplies(gpu, g)) {
-    const forward = `${group} forward`, backward = `${group} backward-data`;
-    sideBySide.push({ forward, backward });
-    for (const pass of ["forward", "backwardData"] as const) {
+    const names = { forward: "forward", backwardData: "backward-data", backwardWeight: "backward-weight" };
+    for (const pass of ["forward", "backwardData", "backwardWeight"] as const) {
       const chosenTile = winogradTile(gpu, tuning, g, pass);
+      sideBySide.push(`${group} ${names[pass]}`);
       for (const winograd of [undefined, ...WINOGRAD_TILES]) {
         const chosen = chosenTile === winograd;
         const algorithm = winograd ? `winograd ${winograd}x${winograd}` : "direct";
-        const name = `${pass === "forward" ? forward : backward} ${algorithm}`;
+        const name = `${group} ${names[pass]} ${algorithm}`;
         const tiling = tile(winograd ? "winograd" : pass);
         const options = { tile: winograd };
         const dispatches = pass === "forward"
           ? winograd
             ? winogradForwardOp(gpu, g, { input, weight, output }, group, tuning, options)
             : forwardOp(gpu, g, { input, weight, output }, {}, group, tuning)
+          : pass === "backwardData"
+          ? winograd
+            ? winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning, options)
+            : backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning)
           : winograd
-          ? winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning, options)
-          : backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning);
-        const passUses = pass === "forward" ? uses : dataUses;
+          ? winogradBackwardWeightOp(gpu, g, { input, gradOutput, gradWeight }, group, tuning, options)
+          : backwardWeightDispatches(gpu, g, { input, gradOutput, gradWeight }, group, tuning);
+        const passUses = pass === "backwardData" ? dataUses : uses;
         bench(
           group,
           `${name} [${tiling}]${chosen ? " (chosen)" : ""}`,
@@ -224,13 +229,15 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
       dataUses,
     );
   }
-  bench(
-    group,
-    `${group} backward-weight${denseApplies(g) ? " dense" : ""} [${tile("backwardWeight")}]`,
-    flops,
-    conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group, tuning),
-    uses,
-  );
+  if (!winogradApplies(gpu, g)) {
+    bench(
+      group,
+      `${group} backward-weight${denseApplies(g) ? " dense" : ""} [${tile("backwardWeight")}]`,
+      flops,
+      conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group, tuning),
+      uses,
+    );
+  }
 }
 
 globalThis.addEventListener("unload", () => {
@@ -260,7 +267,7 @@ globalThis.addEventListener("unload", () => {
     "\n3x3 stride 1, GFLOP/s direct | winograd 2x2 | winograd 4x4 (effective, direct FLOPs); * = the " +
       "autotune's choice:",
   );
-  for (const name of sideBySide.flatMap(({ forward, backward }) => [forward, backward])) {
+  for (const name of sideBySide) {
     const figures = ["direct", "winograd 2x2", "winograd 4x4"].map((a) => figure(`${name} ${a}`).padStart(7));
     console.log(`  ${name.padEnd(40)} ${figures.join(" | ")}`);
   }

@@ -1,8 +1,9 @@
-// The 16 GEMMs of Winograd F(2x2, 3x3) in the transformed domain (appended to conv2d_tile.wgsl and
-// conv2d_tile_shared.wgsl), one per position xi of the 4x4 transformed tile:
+// The GEMMs of Winograd F(2x2, 3x3) and F(4x4, 3x3) in the transformed domain (appended to
+// conv2d_tile.wgsl and conv2d_tile_shared.wgsl), one per point xi of the transformed tile:
 // m[xi, row, col] = sum over steps s of u[xi, row, s] * v[xi, s, col]
-// Rows are output channels, columns the tiles of one chunk, steps input channels. Unlike the direct
-// convolution, no column load needs a bounds test: the transforms did the padding.
+// Forward and backward-data: rows are output channels, columns the tiles of one chunk, steps input
+// channels. Backward-weight: rows are grad_output's channels, columns the input's, steps the tiles of one
+// chunk. Unlike the direct convolution, no load needs a bounds test: the transforms did the padding.
 // Entry points: main tiles in registers only, main_staged stages through workgroup memory.
 // Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * xi.
 
@@ -10,6 +11,8 @@ override ROWS: u32;
 override DEPTH: u32;
 override COLS: u32;
 override ROW_TILES: u32 = (ROWS + TILE_ROWS - 1u) / TILE_ROWS;
+// Adds to m instead of overwriting it: backward-weight sums its chunks of tiles, the reduction, in m.
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> u: array<f32>;
 @group(0) @binding(1) var<storage, read> v: array<f32>;
@@ -48,7 +51,12 @@ fn col_value(j: u32, tap: Tap) -> f32 {
 
 fn store(i: u32, j: u32, value: f32) {
   if (row_valid[i] && col_valid[j]) {
-    m[m_row[i] + column[j]] = value;
+    let at = m_row[i] + column[j];
+    if (ACCUMULATE) {
+      m[at] += value;
+    } else {
+      m[at] = value;
+    }
   }
 }
 

@@ -5,7 +5,10 @@
  * patch (the first one also makes the filter transform `U = G g G^T`, which so takes no dispatch of its
  * own), 16 (36) GEMMs `M[xi] = U[xi] V[xi]` in the transformed domain (register tiled like the direct
  * kernels, with 2.25 (4) times fewer multiply-adds than the 9 taps and no bounds tests) and the output
- * transform `Y = A^T M A`. The 4x4 tiles halve the 2x2 tiles' multiply-adds again, and their V and M are
+ * transform `Y = A^T M A`. Backward-weight is their transpose: per chunk of tiles, one dispatch transforms
+ * grad_output (`A dY A^T`) and the input (`B^T d B`) and one runs the GEMMs summing
+ * `M[xi] = sum over tiles of (A dY A^T)[xi] (B^T d B)[xi]`, after which one dispatch makes the kernel
+ * gradient `G^T M G`. The 4x4 tiles halve the 2x2 tiles' multiply-adds again, and their V and M are
  * smaller (36 values per 16 pixels instead of 16 per 4), at the cost of costlier transforms, more
  * rounding (its points reach +-2) and more padding on images of few pixels; the autotune's measurements
  * choose per convolution ({@linkcode winogradTile}).
@@ -47,11 +50,14 @@ import outputSource from "../../shaders/conv2d_winograd_output.wgsl" with { type
 import output2Source from "../../shaders/conv2d_winograd_output_f2.wgsl" with { type: "text" };
 import output4Source from "../../shaders/conv2d_winograd_output_f4.wgsl" with { type: "text" };
 import epilogueSource from "../../shaders/conv2d_epilogue.wgsl" with { type: "text" };
+import weightSource from "../../shaders/conv2d_winograd_weight.wgsl" with { type: "text" };
+import weight2Source from "../../shaders/conv2d_winograd_weight_f2.wgsl" with { type: "text" };
+import weight4Source from "../../shaders/conv2d_winograd_weight_f4.wgsl" with { type: "text" };
 
 const GEMM = compose(GEMM_CORE, gemmSource);
 
 /** The convolution passes Winograd can compute. */
-export type WinogradPass = "forward" | "backwardData";
+export type WinogradPass = "forward" | "backwardData" | "backwardWeight";
 
 /** Output pixels per side of a Winograd tile: F(2x2, 3x3) or F(4x4, 3x3). */
 export type WinogradTile = 2 | 4;
@@ -60,14 +66,16 @@ export type WinogradTile = 2 | 4;
 export const WINOGRAD_TILES: readonly WinogradTile[] = [2, 4];
 
 /** The shaders of each tile size's transforms. */
-const TRANSFORMS: Record<WinogradTile, { input: string; output: string }> = {
+const TRANSFORMS: Record<WinogradTile, { input: string; output: string; weight: string }> = {
   2: {
     input: compose(tilesSource, filterSource, input2Source, inputSource),
     output: compose(tilesSource, output2Source, outputSource, epilogueSource),
+    weight: compose(tilesSource, input2Source, weight2Source, weightSource),
   },
   4: {
     input: compose(tilesSource, filterSource, input4Source, inputSource),
     output: compose(tilesSource, output4Source, outputSource, epilogueSource),
+    weight: compose(tilesSource, input4Source, weight4Source, weightSource),
   },
 };
 
@@ -95,7 +103,11 @@ export interface WinogradRun {
   chunks: number;
 }
 
-/** The sizes of a Winograd op: its tile, the channels it reads and writes, its runs, and its scratch bytes. */
+/**
+ * The sizes of a Winograd op: its tile, the channels it reads and writes, its runs, and its scratch bytes.
+ * Backward-weight transforms both of its tensors, and its GEMMs' depth is the tiles of a chunk; `rows` are
+ * then grad_output's channels and `depth` the input's (the GEMMs' columns).
+ */
 export interface WinogradLayout {
   /** Output pixels per side of a tile. */
   tile: WinogradTile;
@@ -105,7 +117,10 @@ export interface WinogradLayout {
   rows: number;
   /** Runs of images. */
   runs: WinogradRun[];
-  /** Offset of V in the transformed buffer: U's bytes rounded up to the binding alignment. */
+  /**
+   * Offset of V in the transformed buffer: the bytes before it (U, or backward-weight's transformed
+   * gradients) rounded up to the binding alignment.
+   */
   vOffset: number;
   /** Bytes the transformed buffer needs. */
   transformedBytes: number;
@@ -169,15 +184,16 @@ export function winogradLayout(
   label: string,
   tile: WinogradTile = 2,
 ): WinogradLayout {
-  const forward = pass === "forward";
+  const data = pass === "backwardData";
   const bytes = columnBytes(tile);
-  const depth = forward ? g.inChannels : g.outChannels;
-  const rows = forward ? g.outChannels : g.inChannels;
+  const depth = data ? g.outChannels : g.inChannels;
+  const rows = data ? g.inChannels : g.outChannels;
   const budget = Math.min(scratchBytes, maxBindingBytes);
-  const vOffset = alignUp(bytes * rows * depth);
-  // U shares V's buffer; past half the budget it no longer shrinks V's share, so chunks stay useful.
-  const maxColumns = Math.min(
-    Math.floor(Math.max(budget - vOffset, budget / 2) / (bytes * depth)),
+  const weight = pass === "backwardWeight";
+  // U shares V's buffer; past half the budget it no longer shrinks V's share, so chunks stay useful. The
+  // transformed gradients of backward-weight share it column for column.
+  const maxColumns = weight ? Math.floor((budget - BINDING_ALIGNMENT) / (bytes * (rows + depth))) : Math.min(
+    Math.floor(Math.max(budget - alignUp(bytes * rows * depth), budget / 2) / (bytes * depth)),
     Math.floor(budget / (bytes * rows)),
   );
   if (maxColumns < 1) {
@@ -192,6 +208,7 @@ export function winogradLayout(
     return { start, batch: geometry.batch, tiles, columns: Math.ceil(tiles / chunks), chunks };
   });
   const columns = Math.max(...runs.map((r) => r.columns));
+  const vOffset = alignUp(bytes * rows * (weight ? columns : depth));
   return {
     tile,
     depth,
@@ -199,7 +216,7 @@ export function winogradLayout(
     runs,
     vOffset,
     transformedBytes: vOffset + bytes * depth * columns,
-    productsBytes: bytes * rows * columns,
+    productsBytes: bytes * rows * (weight ? depth : columns),
   };
 }
 
@@ -250,7 +267,7 @@ interface WinogradTensors {
 export function winogradPlan(
   gpu: Gpu,
   g: Conv2dGeometry,
-  pass: WinogradPass,
+  pass: "forward" | "backwardData",
   t: WinogradTensors,
   label: string,
   tuning: ConvTuning,
@@ -277,7 +294,8 @@ export function winogradPlan(
     const epilogue = chunkEpilogue(t.epilogue ?? {}, chunk, rows * pixels);
     const v = tensor(transformed.buffer, [points, depth, run.columns], transformed.offset + layout.vOffset);
     const m = tensor(products.buffer, [points, rows, run.columns], products.offset);
-    const gemm = gemmDispatch(gpu, { rows, columns: run.columns, depth, points }, { u, v, m }, label, tuning);
+    const p = { rows, columns: run.columns, depth, points };
+    const gemm = gemmDispatch(gpu, p, { u, v, m }, label, tuning, false);
     gemms.push(gemm);
     for (let c = 0; c < run.chunks; c++) {
       const sizes = {
@@ -322,13 +340,17 @@ export function winogradPlan(
   return { dispatches, transforms, gemms, layout };
 }
 
-/** The GEMMs of one chunk (one per point) in a single dispatch; the same for every chunk of a run. */
+/**
+ * The GEMMs of one chunk (one per point) in a single dispatch, adding to `m` if `accumulate`; the same for
+ * every chunk of a run.
+ */
 function gemmDispatch(
   gpu: Gpu,
   p: GemmProblem & { points: number },
   t: { u: Tensor; v: Tensor; m: Tensor },
   label: string,
   tuning: ConvTuning,
+  accumulate: boolean,
 ): Dispatch {
   const tl = gemmTiling(gpu, tuning, "winograd", p);
   const size = tileSize(tl);
@@ -337,7 +359,13 @@ function gemmDispatch(
     label: `${label} winograd GEMMs`,
     code: GEMM,
     entryPoint: tl.stagedSteps ? "main_staged" : "main",
-    constants: { ...tilingConstants(tl), ROWS: p.rows, DEPTH: p.depth, COLS: p.columns },
+    constants: {
+      ...tilingConstants(tl),
+      ROWS: p.rows,
+      DEPTH: p.depth,
+      COLS: p.columns,
+      ACCUMULATE: accumulate ? 1 : 0,
+    },
     bindings: t,
     workgroups: [x, y, p.points * Math.ceil(p.rows / size.rows)],
   });
@@ -366,6 +394,21 @@ export function winogradForwardOp(
   ).dispatches;
 }
 
+/**
+ * `gradWeight` overwritten with the backward-weight of `g` through Winograd (see
+ * {@linkcode winogradApplies}).
+ */
+export function winogradBackwardWeightOp(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  label: string,
+  tuning: ConvTuning,
+  options?: WinogradOptions,
+): Dispatch[] {
+  return winogradBackwardWeightPlan(gpu, g, t, label, tuning, options).dispatches;
+}
+
 /** `gradInput` overwritten with the backward-data of `g` through Winograd (see {@linkcode winogradApplies}). */
 export function winogradBackwardDataOp(
   gpu: Gpu,
@@ -386,7 +429,83 @@ export function winogradBackwardDataOp(
   ).dispatches;
 }
 
-/** Values the transforms of `layout` write: U once, V and M per chunk. */
+/**
+ * Plans the backward-weight of `g` through Winograd: per chunk of tiles, one dispatch transforms both
+ * grad_output and the input and one runs the GEMMs, which sum M over the chunks; one last dispatch turns M
+ * into `gradWeight`, overwriting it. Every buffer but the scratch is the caller's.
+ */
+export function winogradBackwardWeightPlan(
+  gpu: Gpu,
+  g: Conv2dGeometry,
+  t: { input: Tensor; gradOutput: Tensor; gradWeight: Tensor },
+  label: string,
+  tuning: ConvTuning,
+  options: WinogradOptions = {},
+): WinogradPlan {
+  const layout = layoutOf(gpu, g, "backwardWeight", tuning, options, label);
+  const { rows, depth } = layout;
+  const points = winogradPoints(layout.tile);
+  const code = TRANSFORMS[layout.tile].weight;
+  const scratch = opScratch(gpu, options.scratch, winogradLayoutParts(layout), label);
+  const transformed = scratchPart(scratch, 0, label);
+  const products = scratchPart(scratch, 1, label);
+  const whole = tensor(transformed.buffer, [layout.transformedBytes / 4], transformed.offset);
+  const m = tensor(products.buffer, [points, rows, depth], products.offset);
+  const transforms: Dispatch[] = [];
+  const gemms: Dispatch[] = [];
+  const dispatches: Dispatch[] = [];
+  const pixels = g.inHeight * g.inWidth;
+  for (const [r, run] of layout.runs.entries()) {
+    const chunk = { start: run.start, geometry: { ...g, batch: run.batch } };
+    const input = chunkPart(t.input, chunk, depth * pixels);
+    const gradOutput = chunkPart(t.gradOutput, chunk, rows * pixels);
+    const u = tensor(transformed.buffer, [points, rows, run.columns], transformed.offset);
+    const v = tensor(transformed.buffer, [points, run.columns, depth], transformed.offset + layout.vOffset);
+    const p = { rows, columns: depth, depth: run.columns, points };
+    // The op's first GEMMs overwrite M, every later one adds to it.
+    const first = gemmDispatch(gpu, p, { u, v, m }, label, tuning, r > 0);
+    const rest = r > 0 || run.chunks === 1 ? first : gemmDispatch(gpu, p, { u, v, m }, label, tuning, true);
+    gemms.push(...new Set([first, rest]));
+    for (let c = 0; c < run.chunks; c++) {
+      const transform = kernel(gpu, {
+        label: `${label} winograd gradient and input transforms`,
+        code,
+        constants: {
+          WG: TRANSFORM_WORKGROUP,
+          HEIGHT: g.inHeight,
+          WIDTH: g.inWidth,
+          BATCH: run.batch,
+          TILE_OFFSET: c * run.columns,
+          COLS: run.columns,
+          TILE: layout.tile,
+          CHANNELS: depth,
+          OUT_CHANNELS: rows,
+          V_AT: layout.vOffset / 4,
+        },
+        bindings: { input, gradOutput, transformed: whole },
+        workgroups: grid((rows + depth) * run.columns, TRANSFORM_WORKGROUP),
+      });
+      transforms.push(transform);
+      dispatches.push(transform, c === 0 ? first : rest);
+    }
+  }
+  const kernelGradients = kernel(gpu, {
+    label: `${label} winograd kernel transform`,
+    code,
+    entryPoint: "main_kernel",
+    constants: { WG: TRANSFORM_WORKGROUP, CHANNELS: depth, OUT_CHANNELS: rows },
+    bindings: { m, gradWeight: t.gradWeight },
+    workgroups: grid(rows * depth, TRANSFORM_WORKGROUP),
+  });
+  transforms.push(kernelGradients);
+  dispatches.push(kernelGradients);
+  return { dispatches, transforms, gemms, layout };
+}
+
+/**
+ * Values the transforms of `layout` write or read: U once and V and M per chunk; for backward-weight M once
+ * and both transformed tensors per chunk.
+ */
 export function transformedValues(layout: WinogradLayout): number {
   const points = winogradPoints(layout.tile);
   let values = points * layout.rows * layout.depth;
@@ -418,12 +537,17 @@ export function winogradEstimateMs(
     "winograd estimate",
     tile,
   );
-  let ms = transformedValues(layout) * cost;
+  const weight = pass === "backwardWeight";
+  // Dispatches per chunk: the transforms and the GEMMs, and the output transform but for backward-weight,
+  // whose kernel transform comes once.
+  let ms = transformedValues(layout) * cost + (weight ? dispatchMs(tuning) : 0);
   for (const r of layout.runs) {
-    const p = { rows: layout.rows, columns: r.columns, depth: layout.depth };
-    // Three dispatches per chunk: the input transform, the GEMMs and the output transform.
+    const p = weight
+      ? { rows: layout.rows, columns: layout.depth, depth: r.columns }
+      : { rows: layout.rows, columns: r.columns, depth: layout.depth };
     ms += r.chunks *
-      (winogradPoints(tile) * gemmEstimate(gpu, tuning, "winograd", p).ms + 3 * dispatchMs(tuning));
+      (winogradPoints(tile) * gemmEstimate(gpu, tuning, "winograd", p).ms +
+        (weight ? 2 : 3) * dispatchMs(tuning));
   }
   return ms;
 }

@@ -2,7 +2,7 @@
  * 2-D convolution (PyTorch's `nn.Conv2d`): forward, backward-data and backward-weight, each an implicit
  * GEMM in WGSL (no im2col buffer), tiled in registers or workgroup memory as {@link ./_conv_strategy.ts}
  * chooses from the {@linkcode ConvTuning} passed in ({@linkcode tuneConvolutions} measures one). The 3x3
- * stride-1 convolutions run forward and backward-data through Winograd F(2x2, 3x3) or F(4x4, 3x3)
+ * stride-1 convolutions run all three passes through Winograd F(2x2, 3x3) or F(4x4, 3x3)
  * ({@link ./_conv_winograd.ts}) where the autotune measured that faster. Float32, NCHW, weights
  * `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
  *
@@ -23,6 +23,7 @@ import {
 import {
   useWinograd,
   winogradBackwardDataOp,
+  winogradBackwardWeightOp,
   winogradForwardOp,
   winogradScratchParts,
 } from "./_conv_winograd.ts";
@@ -120,7 +121,7 @@ function conv2dPath(
   tuning: ConvTuning,
 ): "dense" | "winograd" | "direct" {
   if (denseApplies(g)) return "dense";
-  if (pass !== "backwardWeight" && useWinograd(gpu, tuning, g, pass)) return "winograd";
+  if (useWinograd(gpu, tuning, g, pass)) return "winograd";
   return "direct";
 }
 
@@ -170,13 +171,14 @@ export function conv2dScratchParts(
   bias = false,
 ): number[] {
   const path = conv2dPath(gpu, g, pass, tuning);
-  if (path === "dense") {
-    const dense = denseScratchParts(gpu, g, pass, tuning);
-    // The bias gradient runs after the dense weight gradient is folded, over the same parts.
-    if (pass !== "backwardWeight" || !bias) return dense;
-    return mergeParts(dense, backwardWeightOpParts(gpu, g, { weight: false, bias }, tuning));
+  if (path !== "direct") {
+    const parts = path === "dense"
+      ? denseScratchParts(gpu, g, pass, tuning)
+      : winogradScratchParts(gpu, g, pass, tuning);
+    // The bias gradient runs after the weight gradient is made, over the same parts.
+    if (pass !== "backwardWeight" || !bias) return parts;
+    return mergeParts(parts, backwardWeightOpParts(gpu, g, { weight: false, bias }, tuning));
   }
-  if (path === "winograd") return winogradScratchParts(gpu, g, pass as "forward" | "backwardData", tuning);
   if (pass === "forward") return [];
   if (pass === "backwardData") return backwardDataOpParts(gpu, g, tuning);
   return backwardWeightOpParts(gpu, g, { weight: true, bias }, tuning);
@@ -418,12 +420,13 @@ export function conv2dBackwardWeight(
   const withBias = t.gradBias !== undefined;
   const parts = conv2dScratchParts(gpu, g, "backwardWeight", tuning, withBias);
   const scratch = opScratch(gpu, t.scratch, parts, labels.weight);
-  if (conv2dPath(gpu, g, "backwardWeight", tuning) !== "dense") {
-    return backwardWeightOp(gpu, g, { ...t, scratch }, labels, tuning);
-  }
+  const path = conv2dPath(gpu, g, "backwardWeight", tuning);
+  if (path === "direct") return backwardWeightOp(gpu, g, { ...t, scratch }, labels, tuning);
   const bias = { input: t.input, gradOutput: t.gradOutput, gradBias: t.gradBias, scratch };
   return [
-    ...denseBackwardWeightOp(gpu, g, { ...t, scratch }, labels.weight, tuning),
+    ...path === "dense"
+      ? denseBackwardWeightOp(gpu, g, { ...t, scratch }, labels.weight, tuning)
+      : winogradBackwardWeightOp(gpu, g, t, labels.weight, tuning, { scratch }),
     ...backwardWeightOp(gpu, g, bias, labels, tuning),
   ];
 }

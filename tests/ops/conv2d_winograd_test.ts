@@ -3,6 +3,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { type Dispatch, numel, submit, type Tensor, tensor } from "../../src/gpu/kernel.ts";
 import {
   conv2dBackwardData,
+  conv2dBackwardWeight,
   conv2dForward,
   type Conv2dGeometry,
   conv2dGeometry,
@@ -13,13 +14,18 @@ import { type ConvTuning, fixedTiling, GEMM_KINDS, TILING_CANDIDATES } from "../
 import {
   useWinograd,
   winogradBackwardDataOp,
+  winogradBackwardWeightOp,
   winogradForwardOp,
   winogradLayout,
   winogradScratchParts,
   type WinogradTile,
   winogradTile,
 } from "../../src/ops/_conv_winograd.ts";
-import { conv2dBackwardDataReference, conv2dForwardReference } from "../reference/conv2d.ts";
+import {
+  conv2dBackwardDataReference,
+  conv2dBackwardWeightReference,
+  conv2dForwardReference,
+} from "../reference/conv2d.ts";
 import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.ts";
 
 /**
@@ -27,9 +33,10 @@ import { assertClose, centralDifferences, randomArray, testGpu } from "../_gpu.t
  * to 16 inputs in the input transform and 9 products in the output transform, so it could lose some
  * precision to cancellation, but F(2x2, 3x3)'s coefficients (0, +-1, +-1/2) are exact in binary and its
  * GEMMs are 2.25 times shorter: measured relative errors are 1e-7 to 6e-7 (direct: 1e-7 to 2e-6) up to
- * 256 channels. F(4x4, 3x3)'s coefficients reach 8 and 1/24 (not exact in binary) and its input
- * transform weighs values by up to 25, so it loses more: measured 1.6e-6 to 5.1e-6 here (64 channels the
- * most), hence 3e-5. A wrong tap, tile or edge gives ~1e-1.
+ * 256 channels; backward-weight 1.8e-7 to 3.9e-7 here. F(4x4, 3x3)'s coefficients reach 8 and 1/24 (not
+ * exact in binary) and its input transform weighs values by up to 25, so it loses more: measured 1.6e-6
+ * to 5.1e-6 here (64 channels the most; backward-weight 1.3e-6 to 2.1e-6), hence 3e-5. A wrong tap, tile
+ * or edge gives ~1e-1.
  */
 const TOLERANCES = { winograd: 1e-5, winograd4x4: 3e-5 } as const;
 
@@ -64,7 +71,16 @@ const CASES: Case[] = [
 interface Setup {
   g: Conv2dGeometry;
   data: { input: Float32Array; weight: Float32Array; bias?: Float32Array; gradOutput: Float32Array };
-  t: { input: Tensor; weight: Tensor; bias?: Tensor; output: Tensor; gradOutput: Tensor; gradInput: Tensor };
+  t: {
+    input: Tensor;
+    weight: Tensor;
+    bias?: Tensor;
+    output: Tensor;
+    gradOutput: Tensor;
+    gradInput: Tensor;
+    gradWeight: Tensor;
+    gradBias?: Tensor;
+  };
 }
 
 function setup(gpu: Gpu, inputShape: number[], options: Conv2dOptions, seed: number, bias: boolean): Setup {
@@ -95,6 +111,8 @@ function setup(gpu: Gpu, inputShape: number[], options: Conv2dOptions, seed: num
       output: fresh("output", outShape),
       gradOutput: tensor(gpu.upload("gradOutput", data.gradOutput), outShape),
       gradInput: fresh("gradInput", inShape),
+      gradWeight: fresh("gradWeight", [g.outChannels, g.inChannels / g.groups, 3, 3]),
+      gradBias: bias ? fresh("gradBias", [g.outChannels]) : undefined,
     },
   };
 }
@@ -121,12 +139,17 @@ for (const [index, c] of CASES.entries()) {
       const { g, data, t } = setup(gpu, c.input, conv3x3(c.outChannels), 10 * index, c.bias ?? false);
       const forward = conv2dForward(gpu, g, t, "test", tuning);
       const backward = conv2dBackwardData(gpu, g, t, "test", tuning);
-      assert.ok(usesWinograd(forward) && usesWinograd(backward));
-      await run(gpu, [...forward, ...backward]);
+      const weight = conv2dBackwardWeight(gpu, g, t, "test", tuning);
+      assert.ok(usesWinograd(forward) && usesWinograd(backward) && usesWinograd(weight));
+      await run(gpu, [...forward, ...backward, ...weight]);
       const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
       assertClose(await read(gpu, t.output), expected, TOLERANCES[algorithm], "output");
       const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
       assertClose(await read(gpu, t.gradInput), expectedGrad, TOLERANCES[algorithm], "gradInput");
+      const expectedWeight = conv2dBackwardWeightReference(data.input, data.gradOutput, g);
+      const gradWeight = await read(gpu, t.gradWeight);
+      assertClose(gradWeight, expectedWeight.gradWeight, TOLERANCES[algorithm], "gradWeight");
+      if (t.gradBias) assertClose(await read(gpu, t.gradBias), expectedWeight.gradBias, 1e-5, "gradBias");
     });
   }
 }
@@ -138,15 +161,31 @@ interface ScratchCase {
   tile: WinogradTile;
   /** [start, batch, chunks, columns] per run. */
   runs: number[][];
+  /** The same for backward-weight, whose chunks hold both transformed tensors. */
+  weightRuns: number[][];
 }
 
 const SCRATCH_CASES: ScratchCase[] = [
   // 64 input and 128 output floats per image, 4 tiles each: runs of 3 images, chunks of 3 tiles (M takes
   // 8 channels * 16 floats per tile); the last chunk of the second run is partly past its tiles.
-  { input: [5, 4, 4, 4], bytes: 3 * 128 * 4, tile: 2, runs: [[0, 3, 4, 3], [3, 2, 3, 3]] },
+  // Backward-weight: 12 channels * 16 floats per tile leave room for one tile per chunk.
+  {
+    input: [5, 4, 4, 4],
+    bytes: 3 * 128 * 4,
+    tile: 2,
+    runs: [[0, 3, 4, 3], [3, 2, 3, 3]],
+    weightRuns: [[0, 3, 12, 1], [3, 2, 8, 1]],
+  },
   // 8x8 images in 4x4 tiles, 4 per image, and 512 output floats: runs of 2 images, chunks of 3 tiles (M
   // takes 8 channels * 36 floats per tile), the last partly past its tiles; the last run of 1 image.
-  { input: [5, 4, 8, 8], bytes: 4096, tile: 4, runs: [[0, 2, 3, 3], [2, 2, 3, 3], [4, 1, 2, 2]] },
+  // Backward-weight: 12 channels * 36 floats per tile, two tiles per chunk.
+  {
+    input: [5, 4, 8, 8],
+    bytes: 4096,
+    tile: 4,
+    runs: [[0, 2, 3, 3], [2, 2, 3, 3], [4, 1, 2, 2]],
+    weightRuns: [[0, 2, 4, 2], [2, 2, 4, 2], [4, 1, 2, 2]],
+  },
 ];
 
 for (const c of SCRATCH_CASES) {
@@ -157,24 +196,35 @@ for (const c of SCRATCH_CASES) {
     const tuning = fixedTiling(TILING_CANDIDATES[1], ["winograd"]);
     const { g, data, t } = setup(gpu, c.input, conv3x3(8), 7, true);
     const sizes = { maxBindingBytes: c.bytes, scratchBytes: c.bytes, tile: c.tile };
-    const layout = winogradLayout(g, "forward", c.bytes, c.bytes, "test", c.tile);
     const forward = winogradScratchParts(gpu, g, "forward", tuning, sizes);
     const backward = winogradScratchParts(gpu, g, "backwardData", tuning, sizes);
+    const weight = winogradScratchParts(gpu, g, "backwardWeight", tuning, sizes);
     const scratch = forward.map((bytes, i) => {
-      const floats = Math.max(bytes, backward[i]) / 4;
+      const floats = Math.max(bytes, backward[i], weight[i]) / 4;
       return tensor(gpu.buffer(`scratch ${i}`, floats * 4), [floats]);
     });
     const options = { ...sizes, scratch };
-    assert.deepEqual(layout.runs.map((r) => [r.start, r.batch, r.chunks, r.columns]), c.runs);
+    const runs = (pass: "forward" | "backwardWeight") =>
+      winogradLayout(g, pass, c.bytes, c.bytes, "test", c.tile).runs.map((r) => [
+        r.start,
+        r.batch,
+        r.chunks,
+        r.columns,
+      ]);
+    assert.deepEqual(runs("forward"), c.runs);
+    assert.deepEqual(runs("backwardWeight"), c.weightRuns);
     await run(gpu, [
       ...winogradForwardOp(gpu, g, { ...t, epilogue: { bias: t.bias } }, "test", tuning, options),
       ...winogradBackwardDataOp(gpu, g, t, "test", tuning, options),
+      ...winogradBackwardWeightOp(gpu, g, t, "test", tuning, options),
     ]);
     const tolerance = TOLERANCES[c.tile === 2 ? "winograd" : "winograd4x4"];
     const expected = conv2dForwardReference(data.input, data.weight, data.bias, g);
     assertClose(await read(gpu, t.output), expected, tolerance, "output");
     const expectedGrad = conv2dBackwardDataReference(data.gradOutput, data.weight, g);
     assertClose(await read(gpu, t.gradInput), expectedGrad, tolerance, "gradInput");
+    const expectedWeight = conv2dBackwardWeightReference(data.input, data.gradOutput, g).gradWeight;
+    assertClose(await read(gpu, t.gradWeight), expectedWeight, tolerance, "gradWeight");
     // The scratch given fits this op, so planning it again allocates nothing.
     const allocated = gpu.bytesAllocated;
     winogradForwardOp(gpu, g, { ...t, epilogue: { bias: t.bias } }, "test", tuning, options);
@@ -189,6 +239,7 @@ Deno.test("conv2d winograd: strided, dilated and grouped convolutions stay direc
     const g = conv2dGeometry([1, 4, 7, 9], options);
     assert.equal(useWinograd(gpu, tuning, g, "forward"), false);
     assert.equal(useWinograd(gpu, tuning, g, "backwardData"), false);
+    assert.equal(useWinograd(gpu, tuning, g, "backwardWeight"), false);
   }
 });
 
@@ -212,9 +263,11 @@ Deno.test("conv2d winograd: chosen by measured cost, direct until measured", asy
   let tuning = measure(10, 10, 1e-9);
   assert.equal(useWinograd(gpu, tuning, g, "forward"), true);
   assert.equal(useWinograd(gpu, tuning, g, "backwardData"), true);
+  assert.equal(useWinograd(gpu, tuning, g, "backwardWeight"), true);
   // Transforms as dear as the whole direct GEMM: direct.
   tuning = measure(10, 10, 1e-3);
   assert.equal(useWinograd(gpu, tuning, g, "forward"), false);
+  assert.equal(useWinograd(gpu, tuning, g, "backwardWeight"), false);
   // A 3-channel input makes the GEMMs too shallow for Winograd to pay its transforms.
   tuning = measure(10, 10, 2e-6);
   assert.equal(useWinograd(gpu, tuning, g, "forward"), true);
@@ -233,21 +286,30 @@ Deno.test("conv2d winograd: chosen by measured cost, direct until measured", asy
   assert.equal(winogradTile(gpu, older, g, "forward"), 2);
 });
 
-Deno.test("conv2d winograd: backward-data matches central differences of the CPU forward", async () => {
+Deno.test("conv2d winograd: both backward passes match central differences of the CPU forward", async () => {
   const gpu = await testGpu();
   const tuning = fixedTiling(TILING_CANDIDATES[1], ["winograd"], { algorithm: "winograd" });
   const { g, data, t } = setup(gpu, [2, 3, 5, 3], conv3x3(4), 5, false);
-  await run(gpu, conv2dBackwardData(gpu, g, t, "fd", tuning));
-  // loss = sum(output * gradOutput), so its input gradient is what backward-data computes.
-  const loss = (input: ArrayLike<number>) => {
-    const output = conv2dForwardReference(input, data.weight, undefined, g);
+  await run(gpu, [
+    ...conv2dBackwardData(gpu, g, t, "fd", tuning),
+    ...conv2dBackwardWeight(gpu, g, t, "fd", tuning),
+  ]);
+  // loss = sum(output * gradOutput), so its gradients are what the backward passes compute.
+  const loss = (input: ArrayLike<number>, weight: ArrayLike<number>) => {
+    const output = conv2dForwardReference(input, weight, undefined, g);
     return output.reduce((sum, y, i) => sum + y * data.gradOutput[i], 0);
   };
   assertClose(
     await read(gpu, t.gradInput),
-    centralDifferences(loss, data.input),
+    centralDifferences((input) => loss(input, data.weight), data.input),
     TOLERANCES.winograd,
     "gradInput",
+  );
+  assertClose(
+    await read(gpu, t.gradWeight),
+    centralDifferences((weight) => loss(data.input, weight), data.weight),
+    TOLERANCES.winograd,
+    "gradWeight",
   );
 });
 
