@@ -17,6 +17,9 @@ override WG_X: u32 = 16u; // invocations along columns
 override WG_Y: u32 = 4u; // invocations along rows
 override TM: u32 = 8u; // rows per invocation: 1, 2, 4, 8 or 16
 override VN: u32 = 2u; // vec4s of columns per invocation: 1, 2 or 4
+// Columns between an invocation's neighbouring ones: WG_X, or a fraction of it where the op splits its
+// workgroup into side-by-side tiles (Winograd's points).
+override COL_STRIDE: u32 = WG_X;
 override TILE_ROWS: u32 = TM * WG_Y;
 override TILE_COLS: u32 = 4u * VN * WG_X;
 
@@ -33,10 +36,10 @@ fn setup_rows4(i: u32, first_row: u32) {
 }
 
 fn setup_cols4(j: u32, first_col: u32) {
-  setup_col(j, first_col + j * WG_X);
-  setup_col(j + 1u, first_col + (j + 1u) * WG_X);
-  setup_col(j + 2u, first_col + (j + 2u) * WG_X);
-  setup_col(j + 3u, first_col + (j + 3u) * WG_X);
+  setup_col(j, first_col + j * COL_STRIDE);
+  setup_col(j + 1u, first_col + (j + 1u) * COL_STRIDE);
+  setup_col(j + 2u, first_col + (j + 2u) * COL_STRIDE);
+  setup_col(j + 3u, first_col + (j + 3u) * COL_STRIDE);
 }
 
 fn setup_tile(first_row: u32, first_col: u32) {

@@ -4,8 +4,12 @@
 // Forward and backward-data: rows are output channels, columns the tiles of one chunk, steps input
 // channels. Backward-weight: rows are grad_output's channels, columns the input's, steps the tiles of one
 // chunk. Unlike the direct convolution, no load needs a bounds test: the transforms did the padding.
-// Entry points: main tiles in registers only, main_staged stages through workgroup memory.
-// Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * xi.
+// Where a point's columns fill only part of a tile, `main` puts POINT_GROUPS points side by side in one
+// workgroup: run r of COL_STRIDE = WG_X / POINT_GROUPS invocations along x takes point
+// POINT_GROUPS * slab + r, over TILE_COLS / POINT_GROUPS columns.
+// Entry points: main tiles in registers only, main_staged stages through workgroup memory (one point).
+// Grid: x (spread over x and y) = column tiles, z = row tile + ROW_TILES * slab, a slab being POINT_GROUPS
+// points (which divides their number).
 
 override ROWS: u32;
 override DEPTH: u32;
@@ -13,6 +17,7 @@ override COLS: u32;
 override ROW_TILES: u32 = (ROWS + TILE_ROWS - 1u) / TILE_ROWS;
 // Adds to m instead of overwriting it: backward-weight sums its chunks of tiles, the reduction, in m.
 override ACCUMULATE: bool = false;
+override POINT_GROUPS: u32 = 1u;
 
 @group(0) @binding(0) var<storage, read> u: array<f32>;
 @group(0) @binding(1) var<storage, read> v: array<f32>;
@@ -64,17 +69,17 @@ fn reduction_at(k: u32) -> Reduction {
   return Reduction(k, Tap((xi * DEPTH + k) * COLS));
 }
 
-// First row and column of this workgroup's tile; sets `xi`.
-fn tile_start(wid: vec3u, nwg: vec3u) -> vec2u {
-  xi = wid.z / ROW_TILES;
-  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, (wid.x + wid.y * nwg.x) * TILE_COLS);
+// First row and column of this invocation's run of the workgroup's tile; sets `xi`.
+fn tile_start(lid: vec3u, wid: vec3u, nwg: vec3u) -> vec2u {
+  xi = (wid.z / ROW_TILES) * POINT_GROUPS + lid.x / COL_STRIDE;
+  return vec2u((wid.z % ROW_TILES) * TILE_ROWS, (wid.x + wid.y * nwg.x) * (TILE_COLS / POINT_GROUPS));
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
-  let start = tile_start(wid, nwg);
-  setup_tile(start.x + lid.y, start.y + lid.x);
+  let start = tile_start(lid, wid, nwg);
+  setup_tile(start.x + lid.y, start.y + lid.x % COL_STRIDE);
   let first = xi * DEPTH * COLS;
   for (var s = 0u; s < DEPTH; s++) {
     tile_step(s, Tap(first + s * COLS));
@@ -85,7 +90,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 @compute @workgroup_size(WG_X, WG_Y)
 fn main_staged(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
                @builtin(num_workgroups) nwg: vec3u) {
-  let start = tile_start(wid, nwg);
+  let start = tile_start(lid, wid, nwg);
   shared_gemm(DEPTH, lid, start.x, start.y);
   store_tile();
 }

@@ -8,26 +8,23 @@
 
 override WG: u32 = 256u;
 
-struct Params {
-  planes: u32,
-  in_height: u32,
-  in_width: u32,
-  out_height: u32,
-  out_width: u32,
-  kernel_height: u32,
-  kernel_width: u32,
-  stride_height: u32,
-  stride_width: u32,
-  pad_height: u32,
-  pad_width: u32,
-  dilation_height: u32,
-  dilation_width: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// The geometry, as override constants: divisions by them compile to multiplications.
+override PLANES: u32;
+override IN_H: u32;
+override IN_W: u32;
+override OUT_H: u32;
+override OUT_W: u32;
+override K_H: u32;
+override K_W: u32;
+override STRIDE_H: u32;
+override STRIDE_W: u32;
+override PAD_H: u32;
+override PAD_W: u32;
+override DIL_H: u32;
+override DIL_W: u32;
 
 // forward
-@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(2) var<storage, read_write> output: array<f32>;
 @group(0) @binding(3) var<storage, read_write> indices: array<u32>;
 
@@ -65,26 +62,26 @@ fn first_inside(start: i32, dilation: u32) -> u32 {
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let o = gid.x + gid.y * nwg.x * WG;
-  let out_plane = p.out_height * p.out_width;
-  if (o >= p.planes * out_plane) { return; }
+  let out_plane = OUT_H * OUT_W;
+  if (o >= PLANES * out_plane) { return; }
   let plane = o / out_plane;
-  let oh = (o - plane * out_plane) / p.out_width;
-  let ow = o - plane * out_plane - oh * p.out_width;
-  let h0 = i32(oh * p.stride_height) - i32(p.pad_height);
-  let w0 = i32(ow * p.stride_width) - i32(p.pad_width);
-  let h_first = first_inside(h0, p.dilation_height);
-  let w_first = first_inside(w0, p.dilation_width);
-  let h_end = min(h0 + i32(p.kernel_height * p.dilation_height - p.dilation_height) + 1, i32(p.in_height));
-  let w_end = min(w0 + i32(p.kernel_width * p.dilation_width - p.dilation_width) + 1, i32(p.in_width));
-  let base = plane * p.in_height * p.in_width;
-  var best_index = h_first * p.in_width + w_first;
+  let oh = (o - plane * out_plane) / OUT_W;
+  let ow = o - plane * out_plane - oh * OUT_W;
+  let h0 = i32(oh * STRIDE_H) - i32(PAD_H);
+  let w0 = i32(ow * STRIDE_W) - i32(PAD_W);
+  let h_first = first_inside(h0, DIL_H);
+  let w_first = first_inside(w0, DIL_W);
+  let h_end = min(h0 + i32(K_H * DIL_H - DIL_H) + 1, i32(IN_H));
+  let w_end = min(w0 + i32(K_W * DIL_W - DIL_W) + 1, i32(IN_W));
+  let base = plane * IN_H * IN_W;
+  var best_index = h_first * IN_W + w_first;
   var best = input[base + best_index];
-  for (var h = h_first; i32(h) < h_end; h += p.dilation_height) {
-    for (var w = w_first; i32(w) < w_end; w += p.dilation_width) {
-      let v = input[base + h * p.in_width + w];
+  for (var h = h_first; i32(h) < h_end; h += DIL_H) {
+    for (var w = w_first; i32(w) < w_end; w += DIL_W) {
+      let v = input[base + h * IN_W + w];
       if (v > best) {
         best = v;
-        best_index = h * p.in_width + w;
+        best_index = h * IN_W + w;
       }
     }
   }
@@ -104,19 +101,19 @@ fn reaching(i: u32, pad: u32, taps: u32, dilation: u32, stride: u32, outputs: u3
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
-  let in_plane = p.in_height * p.in_width;
-  if (i >= p.planes * in_plane) { return; }
+  let in_plane = IN_H * IN_W;
+  if (i >= PLANES * in_plane) { return; }
   let plane = i / in_plane;
   let index = i - plane * in_plane;
-  let ih = index / p.in_width;
-  let iw = index - ih * p.in_width;
-  let rows = reaching(ih, p.pad_height, p.kernel_height, p.dilation_height, p.stride_height, p.out_height);
-  let cols = reaching(iw, p.pad_width, p.kernel_width, p.dilation_width, p.stride_width, p.out_width);
-  let base = plane * p.out_height * p.out_width;
+  let ih = index / IN_W;
+  let iw = index - ih * IN_W;
+  let rows = reaching(ih, PAD_H, K_H, DIL_H, STRIDE_H, OUT_H);
+  let cols = reaching(iw, PAD_W, K_W, DIL_W, STRIDE_W, OUT_W);
+  let base = plane * OUT_H * OUT_W;
   var sum = 0.0;
   for (var oh = rows.x; oh < rows.y; oh++) {
     for (var ow = cols.x; ow < cols.y; ow++) {
-      let o = base + oh * p.out_width + ow;
+      let o = base + oh * OUT_W + ow;
       if (argmax[o] == index) { sum += output_gradient(o); }
     }
   }

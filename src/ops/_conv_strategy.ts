@@ -128,6 +128,11 @@ export interface GemmProblem {
   /** Independent GEMMs of this size (a grouped convolution's groups); 1 if absent. */
   groups?: number;
   /**
+   * Independent GEMMs of this size run side by side (Winograd's points), whose columns a register tiling
+   * may pack into one workgroup (see {@linkcode pointGroups}); 1 if absent.
+   */
+  points?: number;
+  /**
    * True when the sliding-window tilings that run this GEMM's kind (backward-data: forward's) can run it:
    * a 3x3 kernel, dilation 1, all taps live, for forward a stride of 1 or 2 along rows, for backward-data
    * stride 1 and a padding of at most 2 (backward-weight's columns are then input channels x
@@ -298,7 +303,25 @@ export function windowCells(t: GemmTiling, p: GemmProblem): number {
   return blocks * Math.ceil(p.columns / SLIDING_WINDOW_TAPS / t.inputChannels!);
 }
 
-/** Multiply-adds `t` spends on `p` (every group), counting the padding of partial tiles. */
+/**
+ * How many of `p`'s points one workgroup of `t` takes side by side, each over a `1 / groups` share of its
+ * columns: the most (up to 4) whose share still spans all of a point's columns, so that few columns (a
+ * backward-weight GEMM's input channels, a small batch's tiles) do not leave most of a tile idle. A
+ * register tiling only (staging shares one point's operands across the workgroup), and a number that
+ * divides the points and the workgroup's width.
+ */
+export function pointGroups(t: GemmTiling, p: GemmProblem): number {
+  const points = p.points ?? 1;
+  if (t.stagedSteps || t.window) return 1;
+  let groups = 1;
+  while (
+    groups < 4 && points % (2 * groups) === 0 && t.workgroupX % (2 * groups) === 0 &&
+    p.columns <= tileSize(t).columns / (2 * groups)
+  ) groups *= 2;
+  return groups;
+}
+
+/** Multiply-adds `t` spends on `p` (every group and point), counting the padding of partial tiles. */
 export function paddedWork(t: GemmTiling, p: GemmProblem): number {
   if (t.window === "forward") {
     return windowCells(t, p) * t.rows * windowRows(t) * windowPixels(t) * p.depth;
@@ -307,7 +330,8 @@ export function paddedWork(t: GemmTiling, p: GemmProblem): number {
     return windowCells(t, p) * t.rows * t.inputChannels! * SLIDING_WINDOW_TAPS * p.depth;
   }
   const size = tileSize(t);
-  return rowTiles(t, p) * size.rows * Math.ceil(p.columns / size.columns) * size.columns * p.depth;
+  const columns = size.columns / pointGroups(t, p);
+  return rowTiles(t, p) * size.rows * Math.ceil(p.columns / columns) * columns * p.depth * (p.points ?? 1);
 }
 
 /** Untuned, the choice is among the register tilings of at most 8x8 values per invocation, fine anywhere. */

@@ -289,8 +289,12 @@ export async function tuneConvolutions(gpu: Gpu, options: TuneOptions = {}): Pro
     layout.runs.reduce(
       (sum, r) =>
         sum +
-        winogradPoints(layout.tile) * r.chunks *
-          paddedWork(tiling, { rows: layout.rows, columns: r.columns, depth: layout.depth }),
+        r.chunks * paddedWork(tiling, {
+            rows: layout.rows,
+            columns: r.columns,
+            depth: layout.depth,
+            points: winogradPoints(layout.tile),
+          }),
       0,
     );
   /** One candidate's dispatches for `kind`, over every problem it runs. */

@@ -35,6 +35,7 @@ import {
   type GemmProblem,
   gemmTiling,
   isMeasured,
+  pointGroups,
   tileSize,
   tilingConstants,
 } from "./_conv_strategy.ts";
@@ -354,7 +355,8 @@ function gemmDispatch(
 ): Dispatch {
   const tl = gemmTiling(gpu, tuning, "winograd", p);
   const size = tileSize(tl);
-  const [x, y] = grid(Math.ceil(p.columns / size.columns), 1);
+  const groups = pointGroups(tl, p);
+  const [x, y] = grid(Math.ceil(p.columns / (size.columns / groups)), 1);
   return kernel(gpu, {
     label: `${label} winograd GEMMs`,
     code: GEMM,
@@ -365,9 +367,11 @@ function gemmDispatch(
       DEPTH: p.depth,
       COLS: p.columns,
       ACCUMULATE: accumulate ? 1 : 0,
+      POINT_GROUPS: groups,
+      COL_STRIDE: tl.workgroupX / groups,
     },
     bindings: t,
-    workgroups: [x, y, p.points * Math.ceil(p.rows / size.rows)],
+    workgroups: [x, y, (p.points / groups) * Math.ceil(p.rows / size.rows)],
   });
 }
 
@@ -545,9 +549,9 @@ export function winogradEstimateMs(
     const p = weight
       ? { rows: layout.rows, columns: layout.depth, depth: r.columns }
       : { rows: layout.rows, columns: r.columns, depth: layout.depth };
+    const points = winogradPoints(tile);
     ms += r.chunks *
-      (winogradPoints(tile) * gemmEstimate(gpu, tuning, "winograd", p).ms +
-        (weight ? 2 : 3) * dispatchMs(tuning));
+      (gemmEstimate(gpu, tuning, "winograd", { ...p, points }).ms + (weight ? 2 : 3) * dispatchMs(tuning));
   }
   return ms;
 }

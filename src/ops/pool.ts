@@ -120,21 +120,23 @@ function checkElements(label: string, tensors: Record<string, Tensor>, counts: R
   }
 }
 
-function maxPoolUniforms(g: MaxPool2dGeometry): Record<string, number> {
+/** The override constants of `g`: sizes fix the index arithmetic, whose divisions then compile away. */
+function maxPoolConstants(g: MaxPool2dGeometry): Record<string, number> {
   return {
-    planes: g.batch * g.channels,
-    inHeight: g.inHeight,
-    inWidth: g.inWidth,
-    outHeight: g.outHeight,
-    outWidth: g.outWidth,
-    kernelHeight: g.kernelHeight,
-    kernelWidth: g.kernelWidth,
-    strideHeight: g.strideHeight,
-    strideWidth: g.strideWidth,
-    padHeight: g.padHeight,
-    padWidth: g.padWidth,
-    dilationHeight: g.dilationHeight,
-    dilationWidth: g.dilationWidth,
+    WG: WORKGROUP_SIZE,
+    PLANES: g.batch * g.channels,
+    IN_H: g.inHeight,
+    IN_W: g.inWidth,
+    OUT_H: g.outHeight,
+    OUT_W: g.outWidth,
+    K_H: g.kernelHeight,
+    K_W: g.kernelWidth,
+    STRIDE_H: g.strideHeight,
+    STRIDE_W: g.strideWidth,
+    PAD_H: g.padHeight,
+    PAD_W: g.padWidth,
+    DIL_H: g.dilationHeight,
+    DIL_W: g.dilationWidth,
   };
 }
 
@@ -170,8 +172,7 @@ export function maxPool2dForward(
     label: `${label}: max pool`,
     code: maxShader,
     entryPoint: "forward",
-    constants: { WG: WORKGROUP_SIZE },
-    uniforms: maxPoolUniforms(g),
+    constants: maxPoolConstants(g),
     bindings: { input: t.input, output: t.output, indices: t.indices },
     workgroups: grid(outputs, WORKGROUP_SIZE),
   })];
@@ -220,13 +221,12 @@ export function maxPool2dBackward(
     code: maxShader,
     entryPoint: "backward",
     constants: {
-      WG: WORKGROUP_SIZE,
+      ...maxPoolConstants(g),
       GRAD_SPLITS: splits,
       SPLIT_LENGTH: outputs,
       EXTRA: gradExtra ? 1 : 0,
       EXTRA_SPLITS: extraSplits,
     },
-    uniforms: maxPoolUniforms(g),
     // An absent second term is never read: grad_output stands in.
     bindings: {
       gradOutput: t.gradOutput,

@@ -273,12 +273,15 @@ Deno.test("conv2d winograd: chosen by measured cost, direct until measured", asy
   assert.equal(useWinograd(gpu, tuning, g, "forward"), true);
   assert.equal(useWinograd(gpu, tuning, conv2dGeometry([8, 3, 16, 16], conv3x3(64)), "forward"), false);
   // Cheap transforms of both sizes: the 4x4 tiles' 4 times fewer multiply-adds than direct win on 16x16
-  // images, but not on a batch of 16 4x4 images, where their one tile per image leaves the GEMMs 16
-  // columns, padded to the tiling's 64.
+  // images, and on a batch of 16 4x4 images, whose 16 columns (one tile per image) four points share a
+  // workgroup's 64, but not on a batch of 3, whose 3 columns take a quarter of a tile of 16 where the 2x2
+  // tiles' 12 take three.
   tuning = measure(10, 10, 1e-9, 1e-9);
   assert.equal(winogradTile(gpu, tuning, g, "forward"), 4);
   assert.equal(winogradTile(gpu, tuning, g, "backwardData"), 4);
-  assert.equal(winogradTile(gpu, tuning, conv2dGeometry([16, 64, 4, 4], conv3x3(64)), "forward"), 2);
+  assert.equal(winogradTile(gpu, tuning, g, "backwardWeight"), 4);
+  assert.equal(winogradTile(gpu, tuning, conv2dGeometry([16, 64, 4, 4], conv3x3(64)), "forward"), 4);
+  assert.equal(winogradTile(gpu, tuning, conv2dGeometry([3, 64, 4, 4], conv3x3(64)), "forward"), 2);
   // Dispatches as dear as the whole GEMM: Winograd's three do not pay.
   assert.equal(winogradTile(gpu, { ...tuning, dispatchMs: 10 }, g, "forward"), undefined);
   // A tuning without the 4x4 measurement (made before it existed) keeps to 2x2 tiles.
