@@ -190,13 +190,15 @@ export function winogradLayout(
   const depth = data ? g.outChannels : g.inChannels;
   const rows = data ? g.inChannels : g.outChannels;
   const budget = Math.min(scratchBytes, maxBindingBytes);
-  const weight = pass === "backwardWeight";
+  const weightPass = pass === "backwardWeight";
   // U shares V's buffer; past half the budget it no longer shrinks V's share, so chunks stay useful. The
   // transformed gradients of backward-weight share it column for column.
-  const maxColumns = weight ? Math.floor((budget - BINDING_ALIGNMENT) / (bytes * (rows + depth))) : Math.min(
-    Math.floor(Math.max(budget - alignUp(bytes * rows * depth), budget / 2) / (bytes * depth)),
-    Math.floor(budget / (bytes * rows)),
-  );
+  const maxColumns = weightPass
+    ? Math.floor((budget - BINDING_ALIGNMENT) / (bytes * (rows + depth)))
+    : Math.min(
+      Math.floor(Math.max(budget - alignUp(bytes * rows * depth), budget / 2) / (bytes * depth)),
+      Math.floor(budget / (bytes * rows)),
+    );
   if (maxColumns < 1) {
     throw new Error(
       `${label}: ${budget} bytes of Winograd scratch hold not even one tile of ${depth} channels`,
@@ -209,7 +211,7 @@ export function winogradLayout(
     return { start, batch: geometry.batch, tiles, columns: Math.ceil(tiles / chunks), chunks };
   });
   const columns = Math.max(...runs.map((r) => r.columns));
-  const vOffset = alignUp(bytes * rows * (weight ? columns : depth));
+  const vOffset = alignUp(bytes * rows * (weightPass ? columns : depth));
   return {
     tile,
     depth,
@@ -217,7 +219,7 @@ export function winogradLayout(
     runs,
     vOffset,
     transformedBytes: vOffset + bytes * depth * columns,
-    productsBytes: bytes * rows * (weight ? depth : columns),
+    productsBytes: bytes * rows * (weightPass ? depth : columns),
   };
 }
 
@@ -541,17 +543,18 @@ export function winogradEstimateMs(
     "winograd estimate",
     tile,
   );
-  const weight = pass === "backwardWeight";
+  const weightPass = pass === "backwardWeight";
   // Dispatches per chunk: the transforms and the GEMMs, and the output transform but for backward-weight,
   // whose kernel transform comes once.
-  let ms = transformedValues(layout) * cost + (weight ? dispatchMs(tuning) : 0);
+  let ms = transformedValues(layout) * cost + (weightPass ? dispatchMs(tuning) : 0);
   for (const r of layout.runs) {
-    const p = weight
+    const p = weightPass
       ? { rows: layout.rows, columns: layout.depth, depth: r.columns }
       : { rows: layout.rows, columns: r.columns, depth: layout.depth };
     const points = winogradPoints(tile);
     ms += r.chunks *
-      (gemmEstimate(gpu, tuning, "winograd", { ...p, points }).ms + (weight ? 2 : 3) * dispatchMs(tuning));
+      (gemmEstimate(gpu, tuning, "winograd", { ...p, points }).ms +
+        (weightPass ? 2 : 3) * dispatchMs(tuning));
   }
   return ms;
 }
