@@ -25,7 +25,7 @@ import {
   windowRows,
 } from "./_conv_strategy.ts";
 import type { Conv2dGeometry } from "./_conv_geometry.ts";
-import { axes, type Axis } from "./_window.ts";
+import { axes, type Axis, windowConstants } from "./_window.ts";
 import { opScratch, type Scratch } from "./_scratch.ts";
 import { type ConvEpilogue, epilogueKernel } from "./_conv_epilogue.ts";
 import tileSource from "../../shaders/conv2d_tile.wgsl" with { type: "text" };
@@ -93,19 +93,8 @@ export function geometryConstants(g: Conv2dGeometry): Record<string, number> {
   return {
     BATCH: g.batch,
     C_IN: g.inChannels,
-    IN_H: g.inHeight,
-    IN_W: g.inWidth,
     C_OUT: g.outChannels,
-    OUT_H: g.outHeight,
-    OUT_W: g.outWidth,
-    K_H: g.kernelHeight,
-    K_W: g.kernelWidth,
-    STRIDE_H: g.strideHeight,
-    STRIDE_W: g.strideWidth,
-    PAD_H: g.padHeight,
-    PAD_W: g.padWidth,
-    DIL_H: g.dilationHeight,
-    DIL_W: g.dilationWidth,
+    ...windowConstants(g),
     GROUPS: g.groups,
   };
 }

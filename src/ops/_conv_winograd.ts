@@ -301,15 +301,7 @@ export function winogradPlan(
     const gemm = gemmDispatch(gpu, p, { u, v, m }, label, tuning, false);
     gemms.push(gemm);
     for (let c = 0; c < run.chunks; c++) {
-      const sizes = {
-        WG: TRANSFORM_WORKGROUP,
-        HEIGHT: g.inHeight,
-        WIDTH: g.inWidth,
-        BATCH: run.batch,
-        TILE_OFFSET: c * run.columns,
-        COLS: run.columns,
-        TILE: layout.tile,
-      };
+      const sizes = tileConstants(g, run, c, layout.tile);
       // The first input transform also transforms the filter, which every GEMM after it reads.
       const filterInvocations = r === 0 && c === 0 ? rows * depth : 0;
       const input = kernel(gpu, {
@@ -341,6 +333,24 @@ export function winogradPlan(
     }
   }
   return { dispatches, transforms, gemms, layout };
+}
+
+/** The overrides of conv2d_winograd_tiles.wgsl for chunk `chunk` of `run`. */
+function tileConstants(
+  g: Conv2dGeometry,
+  run: WinogradRun,
+  chunk: number,
+  tile: WinogradTile,
+): Record<string, number> {
+  return {
+    WG: TRANSFORM_WORKGROUP,
+    HEIGHT: g.inHeight,
+    WIDTH: g.inWidth,
+    BATCH: run.batch,
+    TILE_OFFSET: chunk * run.columns,
+    COLS: run.columns,
+    TILE: tile,
+  };
 }
 
 /**
@@ -477,13 +487,7 @@ export function winogradBackwardWeightPlan(
         label: `${label} winograd gradient and input transforms`,
         code,
         constants: {
-          WG: TRANSFORM_WORKGROUP,
-          HEIGHT: g.inHeight,
-          WIDTH: g.inWidth,
-          BATCH: run.batch,
-          TILE_OFFSET: c * run.columns,
-          COLS: run.columns,
-          TILE: layout.tile,
+          ...tileConstants(g, run, c, layout.tile),
           CHANNELS: depth,
           OUT_CHANNELS: rows,
           V_AT: layout.vOffset / 4,

@@ -47,6 +47,27 @@ export interface WindowGeometry {
   outWidth: number;
 }
 
+/**
+ * WGSL overrides of `g`'s sizes (`IN_H`, `IN_W`, `OUT_H`, `OUT_W`, `K_H`, `K_W`, `STRIDE_H`, `STRIDE_W`,
+ * `PAD_H`, `PAD_W`, `DIL_H`, `DIL_W`), the names every windowed kernel declares them by.
+ */
+export function windowConstants(g: WindowGeometry): Record<string, number> {
+  return {
+    IN_H: g.inHeight,
+    IN_W: g.inWidth,
+    OUT_H: g.outHeight,
+    OUT_W: g.outWidth,
+    K_H: g.kernelHeight,
+    K_W: g.kernelWidth,
+    STRIDE_H: g.strideHeight,
+    STRIDE_W: g.strideWidth,
+    PAD_H: g.padHeight,
+    PAD_W: g.padWidth,
+    DIL_H: g.dilationHeight,
+    DIL_W: g.dilationWidth,
+  };
+}
+
 /** The sizes of a window along one spatial axis. */
 export interface Axis {
   /** Input size. */

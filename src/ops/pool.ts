@@ -15,6 +15,7 @@ import {
   type Axis,
   formatPair,
   type Window2d,
+  windowConstants,
   type WindowGeometry,
   windowGeometry,
   windowOutputShape,
@@ -125,18 +126,7 @@ function maxPoolConstants(g: MaxPool2dGeometry): Record<string, number> {
   return {
     WG: WORKGROUP_SIZE,
     PLANES: g.batch * g.channels,
-    IN_H: g.inHeight,
-    IN_W: g.inWidth,
-    OUT_H: g.outHeight,
-    OUT_W: g.outWidth,
-    K_H: g.kernelHeight,
-    K_W: g.kernelWidth,
-    STRIDE_H: g.strideHeight,
-    STRIDE_W: g.strideWidth,
-    PAD_H: g.padHeight,
-    PAD_W: g.padWidth,
-    DIL_H: g.dilationHeight,
-    DIL_W: g.dilationWidth,
+    ...windowConstants(g),
   };
 }
 
