@@ -27,18 +27,11 @@ import {
   conv2dGeometry,
   tuneConvolutions,
 } from "../src/ops/conv2d.ts";
-import { backwardWeightDispatches, forwardDispatch, gemmProblem } from "../src/ops/_conv_kernels.ts";
+import { forwardDispatch, gemmProblem } from "../src/ops/_conv_kernels.ts";
 import { denseApplies } from "../src/ops/_conv_dense.ts";
-import { backwardDataOp, forwardOp } from "../src/ops/_conv_chunks.ts";
+import { winogradApplies, type WinogradTile, winogradTile } from "../src/ops/_conv_winograd.ts";
 import {
-  WINOGRAD_TILES,
-  winogradApplies,
-  winogradBackwardDataOp,
-  winogradBackwardWeightOp,
-  winogradForwardOp,
-  winogradTile,
-} from "../src/ops/_conv_winograd.ts";
-import {
+  type ConvTuning,
   fitsLimits,
   fixedTiling,
   type GemmKind,
@@ -69,6 +62,12 @@ console.log(
 const fastest = new Map<string, number>(), flopsOf = new Map<string, number>();
 /** The bench the library runs for each pass of each convolution of resnet18, and how often a step runs it. */
 const inStep: Array<{ name: string; uses: number }> = [];
+/** The algorithms a 3x3 stride-1 convolution is timed with, each with the tile it stands for. */
+const ALGORITHMS: ReadonlyArray<[NonNullable<ConvTuning["algorithm"]>, WinogradTile | undefined]> = [
+  ["direct", undefined],
+  ["winograd", 2],
+  ["winograd4x4", 4],
+];
 /** Name prefixes of the 3x3 stride-1 benches timed both directly and through Winograd. */
 const sideBySide: string[] = [];
 
@@ -166,77 +165,46 @@ for (const [cin, cout, size, k, s, uses] of SHAPES) {
   const flops = 2 * BATCH * g.outHeight * g.outWidth * cout * cin * k * k;
   const tile = (kind: GemmKind) =>
     Object.values(gemmTiling(gpu, tuning, kind, gemmProblem(g, kind))).join("/");
-  if (denseApplies(g)) {
-    bench(
-      group,
-      `${group} forward dense`,
-      flops,
-      conv2dForward(gpu, g, { input, weight, output }, group, tuning),
+  const passes = [
+    [
+      "forward",
+      "forward",
       uses,
-    );
-    bench(
-      group,
-      `${group} backward-data dense`,
-      flops,
-      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
+      (t: ConvTuning) => conv2dForward(gpu, g, { input, weight, output }, group, t),
+    ],
+    [
+      "backwardData",
+      "backward-data",
       dataUses,
-    );
-  } else if (winogradApplies(gpu, g)) {
-    const names = { forward: "forward", backwardData: "backward-data", backwardWeight: "backward-weight" };
-    for (const pass of ["forward", "backwardData", "backwardWeight"] as const) {
-      const chosenTile = winogradTile(gpu, tuning, g, pass);
-      sideBySide.push(`${group} ${names[pass]}`);
-      for (const winograd of [undefined, ...WINOGRAD_TILES]) {
-        const chosen = chosenTile === winograd;
-        const algorithm = winograd ? `winograd ${winograd}x${winograd}` : "direct";
-        const name = `${group} ${names[pass]} ${algorithm}`;
-        const tiling = tile(winograd ? "winograd" : pass);
-        const options = { tile: winograd };
-        const dispatches = pass === "forward"
-          ? winograd
-            ? winogradForwardOp(gpu, g, { input, weight, output }, group, tuning, options)
-            : forwardOp(gpu, g, { input, weight, output }, {}, group, tuning)
-          : pass === "backwardData"
-          ? winograd
-            ? winogradBackwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning, options)
-            : backwardDataOp(gpu, g, { gradOutput, weight, gradInput }, group, tuning)
-          : winograd
-          ? winogradBackwardWeightOp(gpu, g, { input, gradOutput, gradWeight }, group, tuning, options)
-          : backwardWeightDispatches(gpu, g, { input, gradOutput, gradWeight }, group, tuning);
-        const passUses = pass === "backwardData" ? dataUses : uses;
-        bench(
-          group,
-          `${name} [${tiling}]${chosen ? " (chosen)" : ""}`,
-          flops,
-          dispatches,
-          chosen ? passUses : 0,
-        );
-      }
+      (t: ConvTuning) => conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group, t),
+    ],
+    [
+      "backwardWeight",
+      "backward-weight",
+      uses,
+      (t: ConvTuning) => conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group, t),
+    ],
+  ] as const;
+  for (const [pass, name, passUses, dispatches] of passes) {
+    if (denseApplies(g) || !winogradApplies(gpu, g)) {
+      const dense = denseApplies(g) ? " dense" : "";
+      bench(group, `${group} ${name}${dense} [${tile(pass)}]`, flops, dispatches(tuning), passUses);
+      continue;
     }
-  } else {
-    bench(
-      group,
-      `${group} forward [${tile("forward")}]`,
-      flops,
-      conv2dForward(gpu, g, { input, weight, output }, group, tuning),
-      uses,
-    );
-    bench(
-      group,
-      `${group} backward-data [${tile("backwardData")}]`,
-      flops,
-      conv2dBackwardData(gpu, g, { gradOutput, weight, gradInput }, group, tuning),
-      dataUses,
-    );
-  }
-  if (!winogradApplies(gpu, g)) {
-    bench(
-      group,
-      `${group} backward-weight${denseApplies(g) ? " dense" : ""} [${tile("backwardWeight")}]`,
-      flops,
-      conv2dBackwardWeight(gpu, g, { input, gradOutput, gradWeight }, group, tuning),
-      uses,
-    );
+    // Each algorithm forced through the library's own ops; the one the measurements pick is counted.
+    const chosenTile = winogradTile(gpu, tuning, g, pass);
+    sideBySide.push(`${group} ${name}`);
+    for (const [algorithm, winograd] of ALGORITHMS) {
+      const chosen = chosenTile === winograd;
+      const label = winograd ? `winograd ${winograd}x${winograd}` : "direct";
+      bench(
+        group,
+        `${group} ${name} ${label} [${tile(winograd ? "winograd" : pass)}]${chosen ? " (chosen)" : ""}`,
+        flops,
+        dispatches({ ...tuning, algorithm }),
+        chosen ? passUses : 0,
+      );
+    }
   }
 }
 
