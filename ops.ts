@@ -68,6 +68,7 @@ export {
   type Conv2dSpec,
   conv2dUnrolledWeightShape,
   type ConvTuning,
+  defaultConvTuning,
   fixedTiling,
   type GemmKind,
   type GemmTiling,

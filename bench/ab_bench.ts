@@ -7,14 +7,15 @@
  * Cases: training steps (forward, cross-entropy, backward, SGD with momentum and weight decay) of resnet18
  * with the ImageNet and the CIFAR stem and of resnet20, and inference of resnet18 (ImageNet stem) and
  * resnet50, on 32x32 inputs with 10 classes. Each tree compiles every case on a device of its own, with
- * the convolution tuning its own autotune measures (set `RESNET_AB_TUNE=0` for none): a tree's kernels
- * and candidates go together. The
- * timings alternate between the trees (this, baseline, this, ...) so that the machine's load falls on
- * both alike; each is one step enqueued and one wait, no readback. A Markdown table of dispatches per step,
- * median milliseconds and the ratio is printed at the end.
+ * the convolution tuning its own autotune measures (set `RESNET_AB_TUNE=0` for each library's default
+ * instead): a tree's kernels and candidates go together. Tuned, this tree also compiles each case with its
+ * default, what a user who never tunes gets, and the table gives that side's time against the tuned one.
+ * The timings alternate between the sides (this, baseline, this untuned, this, ...) so that the machine's
+ * load falls on all alike; each is one step enqueued and one wait, no readback. A Markdown table of
+ * dispatches per step, median milliseconds and the ratios is printed at the end.
  *
- * Environment: `RESNET_AB_BATCH` (default 16), `RESNET_AB_ROUNDS` (timings per tree and case each time `Deno.bench` calls the case, default 3),
- * `RESNET_AB_TUNE` (default 1).
+ * Environment: `RESNET_AB_BATCH` (default 16), `RESNET_AB_ROUNDS` (timings per side and case each time
+ * `Deno.bench` calls the case, default 3), `RESNET_AB_TUNE` (default 1).
  *
  * @module
  */
@@ -26,7 +27,6 @@ import { envInteger, figure, markdownTable, median } from "./_util.ts";
 type Library = typeof selfApi & {
   submit: typeof selfOps.submit;
   tuneConvolutions: typeof selfOps.tuneConvolutions;
-  UNTUNED: selfOps.ConvTuning;
 };
 type Case = { name: string; model: (lib: Library) => selfApi.Module; mode: "train" | "inference" };
 
@@ -53,7 +53,8 @@ interface Compiled {
   gpu: selfApi.Gpu;
 }
 
-async function compile(lib: Library, c: Case, tuning: selfOps.ConvTuning): Promise<Compiled> {
+/** Compiles `c` with `lib`; `tuning` undefined: the library's own default, as a user who never tunes gets. */
+async function compile(lib: Library, c: Case, tuning: selfOps.ConvTuning | undefined): Promise<Compiled> {
   const gpu = await lib.Gpu.create();
   const model = c.model(lib);
   const images = new Float32Array(BATCH * 3 * 32 * 32).map((_, i) => Math.sin(i));
@@ -83,23 +84,25 @@ async function library(root: string): Promise<Library> {
   const base = new URL(`${root.replace(/\/$/, "")}/`, `file://${Deno.cwd()}/`);
   const api = await import(new URL("mod.ts", base).href);
   const ops = await import(new URL("ops.ts", base).href);
-  return { ...api, submit: ops.submit, tuneConvolutions: ops.tuneConvolutions, UNTUNED: ops.UNTUNED };
+  return { ...api, submit: ops.submit, tuneConvolutions: ops.tuneConvolutions };
 }
 
-/** `lib`'s own autotune, or none. */
-async function tuningOf(lib: Library): Promise<selfOps.ConvTuning> {
-  return TUNE ? await lib.tuneConvolutions(await lib.Gpu.create()) : lib.UNTUNED;
+/** `lib`'s own autotune, or its default. */
+async function tuningOf(lib: Library): Promise<selfOps.ConvTuning | undefined> {
+  return TUNE ? await lib.tuneConvolutions(await lib.Gpu.create()) : undefined;
 }
 
 const self: Library = {
   ...selfApi,
   submit: selfOps.submit,
   tuneConvolutions: selfOps.tuneConvolutions,
-  UNTUNED: selfOps.UNTUNED,
 };
 const baseline = BASELINE ? await library(BASELINE) : undefined;
 const tunings = [await tuningOf(self), ...baseline ? [await tuningOf(baseline)] : []];
-/** Per case: both trees compiled, and every timing so far (Deno.bench may call a bench more than once). */
+/**
+ * Per case: both trees compiled, and this tree once more with its default tuning when the others are tuned
+ * (what a user who never tunes gets), and every timing so far (Deno.bench may call a bench more than once).
+ */
 const measured = new Map<Case, { sides: Compiled[]; ms: number[][] }>();
 
 for (const c of CASES) {
@@ -109,6 +112,7 @@ for (const c of CASES) {
       const sides = [
         await compile(self, c, tunings[0]),
         ...baseline ? [await compile(baseline, c, tunings[1])] : [],
+        ...TUNE ? [await compile(self, c, undefined)] : [],
       ];
       for (const side of sides) await time(side); // first runs: pipelines compile
       entry = { sides, ms: sides.map(() => []) };
@@ -122,23 +126,26 @@ for (const c of CASES) {
 
 globalThis.addEventListener("unload", () => {
   const rows = [...measured].map(([c, { sides, ms }]) => {
-    const [ours, theirs] = sides;
-    const [oursMs, theirsMs] = ms.map(median);
+    const [ours, theirs] = baseline ? sides : [sides[0], undefined];
+    const [oursMs, theirsMs] = baseline ? ms.map(median) : [median(ms[0]), 0];
+    const untunedMs = TUNE ? median(ms[ms.length - 1]) : undefined;
     return [
       `${c.name} ${c.mode}`,
       theirs ? `${theirs.dispatches} -> ${ours.dispatches}` : `${ours.dispatches}`,
       theirs ? `${figure(theirsMs)} -> ${figure(oursMs)}` : figure(oursMs),
       theirs ? `${figure(theirsMs / oursMs)}x` : "—",
+      untunedMs ? `${figure(untunedMs)} (${figure(untunedMs / oursMs)}x)` : "—",
       `${ms[0].length}`,
     ];
   });
-  console.log(`\nbatch ${BATCH}, timings alternating between the trees, ${TUNE ? "tuned" : "untuned"}`);
+  console.log(`\nbatch ${BATCH}, timings alternating between the sides, ${TUNE ? "tuned" : "untuned"}`);
   console.log(markdownTable(
     [
       "case (32x32)",
       "dispatches per step (baseline -> this)",
       "ms (baseline -> this)",
       "speed-up",
+      "this tree untuned: ms (x tuned)",
       "timings",
     ],
     rows,

@@ -13,7 +13,9 @@
  *
  * Environment: CONV_BENCH_BATCH (default 128; use e.g. 8 on a CPU driver, where batch 128 takes
  * minutes), CONV_BENCH_STEM (`cifar`, the default, or `imagenet`: resnet18
- * with the 7x7 stride-2 stem and max-pool on 32x32 inputs, whose last stages run at 2x2 and 1x1 pixels).
+ * with the 7x7 stride-2 stem and max-pool on 32x32 inputs, whose last stages run at 2x2 and 1x1 pixels),
+ * CONV_BENCH_TUNING (`default`: the adapter class's default, {@linkcode defaultConvTuning}, in place of the
+ * autotune, to see what a user who never tunes gets).
  *
  * @module
  */
@@ -25,6 +27,7 @@ import {
   conv2dBackwardWeight,
   conv2dForward,
   conv2dGeometry,
+  defaultConvTuning,
   tuneConvolutions,
 } from "../src/ops/conv2d.ts";
 import { forwardDispatch, gemmProblem } from "../src/ops/_conv_kernels.ts";
@@ -44,18 +47,23 @@ const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);
 
 const gpu = await Gpu.create();
 console.log(`adapter: ${gpu.adapter.description}; batch ${BATCH}`);
-const tuneStart = performance.now();
-const tuning = await tuneConvolutions(gpu);
-console.log(`autotune took ${((performance.now() - tuneStart) / 1000).toFixed(1)} s:`);
-for (const [kind, results] of Object.entries(tuning.results)) {
+const tuning = Deno.env.get("CONV_BENCH_TUNING") === "default" ? defaultConvTuning(gpu) : await tuned();
+for (const [kind, results] of Object.entries(tuning.results ?? {})) {
   const line = results.map((r) => `${Object.values(r.tiling).join("/")}=${r.gflops.toFixed(2)}`).join("  ");
   console.log(`  ${kind}: ${line} (tile WG_X/WG_Y/TM/VN = GFLOP/s)`);
 }
+
+async function tuned() {
+  const start = performance.now();
+  const measured = await tuneConvolutions(gpu);
+  console.log(`autotune took ${((performance.now() - start) / 1000).toFixed(1)} s:`);
+  return measured;
+}
 console.log(
   `  winograd transforms: ${
-    (tuning.winogradTransformMsPerValue * 1e6).toFixed(2)
+    (tuning.winogradTransformMsPerValue! * 1e6).toFixed(2)
   } ns per value (2x2 tiles), ` +
-    `${(tuning.winograd4TransformMsPerValue * 1e6).toFixed(2)} (4x4)`,
+    `${(tuning.winograd4TransformMsPerValue! * 1e6).toFixed(2)} (4x4)`,
 );
 
 /** Milliseconds of the best iteration and FLOPs per op, by bench name. */

@@ -97,7 +97,8 @@ Transfer learning:
 Output:
   --out DIR              the run folder (default runs/<model>-<dataset>, numbered when taken)
   --resume DIR           continue the run in DIR exactly where it stopped, with its saved settings
-  --no-tune              skip the one-time convolution autotune (results cached per adapter)
+  --no-tune              skip the one-time convolution autotune (cached per adapter) and use the
+                         default kernels of the adapter's class
   --tuning FILE          the convolution tuning in FILE (from any adapter), or measured and written there
                          when FILE does not exist, in place of the cached one; the run keeps the tuning it
                          started with in DIR/tuning.json, and --resume uses that

@@ -8,7 +8,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, submit, type Tensor } from "../gpu/kernel.ts";
 import type { Graph } from "../nn/graph.ts";
 import type { Module } from "../nn/module.ts";
-import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
+import { type ConvTuning, defaultConvTuning } from "../ops/conv2d.ts";
 import { rewrite } from "./fuse.ts";
 import { GpuModel } from "./gpu_model.ts";
 import { lowerForward } from "./lower.ts";
@@ -26,7 +26,7 @@ export interface InferenceOptions {
    * How the convolution and linear kernels are tiled and which algorithm they take, e.g. the autotune's
    * `tuneConvolutionsCached(gpu, cacheDir)`.
    *
-   * @default {UNTUNED}
+   * @default {defaultConvTuning(gpu)}
    */
   tuning?: ConvTuning;
 }
@@ -88,7 +88,7 @@ export class Inference {
         shape: [options.batchSize, ...inputShape],
       };
     const input = planner.external(images, "input images");
-    const tuning = options.tuning ?? UNTUNED;
+    const tuning = options.tuning ?? defaultConvTuning(gpu);
     const output =
       lowerForward(planner, gpuModel, rewrite(graph, "eval"), options.batchSize, input, "eval", tuning)
         .output;

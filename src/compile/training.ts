@@ -18,7 +18,7 @@ import { Adam, type AdamOptions } from "../optim/adam.ts";
 import { WeightEma } from "../optim/ema.ts";
 import type { Optimizer, OptimizerKind, OptimizerStateDict } from "../optim/optimizer.ts";
 import { crossEntropy, PADDING_LABEL, STATS, STATS_LENGTH } from "../ops/cross_entropy.ts";
-import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
+import { type ConvTuning, defaultConvTuning } from "../ops/conv2d.ts";
 import { rewrite } from "./fuse.ts";
 import { GpuModel } from "./gpu_model.ts";
 import { checkBatchFits, checkBatchSize, Inference } from "./inference.ts";
@@ -71,7 +71,7 @@ export interface TrainingOptions {
    * How the convolution and linear kernels are tiled and which algorithm they take, e.g. the autotune's
    * `tuneConvolutionsCached(gpu, cacheDir)`.
    *
-   * @default {UNTUNED}
+   * @default {defaultConvTuning(gpu)}
    */
   tuning?: ConvTuning;
   /**
@@ -503,7 +503,7 @@ function planStep(
   const gpu = gpuModel.gpu;
   const planner = new StepPlanner(gpu);
   const lowered = rewrite(graph);
-  const tuning = options.tuning ?? UNTUNED;
+  const tuning = options.tuning ?? defaultConvTuning(gpu);
   const input = planner.external(io.images, "input images");
   const forward = lowerForward(planner, gpuModel, lowered, options.batchSize, input, "train", tuning);
   const logits = forward.output;

@@ -564,6 +564,7 @@ export const conv2dOp: OpDefinition<Conv2dSpec> = {
 };
 
 export { type MeasuredConvTuning, measuredOn, tuneConvolutions, type TuneOptions } from "./_conv_tune.ts";
+export { defaultConvTuning } from "./_conv_defaults.ts";
 export {
   type ConvTuning,
   fixedTiling,

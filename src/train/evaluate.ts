@@ -107,7 +107,7 @@ export interface EvaluatorOptions {
   /**
    * How the convolution kernels run, e.g. `await tuneConvolutionsCached(gpu, cacheDir)`.
    *
-   * @default {UNTUNED}
+   * @default {defaultConvTuning(gpu)}
    */
   tuning?: ConvTuning;
 }

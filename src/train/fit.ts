@@ -44,7 +44,7 @@ import { renderReport } from "./report.ts";
 import { buildModel } from "../models/table.ts";
 import { learningRate, type RunConfig } from "./run_config.ts";
 import { type TrainingOptions, TrainingStep } from "../compile/training.ts";
-import { type ConvTuning, UNTUNED } from "../ops/conv2d.ts";
+import { type ConvTuning, defaultConvTuning } from "../ops/conv2d.ts";
 import { writeFileAtomicAsync } from "../io/atomic.ts";
 import { DivergenceError } from "../compile/divergence.ts";
 import { exists } from "../io/_fs.ts";
@@ -78,7 +78,7 @@ export interface FitOptions {
    * `await tuneConvolutionsCached(gpu, cacheDir)`, as the CLI passes. A new run saves it in `out`
    * (`tuning.json`) and a resumed run uses that one instead, so that it computes with the same kernels.
    *
-   * @default {UNTUNED}
+   * @default {defaultConvTuning(gpu)}
    */
   tuning?: ConvTuning;
 }
@@ -187,7 +187,7 @@ export async function fit(gpu: Gpu, options: FitOptions): Promise<FitResult> {
     );
   }
 
-  const tuning = await runTuning(options, state);
+  const tuning = await runTuning(gpu, options, state);
   const model = await startingModel(
     config,
     train.classes.length,
@@ -245,9 +245,13 @@ const tuningPath = (out: string) => join(out, "tuning.json");
  * The tuning a run computes with: a resumed run's own (saved when it started, so that it goes on with the
  * same kernels whatever the cache or the flags say now), else the options'.
  */
-async function runTuning(options: FitOptions, state: TrainingState | undefined): Promise<ConvTuning> {
+async function runTuning(
+  gpu: Gpu,
+  options: FitOptions,
+  state: TrainingState | undefined,
+): Promise<ConvTuning> {
   const path = tuningPath(options.out);
-  if (!state || !await exists(path)) return options.tuning ?? UNTUNED;
+  if (!state || !await exists(path)) return options.tuning ?? defaultConvTuning(gpu);
   try {
     return JSON.parse(await Deno.readTextFile(path)) as ConvTuning;
   } catch (error) {

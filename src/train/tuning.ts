@@ -10,10 +10,10 @@ import type { Gpu } from "../gpu/device.ts";
 import { writeFileAtomicAsync } from "../io/atomic.ts";
 import {
   type ConvTuning,
+  defaultConvTuning,
   type MeasuredConvTuning,
   measuredOn,
   tuneConvolutions,
-  UNTUNED,
 } from "../ops/conv2d.ts";
 import { GEMM_KINDS } from "../ops/_conv_strategy.ts";
 import { defaultCacheDir } from "../io/cache.ts";
@@ -49,19 +49,20 @@ export async function tuneConvolutionsCached(
 
 /**
  * The convolution tuning cached in `<cacheDir>/conv-tuning.json` when it was measured on this adapter,
- * else the untuned default: never measures (for short commands such as `eval` and `predict`).
+ * else the adapter class's default ({@linkcode defaultConvTuning}): never measures (for short commands such
+ * as `eval` and `predict`).
  *
  * @example
  * ```ts
  * import { Gpu } from "@denogpu/resnet";
  * import { cachedConvTuning } from "@denogpu/resnet/train";
  * const gpu = await Gpu.create();
- * const tuning = await cachedConvTuning(gpu, await Deno.makeTempDir()); // UNTUNED: nothing cached there
+ * const tuning = await cachedConvTuning(gpu, await Deno.makeTempDir()); // nothing cached there: the default
  * ```
  */
 export async function cachedConvTuning(gpu: Gpu, cacheDir: string): Promise<ConvTuning> {
   const previous = await readTuning(tuningPath(cacheDir));
-  return previous && measuredOn(gpu, previous) ? previous : UNTUNED;
+  return previous && measuredOn(gpu, previous) ? previous : defaultConvTuning(gpu);
 }
 
 function tuningPath(cacheDir: string): string {

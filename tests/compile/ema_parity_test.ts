@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { resnet20 } from "../../src/models/resnet.ts";
 import { TrainingStep } from "../../src/compile/training.ts";
+import { UNTUNED } from "../../src/ops/conv2d.ts";
 import { relativeError, testGpu } from "../_gpu.ts";
 import { deterministicInput, deterministicStateDict } from "../_weights.ts";
 
@@ -43,6 +44,7 @@ Deno.test("resnet20: a weight EMA over three Adam steps equals AveragedModel's, 
     inputShape,
     optimizer: { kind: "adam", lr, betas, eps, weightDecay },
     ema: { decay: manifest.decay },
+    tuning: UNTUNED, // the direct convolutions, as in adam_parity_test.ts
   });
   for (const step of manifest.steps) {
     training.setBatch(deterministicInput(manifest.inputShape, step.inputSeed), step.labels);
