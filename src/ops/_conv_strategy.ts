@@ -56,7 +56,9 @@ export interface GemmTiling {
  * memory and small per-invocation tiles in large workgroups (registers are dear, loads cheap); CPU drivers
  * favour 16x16 register tiles without barriers, as every load costs tens of cycles there; the narrow ones
  * suit GEMMs with few columns (8 columns wide: the small images of the last ResNet stages; 64: a small
- * batch, the columns of a convolution on tiny images as a dense matrix); the last two, of 4 rows per
+ * batch, the columns of a convolution on tiny images as a dense matrix, one row of 8 invocations so that
+ * a CPU driver's SIMD lanes share each weight load: on llvmpipe 1.2-1.5x a 4x8-invocation tile of as many
+ * columns over layers of 1x1 and 2x2 pixels at batch 64); the last two, of 4 rows per
  * invocation, are for grouped convolutions with few channels per group (ResNeXt's 4 and 8), whose
  * groups they pack into shared tiles (see {@linkcode packsGroups}): wide for the pixels of forward and
  * backward-data, and 64 columns for backward-weight's few (36 at 4 channels per group).
@@ -71,7 +73,7 @@ export const TILING_CANDIDATES: readonly GemmTiling[] = [
   { workgroupX: 16, workgroupY: 16, rows: 4, columnVectors: 1, stagedSteps: 16 },
   { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2, stagedSteps: 16 },
   { workgroupX: 2, workgroupY: 8, rows: 8, columnVectors: 1 },
-  { workgroupX: 4, workgroupY: 8, rows: 16, columnVectors: 4 },
+  { workgroupX: 8, workgroupY: 1, rows: 16, columnVectors: 2 },
   { workgroupX: 16, workgroupY: 4, rows: 4, columnVectors: 4 },
   { workgroupX: 8, workgroupY: 8, rows: 4, columnVectors: 2 },
 ];

@@ -26,6 +26,7 @@ import {
   slidesWindow,
   SLIDING_WINDOW_CANDIDATES,
   suitsAdapter,
+  tileSize,
   TILING_CANDIDATES,
   UNTUNED,
 } from "./_conv_strategy.ts";
@@ -83,16 +84,30 @@ export interface TuneOptions {
   geometry?: Conv2dGeometry;
   /** Least GPU time per measurement, so that dispatch and sync overheads stay small (default 60). */
   minMilliseconds?: number;
-  /** How many of the forward GEMM's fastest tilings the other GEMM kinds try (default 3). */
+  /**
+   * How many of the forward GEMM's fastest tilings the other GEMM kinds try (default 3), besides the fastest
+   * narrow one.
+   */
   shortlist?: number;
 }
 
 /** The forward GEMM's fastest tilings that the other kinds try, by default. */
 const SHORTLIST = 3;
 
-/** The `count` fastest tilings of `measured`, in their order there. */
+/** Tile columns up to which a tiling suits the few columns of small images at small batches. */
+const NARROW_TILE_COLUMNS = 64;
+
+/**
+ * The `count` fastest tilings of `measured`, and the fastest narrow one (see
+ * {@linkcode NARROW_TILE_COLUMNS}) if none of those is, in their order there: the tuning problem's many
+ * columns rate the wide tiles first, which a layer of 1x1 or 2x2 pixels pads to 2-4 times its work.
+ */
 function shortlist(measured: readonly MeasuredTiling[], count: number): GemmTiling[] {
-  const fastest = [...measured].sort((a, b) => b.gflops - a.gflops).slice(0, count);
+  const byRate = [...measured].sort((a, b) => b.gflops - a.gflops);
+  const fastest = byRate.slice(0, count);
+  const narrow = (m: MeasuredTiling) =>
+    !slidesWindow(m.tiling) && tileSize(m.tiling).columns <= NARROW_TILE_COLUMNS;
+  if (!fastest.some(narrow)) fastest.push(...byRate.filter(narrow).slice(0, 1));
   return measured.filter((m) => fastest.includes(m)).map((m) => m.tiling);
 }
 

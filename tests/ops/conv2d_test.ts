@@ -25,6 +25,7 @@ import {
   rowTiles,
   SLIDING_WINDOW_CANDIDATES,
   suitsAdapter,
+  tileSize,
   TILING_CANDIDATES,
   UNTUNED,
 } from "../../src/ops/_conv_strategy.ts";
@@ -640,6 +641,18 @@ Deno.test("conv2d: the autotune records its measurements and reuses earlier ones
   assert.equal(short.results.forward.length, 2);
   for (const kind of KINDS.filter((k) => k !== "forward")) {
     assert.deepEqual(short.results[kind].map((r) => r.tiling), [fastest], kind);
+  }
+  // Whichever is faster, the narrow one (32 columns against 128) stays on the shortlist for small images.
+  const widths = [TILING_CANDIDATES[0], TILING_CANDIDATES[4]];
+  assert.deepEqual(widths.map((t) => tileSize(t).columns), [128, 32]);
+  const kept = await tuneConvolutions(gpu, {
+    candidates: widths,
+    geometry,
+    minMilliseconds: 1,
+    shortlist: 1,
+  });
+  for (const kind of KINDS.filter((k) => k !== "forward")) {
+    assert.ok(kept.results[kind].some((r) => tileSize(r.tiling).columns === 32), kind);
   }
   const bytes = gpu.bytesAllocated;
   await tuneConvolutions(gpu, { candidates: [TILING_CANDIDATES[4]], geometry, minMilliseconds: 1 });
