@@ -25,7 +25,8 @@ const narrow: GemmTiling = { workgroupX: 8, workgroupY: 1, rows: 16, columnVecto
  * 2 CPU cores, 2026-12-08, rounded. Only ratios matter to the choice: a faster CPU scales them all alike.
  * The sliding-window tilings are left out: each of their pipelines takes 1.4-1.9 s to create on llvmpipe,
  * which a short run never earns back, and Chromium's SwiftShader loses its device on them; with the GEMM
- * tilings and Winograd alone, resnet18 and resnet20 steps came within 0.99-1.24x of the full tuning.
+ * tilings and Winograd alone, resnet18, resnet20 and resnet50 steps came within 0.95-1.07x of the full
+ * tuning (`bench/ab_bench.ts`, batch 64).
  */
 export const FALLBACK_REFERENCE: ConvTuning = Object.freeze({
   results: Object.freeze({
