@@ -47,23 +47,23 @@ const BATCH = Number(Deno.env.get("CONV_BENCH_BATCH") ?? 128);
 
 const gpu = await Gpu.create();
 console.log(`adapter: ${gpu.adapter.description}; batch ${BATCH}`);
-const tuning = Deno.env.get("CONV_BENCH_TUNING") === "default" ? defaultConvTuning(gpu) : await tuned();
-for (const [kind, results] of Object.entries(tuning.results ?? {})) {
-  const line = results.map((r) => `${Object.values(r.tiling).join("/")}=${r.gflops.toFixed(2)}`).join("  ");
-  console.log(`  ${kind}: ${line} (tile WG_X/WG_Y/TM/VN = GFLOP/s)`);
-}
-
+/** The autotune's measurements, timed. */
 async function tuned() {
   const start = performance.now();
   const measured = await tuneConvolutions(gpu);
   console.log(`autotune took ${((performance.now() - start) / 1000).toFixed(1)} s:`);
   return measured;
 }
+
+const tuning = Deno.env.get("CONV_BENCH_TUNING") === "default" ? defaultConvTuning(gpu) : await tuned();
+for (const [kind, results] of Object.entries(tuning.results ?? {})) {
+  const line = results.map((r) => `${Object.values(r.tiling).join("/")}=${r.gflops.toFixed(2)}`).join("  ");
+  console.log(`  ${kind}: ${line} (tile WG_X/WG_Y/TM/VN = GFLOP/s)`);
+}
+const nsPerValue = (ms?: number) => ms === undefined ? "unmeasured" : (ms * 1e6).toFixed(2);
 console.log(
-  `  winograd transforms: ${
-    (tuning.winogradTransformMsPerValue! * 1e6).toFixed(2)
-  } ns per value (2x2 tiles), ` +
-    `${(tuning.winograd4TransformMsPerValue! * 1e6).toFixed(2)} (4x4)`,
+  `  winograd transforms: ${nsPerValue(tuning.winogradTransformMsPerValue)} ns per value (2x2 tiles), ` +
+    `${nsPerValue(tuning.winograd4TransformMsPerValue)} (4x4)`,
 );
 
 /** Milliseconds of the best iteration and FLOPs per op, by bench name. */
